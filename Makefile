@@ -1,0 +1,60 @@
+# FindMe: one command installs (setup), one runs (run), one tests (test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODELS_STAMP := layers/models/.pulled
+FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
+export FINDME_MODEL_MIRROR
+PHOTOS ?=
+
+.PHONY: setup models run test test-unit test-integration lint format bench synth clean local-down
+
+setup: $(STAMP) $(MODELS_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[api,digest,cluster,zip,local,infra,dev]'
+	touch $(STAMP)
+
+$(MODELS_STAMP): $(STAMP) layers/models/manifest.json
+	$(BIN)/findme models pull
+	touch $(MODELS_STAMP)
+
+models: $(STAMP)
+	$(BIN)/findme models pull
+
+run: setup
+	@if [ -n "$(PHOTOS)" ]; then $(BIN)/findme faces analyze "$(PHOTOS)"; else $(BIN)/findme local run; fi
+
+test: setup
+	$(BIN)/pytest -q
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test-integration: setup
+	$(BIN)/pytest -q tests/integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+synth: setup
+	cd infra && npx --yes aws-cdk@2.1148.1 synth --quiet
+
+local-down: $(STAMP)
+	$(BIN)/findme local down
+
+clean:
+	rm -rf $(VENV) .local layers/models/*.onnx $(MODELS_STAMP) infra/cdk.out

@@ -1,0 +1,138 @@
+"""One validated configuration for every FindMe function (environment prefix ``FINDME_``).
+
+Services never read ``os.environ``: they receive a :class:`Settings` (see :func:`get_settings`).
+A missing or malformed value fails at cold start with pydantic's message naming the field.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Repository root when running from a checkout (``functions/findme/config.py`` -> root).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_model_dir() -> Path:
+    """``layers/models`` in a checkout, ``/opt/models`` in a Lambda container image."""
+    local = REPO_ROOT / "layers" / "models"
+    return local if local.is_dir() else Path("/opt/models")
+
+
+class Settings(BaseSettings):
+    """All FindMe settings; every field maps to ``FINDME_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="FINDME_", extra="ignore", frozen=True)
+
+    # --- deployment -------------------------------------------------------------------
+    stage: Literal["local", "test", "dev", "prod"] = "local"
+    service_name: str = "findme"
+    aws_region: str = "us-east-1"
+    #: Endpoint override for S3/SQS/SNS/Secrets Manager (the local stack's moto server).
+    aws_endpoint_url: str | None = None
+    #: Endpoint override for DynamoDB (DynamoDB Local on the local stack).
+    dynamodb_endpoint_url: str | None = None
+
+    # --- storage ----------------------------------------------------------------------
+    bucket: str = "findme-media"
+    originals_prefix: str = "originals/"
+    faces_prefix: str = "faces/"
+    archives_prefix: str = "archives/"
+    selfies_prefix: str = "selfies/"
+    table_prefix: str = "findme-"
+    digest_queue_url: str | None = None
+    #: Days an archive is kept; matches the bucket lifecycle rule on ``archives/``.
+    archive_retention_days: int = Field(default=7, ge=1, le=30)
+
+    # --- vectors (Qdrant) ---------------------------------------------------------------
+    #: Qdrant Cloud URL; when unset, local mode at ``qdrant_path`` is used.
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    #: Local-mode storage: a directory, or ``:memory:``.
+    qdrant_path: str = ".local/qdrant"
+    qdrant_collection: str = "faces"
+    qdrant_timeout_s: float = Field(default=10.0, gt=0)
+
+    # --- models and face engine -----------------------------------------------------------
+    model_dir: Path = Field(default_factory=_default_model_dir)
+    model_mirror: Path | None = None
+    #: onnxruntime intra-op threads per session (Lambda: vCPUs of the function).
+    ort_threads: int = Field(default=2, ge=1, le=16)
+    detector_input_size: int = Field(default=640, ge=160, le=2048)
+    detector_score_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    detector_nms_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    #: Faces whose shorter box side is below this many pixels are dropped.
+    min_face_size_px: int = Field(default=12, ge=1)
+    enable_age_gender: bool = True
+    #: Emotion describes facial appearance only; deployers may switch it off.
+    enable_emotion: bool = True
+    face_crop_size_px: int = Field(default=160, ge=32, le=1024)
+    face_crop_margin: float = Field(default=0.25, ge=0.0, le=1.0)
+
+    # --- matching and clustering ----------------------------------------------------------
+    #: Cosine similarity at or above which two faces are the same person (~FAR 1e-3 on LFW).
+    match_threshold: float = Field(default=0.40, ge=-1.0, le=1.0)
+    #: DBSCAN eps in cosine distance (1 - cosine similarity).
+    cluster_eps: float = Field(default=0.475, gt=0.0, lt=2.0)
+    cluster_min_samples: int = Field(default=2, ge=1)
+
+    # --- limits -----------------------------------------------------------------------
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    max_upload_files: int = Field(default=50, ge=1)
+    #: Decompression-bomb guard: images above this many pixels are refused.
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    presigned_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    # --- registration selfie quality --------------------------------------------------------
+    selfie_min_face_size_px: int = Field(default=64, ge=1)
+    selfie_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    selfie_blur_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+
+    # --- auth -------------------------------------------------------------------------
+    #: HS256 key (>= 32 bytes). When unset, read from Secrets Manager ``jwt_secret_id``.
+    jwt_secret: SecretStr | None = None
+    jwt_secret_id: str = "findme/jwt-secret"
+    jwt_issuer: str = "findme"
+    jwt_audience: str = "findme-app"
+    jwt_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    otp_ttl_s: int = Field(default=300, ge=30)
+    otp_max_attempts: int = Field(default=5, ge=1)
+    otp_sends_per_hour: int = Field(default=5, ge=1)
+    #: Phone numbers (E.164) that are platform admins.
+    admin_phones: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(default=120, ge=1)
+
+    # --- workflows -------------------------------------------------------------------
+    digest_state_machine_arn: str | None = None
+    cluster_state_machine_arn: str | None = None
+    zip_state_machine_arn: str | None = None
+    #: Local stack: run workflows in-process and poll the digest queue.
+    local_workers: bool = False
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("originals_prefix", "faces_prefix", "archives_prefix", "selfies_prefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        if not value.endswith("/") or value.startswith("/"):
+            raise ValueError("key prefixes end with '/' and do not start with one")
+        return value
+
+    @model_validator(mode="after")
+    def _check_jwt_secret(self) -> Settings:
+        if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("FINDME_JWT_SECRET must be at least 32 bytes for HS256")
+        return self
+
+    def table_name(self, entity: str) -> str:
+        """DynamoDB table name for an entity, e.g. ``findme-images``."""
+        return f"{self.table_prefix}{entity}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once (cold start)."""
+    return Settings()

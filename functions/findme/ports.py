@@ -1,0 +1,285 @@
+"""Ports: one small Protocol per external service.
+
+Services take these as arguments; only ``findme.adapters`` import an SDK (boto3, pynamodb,
+qdrant_client, onnxruntime, cv2). Real wiring lives in :mod:`findme.wiring`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
+from findme.domain.records import (
+    Assignment,
+    Face,
+    Group,
+    Image,
+    Job,
+    Membership,
+    OtpChallenge,
+    Page,
+    Person,
+    ReferenceFace,
+    Section,
+    User,
+)
+
+
+# --- face engine -----------------------------------------------------------------------------
+class FaceEngine(Protocol):
+    """Photo bytes -> faces. Implementations load models once, lazily, thread-safely."""
+
+    def decode(self, data: bytes) -> DecodedImage:
+        """Decode JPEG/PNG/WebP/GIF/HEIC bytes with EXIF orientation applied.
+
+        Raises:
+            InvalidImageError: empty, not an image, truncated.
+            ImageTooLargeError: over ``Settings.max_image_pixels``.
+        """
+        ...
+
+    def analyze(
+        self,
+        data: bytes | DecodedImage,
+        *,
+        embed: bool = True,
+        quality: bool = True,
+        attributes: bool = False,
+        crops: bool = False,
+    ) -> ImageAnalysis:
+        """Detect, align and (optionally) embed, score, describe and crop every face."""
+        ...
+
+    def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
+        """JPEG bytes of the face crop with the configured margin and size."""
+        ...
+
+
+# --- objects (S3) -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size_bytes: int
+    content_type: str | None = None
+    last_modified: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedPost:
+    """A browser/mobile form upload: POST ``fields`` + the file to ``url`` before ``expires``."""
+
+    url: str
+    fields: dict[str, str]
+    key: str
+    expires: datetime
+
+
+class ObjectStore(Protocol):
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None: ...
+
+    def get(self, key: str) -> bytes:
+        """Raises NotFoundError."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete keys (missing keys are fine); batches of 1,000."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    def open_read(self, key: str) -> IO[bytes]:
+        """A streaming reader (never loads the object whole). Raises NotFoundError."""
+        ...
+
+    def open_multipart_writer(
+        self, key: str, content_type: str
+    ) -> AbstractContextManager[IO[bytes]]:
+        """A write-only stream uploaded as S3 multipart parts; aborted on exception."""
+        ...
+
+    def presigned_post(
+        self,
+        key: str,
+        *,
+        content_type_prefix: str = "image/",
+        max_bytes: int,
+        expires_s: int,
+        metadata: dict[str, str] | None = None,
+    ) -> PresignedPost: ...
+
+    def presigned_get(
+        self, key: str, *, expires_s: int, download_name: str | None = None
+    ) -> tuple[str, datetime]:
+        """A presigned GET URL and its expiry time (UTC)."""
+        ...
+
+
+# --- vectors (Qdrant) -------------------------------------------------------------------------
+@dataclass(slots=True)
+class FaceVector:
+    """A face embedding with its payload. ``vector`` is ``(128,) float32`` L2-normalised."""
+
+    face_id: str
+    group_id: str
+    image_id: str
+    vector: NDArray[np.float32]
+    person_id: str | None = None
+    kind: str = "face"  # "face" (group photo) | "reference" (a user's selfie)
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    face_id: str
+    score: float  # cosine similarity
+    group_id: str
+    image_id: str
+    person_id: str | None
+    user_id: str | None = None
+
+
+class VectorIndex(Protocol):
+    def ensure_collection(self) -> None: ...
+
+    def upsert(self, vectors: Sequence[FaceVector]) -> None: ...
+
+    def query(
+        self,
+        vector: NDArray[np.float32],
+        *,
+        group_ids: Sequence[str],
+        limit: int = 100,
+        score_threshold: float | None = None,
+        kind: str = "face",
+    ) -> list[VectorHit]:
+        """Nearest faces by cosine similarity, only within ``group_ids`` (never empty)."""
+        ...
+
+    def scroll_group(
+        self, group_id: str, *, with_vectors: bool = True, kind: str = "face"
+    ) -> Iterator[FaceVector]: ...
+
+    def get(self, face_ids: Sequence[str]) -> list[FaceVector]: ...
+
+    def set_person(self, face_ids: Sequence[str], person_id: str | None) -> None: ...
+
+    def delete_faces(self, face_ids: Sequence[str]) -> None: ...
+
+    def delete_image(self, image_id: str) -> None: ...
+
+    def delete_group(self, group_id: str) -> None: ...
+
+    def delete_user(self, user_id: str) -> None: ...
+
+    def count(self, group_id: str | None = None, *, kind: str = "face") -> int: ...
+
+
+# --- metadata (DynamoDB) ---------------------------------------------------------------------
+class MetadataStore(Protocol):
+    """Repository over the DynamoDB tables. Lists paginate with an opaque ``cursor``."""
+
+    # users and OTP
+    def put_user(self, user: User) -> None:
+        """Create; ConflictError if the phone number is taken."""
+        ...
+
+    def get_user(self, user_id: str) -> User: ...
+    def find_user_by_phone(self, phone_number: str) -> User | None: ...
+    def list_users(self, *, limit: int = 50, cursor: str | None = None) -> Page[User]: ...
+    def delete_user(self, user_id: str) -> None: ...
+    def put_reference_face(self, ref: ReferenceFace) -> None: ...
+    def list_reference_faces(self, user_id: str) -> list[ReferenceFace]: ...
+    def delete_reference_faces(self, user_id: str) -> None: ...
+    def put_otp(self, otp: OtpChallenge) -> None: ...
+    def get_otp(self, phone_number: str) -> OtpChallenge | None: ...
+    def delete_otp(self, phone_number: str) -> None: ...
+
+    # groups, memberships, sections
+    def put_group(self, group: Group) -> None: ...
+    def get_group(self, group_id: str) -> Group: ...
+    def find_group_by_invite(self, invite_code: str) -> Group | None: ...
+    def delete_group(self, group_id: str) -> None: ...
+    def put_membership(self, membership: Membership) -> None: ...
+    def get_membership(self, group_id: str, user_id: str) -> Membership | None: ...
+    def list_groups_of_user(self, user_id: str) -> list[Membership]: ...
+    def list_members(self, group_id: str) -> list[Membership]: ...
+    def delete_membership(self, group_id: str, user_id: str) -> None: ...
+    def put_section(self, section: Section) -> None: ...
+    def list_sections(self, group_id: str) -> list[Section]: ...
+    def delete_section(self, group_id: str, section_id: str) -> None: ...
+
+    # images
+    def put_image(self, image: Image) -> None: ...
+    def get_image(self, image_id: str) -> Image: ...
+    def list_images(
+        self, group_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Image]:
+        """Images of a group, newest first."""
+        ...
+
+    def delete_image(self, image_id: str) -> None: ...
+
+    # faces
+    def put_faces(self, faces: Sequence[Face]) -> None:
+        """Batch upsert (idempotent: deterministic ids)."""
+        ...
+
+    def get_face(self, face_id: str) -> Face: ...
+    def get_faces(self, face_ids: Iterable[str]) -> list[Face]: ...
+    def list_faces_of_image(self, image_id: str) -> list[Face]: ...
+    def list_faces_of_person(self, person_id: str) -> list[Face]: ...
+    def list_faces_of_group(self, group_id: str) -> Iterator[Face]: ...
+    def update_face_person(self, face_id: str, person_id: str | None, *, manual: bool) -> None: ...
+    def delete_faces(self, face_ids: Sequence[str]) -> None: ...
+
+    # persons and assignments
+    def put_person(self, person: Person) -> None: ...
+    def get_person(self, person_id: str) -> Person: ...
+    def list_persons(self, group_id: str) -> list[Person]: ...
+    def delete_person(self, person_id: str) -> None: ...
+    def put_assignment(self, assignment: Assignment) -> None: ...
+    def list_assignments(
+        self, *, group_id: str | None = None, user_id: str | None = None
+    ) -> list[Assignment]: ...
+    def delete_assignment(self, group_id: str, person_id: str) -> None: ...
+
+    # jobs
+    def put_job(self, job: Job) -> None: ...
+    def get_job(self, job_id: str) -> Job: ...
+    def update_job(self, job_id: str, **changes: Any) -> Job: ...
+    def add_job_progress(self, job_id: str, *, done: int = 0, failed: int = 0) -> None:
+        """Atomic counter increments (safe under concurrent workers)."""
+        ...
+
+
+# --- workflows and notifications -----------------------------------------------------------
+class Orchestrator(Protocol):
+    """Starts a workflow (Step Functions in AWS; in-process threads on the local stack)."""
+
+    def start(self, workflow: str, payload: dict[str, Any]) -> str:
+        """Start ``workflow`` ("digest_prefix" | "cluster" | "zip" | ...) -> execution id."""
+        ...
+
+
+class Notifier(Protocol):
+    def send_sms(self, phone_number: str, message: str) -> None: ...
+
+
+class SecretStore(Protocol):
+    def get_secret(self, secret_id: str) -> str: ...
