@@ -50,8 +50,14 @@ format: $(STAMP)
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# Offline, no AWS credentials, no Docker: images are only staged here (built by `cdk deploy`).
+# The CLI is pinned: aws-cdk 3.x (npm `latest`) rejects aws-cdk-lib 2.x cloud assemblies.
+CDK_CLI := npx --yes aws-cdk@2.1148.1
+CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
+STAGE ?= dev
+
 synth: setup
-	cd infra && npx --yes aws-cdk@2.1148.1 synth --quiet
+	cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups -c stage=$(STAGE)
 
 local-down: $(STAMP)
 	$(BIN)/findme local down

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: Qdrant Cloud URL; when unset, local mode at ``qdrant_path`` is used.
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
+    #: Secrets Manager secret holding the Qdrant Cloud API key (AWS deployments); read at
+    #: cold start when ``qdrant_api_key`` is unset. The key is never put in an env variable.
+    qdrant_api_key_secret_id: str | None = None
     #: Local-mode storage: a directory, or ``:memory:``.
     qdrant_path: str = ".local/qdrant"
     qdrant_collection: str = "faces"
@@ -113,6 +116,8 @@ class Settings(BaseSettings):
     #: Local stack: run workflows in-process and poll the digest queue.
     local_workers: bool = False
     port: int = Field(default=8080, ge=1, le=65535)
+    #: Local stack state: pids, endpoints (``stack.env``/``stack.json``), SMS outbox, npm jar.
+    local_state_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".local")
 
     @field_validator("originals_prefix", "faces_prefix", "archives_prefix", "selfies_prefix")
     @classmethod

@@ -1,0 +1,128 @@
+"""Clustering time and peak memory at 10k, 50k and 100k synthetic faces (prints JSON).
+
+Each size runs in its own process so its peak RSS (``ru_maxrss``) is its own. Faces come
+from :func:`findme.domain.synthetic.synthetic_faces` (identities calibrated on SFace
+faces-dev statistics, Zipf-like identity sizes, 10 % strangers, 1-4 faces per photo). For
+each size: a first clustering from scratch, then a re-clustering with the persons of the
+first (the nightly path: stable ids by overlap), with the default eps/min_samples.
+
+Usage: ``.venv/bin/python benchmarks/cluster.py [--sizes 10000 50000 100000] [--out FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+
+def one(n: int, *, eps: float, min_samples: int, seed: int) -> dict[str, Any]:
+    """Cluster ``n`` synthetic faces twice; return the figures of this process."""
+    import numpy as np
+    from findme.domain.clustering import cluster_faces
+    from findme.domain.metrics import bcubed
+    from findme.domain.synthetic import synthetic_faces
+
+    faces = synthetic_faces(n, seed=seed)
+    base_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu0 = time.process_time()
+    t = time.perf_counter()
+    first = cluster_faces(
+        faces.embeddings,
+        faces.image_ids,
+        [None] * n,
+        [False] * n,
+        eps=eps,
+        min_samples=min_samples,
+    )
+    first_s = time.perf_counter() - t
+    first_cpu_s = time.process_time() - cpu0
+    t = time.perf_counter()
+    second = cluster_faces(
+        faces.embeddings,
+        faces.image_ids,
+        first.person_ids,
+        [False] * n,
+        eps=eps,
+        min_samples=min_samples,
+        known_person_ids=[p.person_id for p in first.persons],
+    )
+    second_s = time.perf_counter() - t
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    score = bcubed(faces.identities.tolist(), first.person_ids)
+    sizes = np.bincount(faces.identities[faces.identities >= 0])
+    return {
+        "faces": n,
+        "identities": int(sizes.size),
+        "largest_identity": int(sizes.max()),
+        "photos": len(set(faces.image_ids)),
+        "eps": eps,
+        "min_samples": min_samples,
+        "neighbour_pairs": first.neighbour_pairs,
+        "clusters_found": first.clusters_found,
+        "clusters_split": first.clusters_split,
+        "persons": len(first.persons),
+        "noise_faces": first.noise_faces,
+        "bcubed": score.as_dict(),
+        "first_run_s": round(first_s, 2),
+        "first_run_cpu_s": round(first_cpu_s, 2),
+        "first_run_phases_s": first.timings_s,
+        "rerun_s": round(second_s, 2),
+        "rerun_ids_kept": second.person_ids == first.person_ids,
+        "rerun_persons_created": second.persons_created,
+        "baseline_rss_mb": round(base_rss_mb, 1),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--eps", type=float, default=0.475)
+    parser.add_argument("--min-samples", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="also write the JSON to this file")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, eps=args.eps, min_samples=args.min_samples, seed=args.seed)))
+        return 0
+    results = []
+    for n in args.sizes:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(n),
+            "--eps",
+            str(args.eps),
+            "--min-samples",
+            str(args.min_samples),
+            "--seed",
+            str(args.seed),
+        ]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), file=sys.stderr)
+    report = {
+        "benchmark": "cluster",
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "python": sys.version.split()[0],
+        "results": results,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Digest throughput on faces-dev: images/s and ms per face, at 1 and 2 onnxruntime threads.
+
+Runs the real digest service (:func:`findme.services.digest.digest_object`: S3 read, decode,
+detect, align, embed, quality, attributes, thumbnails, DynamoDB + Qdrant writes, incremental
+assignment) on every faces-dev photo, against the local stack (moto server + DynamoDB Local,
+Qdrant in memory). Configurations: ``ort_threads`` x concurrent digest workers, default
+``1x1``, ``2x1`` and ``1x2``. Each configuration digests every photo once into its own group
+after one warm-up photo (model loading is not timed; it is reported as ``load_s``).
+
+Prints JSON. The machine is shared: the 1-minute load average is reported with each run.
+
+    .venv/bin/python benchmarks/digest.py [--configs 1x1,2x1,1x2] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from findme.adapters.dynamodb import DynamoMetadataStore
+from findme.adapters.onnx_engine import OnnxFaceEngine
+from findme.adapters.qdrant import QdrantVectorIndex
+from findme.adapters.s3 import S3ObjectStore
+from findme.domain.keys import KeyScheme
+from findme.local.stack import start_stack
+from findme.services.digest import DigestDeps, DigestOutcome, digest_object
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FACES_DEV = Path(os.environ.get("FINDME_FACES_DEV", REPO_ROOT.parent / "shared/data/faces-dev"))
+
+
+def run_config(
+    stack: Any, photos: list[Path], threads: int, workers: int, vectors: QdrantVectorIndex
+) -> dict[str, Any]:
+    settings = stack.settings(ort_threads=threads, qdrant_path=":memory:")
+    store = S3ObjectStore(settings)
+    engine = OnnxFaceEngine(settings)
+    t0 = time.perf_counter()
+    load = getattr(engine, "load", None)
+    if callable(load):
+        load()
+    deps = DigestDeps(
+        store=store,
+        metadata=DynamoMetadataStore(settings),
+        vectors=vectors,
+        engine=engine,
+        settings=settings,
+    )
+    keys = KeyScheme.from_settings(settings)
+    group = f"bench-{threads}x{workers}"
+    object_keys = []
+    for i, path in enumerate(photos):
+        key = keys.original(group, f"img{i:03d}", path.suffix)
+        store.put(key, path.read_bytes(), "image/jpeg", metadata={"file-name": path.name})
+        object_keys.append(key)
+    digest_object(object_keys[0], deps)  # warm-up: sessions, first-run allocations
+    load_s = time.perf_counter() - t0
+    load_avg_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes: list[DigestOutcome] = list(
+            pool.map(lambda k: digest_object(k, deps, force=True), object_keys)
+        )
+    seconds = time.perf_counter() - started
+    faces = sum(o.face_count for o in outcomes)
+    analyze_ms = sum(o.timings_ms.get("analyze", 0.0) for o in outcomes)
+    return {
+        "ort_threads": threads,
+        "workers": workers,
+        "images": len(outcomes),
+        "processed": sum(1 for o in outcomes if o.status == "processed"),
+        "faces": faces,
+        "seconds": round(seconds, 2),
+        "images_per_s": round(len(outcomes) / seconds, 2),
+        "ms_per_image": round(seconds * 1000 / len(outcomes), 1),
+        "ms_per_face": round(seconds * 1000 / max(faces, 1), 1),
+        "engine_ms_per_image": round(analyze_ms / len(outcomes), 1),
+        "load_s": round(load_s, 2),
+        "load_avg_1m": [round(load_avg_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--configs", default="1x1,2x1,1x2", help="THREADSxWORKERS,...")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    args = parser.parse_args()
+    photos = sorted((FACES_DEV / "images").glob("*.jpg"))
+    if args.limit:
+        photos = photos[: args.limit]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="findme-digestbench-") as tmp:
+        stack = start_stack(Path(tmp), qdrant_path=":memory:")
+        try:
+            os.environ.update(stack.env)
+            vectors = QdrantVectorIndex(stack.settings(qdrant_path=":memory:"))
+            vectors.ensure_collection()
+            for config in args.configs.split(","):
+                threads, workers = (int(x) for x in config.lower().split("x"))
+                results.append(run_config(stack, photos, threads, workers, vectors))
+                print(json.dumps(results[-1]), file=sys.stderr)
+        finally:
+            stack.stop()
+    print(
+        json.dumps(
+            {
+                "benchmark": "digest",
+                "photos": len(photos),
+                "cpu_count": os.cpu_count(),
+                "runs": results,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""api Lambda: API Gateway (HTTP API v2 or REST v1 events) -> the FindMe FastAPI app via Mangum.
+
+The app is built once per execution environment (cold start); Powertools adds the Lambda
+context and API Gateway request id to every log line and traces the invocation. The face
+engine loads lazily on the first face route (see ``findme.web.app`` for why the api runs
+from the digest container image).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from findme.observability import logger, tracer
+from findme.web.app import create_app
+from mangum import Mangum
+
+app = create_app()
+asgi_handler = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return asgi_handler(event, context)  # type: ignore[arg-type]

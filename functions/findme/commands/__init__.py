@@ -1,0 +1,1 @@
+"""Sub-commands of the ``findme`` CLI (see ``findme.cli``)."""

@@ -1,0 +1,70 @@
+"""``findme local run``: the whole system on this machine (what ``make run`` calls).
+
+Starts the local stack (or reuses one started by ``findme local up``), points this process
+at it, starts the digest worker (SQS poller fed by the bucket's notifications) and the
+in-process orchestrator, then serves the API with uvicorn on ``127.0.0.1:FINDME_PORT``
+(8080) until Ctrl-C, and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from findme import wiring
+from findme.config import get_settings
+from findme.observability import logger
+
+HOST = "127.0.0.1"
+
+
+def register_local(local_subparsers: Any) -> None:
+    run = local_subparsers.add_parser(
+        "run", help="start the local stack, the workers and the API (until Ctrl-C)"
+    )
+    run.add_argument("--port", type=int, default=None, help="API port (default FINDME_PORT, 8080)")
+    run.add_argument("--state-dir", type=Path, default=None, help="local stack state directory")
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from findme.local.stack import read_state, running_pids, start_stack
+    from findme.local.worker import start_workers
+    from findme.web.app import create_app
+
+    state_dir = Path(args.state_dir or get_settings().local_state_dir).resolve()
+    state = read_state(state_dir)
+    handle = None
+    if state is not None and running_pids(state):
+        env = {str(k): str(v) for k, v in dict(state.get("env", {})).items()}
+        print(f"using the local stack already running in {state_dir}")
+    else:
+        handle = start_stack(state_dir, qdrant_path=str(state_dir / "qdrant"), write_state=True)
+        env = handle.env
+    os.environ.update(env)
+    os.environ["FINDME_LOCAL_WORKERS"] = "true"
+    if args.port:
+        os.environ["FINDME_PORT"] = str(args.port)
+    wiring.reset()
+    settings = get_settings()
+    stop_workers = start_workers(settings)
+    try:
+        print(f"FindMe API on http://{HOST}:{settings.port}  (Swagger UI: /docs; Ctrl-C stops)")
+        config = uvicorn.Config(
+            create_app(settings), host=HOST, port=settings.port, log_level="info"
+        )
+        uvicorn.Server(config).run()
+    finally:
+        stop_workers()
+        orchestrator = wiring.orchestrator()
+        shutdown = getattr(orchestrator, "shutdown", None)
+        if callable(shutdown):
+            shutdown(wait=False)
+        if handle is not None:
+            handle.stop()
+        logger.info("local run stopped")
+    return 0

@@ -1,0 +1,280 @@
+"""In-process orchestrator (ports.Orchestrator, local stack): Step Functions' steps in threads.
+
+Runs the same steps as the state machines in ``findme/workflows/*.asl.json`` through the same
+Lambda handlers (``functions/{digest,cluster,zip}/handler.py``):
+
+- ``digest_prefix`` — payload ``{"group_id" | "prefix", "job_id"?, "force"?, "cluster"?,
+  "batch_size"?, "max_concurrency"?, "tolerated_failure_percentage"?}``: list the prefix
+  (default ``originals/{group_id}/``), call the digest handler with Distributed Map item
+  batches (``{"Items": [{"Key", "Size"}], "BatchInput": {"job_id", "force"}}``) at most
+  ``max_concurrency`` at a time, retry a failed batch (like the map's ``Retry``), count items
+  of batches that still fail as failed, stop if more than ``tolerated_failure_percentage``
+  failed, then call the cluster handler with ``{"group_id", "job_id"}``.
+- ``cluster`` — the cluster handler with the payload.
+- ``zip`` — the zip handler with the payload (``{"job_id"}``).
+- ``reprocess`` / ``delete_group`` — the curation handler (``functions/curation``).
+
+Job progress (``total``, ``done``, ``failed``, ``status``) is written to the job item when the
+payload names a ``job_id``. Executions run on a thread pool; :meth:`wait` blocks on one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from findme import wiring
+from findme.config import REPO_ROOT, Settings, get_settings
+from findme.domain.keys import KeyScheme
+from findme.domain.records import JobStatus, utcnow
+from findme.errors import FindMeError, InvalidInputError
+from findme.observability import logger
+from findme.ports import MetadataStore, ObjectStore
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+#: Defaults matching the digest-prefix state machine (ItemBatcher, MaxConcurrency, tolerance).
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_MAX_CONCURRENCY = 2
+DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 10.0
+#: Attempts per batch (1 + retries), like the map's ``Retry`` with ``MaxAttempts: 2``.
+BATCH_ATTEMPTS = 3
+
+_handlers_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalContext:
+    """The Lambda context attributes Powertools reads, for in-process invocations."""
+
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:findme"
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def handler_module(function: str) -> ModuleType:
+    """``functions/{function}/handler.py`` imported once as ``findme_lambda_{function}``."""
+    name = f"findme_lambda_{function}"
+    with _handlers_lock:
+        module = sys.modules.get(name)
+        if module is None:
+            path = REPO_ROOT / "functions" / function / "handler.py"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise InvalidInputError(f"no handler at {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+    return module
+
+
+def load_handler(function: str) -> Handler:
+    """The Lambda entry point ``handler`` of ``functions/{function}/handler.py``."""
+    handler: Handler = handler_module(function).handler
+    return handler
+
+
+def invoke(function: str, event: dict[str, Any]) -> Any:
+    """Call a Lambda handler in-process, as Lambda would (event, context)."""
+    context = LocalContext(function_name=f"findme-{function}", aws_request_id=str(uuid.uuid4()))
+    return load_handler(function)(event, context)
+
+
+class InProcessOrchestrator:
+    """Runs workflows on a thread pool; ``start`` returns an execution id at once."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: ObjectStore | None = None,
+        metadata: MetadataStore | None = None,
+        max_workflows: int = 2,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._metadata = metadata
+        self._pool = ThreadPoolExecutor(max_workers=max_workflows, thread_name_prefix="workflow")
+        self._executions: dict[str, Future[dict[str, Any]]] = {}
+        self._workflows: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "digest_prefix": self._digest_prefix,
+            "cluster": lambda payload: _as_dict(invoke("cluster", payload)),
+            "zip": lambda payload: _as_dict(invoke("zip", payload)),
+            # curation worker (issue 6): functions/curation/handler.py
+            "reprocess": lambda payload: _as_dict(
+                invoke("curation", {**payload, "workflow": "reprocess"})
+            ),
+            "delete_group": lambda payload: _as_dict(
+                invoke("curation", {**payload, "workflow": "delete_group"})
+            ),
+        }
+
+    # --- ports.Orchestrator ------------------------------------------------------------------
+    def start(self, workflow: str, payload: dict[str, Any]) -> str:
+        """Start ``workflow`` in the background -> execution id.
+
+        Raises:
+            InvalidInputError: unknown workflow.
+        """
+        run = self._workflows.get(workflow)
+        if run is None:
+            raise InvalidInputError(f"unknown workflow {workflow!r}", workflow=workflow)
+        execution_id = f"local:{workflow}:{payload.get('job_id') or uuid.uuid4()}"
+        self._executions[execution_id] = self._pool.submit(self._run, workflow, run, payload)
+        return execution_id
+
+    def wait(self, execution_id: str, timeout_s: float | None = None) -> dict[str, Any]:
+        """Block until an execution ends -> its output; re-raises its error."""
+        return self._executions[execution_id].result(timeout=timeout_s)
+
+    def run(self, workflow: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Run ``workflow`` in the calling thread (CLI, tests) -> its output."""
+        return self.wait(self.start(workflow, payload))
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    # --- steps ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self._settings or get_settings()
+
+    @property
+    def store(self) -> ObjectStore:
+        return self._store or wiring.object_store()
+
+    @property
+    def metadata(self) -> MetadataStore:
+        return self._metadata or wiring.metadata_store()
+
+    def _run(
+        self,
+        workflow: str,
+        run: Callable[[dict[str, Any]], dict[str, Any]],
+        payload: dict[str, Any],
+    ) -> dict[str, Any]:
+        job_id = payload.get("job_id")
+        try:
+            return run(payload)
+        except Exception as exc:
+            logger.exception("workflow failed", extra={"workflow": workflow, "job_id": job_id})
+            if job_id:
+                self._safe_update_job(
+                    job_id, status=JobStatus.FAILED, error=_reason(exc), updated_at=utcnow()
+                )
+            raise
+
+    def _digest_prefix(self, payload: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        job_id: str | None = payload.get("job_id")
+        group_id: str | None = payload.get("group_id")
+        keys = KeyScheme.from_settings(self.settings)
+        prefix = payload.get("prefix") or (keys.group_originals(group_id) if group_id else None)
+        if not prefix:
+            raise InvalidInputError("digest_prefix needs a group_id or a prefix")
+        batch_size = int(payload.get("batch_size") or DEFAULT_BATCH_SIZE)
+        concurrency = int(payload.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
+        tolerated = float(
+            payload.get("tolerated_failure_percentage", DEFAULT_TOLERATED_FAILURE_PERCENTAGE)
+        )
+        items = [
+            {"Key": o.key, "Size": o.size_bytes}
+            for o in self.store.list(prefix)
+            if keys.is_original(o.key)
+        ]
+        if job_id:
+            self.metadata.update_job(
+                job_id,
+                status=JobStatus.RUNNING,
+                total=len(items),
+                done=0,
+                failed=0,
+                updated_at=utcnow(),
+            )
+        batch_input = {"job_id": job_id, "force": bool(payload.get("force", False))}
+        batches = [
+            items[i : i + max(1, batch_size)] for i in range(0, len(items), max(1, batch_size))
+        ]
+        totals = {"processed": 0, "failed": 0, "skipped": 0, "faces": 0, "failed_batches": 0}
+        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="map") as pool:
+            futures = {
+                pool.submit(self._digest_batch, {"Items": b, "BatchInput": batch_input}): b
+                for b in batches
+            }
+            for future in as_completed(futures):
+                try:
+                    summary = future.result()
+                except Exception:
+                    totals["failed_batches"] += 1
+                    totals["failed"] += len(futures[future])
+                    if job_id:
+                        self.metadata.add_job_progress(job_id, failed=len(futures[future]))
+                    continue
+                for name in ("processed", "failed", "skipped", "faces"):
+                    totals[name] += int(summary.get(name, 0))
+        output: dict[str, Any] = {"prefix": prefix, "total": len(items), **totals}
+        if items and totals["failed"] * 100.0 / len(items) > tolerated:
+            raise _ToleranceExceededError(
+                f"{totals['failed']} of {len(items)} images failed "
+                f"(more than {tolerated:g} % tolerated)",
+                **output,
+            )
+        if group_id and payload.get("cluster", True):
+            output["cluster"] = _as_dict(
+                invoke("cluster", {"group_id": group_id, "job_id": job_id})
+            )
+        output["seconds"] = round(time.perf_counter() - started, 2)
+        if job_id:
+            self.metadata.update_job(
+                job_id, status=JobStatus.SUCCEEDED, result=output, updated_at=utcnow()
+            )
+        return output
+
+    def _digest_batch(self, event: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                return _as_dict(invoke("digest", event))
+            except Exception:
+                if attempt == BATCH_ATTEMPTS:
+                    raise
+                time.sleep(min(2.0, 0.2 * math.pow(2, attempt)))
+        raise AssertionError("unreachable")
+
+    def _safe_update_job(self, job_id: str, **changes: Any) -> None:
+        try:
+            self.metadata.update_job(job_id, **changes)
+        except Exception:
+            logger.exception("could not update job", extra={"job_id": job_id})
+
+
+class _ToleranceExceededError(FindMeError):
+    """More items failed than tolerated (the map's ``States.ExceedToleratedFailureThreshold``)."""
+
+    code = "tolerated_failure_exceeded"
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"result": value}
+
+
+def _reason(exc: Exception) -> str:
+    return f"{getattr(exc, 'code', type(exc).__name__)}: {exc}"[:500]

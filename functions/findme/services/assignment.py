@@ -1,0 +1,206 @@
+"""Cluster-to-user assignment: link a group's persons to registered users by their selfies.
+
+:func:`assign_persons_to_users` matches each person of a group to at most one user
+(:func:`findme.domain.user_matching.match_persons_to_users`, strategy ``centroid`` or
+``vote``), stores one :class:`~findme.domain.records.Assignment` per matched person and sets
+``Person.linked_user_id``. A run replaces the group's earlier automatic assignments
+(strategies ``centroid`` and ``vote``); any other assignment (e.g. a curator's ``manual``
+one) is kept and its person is not re-matched. :func:`list_assignments` and
+:func:`delete_assignment` serve the API.
+
+Candidates are the group's members by default (``MetadataStore.list_members``); their
+reference vectors are read by id (``MetadataStore.list_reference_faces`` then
+``VectorIndex.get``), whatever group the selfie points carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from findme.domain.faces import EMBEDDING_DIM
+from findme.domain.records import Assignment, utcnow
+from findme.domain.user_matching import Strategy, match_persons_to_users
+from findme.errors import InvalidInputError, NotFoundError
+from findme.ports import MetadataStore, VectorIndex
+
+#: Strategies whose assignments a new run replaces.
+AUTOMATIC_STRATEGIES = frozenset(s.value for s in Strategy)
+
+
+@dataclass(slots=True)
+class AssignmentRun:
+    """What one run did.
+
+    Attributes:
+        group_id: the group.
+        strategy: ``centroid`` or ``vote``.
+        threshold: cosine similarity used.
+        assignments: the assignments stored by this run.
+        removed: earlier automatic assignments that no longer hold (deleted).
+        persons_considered: persons with at least one face vector.
+        users_considered: candidate users with at least one reference vector.
+    """
+
+    group_id: str
+    strategy: str
+    threshold: float
+    assignments: list[Assignment] = field(default_factory=list)
+    removed: int = 0
+    persons_considered: int = 0
+    users_considered: int = 0
+
+
+def assign_persons_to_users(
+    group_id: str,
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    threshold: float,
+    strategy: Strategy | str = Strategy.CENTROID,
+    min_vote_fraction: float = 0.5,
+    user_ids: Sequence[str] | None = None,
+) -> AssignmentRun:
+    """Match the group's persons to users and store the assignments.
+
+    Args:
+        group_id: the group.
+        metadata: metadata store.
+        vectors: vector index (face vectors of the group, users' reference vectors).
+        threshold: cosine similarity in ``[-1, 1]`` (``Settings.match_threshold``).
+        strategy: ``centroid`` or ``vote`` (see :mod:`findme.domain.user_matching`).
+        min_vote_fraction: ``vote``: share of a person's faces that must match the user.
+        user_ids: candidate users; default: the group's members.
+
+    Returns:
+        An :class:`AssignmentRun`.
+
+    Raises:
+        NotFoundError: unknown group.
+        InvalidInputError: unknown strategy, threshold outside ``[-1, 1]`` or
+            ``min_vote_fraction`` outside ``(0, 1]``.
+    """
+    strategy = _strategy(strategy)
+    if not -1.0 <= threshold <= 1.0:
+        raise InvalidInputError("threshold must be in [-1, 1]", field="threshold")
+    if not 0.0 < min_vote_fraction <= 1.0:
+        raise InvalidInputError("min_vote_fraction must be in (0, 1]", field="min_vote_fraction")
+    metadata.get_group(group_id)
+    candidates = (
+        list(dict.fromkeys(user_ids))
+        if user_ids is not None
+        else [m.user_id for m in metadata.list_members(group_id)]
+    )
+    ref_ids: list[str] = []
+    ref_users: list[str] = []
+    for user_id in candidates:
+        for ref in metadata.list_reference_faces(user_id):
+            ref_ids.append(ref.face_id)
+            ref_users.append(user_id)
+    owner = dict(zip(ref_ids, ref_users, strict=True))
+    refs = [v for v in vectors.get(ref_ids) if v.face_id in owner and v.kind == "reference"]
+
+    previous = metadata.list_assignments(group_id=group_id)
+    fixed = {a.person_id for a in previous if a.strategy not in AUTOMATIC_STRATEGIES}
+    face_vectors = [
+        v
+        for v in vectors.scroll_group(group_id, with_vectors=True)
+        if v.person_id is not None and v.person_id not in fixed
+    ]
+    matches = match_persons_to_users(
+        _stack([v.vector for v in face_vectors]),
+        [v.person_id for v in face_vectors],
+        _stack([v.vector for v in refs]),
+        [owner[v.face_id] for v in refs],
+        strategy=strategy,
+        threshold=threshold,
+        min_vote_fraction=min_vote_fraction,
+    )
+
+    run = AssignmentRun(
+        group_id=group_id,
+        strategy=strategy.value,
+        threshold=threshold,
+        persons_considered=len({v.person_id for v in face_vectors}),
+        users_considered=len({owner[v.face_id] for v in refs}),
+    )
+    matched = {m.person_id: m for m in matches}
+    persons = {p.person_id: p for p in metadata.list_persons(group_id)}
+    for old in previous:
+        if old.person_id in fixed or old.person_id in matched:
+            continue
+        metadata.delete_assignment(group_id, old.person_id)
+        run.removed += 1
+        person = persons.get(old.person_id)
+        if person is not None and person.linked_user_id == old.user_id:
+            person.linked_user_id = None
+            person.updated_at = utcnow()
+            metadata.put_person(person)
+    for m in matches:
+        person = persons.get(m.person_id)
+        if person is None:  # vector payload points at a person since removed
+            continue
+        assignment = Assignment(
+            group_id=group_id,
+            person_id=m.person_id,
+            user_id=m.user_id,
+            similarity=round(m.similarity, 4),
+            strategy=strategy.value,
+        )
+        metadata.put_assignment(assignment)
+        run.assignments.append(assignment)
+        if person.linked_user_id != m.user_id:
+            person.linked_user_id = m.user_id
+            person.updated_at = utcnow()
+            metadata.put_person(person)
+    return run
+
+
+def list_assignments(
+    metadata: MetadataStore, *, group_id: str | None = None, user_id: str | None = None
+) -> list[Assignment]:
+    """Assignments of a group, of a user, or of a user in a group (most similar first).
+
+    Raises:
+        InvalidInputError: neither ``group_id`` nor ``user_id``.
+    """
+    if group_id is None and user_id is None:
+        raise InvalidInputError("Give a group_id or a user_id")
+    found = metadata.list_assignments(group_id=group_id, user_id=user_id)
+    return sorted(found, key=lambda a: (-a.similarity, a.person_id))
+
+
+def delete_assignment(metadata: MetadataStore, group_id: str, person_id: str) -> None:
+    """Delete a person's assignment and unlink the person from the user.
+
+    Raises:
+        NotFoundError: the person has no assignment in this group.
+    """
+    existing = [a for a in metadata.list_assignments(group_id=group_id) if a.person_id == person_id]
+    if not existing:
+        raise NotFoundError("assignment not found", group_id=group_id, person_id=person_id)
+    metadata.delete_assignment(group_id, person_id)
+    try:
+        person = metadata.get_person(person_id)
+    except NotFoundError:
+        return
+    if person.linked_user_id is not None:
+        person.linked_user_id = None
+        person.updated_at = utcnow()
+        metadata.put_person(person)
+
+
+def _strategy(value: Strategy | str) -> Strategy:
+    try:
+        return Strategy(value)
+    except ValueError as exc:
+        raise InvalidInputError("strategy must be 'centroid' or 'vote'", field="strategy") from exc
+
+
+def _stack(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """``(len(rows), 128) float32`` (an empty ``(0, 128)`` array for no rows)."""
+    if not rows:
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    return np.vstack([np.asarray(r, dtype=np.float32) for r in rows])

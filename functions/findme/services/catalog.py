@@ -1,0 +1,332 @@
+"""Consistency use cases across DynamoDB (metadata), Qdrant (vectors) and S3 (objects).
+
+There is no transaction across the three stores, so every use case orders its steps so that
+
+1. **no vector is ever visible without its face item**: writes go objects -> face items ->
+   vectors; deletes go vectors -> objects -> face items -> parent item;
+2. **a retry after a failure at any step repairs the state**: every step is idempotent
+   (deterministic ids ``face_id = uuid5(image_id, face_index)``, upserts, deletes of missing
+   things are no-ops), and the item that leads a retry to the rest (the image item, the
+   group item) is written last and deleted last.
+
+Readers hold up their side: a search maps vector hits to face items with
+``MetadataStore.get_faces`` (which skips unknown ids), so a face item whose vector is not
+written yet is simply not found, and a vector whose item is gone (mid-delete) is dropped.
+
+Callers: the digest service (:func:`save_image_faces`), image and face curation
+(:func:`delete_image`, :func:`delete_faces`), the ``delete_group`` workflow
+(:func:`delete_group`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from findme.domain.keys import KeyScheme
+from findme.domain.records import Face, Image, utcnow
+from findme.errors import InvalidInputError, NotFoundError
+from findme.ports import FaceVector, MetadataStore, ObjectStore, VectorIndex
+
+#: Content type of face thumbnails (JPEG crops from the face engine).
+THUMBNAIL_CONTENT_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What :func:`save_image_faces` wrote (counts) and removed (stale faces of a re-run)."""
+
+    faces: int
+    vectors: int
+    thumbnails: int
+    stale_faces_removed: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """Counts of what a cascade delete removed."""
+
+    images: int = 0
+    faces: int = 0
+    objects: int = 0
+    persons_updated: int = 0
+    persons_deleted: int = 0
+
+
+def save_image_faces(
+    image: Image,
+    faces: Sequence[Face],
+    face_vectors: Sequence[FaceVector],
+    thumbnails: Mapping[str, bytes],
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+) -> SaveResult:
+    """Write one image's faces, thumbnails and vectors, idempotently and in a safe order.
+
+    Safe to call again with the same arguments after a failure at any step (an S3
+    notification re-delivery, a Lambda retry): it converges to the same state and never
+    duplicates, because every id is deterministic and every write an upsert.
+
+    Order:
+        1. thumbnails -> S3 (``put``, same keys on retry);
+        2. face items -> DynamoDB (``put_faces``, batch upsert);
+        3. vectors -> Qdrant (``upsert``, point id = face id): only now can a search find
+           the faces, and their items already exist;
+        4. stale faces of an earlier run of the same image (ids not in ``faces``, e.g. the
+           image was reprocessed with another detector setting) are removed, vectors first
+           (:func:`delete_faces`);
+        5. the image item -> DynamoDB (``put_image``, with ``face_count = len(faces)``),
+           last, so a reader that sees the new ``face_count`` sees the faces too.
+
+    The caller keeps ``person_id`` / ``is_manual_assignment`` of faces already stored
+    (``MetadataStore.list_faces_of_image`` before building ``faces``) and passes the same
+    ``person_id`` in each :class:`FaceVector`; this function writes what it is given.
+
+    Args:
+        image: the image item to write last; its ``status`` is written as given (the
+            digest service sets ``processed`` afterwards). ``face_count`` is set here.
+        faces: the image's face items; every ``face.image_id == image.image_id`` and
+            ``face.group_id == image.group_id``; ids ``face_id_for(image_id, face_index)``.
+        face_vectors: one per face that has an embedding (``vector``: ``(128,) float32``,
+            L2-normalised; ``face_id``/``group_id``/``image_id`` as the face's). Faces
+            without a vector are stored but never match a search.
+        thumbnails: S3 key -> JPEG bytes, normally ``{face.thumbnail_key: crop}``.
+        metadata, vectors, store: the ports.
+
+    Returns:
+        A :class:`SaveResult` with counts.
+
+    Raises:
+        InvalidInputError: a face or vector that does not belong to ``image`` (nothing is
+            written then).
+        DependencyError: a store failed; retry the call (the message) to repair.
+    """
+    face_ids = {f.face_id for f in faces}
+    for face in faces:
+        if face.image_id != image.image_id or face.group_id != image.group_id:
+            raise InvalidInputError("face does not belong to the image", face_id=face.face_id)
+    for v in face_vectors:
+        if v.face_id not in face_ids or v.image_id != image.image_id:
+            raise InvalidInputError("vector without a face of the image", face_id=v.face_id)
+        if v.group_id != image.group_id:
+            raise InvalidInputError("vector group differs from the image's", face_id=v.face_id)
+
+    for key, data in thumbnails.items():
+        store.put(key, data, THUMBNAIL_CONTENT_TYPE)
+    if faces:
+        metadata.put_faces(faces)
+    if face_vectors:
+        vectors.upsert(face_vectors)
+
+    stale = [f for f in metadata.list_faces_of_image(image.image_id) if f.face_id not in face_ids]
+    if stale:
+        _remove_faces(stale, metadata=metadata, vectors=vectors, store=store)
+
+    image.face_count = len(faces)
+    metadata.put_image(image)
+    return SaveResult(len(faces), len(face_vectors), len(thumbnails), len(stale))
+
+
+def delete_faces(
+    face_ids: Sequence[str],
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+) -> DeleteResult:
+    """Delete faces: vectors, thumbnails, items; then fix person and image counts.
+
+    Unknown ids are ignored (idempotent). Persons left with no face are deleted (with their
+    assignments); a deleted cover face is replaced by the person's best remaining face.
+    Each image's ``face_count`` is lowered accordingly.
+
+    Raises:
+        DependencyError: a store failed; calling again with the same ids completes it.
+    """
+    faces = metadata.get_faces(face_ids)
+    # By id, not by item: vectors whose item an interrupted earlier call removed go too.
+    vectors.delete_faces(list(dict.fromkeys(face_ids)))
+    result = _remove_faces(faces, metadata=metadata, vectors=None, store=store)
+    for image_id in sorted({f.image_id for f in faces}):
+        try:
+            image = metadata.get_image(image_id)
+        except NotFoundError:
+            continue
+        image.face_count = len(metadata.list_faces_of_image(image_id))
+        metadata.put_image(image)
+    return result
+
+
+def delete_image(
+    image_id: str,
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+) -> DeleteResult:
+    """Delete an image and everything hanging off it.
+
+    Order: vectors of the image (Qdrant filter on ``image_id``, catching even vectors whose
+    face item is missing) -> original and thumbnails (S3) -> face items -> person counts ->
+    the image's id in its group's common photos -> the image item, last (it leads a retry
+    to the rest). A missing image is a no-op (idempotent).
+
+    Returns:
+        Counts; ``images`` is 0 when the image did not exist.
+
+    Raises:
+        DependencyError: a store failed; calling again completes the delete.
+    """
+    try:
+        image = metadata.get_image(image_id)
+    except NotFoundError:
+        vectors.delete_image(image_id)  # vectors are never left behind, even without items
+        return DeleteResult()
+    vectors.delete_image(image_id)
+    faces = metadata.list_faces_of_image(image_id)
+    store.delete([image.s3_key, *(f.thumbnail_key for f in faces if f.thumbnail_key)])
+    result = _remove_faces(faces, metadata=metadata, vectors=None, store=None)
+    _drop_common_photo(image, metadata)
+    metadata.delete_image(image_id)
+    return DeleteResult(
+        images=1,
+        faces=result.faces,
+        objects=1 + sum(1 for f in faces if f.thumbnail_key),
+        persons_updated=result.persons_updated,
+        persons_deleted=result.persons_deleted,
+    )
+
+
+def delete_group(
+    group_id: str,
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+    keys: KeyScheme | None = None,
+) -> DeleteResult:
+    """Delete a group and all it holds: vectors, objects, faces, images, persons, etc.
+
+    Order: every vector of the group (one Qdrant filter delete) -> every object under
+    ``originals/{group_id}/`` and ``faces/{group_id}/`` -> face items -> image items ->
+    persons, assignments, sections, memberships -> the group item, last. Archives expire by
+    the bucket lifecycle rule. Idempotent; a missing group still sweeps what is left.
+
+    Args:
+        keys: the key scheme (prefixes); defaults to the standard prefixes.
+
+    Returns:
+        Counts of removed images, faces, objects and persons (``persons_deleted``).
+
+    Raises:
+        DependencyError: a store failed; calling again completes the delete.
+    """
+    keys = keys or KeyScheme()
+    vectors.delete_group(group_id)
+    object_keys = [
+        info.key
+        for prefix in (keys.group_originals(group_id), keys.group_faces(group_id))
+        for info in store.list(prefix)
+    ]
+    store.delete(object_keys)
+    face_ids = [f.face_id for f in metadata.list_faces_of_group(group_id)]
+    metadata.delete_faces(face_ids)
+    image_ids: list[str] = []
+    cursor: str | None = None
+    while True:  # collect first: deleting while paging would move the cursor
+        page = metadata.list_images(group_id, limit=100, cursor=cursor)
+        image_ids += [image.image_id for image in page.items]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    for image_id in image_ids:
+        metadata.delete_image(image_id)
+    persons = metadata.list_persons(group_id)
+    for assignment in metadata.list_assignments(group_id=group_id):
+        metadata.delete_assignment(group_id, assignment.person_id)
+    for person in persons:
+        metadata.delete_person(person.person_id)
+    for section in metadata.list_sections(group_id):
+        metadata.delete_section(group_id, section.section_id)
+    for membership in metadata.list_members(group_id):
+        metadata.delete_membership(group_id, membership.user_id)
+    metadata.delete_group(group_id)
+    return DeleteResult(
+        images=len(image_ids),
+        faces=len(face_ids),
+        objects=len(object_keys),
+        persons_deleted=len(persons),
+    )
+
+
+# --- shared steps -----------------------------------------------------------------------------
+def _remove_faces(
+    faces: Sequence[Face],
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex | None,
+    store: ObjectStore | None,
+) -> DeleteResult:
+    """Vectors (if given) -> thumbnails (if given) -> items -> person counts."""
+    if not faces:
+        return DeleteResult()
+    if vectors is not None:
+        vectors.delete_faces([f.face_id for f in faces])
+    if store is not None:
+        store.delete([f.thumbnail_key for f in faces if f.thumbnail_key])
+    metadata.delete_faces([f.face_id for f in faces])
+    updated, deleted = refresh_persons(
+        {f.person_id for f in faces if f.person_id}, group_id=faces[0].group_id, metadata=metadata
+    )
+    return DeleteResult(faces=len(faces), persons_updated=updated, persons_deleted=deleted)
+
+
+def refresh_persons(
+    person_ids: Iterable[str], *, group_id: str, metadata: MetadataStore
+) -> tuple[int, int]:
+    """Recount persons from their faces (idempotent, unlike decrements, so retries are safe).
+
+    ``face_count`` = faces of the person; ``image_count`` = distinct images among them; a
+    cover face that is gone is replaced by the best remaining face (highest
+    ``overall_quality``). A person with no face left is deleted with its assignment.
+
+    Returns:
+        ``(updated, deleted)`` person counts.
+    """
+    updated = deleted = 0
+    for person_id in sorted(set(person_ids)):
+        faces = metadata.list_faces_of_person(person_id)
+        if not faces:
+            metadata.delete_assignment(group_id, person_id)
+            metadata.delete_person(person_id)
+            deleted += 1
+            continue
+        try:
+            person = metadata.get_person(person_id)
+            cover = person.cover_face_id
+            if cover not in {f.face_id for f in faces}:
+                cover = max(faces, key=lambda f: f.overall_quality).face_id
+            # Only the derived fields: a concurrent rename or hide is not overwritten.
+            metadata.update_person(
+                person_id,
+                face_count=len(faces),
+                image_count=len({f.image_id for f in faces}),
+                cover_face_id=cover,
+                updated_at=utcnow(),
+            )
+        except NotFoundError:
+            continue
+        updated += 1
+    return updated, deleted
+
+
+def _drop_common_photo(image: Image, metadata: MetadataStore) -> None:
+    try:
+        group = metadata.get_group(image.group_id)
+    except NotFoundError:
+        return
+    if image.image_id in group.common_photo_ids:
+        group.common_photo_ids = [i for i in group.common_photo_ids if i != image.image_id]
+        metadata.put_group(group)

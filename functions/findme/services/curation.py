@@ -1,0 +1,242 @@
+"""Shared pieces of the curation use cases: who may curate what, paging, person bookkeeping.
+
+The curation services (:mod:`~findme.services.persons`, :mod:`~findme.services.quality_review`,
+:mod:`~findme.services.duplicates`, :mod:`~findme.services.face_filters`,
+:mod:`~findme.services.face_deletion`, :mod:`~findme.services.reprocess`,
+:mod:`~findme.services.sections`, :mod:`~findme.services.users_admin`,
+:mod:`~findme.services.stats`) take ports as arguments and a :class:`CurationScope` saying
+which groups the caller may read and curate. Rules (issue 6): an admin sees and curates
+everything; a group's owner or photographer curates that group; a member reads only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from findme.domain.records import (
+    Face,
+    GroupRole,
+    Job,
+    JobStatus,
+    JobType,
+    Page,
+    Person,
+    Role,
+    utcnow,
+)
+from findme.errors import FindMeError, InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.ports import MetadataStore, ObjectStore, Orchestrator
+
+T = TypeVar("T")
+
+#: Group roles that may curate (rename, merge, move, delete, reprocess) a group.
+CURATOR_ROLES = frozenset({GroupRole.OWNER, GroupRole.PHOTOGRAPHER})
+
+
+@dataclass(frozen=True, slots=True)
+class CurationScope:
+    """What one caller may touch.
+
+    Attributes:
+        user_id: the caller.
+        is_admin: platform admin (reads and curates every group).
+        curated_group_ids: groups where the caller is owner or photographer.
+        member_group_ids: every group the caller belongs to (any role; readable).
+    """
+
+    user_id: str
+    is_admin: bool = False
+    curated_group_ids: frozenset[str] = frozenset()
+    member_group_ids: frozenset[str] = frozenset()
+
+    def may_curate(self, group_id: str) -> bool:
+        return self.is_admin or group_id in self.curated_group_ids
+
+    def may_read(self, group_id: str) -> bool:
+        return self.is_admin or group_id in self.member_group_ids or self.may_curate(group_id)
+
+    def require_curate(self, group_id: str) -> None:
+        """Raises PermissionDeniedError unless the caller curates ``group_id``."""
+        if not self.may_curate(group_id):
+            raise PermissionDeniedError(
+                "Only the group's owner or photographer (or an admin) may do this",
+                group_id=group_id,
+            )
+
+    def require_read(self, group_id: str) -> None:
+        """Raises PermissionDeniedError unless the caller belongs to ``group_id``."""
+        if not self.may_read(group_id):
+            raise PermissionDeniedError("Not a member of this group", group_id=group_id)
+
+    def curated_groups(self, requested: Sequence[str] | None) -> list[str]:
+        """The requested groups the caller curates, or all curated groups when none asked.
+
+        Raises:
+            PermissionDeniedError: a requested group the caller may not curate.
+            InvalidInputError: an admin without memberships asked for "all groups" (there
+                is no cross-tenant listing; admins name the groups).
+        """
+        if requested:
+            for group_id in requested:
+                self.require_curate(group_id)
+            return list(dict.fromkeys(requested))
+        if not self.curated_group_ids and self.is_admin:
+            raise InvalidInputError("Admins must name the groups (group_ids)", field="group_ids")
+        return sorted(self.curated_group_ids)
+
+
+def start_job(
+    metadata: MetadataStore,
+    orchestrator: Orchestrator,
+    *,
+    job_type: JobType,
+    workflow: str,
+    user_id: str,
+    group_id: str,
+    payload: dict[str, Any],
+    total: int = 0,
+) -> Job:
+    """Write a ``pending`` job item, then start its workflow with ``job_id`` in the payload.
+
+    Same lifecycle as :mod:`findme.services.processing`'s jobs (TTL ``JOB_TTL``); when the
+    workflow cannot start, the job is marked ``failed`` and the error re-raised.
+    """
+    # Imported here: processing pulls in the API's auth stack, absent from worker images.
+    from findme.services.processing import JOB_TTL
+
+    now = utcnow()
+    job = Job(
+        job_id=str(uuid.uuid4()),
+        job_type=job_type,
+        group_id=group_id,
+        user_id=user_id,
+        params={k: v for k, v in payload.items() if k != "image_ids"},
+        total=total,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + JOB_TTL,
+    )
+    metadata.put_job(job)
+    try:
+        orchestrator.start(workflow, {**payload, "job_id": job.job_id})
+    except FindMeError as exc:
+        metadata.update_job(
+            job.job_id, status=JobStatus.FAILED, error=f"{exc.code}: {exc}", updated_at=utcnow()
+        )
+        raise
+    return job
+
+
+def scope_for(metadata: MetadataStore, user_id: str, role: Role | str) -> CurationScope:
+    """Build the caller's scope from its platform role and group memberships.
+
+    Args:
+        metadata: the metadata store.
+        user_id: the caller's user id (from the verified JWT).
+        role: the caller's platform role (``admin`` curates everything).
+    """
+    memberships = metadata.list_groups_of_user(user_id)
+    return CurationScope(
+        user_id=user_id,
+        is_admin=str(role) == Role.ADMIN.value,
+        curated_group_ids=frozenset(m.group_id for m in memberships if m.role in CURATOR_ROLES),
+        member_group_ids=frozenset(m.group_id for m in memberships),
+    )
+
+
+# --- in-memory cursor paging (for lists the store returns whole) -------------------------------
+def encode_offset(offset: int) -> str:
+    """Opaque cursor for an offset into a stable, sorted listing."""
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_offset(cursor: str | None) -> int:
+    """Offset from :func:`encode_offset`'s cursor (0 when ``None``).
+
+    Raises:
+        InvalidInputError: a cursor this module did not make.
+    """
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        offset = json.loads(raw)["o"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError("Invalid cursor", code="invalid_cursor") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError("Invalid cursor", code="invalid_cursor")
+    return offset
+
+
+def paginate(items: Sequence[T], *, limit: int, cursor: str | None) -> Page[T]:
+    """Slice a sorted listing into a :class:`Page` with an opaque offset cursor."""
+    start = decode_offset(cursor)
+    end = start + limit
+    return Page(
+        items=list(items[start:end]), cursor=encode_offset(end) if end < len(items) else None
+    )
+
+
+def check_range(name: str, value: float, low: float, high: float) -> None:
+    """Raises InvalidInputError (400) unless ``low <= value <= high`` (services' own guard)."""
+    if not low <= value <= high:
+        raise InvalidInputError(f"{name} must be between {low} and {high}", field=name)
+
+
+# --- reads that check access ----------------------------------------------------------------
+def face_for_curation(metadata: MetadataStore, scope: CurationScope, face_id: str) -> Face:
+    """The face, if the caller curates its group. Raises NotFoundError, PermissionDeniedError."""
+    face = metadata.get_face(face_id)
+    scope.require_curate(face.group_id)
+    return face
+
+
+def person_for_curation(metadata: MetadataStore, scope: CurationScope, person_id: str) -> Person:
+    """The person, if the caller curates its group. Raises NotFoundError, PermissionDeniedError."""
+    person = metadata.get_person(person_id)
+    scope.require_curate(person.group_id)
+    return person
+
+
+def thumbnail_url(objects: ObjectStore, face: Face, *, expires_s: int) -> str | None:
+    """Presigned GET URL of the face's thumbnail, or ``None`` when it has none."""
+    if not face.thumbnail_key:
+        return None
+    url, _ = objects.presigned_get(face.thumbnail_key, expires_s=expires_s)
+    return url
+
+
+# --- person bookkeeping -----------------------------------------------------------------------
+def refresh_persons(
+    metadata: MetadataStore, person_ids: Iterable[str], *, group_id: str
+) -> list[str]:
+    """Recount persons of a group from their faces; persons left empty are deleted.
+
+    Delegates to :func:`findme.services.catalog.refresh_persons` (idempotent recount, cover
+    face kept valid, empty persons removed with their assignments).
+
+    Returns:
+        Ids of the persons removed because they had no face left.
+    """
+    from findme.services import catalog
+
+    ids = sorted({p for p in person_ids if p})
+    if not ids:
+        return []
+    existed = {p for p in ids if _person_exists(metadata, p)}
+    catalog.refresh_persons(ids, group_id=group_id, metadata=metadata)
+    return [p for p in ids if p in existed and not _person_exists(metadata, p)]
+
+
+def _person_exists(metadata: MetadataStore, person_id: str) -> bool:
+    try:
+        metadata.get_person(person_id)
+    except NotFoundError:
+        return False
+    return True

@@ -1,0 +1,280 @@
+"""Deleting faces in bulk, and deleting a whole group as a job.
+
+The cascades themselves are :mod:`findme.services.catalog`'s (vectors first, then
+thumbnails, items and person/image counts, in an order a retry completes). What this module
+adds for curation: who may delete what (faces of groups the caller does not curate are
+skipped), the peer API's answer (``deleted_count``, ``deleted_thumbnails``, ids), and
+thumbnail deletes that are best effort — an S3 failure is logged, never fatal, and a left
+thumbnail is unreachable once its face item is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, cast
+
+from findme.domain.keys import KeyScheme
+from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
+from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.observability import logger
+from findme.ports import (
+    MetadataStore,
+    ObjectInfo,
+    ObjectStore,
+    Orchestrator,
+    PresignedPost,
+    VectorIndex,
+)
+from findme.services.curation import CurationScope, start_job
+
+#: Batch delete size limits (peer face-gallery API: 1-500 face ids).
+MAX_BATCH_DELETE = 500
+DELETE_GROUP_WORKFLOW = "delete_group"
+
+
+class _BestEffortDeletes:
+    """An ObjectStore view whose ``delete`` never raises: failures are logged and counted.
+
+    With ``skip=True`` deletes are not sent at all (``delete_thumbnails=false``).
+    """
+
+    def __init__(self, inner: ObjectStore, *, skip: bool = False) -> None:
+        self._inner = inner
+        self._skip = skip
+        self.deleted: list[str] = []
+        self.failed: list[str] = []
+
+    def delete(self, keys: Sequence[str]) -> None:
+        if self._skip or not keys:
+            return
+        try:
+            self._inner.delete(keys)
+        except Exception:
+            logger.warning(
+                "thumbnail delete failed", extra={"keys": list(keys)[:20]}, exc_info=True
+            )
+            self.failed.extend(keys)
+        else:
+            self.deleted.extend(keys)
+
+    def put(
+        self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None:
+        self._inner.put(key, data, content_type, metadata)
+
+    def get(self, key: str) -> bytes:
+        return self._inner.get(key)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        return self._inner.head(key)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        return self._inner.list(prefix)
+
+    def open_read(self, key: str) -> IO[bytes]:
+        return self._inner.open_read(key)
+
+    def open_multipart_writer(
+        self, key: str, content_type: str
+    ) -> AbstractContextManager[IO[bytes]]:
+        return self._inner.open_multipart_writer(key, content_type)
+
+    def presigned_post(
+        self,
+        key: str,
+        *,
+        content_type_prefix: str = "image/",
+        max_bytes: int,
+        expires_s: int,
+        metadata: dict[str, str] | None = None,
+    ) -> PresignedPost:
+        return self._inner.presigned_post(
+            key,
+            content_type_prefix=content_type_prefix,
+            max_bytes=max_bytes,
+            expires_s=expires_s,
+            metadata=metadata,
+        )
+
+    def presigned_get(
+        self, key: str, *, expires_s: int, download_name: str | None = None
+    ) -> tuple[str, datetime]:
+        return self._inner.presigned_get(key, expires_s=expires_s, download_name=download_name)
+
+
+@dataclass(slots=True)
+class PurgeResult:
+    deleted_face_ids: list[str]
+    deleted_thumbnails: int
+    thumbnail_failures: list[str]
+    removed_person_ids: list[str]
+
+
+def purge_faces(
+    faces: Sequence[Face],
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+    delete_thumbnails: bool = True,
+) -> PurgeResult:
+    """Delete faces everywhere (:func:`findme.services.catalog.delete_faces`): vectors,
+    thumbnails (best effort), items; then person and image counts.
+
+    Args:
+        faces: face items to delete (already authorised).
+        delete_thumbnails: also delete ``faces/{group_id}/{face_id}.jpg``.
+
+    Returns:
+        What was deleted; ``thumbnail_failures`` are keys whose S3 delete failed (logged).
+
+    Raises:
+        DependencyError: Qdrant or DynamoDB failed; calling again completes the delete.
+    """
+    from findme.services import catalog
+
+    ids = [f.face_id for f in faces]
+    if not ids:
+        return PurgeResult([], 0, [], [])
+    persons = sorted({f.person_id for f in faces if f.person_id})
+    best_effort = _BestEffortDeletes(store, skip=not delete_thumbnails)
+    catalog.delete_faces(
+        ids, metadata=metadata, vectors=vectors, store=cast(ObjectStore, best_effort)
+    )
+    removed = [p for p in persons if not _exists(metadata, p)]
+    return PurgeResult(ids, len(best_effort.deleted), best_effort.failed, removed)
+
+
+def _exists(metadata: MetadataStore, person_id: str) -> bool:
+    try:
+        metadata.get_person(person_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class BatchDeleteResult:
+    """The peer API's batch-delete answer plus the ids that were skipped."""
+
+    deleted_count: int
+    deleted_thumbnails: int
+    face_ids: list[str]
+    skipped_face_ids: list[str]
+    removed_person_ids: list[str]
+
+
+def batch_delete_faces(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+    scope: CurationScope,
+    face_ids: Sequence[str],
+    *,
+    delete_thumbnails: bool = True,
+) -> BatchDeleteResult:
+    """Delete 1-500 faces; faces the caller may not curate (or unknown ids) are skipped.
+
+    Raises:
+        InvalidInputError: no ids or more than 500.
+        NotFoundError: none of the ids exists.
+        PermissionDeniedError: none of the existing faces may be touched by the caller.
+    """
+    ids = list(dict.fromkeys(face_ids))
+    if not 1 <= len(ids) <= MAX_BATCH_DELETE:
+        raise InvalidInputError(f"face_ids must hold 1-{MAX_BATCH_DELETE} ids", field="face_ids")
+    found = metadata.get_faces(ids)
+    if not found:
+        raise NotFoundError("No faces found")
+    allowed = [f for f in found if scope.may_curate(f.group_id)]
+    if not allowed:
+        raise PermissionDeniedError("No accessible faces to delete")
+    result = purge_faces(
+        allowed,
+        metadata=metadata,
+        vectors=vectors,
+        store=store,
+        delete_thumbnails=delete_thumbnails,
+    )
+    deleted = set(result.deleted_face_ids)
+    logger.info(
+        "faces deleted",
+        extra={"deleted_count": len(deleted), "deleted_thumbnails": result.deleted_thumbnails},
+    )
+    return BatchDeleteResult(
+        deleted_count=len(deleted),
+        deleted_thumbnails=result.deleted_thumbnails,
+        face_ids=[i for i in ids if i in deleted],
+        skipped_face_ids=[i for i in ids if i not in deleted],
+        removed_person_ids=result.removed_person_ids,
+    )
+
+
+# --- delete a whole group (as a job) -----------------------------------------------------------
+def start_delete_group(
+    metadata: MetadataStore, orchestrator: Orchestrator, scope: CurationScope, group_id: str
+) -> Job:
+    """Create a ``delete_group`` job and start its workflow. Owner or admin only.
+
+    Raises:
+        NotFoundError: unknown group. PermissionDeniedError: not the owner or an admin.
+    """
+    group = metadata.get_group(group_id)
+    if not (scope.is_admin or group.owner_id == scope.user_id):
+        raise PermissionDeniedError("Only the group's owner or an admin may delete it")
+    return start_job(
+        metadata,
+        orchestrator,
+        job_type=JobType.DELETE_GROUP,
+        workflow=DELETE_GROUP_WORKFLOW,
+        user_id=scope.user_id,
+        group_id=group_id,
+        payload={"group_id": group_id},
+        total=1,
+    )
+
+
+def run_delete_group_job(
+    job_id: str,
+    group_id: str,
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+    keys: KeyScheme | None = None,
+) -> dict[str, int]:
+    """The ``delete_group`` workflow's worker: cascade-delete the group
+    (:func:`findme.services.catalog.delete_group`), then finish the job."""
+    from findme.services import catalog
+
+    metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
+    try:
+        result = catalog.delete_group(
+            group_id, metadata=metadata, vectors=vectors, store=store, keys=keys
+        )
+    except Exception as exc:
+        metadata.update_job(
+            job_id,
+            status=JobStatus.FAILED,
+            error=f"{getattr(exc, 'code', 'error')}: {exc}",
+            updated_at=utcnow(),
+        )
+        raise
+    summary = _as_counts(result)
+    metadata.add_job_progress(job_id, done=1)
+    metadata.update_job(job_id, status=JobStatus.SUCCEEDED, result=summary, updated_at=utcnow())
+    return summary
+
+
+def _as_counts(result: object) -> dict[str, int]:
+    if isinstance(result, dict):
+        return {str(k): int(v) for k, v in result.items() if isinstance(v, int | float)}
+    fields = getattr(result, "__dataclass_fields__", None) or {}
+    return {
+        name: int(getattr(result, name))
+        for name in fields
+        if isinstance(getattr(result, name), int | float)
+    }

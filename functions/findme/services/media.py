@@ -1,0 +1,554 @@
+"""Photos in and out: upload checks, multipart and Drive uploads, presigned POSTs, image CRUD.
+
+Upload limits (all from :class:`~findme.config.Settings`), checked before anything is
+written, so a refused request leaves nothing behind:
+
+=====================  ========================================  =====================
+limit                  setting                                   error (HTTP)
+=====================  ========================================  =====================
+bytes per file         ``max_upload_bytes``                       ImageTooLargeError 413
+files per request      ``max_upload_files``                       ``too_many_files`` 422
+type (magic bytes)     JPEG, PNG, WebP, GIF, HEIC/HEIF            UnsupportedMediaType 415
+pixels per image       ``max_image_pixels`` (header, no decode)   ``image_pixels_exceeded`` 422
+=====================  ========================================  =====================
+
+The file type is sniffed from the bytes (the client's ``Content-Type`` is not trusted);
+pixel counts are read from the JPEG/PNG/GIF/WebP header without decoding (HEIC is
+checked by the digest decoder, which marks such an image ``failed``).
+
+Writes go image item first, then the S3 object: the S3 ``ObjectCreated`` notification
+starts digest, which finds the item (status ``uploaded``) and never races an item written
+after it. If a put fails midway, everything this request wrote is removed again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+import socket
+import struct
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+
+from findme.config import Settings
+from findme.domain.keys import CONTENT_TYPES, KeyScheme
+from findme.domain.records import Image, ImageStatus
+from findme.errors import (
+    FindMeError,
+    ImageTooLargeError,
+    InvalidInputError,
+    NotFoundError,
+    UnsupportedMediaTypeError,
+)
+from findme.ports import MetadataStore, ObjectStore, PresignedPost, VectorIndex
+from findme.services.auth import Principal
+from findme.services.groups import CURATORS, GroupAccess, authorize_group, set_image_common
+
+#: Object metadata names read by digest when it creates the image item itself.
+META_UPLOADED_BY = "uploaded-by"
+META_FILE_NAME = "file-name"
+#: Content types FindMe accepts for photos (the values of ``CONTENT_TYPES``).
+ACCEPTED_TYPES: frozenset[str] = frozenset(CONTENT_TYPES.values())
+#: Redirect hops followed when fetching a ``drive_url`` (Drive answers with 1-2).
+MAX_REDIRECTS = 5
+FETCH_TIMEOUT_S = 30.0
+
+
+# --- checks -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CheckedImage:
+    """Upload bytes that passed every limit; ``ext`` like ``".jpg"``."""
+
+    data: bytes
+    file_name: str
+    ext: str
+    content_type: str
+    width: int | None
+    height: int | None
+
+
+def sniff_image_type(data: bytes) -> tuple[str, str]:
+    """``(ext, content_type)`` from the file's magic bytes.
+
+    Signatures: JPEG ``FF D8 FF``; PNG ``89 50 4E 47 0D 0A 1A 0A``; GIF ``GIF87a``/``GIF89a``;
+    WebP ``RIFF....WEBP``; HEIC/HEIF an ISO-BMFF ``ftyp`` box with a HEIF brand (ISO/IEC 23008-12).
+
+    Raises:
+        InvalidImageError: empty data.
+        UnsupportedMediaTypeError: anything else (``code="unsupported_media_type"``).
+    """
+    from findme.errors import InvalidImageError
+
+    if not data:
+        raise InvalidImageError("The file is empty")
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg", "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png", "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return ".gif", "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp", "image/webp"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis"):
+        return ".heic", "image/heic"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"mif1", b"msf1"):
+        return ".heif", "image/heif"
+    raise UnsupportedMediaTypeError(
+        "Only JPEG, PNG, WebP, GIF and HEIC photos are accepted",
+        accepted=sorted(ACCEPTED_TYPES),
+    )
+
+
+def image_dimensions(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` in pixels from a JPEG/PNG/GIF/WebP header, or ``None`` if unknown.
+
+    JPEG: the first SOF0-SOF15 marker (except DHT C4, JPG C8, DAC CC); PNG: IHDR; GIF: the
+    logical screen; WebP: VP8 / VP8L / VP8X headers (RFC 9649).
+    """
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n":
+            w, h = struct.unpack(">II", data[16:24])
+            return int(w), int(h)
+        if data[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", data[6:10])
+            return int(w), int(h)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            chunk = data[12:16]
+            if chunk == b"VP8 ":
+                w, h = struct.unpack("<HH", data[26:30])
+                return int(w) & 0x3FFF, int(h) & 0x3FFF
+            if chunk == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if chunk == b"VP8X":
+                w = int.from_bytes(data[24:27], "little") + 1
+                h = int.from_bytes(data[27:30], "little") + 1
+                return w, h
+            return None
+        if data[:2] == b"\xff\xd8":
+            i = 2
+            while i + 9 < len(data):
+                if data[i] != 0xFF:
+                    i += 1
+                    continue
+                marker = data[i + 1]
+                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+                    i += 2 if marker != 0xFF else 1
+                    continue
+                length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+                    return int(w), int(h)
+                i += 2 + length
+    except struct.error:
+        return None
+    return None
+
+
+def check_image(data: bytes, file_name: str, settings: Settings) -> CheckedImage:
+    """Apply the byte, type and pixel limits to one upload.
+
+    Raises:
+        ImageTooLargeError: more than ``max_upload_bytes`` (413) or, with
+            ``code="image_pixels_exceeded"``, more than ``max_image_pixels`` (422).
+        UnsupportedMediaTypeError: not a photo type FindMe accepts (415).
+        InvalidImageError: empty.
+    """
+    if len(data) > settings.max_upload_bytes:
+        raise ImageTooLargeError(
+            f"{file_name or 'file'} is larger than {settings.max_upload_bytes} bytes",
+            max_bytes=settings.max_upload_bytes,
+            file_name=file_name,
+        )
+    ext, content_type = sniff_image_type(data)
+    dims = image_dimensions(data)
+    if dims is not None and dims[0] * dims[1] > settings.max_image_pixels:
+        raise ImageTooLargeError(
+            f"{file_name or 'image'} has {dims[0]}x{dims[1]} pixels, more than "
+            f"{settings.max_image_pixels}",
+            code="image_pixels_exceeded",
+            max_pixels=settings.max_image_pixels,
+            file_name=file_name,
+        )
+    safe_name = posixpath.basename((file_name or "").replace("\\", "/"))[:200] or f"photo{ext}"
+    return CheckedImage(
+        data=data,
+        file_name=safe_name,
+        ext=ext,
+        content_type=content_type,
+        width=dims[0] if dims else None,
+        height=dims[1] if dims else None,
+    )
+
+
+def check_file_count(count: int, settings: Settings) -> None:
+    """Raises InvalidInputError ``too_many_files`` (422) or ``no_files`` (400)."""
+    if count == 0:
+        raise InvalidInputError("No files were sent", code="no_files")
+    if count > settings.max_upload_files:
+        raise InvalidInputError(
+            f"At most {settings.max_upload_files} files per request",
+            code="too_many_files",
+            max_files=settings.max_upload_files,
+        )
+
+
+# --- uploads ------------------------------------------------------------------------------------
+def store_uploads(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    settings: Settings,
+    principal: Principal,
+    group_id: str,
+    files: Sequence[CheckedImage],
+) -> list[str]:
+    """Write checked photos to a group (curators only) -> the new image ids.
+
+    Each photo: image item (``uploaded``), then the original at
+    ``originals/{group_id}/{image_id}{ext}``; the bucket notification triggers digest.
+
+    Raises:
+        PermissionDeniedError / NotFoundError: from :func:`authorize_group`.
+        DependencyError: S3 or DynamoDB failed (what was written is removed again).
+    """
+    authorize_group(metadata, principal, group_id, CURATORS)
+    check_file_count(len(files), settings)
+    keys = KeyScheme.from_settings(settings)
+    written: list[Image] = []
+    try:
+        for checked in files:
+            image_id = str(uuid.uuid4())
+            image = Image(
+                image_id=image_id,
+                group_id=group_id,
+                s3_key=keys.original(group_id, image_id, checked.ext),
+                status=ImageStatus.UPLOADED,
+                file_name=checked.file_name,
+                content_type=checked.content_type,
+                size_bytes=len(checked.data),
+                width=checked.width,
+                height=checked.height,
+                uploaded_by=principal.user_id,
+            )
+            metadata.put_image(image)
+            written.append(image)
+            objects.put(
+                image.s3_key,
+                checked.data,
+                checked.content_type,
+                {META_UPLOADED_BY: principal.user_id, META_FILE_NAME: _ascii(checked.file_name)},
+            )
+    except FindMeError:
+        _undo_uploads(metadata, objects, written)
+        raise
+    return [image.image_id for image in written]
+
+
+def _undo_uploads(metadata: MetadataStore, objects: ObjectStore, images: list[Image]) -> None:
+    try:
+        objects.delete([image.s3_key for image in images])
+    finally:
+        for image in images:
+            try:
+                metadata.delete_image(image.image_id)
+            except FindMeError:
+                continue
+
+
+def _ascii(name: str) -> str:
+    """S3 user metadata must be US-ASCII; other characters become ``_``."""
+    return re.sub(r"[^\x20-\x7e]", "_", name)[:200]
+
+
+def presign_uploads(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    settings: Settings,
+    principal: Principal,
+    group_id: str,
+    files: Sequence[tuple[str, str, int | None]],
+) -> list[tuple[str, str, PresignedPost]]:
+    """Presigned POSTs for ``(file_name, content_type, size)`` -> ``(image_id, name, post)``.
+
+    Each POST is bound to one exact key ``originals/{group_id}/{image_id}{ext}``, to the
+    declared content type and to 1..``max_upload_bytes`` bytes (S3 enforces the policy),
+    and expires after ``presigned_url_expiry_s`` seconds. Digest creates the image item
+    from the object's metadata when the file arrives.
+
+    Raises:
+        UnsupportedMediaTypeError: a content type other than JPEG/PNG/WebP/GIF/HEIC (415).
+        ImageTooLargeError: a declared size over ``max_upload_bytes`` (413).
+        InvalidInputError: ``too_many_files`` (422).
+    """
+    authorize_group(metadata, principal, group_id, CURATORS)
+    check_file_count(len(files), settings)
+    keys = KeyScheme.from_settings(settings)
+    by_type = {ctype: ext for ext, ctype in reversed(list(CONTENT_TYPES.items()))}
+    planned: list[tuple[str, str, str, str]] = []
+    for file_name, content_type, size in files:
+        ctype = content_type.lower().strip()
+        if ctype == "image/jpg":
+            ctype = "image/jpeg"
+        if ctype not in ACCEPTED_TYPES:
+            raise UnsupportedMediaTypeError(
+                f"{file_name}: content type {content_type!r} is not accepted",
+                accepted=sorted(ACCEPTED_TYPES),
+                file_name=file_name,
+            )
+        if size is not None and size > settings.max_upload_bytes:
+            raise ImageTooLargeError(
+                f"{file_name} is larger than {settings.max_upload_bytes} bytes",
+                max_bytes=settings.max_upload_bytes,
+                file_name=file_name,
+            )
+        image_id = str(uuid.uuid4())
+        safe_name = posixpath.basename(file_name.replace("\\", "/"))[:200] or "photo"
+        planned.append(
+            (image_id, safe_name, ctype, keys.original(group_id, image_id, by_type[ctype]))
+        )
+    out: list[tuple[str, str, PresignedPost]] = []
+    for image_id, safe_name, ctype, key in planned:
+        post = objects.presigned_post(
+            key,
+            content_type_prefix=ctype,
+            max_bytes=settings.max_upload_bytes,
+            expires_s=settings.presigned_url_expiry_s,
+            metadata={META_UPLOADED_BY: principal.user_id, META_FILE_NAME: _ascii(safe_name)},
+        )
+        # The policy fixes the Content-Type prefix; hand clients the exact value to send.
+        fields = {**post.fields, "Content-Type": ctype}
+        out.append((image_id, safe_name, PresignedPost(post.url, fields, post.key, post.expires)))
+    return out
+
+
+# --- Google Drive / HTTPS links ---------------------------------------------------------------
+_DRIVE_FILE = re.compile(r"^/file/d/([A-Za-z0-9_-]{10,})(?:/|$)")
+_DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com"})
+
+
+def drive_download_url(url: str) -> str:
+    """The direct-download form of a link; Google Drive share links are converted.
+
+    ``https://drive.google.com/file/d/{id}/view?usp=sharing``, ``.../open?id={id}`` and
+    ``.../uc?id={id}`` all become ``https://drive.google.com/uc?export=download&id={id}``;
+    other HTTPS links are returned unchanged.
+
+    Raises:
+        InvalidInputError: not ``https://`` (``code="https_required"``), a Drive folder or
+            a Drive link without a file id (``code="unsupported_drive_link"``).
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidInputError("drive_url must be an https:// link", code="https_required")
+    host = parts.hostname.lower()
+    if host not in _DRIVE_HOSTS:
+        return url.strip()
+    match = _DRIVE_FILE.match(parts.path)
+    file_id = match.group(1) if match else None
+    if file_id is None and parts.path in ("/open", "/uc"):
+        ids = parse_qs(parts.query).get("id", [])
+        file_id = ids[0] if ids and re.fullmatch(r"[A-Za-z0-9_-]{10,}", ids[0]) else None
+    if file_id is None:
+        raise InvalidInputError(
+            "Only Google Drive links to a single file are supported (not folders or documents)",
+            code="unsupported_drive_link",
+        )
+    return f"https://drive.google.com/uc?export=download&id={file_id}"
+
+
+def _public_host(host: str, resolve: Callable[[str], list[str]]) -> None:
+    """Refuse hosts that resolve to loopback, private, link-local or reserved addresses (SSRF)."""
+    try:
+        addresses = resolve(host)
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot resolve {host}", code="unreachable_url") from exc
+    if not addresses:
+        raise InvalidInputError(f"Cannot resolve {host}", code="unreachable_url")
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if not ip.is_global:
+            raise InvalidInputError(
+                "drive_url must point to a public host", code="forbidden_url_host"
+            )
+
+
+def resolve_host(host: str) -> list[str]:
+    """IP addresses of ``host`` (getaddrinfo)."""
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, 443)})
+
+
+def fetch_https(
+    url: str,
+    settings: Settings,
+    *,
+    client: httpx.Client | None = None,
+    resolve: Callable[[str], list[str]] = resolve_host,
+) -> tuple[bytes, str]:
+    """Download one file over HTTPS, at most ``max_upload_bytes`` -> ``(bytes, file name)``.
+
+    Redirects are followed by hand (at most 5), each hop checked again: HTTPS only, and the
+    host must resolve to public addresses (no SSRF into the VPC or instance metadata).
+    The body is streamed and cut off past the limit, so a huge file never fills memory.
+
+    Raises:
+        InvalidInputError: ``https_required``, ``forbidden_url_host``, ``unreachable_url``,
+            ``too_many_redirects``, ``download_failed`` (a non-2xx answer).
+        ImageTooLargeError: the file is over ``max_upload_bytes`` (413).
+    """
+    own_client = client is None
+    http = client or httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=False)
+    limit = settings.max_upload_bytes
+    try:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            if parts.scheme != "https" or not parts.hostname:
+                raise InvalidInputError("Only https:// links are fetched", code="https_required")
+            _public_host(parts.hostname, resolve)
+            with http.stream("GET", current, follow_redirects=False) as response:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise InvalidInputError(
+                            "Redirect without a location", code="download_failed"
+                        )
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code >= 400:
+                    raise InvalidInputError(
+                        f"The link answered HTTP {response.status_code}",
+                        code="download_failed",
+                        upstream_status=response.status_code,
+                    )
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise ImageTooLargeError(
+                        f"The linked file is larger than {limit} bytes", max_bytes=limit
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ImageTooLargeError(
+                            f"The linked file is larger than {limit} bytes", max_bytes=limit
+                        )
+                    chunks.append(chunk)
+                return b"".join(chunks), _file_name(response, current)
+        raise InvalidInputError("Too many redirects", code="too_many_redirects")
+    except httpx.HTTPError as exc:
+        raise InvalidInputError(
+            f"Could not fetch the link ({type(exc).__name__})", code="unreachable_url"
+        ) from exc
+    finally:
+        if own_client:
+            http.close()
+
+
+def _file_name(response: httpx.Response, url: str) -> str:
+    disposition = response.headers.get("content-disposition", "")
+    found = re.search(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', disposition)
+    if found:
+        return posixpath.basename(found.group(1))
+    return posixpath.basename(urlsplit(url).path) or "drive-photo"
+
+
+# --- one image ----------------------------------------------------------------------------------
+def image_for_curator(
+    metadata: MetadataStore, principal: Principal, image_id: str
+) -> tuple[Image, GroupAccess]:
+    """The image, if the caller curates its group (admin, owner, photographer).
+
+    Raises:
+        NotFoundError: no such image.
+        PermissionDeniedError: not a curator of the image's group.
+    """
+    image = metadata.get_image(image_id)
+    access = authorize_group(metadata, principal, image.group_id, CURATORS)
+    return image, access
+
+
+def update_image(
+    metadata: MetadataStore,
+    image: Image,
+    *,
+    tags: list[str] | None = None,
+    description: str | None = None,
+    section_id: str | None = None,
+    section_given: bool = False,
+    common: bool | None = None,
+) -> Image:
+    """Update tags, description, section and the common flag (only the fields given).
+
+    Raises:
+        InvalidInputError: ``unknown_section`` when ``section_id`` is not a section of the group.
+    """
+    if tags is not None:
+        image.tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    if description is not None:
+        image.description = description
+    if section_given:
+        if section_id is not None and section_id not in {
+            s.section_id for s in metadata.list_sections(image.group_id)
+        }:
+            raise InvalidInputError("No such section in this group", code="unknown_section")
+        image.section_id = section_id
+    if common is not None and common != image.common:
+        image.common = common
+        set_image_common(metadata, image, common)
+    metadata.put_image(image)
+    return image
+
+
+def load_images(metadata: MetadataStore, image_ids: Sequence[str]) -> dict[str, Image]:
+    """The images that exist among ``image_ids`` (missing ones are left out)."""
+    found: dict[str, Image] = {}
+    for image_id in dict.fromkeys(image_ids):
+        try:
+            found[image_id] = metadata.get_image(image_id)
+        except NotFoundError:
+            continue
+    return found
+
+
+def delete_image(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    image: Image,
+) -> None:
+    """Delete an image everywhere, in an order a retry can finish.
+
+    Faces first (vectors, thumbnails, items, person counts: :func:`purge_faces`), then the
+    original in S3, the group's common list, and the image item last, so a failure midway
+    leaves the item in place and ``DELETE /images/{id}`` can simply be repeated.
+    """
+    from findme.services.face_deletion import purge_faces
+
+    purge_faces(
+        metadata.list_faces_of_image(image.image_id),
+        metadata=metadata,
+        vectors=vectors,
+        store=objects,
+    )
+    vectors.delete_image(image.image_id)
+    objects.delete([image.s3_key])
+    if image.common:
+        set_image_common(metadata, image, False)
+    else:
+        try:
+            group = metadata.get_group(image.group_id)
+        except NotFoundError:
+            group = None
+        if group is not None and image.image_id in group.common_photo_ids:
+            set_image_common(metadata, image, False)
+    metadata.delete_image(image.image_id)

@@ -1,0 +1,307 @@
+"""Persons and faces curation: list, details, rename, hide, cover face, merge, move a face.
+
+Every change a curator makes to who-is-who is written with ``is_manual_assignment=True`` on
+the faces it touches (DynamoDB item and Qdrant payload), so the cluster workflow's
+``preserve_manual`` keeps it: merges and moves survive a re-cluster (Immich drops them on a
+forced re-run; see ARCHITECTURE.md §6). Persons left without faces are removed and counts
+recomputed (:func:`findme.services.curation.refresh_persons`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from findme.domain.records import Face, Image, Page, Person, utcnow
+from findme.errors import ConflictError, InvalidInputError, NotFoundError
+from findme.ports import MetadataStore, VectorIndex
+from findme.services.curation import (
+    CurationScope,
+    face_for_curation,
+    paginate,
+    person_for_curation,
+    refresh_persons,
+)
+
+PersonSort = Literal["name", "created", "face_count"]
+
+#: Maximum persons merged into one in a single call.
+MAX_MERGE_SOURCES = 50
+
+
+def list_persons(
+    metadata: MetadataStore,
+    scope: CurationScope,
+    group_id: str,
+    *,
+    sort: PersonSort = "face_count",
+    descending: bool | None = None,
+    include_hidden: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[Person]:
+    """A group's persons, one page.
+
+    Args:
+        metadata: the metadata store.
+        scope: the caller (members read; hidden persons only for curators).
+        group_id: the group.
+        sort: ``name`` (unnamed last), ``created`` or ``face_count``.
+        descending: default ``True`` for ``face_count`` and ``created``, ``False`` for ``name``.
+        include_hidden: include hidden persons (curators only; ignored for members).
+        limit: page size, 1-500.
+        cursor: from the previous page.
+
+    Raises:
+        NotFoundError: unknown group. PermissionDeniedError: not a member.
+    """
+    metadata.get_group(group_id)
+    scope.require_read(group_id)
+    show_hidden = include_hidden and scope.may_curate(group_id)
+    persons = [p for p in metadata.list_persons(group_id) if show_hidden or not p.hidden]
+    desc = descending if descending is not None else sort != "name"
+    if sort == "name":
+        named = sorted(
+            (p for p in persons if p.name),
+            key=lambda p: ((p.name or "").casefold(), p.person_id),
+            reverse=desc,
+        )
+        ordered = named + sorted((p for p in persons if not p.name), key=lambda p: p.person_id)
+    elif sort == "created":
+        ordered = sorted(persons, key=lambda p: (p.created_at, p.person_id), reverse=desc)
+    else:
+        ordered = sorted(persons, key=lambda p: (p.face_count, p.person_id), reverse=desc)
+    return paginate(ordered, limit=limit, cursor=cursor)
+
+
+@dataclass(slots=True)
+class PersonDetails:
+    """A person with its faces (best quality first) and the ids of its images."""
+
+    person: Person
+    faces: list[Face]
+    image_ids: list[str]
+
+
+def person_details(metadata: MetadataStore, scope: CurationScope, person_id: str) -> PersonDetails:
+    """A person, its faces and images. Members of the group may read non-hidden persons.
+
+    Raises:
+        NotFoundError: unknown person (or hidden, for a non-curator).
+        PermissionDeniedError: not a member of the person's group.
+    """
+    person = metadata.get_person(person_id)
+    scope.require_read(person.group_id)
+    if person.hidden and not scope.may_curate(person.group_id):
+        raise NotFoundError("Person not found", person_id=person_id)
+    faces = sorted(
+        metadata.list_faces_of_person(person_id),
+        key=lambda f: (-f.overall_quality, f.face_id),
+    )
+    return PersonDetails(person=person, faces=faces, image_ids=sorted({f.image_id for f in faces}))
+
+
+def person_images(
+    metadata: MetadataStore,
+    scope: CurationScope,
+    person_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[Image]:
+    """The images a person appears in, newest first (capture time, else upload time)."""
+    details = person_details(metadata, scope, person_id)
+    images: list[Image] = []
+    for image_id in details.image_ids:
+        try:
+            images.append(metadata.get_image(image_id))
+        except NotFoundError:
+            continue  # a face item outliving its image is drift; the consistency check reports it
+    images.sort(key=lambda i: (i.captured_at or i.created_at, i.image_id), reverse=True)
+    return paginate(images, limit=limit, cursor=cursor)
+
+
+_UNSET: object = object()
+
+
+def update_person(
+    metadata: MetadataStore,
+    scope: CurationScope,
+    person_id: str,
+    *,
+    name: str | object | None = _UNSET,
+    hidden: bool | None = None,
+    cover_face_id: str | None = None,
+) -> Person:
+    """Rename, hide/unhide or set the cover face of a person (fields left out are kept).
+
+    Args:
+        name: new name; ``None`` or ``""`` clears it; leave out to keep.
+        hidden: new hidden flag.
+        cover_face_id: a face of this person.
+
+    Raises:
+        NotFoundError, PermissionDeniedError; InvalidInputError when the cover face is not
+        one of the person's faces.
+    """
+    person = person_for_curation(metadata, scope, person_id)
+    if name is not _UNSET:
+        cleaned = name.strip() if isinstance(name, str) else None
+        person.name = cleaned or None
+    if hidden is not None:
+        person.hidden = hidden
+    if cover_face_id is not None:
+        try:
+            face = metadata.get_face(cover_face_id)
+        except NotFoundError as exc:
+            raise InvalidInputError(
+                "cover_face_id is not a face of this person", field="cover_face_id"
+            ) from exc
+        if face.person_id != person_id:
+            raise InvalidInputError(
+                "cover_face_id is not a face of this person", field="cover_face_id"
+            )
+        person.cover_face_id = cover_face_id
+    person.updated_at = utcnow()
+    metadata.put_person(person)
+    return person
+
+
+@dataclass(slots=True)
+class MergeResult:
+    person: Person
+    merged_person_ids: list[str]
+    moved_face_ids: list[str]
+
+
+def merge_persons(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    scope: CurationScope,
+    target_id: str,
+    source_ids: Sequence[str],
+) -> MergeResult:
+    """Move every face of ``source_ids`` into ``target_id`` and delete the sources.
+
+    Moved faces become manual assignments, so a later clustering keeps the merge. The
+    target keeps its name; when it has none, it takes the first named source's name.
+    User assignments of a source move to the target unless the user already has one.
+
+    Raises:
+        InvalidInputError: no sources, too many, or the target among them.
+        ConflictError: persons of different groups.
+        NotFoundError, PermissionDeniedError.
+    """
+    sources = list(dict.fromkeys(source_ids))
+    if not sources or len(sources) > MAX_MERGE_SOURCES:
+        raise InvalidInputError(
+            f"Give 1-{MAX_MERGE_SOURCES} persons to merge", field="source_person_ids"
+        )
+    if target_id in sources:
+        raise InvalidInputError("A person cannot be merged into itself", field="source_person_ids")
+    target = person_for_curation(metadata, scope, target_id)
+    source_persons = [person_for_curation(metadata, scope, s) for s in sources]
+    if any(s.group_id != target.group_id for s in source_persons):
+        raise ConflictError("Persons of different groups cannot be merged")
+    moved: list[str] = []
+    for source in source_persons:
+        face_ids = [f.face_id for f in metadata.list_faces_of_person(source.person_id)]
+        _assign(metadata, vectors, face_ids, target_id)
+        moved.extend(face_ids)
+        if not target.name and source.name:
+            target.name = source.name
+        target.hidden = target.hidden and source.hidden
+    users_of_target = {
+        a.user_id
+        for a in metadata.list_assignments(group_id=target.group_id)
+        if a.person_id == target_id
+    }
+    for assignment in metadata.list_assignments(group_id=target.group_id):
+        if assignment.person_id in sources and assignment.user_id not in users_of_target:
+            assignment.person_id = target_id
+            metadata.put_assignment(assignment)
+            users_of_target.add(assignment.user_id)
+    target.updated_at = utcnow()
+    metadata.put_person(target)
+    refresh_persons(metadata, [target_id, *sources], group_id=target.group_id)
+    return MergeResult(
+        person=metadata.get_person(target_id), merged_person_ids=sources, moved_face_ids=moved
+    )
+
+
+@dataclass(slots=True)
+class MoveResult:
+    face: Face
+    person: Person
+    previous_person_id: str | None
+    created_person: bool
+    removed_person_ids: list[str]
+
+
+def move_face(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    scope: CurationScope,
+    face_id: str,
+    *,
+    person_id: str | None = None,
+    new_person_name: str | None = None,
+) -> MoveResult:
+    """Move a face to an existing person, or (``person_id=None``) to a new person.
+
+    The face becomes a manual assignment. Two faces of one photo are never one person, so
+    moving a face into a person that already has a face of the same photo is refused.
+
+    Raises:
+        ConflictError: target in another group, or already has a face of this photo.
+        NotFoundError, PermissionDeniedError.
+    """
+    face = face_for_curation(metadata, scope, face_id)
+    previous = face.person_id
+    created = False
+    if person_id is not None:
+        target = person_for_curation(metadata, scope, person_id)
+        if target.group_id != face.group_id:
+            raise ConflictError("The person belongs to another group", person_id=person_id)
+        if target.person_id != previous and any(
+            f.image_id == face.image_id and f.face_id != face_id
+            for f in metadata.list_faces_of_person(target.person_id)
+        ):
+            raise ConflictError("That person already has a face in this photo", person_id=person_id)
+    else:
+        target = Person(
+            person_id=str(uuid.uuid4()),
+            group_id=face.group_id,
+            name=(new_person_name or "").strip() or None,
+            cover_face_id=face_id,
+        )
+        metadata.put_person(target)
+        created = True
+    _assign(metadata, vectors, [face_id], target.person_id)
+    removed = refresh_persons(
+        metadata, [target.person_id, *([previous] if previous else [])], group_id=face.group_id
+    )
+    return MoveResult(
+        face=metadata.get_face(face_id),
+        person=metadata.get_person(target.person_id),
+        previous_person_id=previous,
+        created_person=created,
+        removed_person_ids=removed,
+    )
+
+
+def _assign(
+    metadata: MetadataStore, vectors: VectorIndex, face_ids: Sequence[str], person_id: str
+) -> None:
+    """Manual assignment in both stores: vector payload first, then the item (source of truth).
+
+    A failure between the two leaves the item unchanged, so a retry redoes both; the
+    consistency check repairs payload-only drift.
+    """
+    if not face_ids:
+        return
+    vectors.set_person(face_ids, person_id)
+    for face_id in face_ids:
+        metadata.update_face_person(face_id, person_id, manual=True)

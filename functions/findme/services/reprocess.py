@@ -1,0 +1,277 @@
+"""Reprocess photos (re-detect, re-embed, re-score) without losing curators' work.
+
+Reprocessing runs digest again on a photo (:func:`findme.services.digest.digest_object`
+with ``force=True``). Face ids are ``uuid5(image_id, face_index)``, so a re-detection that
+finds faces in another order (or a different number of them) would hand an old face's person
+to whatever face now has its index. Around the digest call this module therefore:
+
+1. snapshots the photo's faces (boxes, persons, manual flags);
+2. after digest, gives each *manual* assignment to the new face whose box overlaps the old
+   one with IoU > 0.5 (:func:`findme.domain.curation.carry_manual_assignments`), and takes
+   any person a new face only inherited by index from a face it does not overlap;
+3. recounts persons (faces that no longer exist were removed by digest's
+   :func:`findme.services.catalog.save_image_faces`).
+
+It needs the face engine, so it runs as a job in the digest function's image (workflow
+``reprocess``), never in the API function: the API creates the job
+(:func:`start_reprocess`) and the worker runs :func:`run_reprocess_job`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from findme.domain.curation import MANUAL_CARRY_IOU, BoxedFace, carry_manual_assignments
+from findme.domain.faces import BoundingBox
+from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
+from findme.errors import InvalidInputError, NotFoundError
+from findme.observability import logger
+from findme.ports import MetadataStore, Orchestrator
+from findme.services import digest as digest_service
+from findme.services.curation import CurationScope, check_range, refresh_persons, start_job
+
+#: Workflow names the orchestrator runs (Step Functions in AWS, threads locally).
+REPROCESS_WORKFLOW = "reprocess"
+
+
+@dataclass(slots=True)
+class ReprocessOutcome:
+    """What reprocessing one photo did."""
+
+    image_id: str
+    status: str
+    faces_before: int = 0
+    faces_after: int = 0
+    manual_kept: int = 0
+    manual_lost: int = 0
+    faces_removed: int = 0
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "status": self.status,
+            "faces_before": self.faces_before,
+            "faces_after": self.faces_after,
+            "manual_kept": self.manual_kept,
+            "manual_lost": self.manual_lost,
+            "faces_removed": self.faces_removed,
+            "reason": self.reason,
+        }
+
+
+def _boxed(face: Face) -> BoxedFace:
+    b = face.bbox
+    return BoxedFace(
+        face_id=face.face_id,
+        bbox=BoundingBox(int(b["x"]), int(b["y"]), int(b["w"]), int(b["h"])),
+        person_id=face.person_id,
+        is_manual_assignment=face.is_manual_assignment,
+    )
+
+
+def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> ReprocessOutcome:
+    """Re-digest one photo, keeping manual assignments on faces that overlap their old box.
+
+    Args:
+        image_id: the photo.
+        deps: digest's ports and settings (the face engine included).
+
+    Returns:
+        The outcome (``processed`` | ``failed`` | ``skipped`` as digest reports it).
+
+    Raises:
+        NotFoundError: unknown image. DependencyError: a backing service failed (retry).
+    """
+    image = deps.metadata.get_image(image_id)
+    old = deps.metadata.list_faces_of_image(image_id)
+    old_boxes = {f.face_id: _boxed(f) for f in old}
+    result = digest_service.digest_object(image.s3_key, deps, force=True)
+    outcome = ReprocessOutcome(
+        image_id=image_id, status=result.status, faces_before=len(old), reason=result.reason
+    )
+    if result.status != digest_service.DigestStatus.PROCESSED:
+        return outcome
+    new = deps.metadata.list_faces_of_image(image_id)
+    new_ids = {f.face_id for f in new}
+    carried = carry_manual_assignments(
+        old_boxes.values(), [_boxed(f) for f in new], min_iou=MANUAL_CARRY_IOU
+    )
+    touched: set[str] = {f.person_id for f in old if f.person_id}
+    changes: dict[str, tuple[str | None, bool]] = {}
+    for face in new:
+        if face.face_id in carried:
+            target: tuple[str | None, bool] = (carried[face.face_id], True)
+        else:
+            before = old_boxes.get(face.face_id)
+            inherited_wrongly = (
+                before is not None
+                and face.person_id is not None
+                and (
+                    before.is_manual_assignment
+                    or before.bbox.iou(_boxed(face).bbox) <= MANUAL_CARRY_IOU
+                )
+                and face.person_id == before.person_id
+            )
+            # A manual person not carried here belongs to a face that moved or vanished.
+            target = (
+                (None, False) if inherited_wrongly else (face.person_id, face.is_manual_assignment)
+            )
+        if target != (face.person_id, face.is_manual_assignment):
+            changes[face.face_id] = target
+    for face_id, (person_id, manual) in changes.items():
+        deps.vectors.set_person([face_id], person_id)
+        deps.metadata.update_face_person(face_id, person_id, manual=manual)
+        if person_id:
+            touched.add(person_id)
+    # Faces of the old run that no longer exist were removed by digest (catalog.save_image_faces).
+    stale = [f for f in old if f.face_id not in new_ids]
+    refresh_persons(deps.metadata, touched, group_id=image.group_id)
+    manual_before = sum(1 for f in old if f.is_manual_assignment and f.person_id)
+    outcome.faces_after = len(new)
+    outcome.manual_kept = len(carried)
+    outcome.manual_lost = manual_before - len(carried)
+    outcome.faces_removed = len(stale)
+    return outcome
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class ReprocessSelection:
+    """The photos a reprocess request covers (``image_ids`` empty: nothing to do)."""
+
+    group_id: str
+    image_ids: list[str]
+    face_ids: list[str] = field(default_factory=list)
+
+
+def select_for_face(
+    metadata: MetadataStore, scope: CurationScope, face_id: str
+) -> ReprocessSelection:
+    """Reprocessing a face means reprocessing its whole photo."""
+    face = metadata.get_face(face_id)
+    scope.require_curate(face.group_id)
+    return ReprocessSelection(group_id=face.group_id, image_ids=[face.image_id], face_ids=[face_id])
+
+
+def select_for_group(
+    metadata: MetadataStore,
+    scope: CurationScope,
+    group_id: str,
+    *,
+    force_all: bool = False,
+    min_quality: float | None = None,
+) -> ReprocessSelection:
+    """A group's photos: all of them (``force_all``), or those with a face whose
+    ``overall_quality < min_quality``.
+
+    Raises:
+        InvalidInputError: neither ``force_all`` nor ``min_quality`` given, or ``min_quality``
+            outside ``[0, 1]``. NotFoundError, PermissionDeniedError.
+    """
+    if not force_all and min_quality is None:
+        raise InvalidInputError("Give force_all=true or a min_quality", field="min_quality")
+    if min_quality is not None:
+        check_range("min_quality", min_quality, 0.0, 1.0)
+    metadata.get_group(group_id)
+    scope.require_curate(group_id)
+    if force_all:
+        image_ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = metadata.list_images(group_id, limit=500, cursor=cursor)
+            image_ids.extend(i.image_id for i in page.items)
+            cursor = page.cursor
+            if cursor is None:
+                break
+        return ReprocessSelection(group_id=group_id, image_ids=image_ids)
+    assert min_quality is not None
+    low = [f for f in metadata.list_faces_of_group(group_id) if f.overall_quality < min_quality]
+    return ReprocessSelection(
+        group_id=group_id,
+        image_ids=sorted({f.image_id for f in low}),
+        face_ids=[f.face_id for f in low],
+    )
+
+
+def start_reprocess(
+    metadata: MetadataStore,
+    orchestrator: Orchestrator,
+    scope: CurationScope,
+    selection: ReprocessSelection,
+) -> Job:
+    """Create a ``reprocess`` job for the selection and start its workflow.
+
+    Raises:
+        InvalidInputError: the selection is empty.
+    """
+    if not selection.image_ids:
+        raise InvalidInputError("No photos to reprocess", code="nothing_to_reprocess")
+    return start_job(
+        metadata,
+        orchestrator,
+        job_type=JobType.REPROCESS,
+        workflow=REPROCESS_WORKFLOW,
+        user_id=scope.user_id,
+        group_id=selection.group_id,
+        payload={"group_id": selection.group_id, "image_ids": selection.image_ids},
+        total=len(selection.image_ids),
+    )
+
+
+def run_reprocess_job(
+    job_id: str, image_ids: Sequence[str], deps: digest_service.DigestDeps
+) -> dict[str, Any]:
+    """The ``reprocess`` workflow's worker: reprocess each photo, count progress, finish the job.
+
+    A photo that fails permanently counts as ``failed`` and does not stop the others; the job
+    ends ``succeeded`` with a result summary (or ``failed`` if every photo hit an error).
+
+    Returns:
+        The job result: ``processed``, ``failed``, ``skipped``, ``manual_kept``,
+        ``manual_lost``, ``faces_removed``.
+    """
+    metadata = deps.metadata
+    metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
+    totals = {
+        "processed": 0,
+        "failed": 0,
+        "skipped": 0,
+        "manual_kept": 0,
+        "manual_lost": 0,
+        "faces_removed": 0,
+    }
+    errors: list[str] = []
+    for image_id in image_ids:
+        try:
+            outcome = reprocess_image(image_id, deps)
+        except NotFoundError:
+            totals["skipped"] += 1
+            metadata.add_job_progress(job_id, done=1)
+            continue
+        except Exception as exc:
+            logger.exception("reprocess failed", extra={"image_id": image_id, "job_id": job_id})
+            errors.append(f"{image_id}: {getattr(exc, 'code', type(exc).__name__)}")
+            totals["failed"] += 1
+            metadata.add_job_progress(job_id, failed=1)
+            continue
+        key = outcome.status if outcome.status in ("processed", "failed") else "skipped"
+        totals[key] += 1
+        totals["manual_kept"] += outcome.manual_kept
+        totals["manual_lost"] += outcome.manual_lost
+        totals["faces_removed"] += outcome.faces_removed
+        if outcome.status == "failed":
+            metadata.add_job_progress(job_id, failed=1)
+        else:
+            metadata.add_job_progress(job_id, done=1)
+    all_failed = bool(image_ids) and len(errors) == len(image_ids)
+    metadata.update_job(
+        job_id,
+        status=JobStatus.FAILED if all_failed else JobStatus.SUCCEEDED,
+        result=totals,
+        error="; ".join(errors[:20]) or None,
+        updated_at=utcnow(),
+    )
+    return totals

@@ -1,0 +1,271 @@
+"""Registered users: registration with a selfie, sign-in by OTP, more selfies, deletion.
+
+A user's *reference faces* are the faces of their selfies: the embedding goes to the vector
+index as ``kind="reference"`` with ``user_id`` set and ``group_id`` =
+:data:`REFERENCE_GROUP` (references belong to no event; queries for group photos are
+always filtered by group and ``kind="face"``, so they never see them), the selfie original to
+``selfies/{user_id}/{face_id}{ext}``, and a :class:`~findme.domain.records.ReferenceFace`
+item links them.
+
+Selfie acceptance (:func:`check_selfie`), thresholds from ``Settings.selfie_*``: exactly
+one face; its shorter box side ≥ ``selfie_min_face_size_px`` pixels; detector confidence ≥
+``selfie_min_confidence``; blur score ≥ ``selfie_blur_threshold`` (the normalised variance
+of the Laplacian from the quality model). Otherwise 422 ``face_requirement`` with a
+``reason``: ``no_face``, ``several_faces``, ``too_small``, ``low_confidence``,
+``too_blurry``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from findme.config import Settings
+from findme.domain.faces import DetectedFace
+from findme.domain.keys import KeyScheme
+from findme.domain.records import ReferenceFace, Role, User
+from findme.errors import ConflictError, FaceRequirementError, FindMeError, InvalidInputError
+from findme.observability import logger
+from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
+from findme.services.auth import IssuedToken, OtpService, Principal, TokenService, normalize_phone
+from findme.services.media import check_image
+
+#: ``group_id`` payload of reference (selfie) vectors; never a real group's id.
+REFERENCE_GROUP = "__references__"
+#: Faces smaller than this fraction of the minimum selfie face size are background noise.
+BACKGROUND_FACE_FRACTION = 0.5
+MAX_REFERENCE_FACES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    user: User
+    token: IssuedToken
+    face_id: str
+
+
+def check_selfie(faces: list[DetectedFace], settings: Settings) -> DetectedFace:
+    """The one acceptable face of a selfie.
+
+    Faces whose shorter side is below half of ``selfie_min_face_size_px`` are ignored as
+    background (a passer-by far behind), unless no other face exists.
+
+    Raises:
+        FaceRequirementError: with ``reason`` (see the module docstring) and ``face_count``.
+    """
+    min_side = settings.selfie_min_face_size_px
+    present = [f for f in faces if min(f.bbox.w, f.bbox.h) >= min_side * BACKGROUND_FACE_FRACTION]
+    if not faces:
+        raise FaceRequirementError(
+            "No face was found in the selfie", reason="no_face", face_count=0
+        )
+    if len(present) > 1:
+        raise FaceRequirementError(
+            f"The selfie shows {len(present)} faces; send a photo of you alone",
+            reason="several_faces",
+            face_count=len(present),
+        )
+    face = present[0] if present else max(faces, key=lambda f: f.bbox.w * f.bbox.h)
+    side = min(face.bbox.w, face.bbox.h)
+    if side < min_side:
+        raise FaceRequirementError(
+            f"The face is too small ({side} px; at least {min_side} px): come closer",
+            reason="too_small",
+            face_count=len(faces),
+            face_size_px=side,
+        )
+    if face.confidence < settings.selfie_min_confidence:
+        raise FaceRequirementError(
+            "The face is not clear enough (low detection confidence)",
+            reason="low_confidence",
+            face_count=len(faces),
+        )
+    if face.quality is not None and face.quality.blur_score < settings.selfie_blur_threshold:
+        raise FaceRequirementError(
+            "The selfie is too blurry", reason="too_blurry", face_count=len(faces)
+        )
+    if face.embedding is None:
+        raise FaceRequirementError(
+            "The face could not be embedded", reason="no_embedding", face_count=len(faces)
+        )
+    return face
+
+
+def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> DetectedFace:
+    """Check limits, detect and embed, then :func:`check_selfie`.
+
+    Raises:
+        InvalidImageError / UnsupportedMediaTypeError / ImageTooLargeError: bad file.
+        FaceRequirementError: not exactly one acceptable face.
+    """
+    check_image(data, "selfie", settings)
+    analysis = engine.analyze(data, embed=True, quality=True)
+    return check_selfie(analysis.faces, settings)
+
+
+def add_reference_face(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    user_id: str,
+    data: bytes,
+    face: DetectedFace,
+) -> str:
+    """Store a checked selfie as a reference face -> its ``face_id``.
+
+    Order: S3 original, vector, then the item; on failure the first two are removed again.
+
+    Raises:
+        InvalidInputError: ``too_many_selfies`` past :data:`MAX_REFERENCE_FACES`.
+        DependencyError: a store failed.
+    """
+    if len(metadata.list_reference_faces(user_id)) >= MAX_REFERENCE_FACES:
+        raise InvalidInputError(
+            f"At most {MAX_REFERENCE_FACES} selfies per user", code="too_many_selfies"
+        )
+    assert face.embedding is not None
+    checked = check_image(data, "selfie", settings)
+    face_id = str(uuid.uuid4())
+    key = KeyScheme.from_settings(settings).selfie(user_id, face_id, checked.ext)
+    objects.put(key, data, checked.content_type, {"user-id": user_id})
+    try:
+        vectors.upsert(
+            [
+                FaceVector(
+                    face_id=face_id,
+                    group_id=REFERENCE_GROUP,
+                    image_id=face_id,
+                    vector=face.embedding,
+                    kind="reference",
+                    user_id=user_id,
+                )
+            ]
+        )
+        metadata.put_reference_face(ReferenceFace(user_id=user_id, face_id=face_id, s3_key=key))
+    except FindMeError:
+        objects.delete([key])
+        vectors.delete_faces([face_id])
+        raise
+    return face_id
+
+
+def register(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    vectors: VectorIndex,
+    engine: FaceEngine,
+    otps: OtpService,
+    tokens: TokenService,
+    settings: Settings,
+    name: str,
+    phone_number: str,
+    otp: str,
+    selfie: bytes,
+) -> Registration:
+    """Register a user: phone OTP + a selfie with exactly one acceptable face.
+
+    The selfie is checked before the code is consumed, so a bad selfie costs no new SMS.
+    The user becomes ``admin`` when the phone is in ``Settings.admin_phones``.
+
+    Raises:
+        InvalidInputError: bad name/phone.
+        ConflictError: ``phone_registered`` (use ``POST /auth/token``).
+        FaceRequirementError: see :func:`check_selfie` (422).
+        AuthenticationError: wrong, expired or used code (401).
+    """
+    clean_name = " ".join(name.split())
+    if not clean_name or len(clean_name) > 100:
+        raise InvalidInputError("name must be 1-100 characters", field="name")
+    phone = normalize_phone(phone_number)
+    if metadata.find_user_by_phone(phone) is not None:
+        raise ConflictError(
+            "This phone number is already registered; sign in with POST /auth/token",
+            code="phone_registered",
+        )
+    face = analyze_selfie(engine, selfie, settings)
+    otps.verify(phone, otp)
+    role = Role.ADMIN if phone in settings.admin_phones else Role.MEMBER
+    user = User(user_id=str(uuid.uuid4()), phone_number=phone, name=clean_name, role=role)
+    metadata.put_user(user)
+    try:
+        face_id = add_reference_face(
+            metadata=metadata,
+            objects=objects,
+            vectors=vectors,
+            settings=settings,
+            user_id=user.user_id,
+            data=selfie,
+            face=face,
+        )
+    except FindMeError:
+        metadata.delete_user(user.user_id)
+        raise
+    logger.info("user registered", extra={"user_id": user.user_id, "role": str(role)})
+    return Registration(user=user, token=tokens.issue(user), face_id=face_id)
+
+
+def sign_in(
+    *, metadata: MetadataStore, otps: OtpService, tokens: TokenService, phone_number: str, otp: str
+) -> tuple[User, IssuedToken]:
+    """Exchange phone + OTP for a token (returning users).
+
+    Raises:
+        AuthenticationError: bad code; ``unknown_user`` when no user has this phone (the
+            code is consumed either way, so probing phones costs an SMS each).
+    """
+    from findme.errors import AuthenticationError
+
+    phone = otps.verify(phone_number, otp)
+    user = metadata.find_user_by_phone(phone)
+    if user is None:
+        raise AuthenticationError(
+            "No user with this phone number; register first", code="unknown_user"
+        )
+    return user, tokens.issue(user)
+
+
+def delete_user(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    vectors: VectorIndex,
+    principal: Principal,
+) -> None:
+    """Remove the caller everywhere: reference vectors, selfie originals, reference items,
+    memberships, person assignments and links, the OTP record, then the user item.
+
+    Photos the user uploaded to groups stay (they belong to the event). Each step is
+    idempotent, so a retry after a failure finishes the job.
+    """
+    user_id = principal.user_id
+    vectors.delete_user(user_id)
+    refs = metadata.list_reference_faces(user_id)
+    if refs:
+        objects.delete([ref.s3_key for ref in refs])
+    metadata.delete_reference_faces(user_id)
+    for assignment in metadata.list_assignments(user_id=user_id):
+        metadata.delete_assignment(assignment.group_id, assignment.person_id)
+        try:
+            person = metadata.get_person(assignment.person_id)
+        except FindMeError:
+            continue
+        if person.linked_user_id == user_id:
+            person.linked_user_id = None
+            metadata.put_person(person)
+    for membership in metadata.list_groups_of_user(user_id):
+        metadata.delete_membership(membership.group_id, user_id)
+    metadata.delete_otp(principal.phone_number)
+    metadata.delete_user(user_id)
+
+
+def reference_vectors(
+    metadata: MetadataStore, vectors: VectorIndex, user_id: str
+) -> list[FaceVector]:
+    """The user's reference embeddings (``(128,) float32`` each, L2-normalised)."""
+    refs = metadata.list_reference_faces(user_id)
+    if not refs:
+        return []
+    return vectors.get([ref.face_id for ref in refs])

@@ -1,0 +1,130 @@
+"""The FastAPI application factory: one app for API Gateway (via Mangum) and for uvicorn.
+
+``create_app()`` wires, in this order:
+
+1. error handlers (:mod:`findme.web.errors`: the one error shape ``{"detail", "code"}``),
+2. middleware: request-body size guard (413, :mod:`findme.web.limits`) and the
+   ``X-RateLimit-*`` response headers (:mod:`findme.web.ratelimit`),
+3. an app-wide dependency that rate limits every API route per caller and route,
+4. the routers named in :data:`ROUTER_MODULES`.
+
+Adding routes (e.g. the curation API): write ``findme/web/routes/<name>.py`` exposing
+``router = APIRouter(tags=[...])`` built on the aliases in :mod:`findme.web.deps`, and
+append ``"findme.web.routes.<name>"`` to :data:`ROUTER_MODULES` (a one-line additive edit).
+A module named there that does not exist yet is skipped, so parallel work does not break
+the app.
+
+Face engine in AWS (decision): the api Lambda is deployed as a **container image built
+from the same image as digest** (onnxruntime, OpenCV and the models under /opt/models),
+with its own handler ``functions/api/handler.py``. Why not invoke the digest Lambda for
+``/get-faces``-style calls: a synchronous Lambda invoke caps the payload at 6 MB (≈ 4.5 MB
+of JPEG after base64, below our 25 MB upload limit), adds a second cold start and ~50 ms
+per call, and duplicates the error mapping; ``/register`` and ``/search-face`` need the
+embedding inside the request anyway. The cost is a larger image (≈ 400 MB, fine for
+Lambda's 10 GB image limit) and a slower cold start only for the face routes: nothing in
+the web layer imports onnxruntime or cv2 at import time; the engine is built lazily by
+:func:`findme.wiring.face_engine` on the first face route, so ``/get``, ``/groups`` and
+friends start as fast as a zip-packaged function. Locally the engine runs in process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from findme.config import Settings, get_settings
+from findme.web.deps import enforce_rate_limit
+from findme.web.errors import install_error_handlers
+from findme.web.limits import BodySizeLimitMiddleware
+from findme.web.ratelimit import RateLimiter, RateLimitHeadersMiddleware
+
+#: Router modules, each exposing ``router: APIRouter``. Append yours (see module docstring).
+ROUTER_MODULES: list[str] = [
+    "findme.web.routes.health",
+    "findme.web.routes.auth",
+    "findme.web.routes.faces",
+    "findme.web.routes.groups",
+    "findme.web.routes.media",
+    "findme.web.routes.jobs",
+    # curation API (issue 6); filters before face_curation so /faces/duplicates etc. win
+    "findme.web.routes.persons",
+    "findme.web.routes.filters",
+    "findme.web.routes.quality",
+    "findme.web.routes.face_curation",
+    "findme.web.routes.sections",
+    "findme.web.routes.admin",
+    "findme.web.routes.stats",
+]
+
+OPENAPI_TAGS: list[dict[str, Any]] = [
+    {"name": "auth", "description": "Phone OTP, registration with a selfie, tokens."},
+    {"name": "faces", "description": "Stateless face detection, features and embeddings."},
+    {"name": "groups", "description": "Events/albums, invite codes, member roles."},
+    {"name": "media", "description": "Uploads, my photos, image metadata, downloads."},
+    {"name": "jobs", "description": "Digest, clustering and download jobs."},
+    {"name": "health", "description": "Liveness and dependency checks."},
+    {"name": "persons", "description": "Curation: persons, merge, re-cluster."},
+    {
+        "name": "curation",
+        "description": "Curation: faces, filters, duplicates, outliers, "
+        "moves, batch delete, reprocessing, group deletion.",
+    },
+    {"name": "quality", "description": "Curation: face quality review."},
+    {"name": "sections", "description": "Sections of a group; filtered image list."},
+    {"name": "admin", "description": "Users administration (admins)."},
+    {"name": "stats", "description": "Statistics and the DynamoDB/Qdrant consistency check."},
+]
+
+DESCRIPTION = """
+FindMe finds *your* photos among an event's photos, by face.
+
+**Flow**: `POST /auth/otp` → `POST /register` (selfie + code → `access_token`) →
+`POST /groups/{group_id}/join` → `GET /get` → `POST /download`.
+Organisers: `POST /create-group` → `POST /groups/{group_id}/uploads` (presigned POSTs) or
+`POST /upload` → `GET /groups/{group_id}` (processing counts).
+
+Send `Authorization: Bearer <access_token>`. Errors are `{"detail": ..., "code": ...}`.
+Every route is rate limited per caller; see the `X-RateLimit-*` response headers.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, rate_limiter: RateLimiter | None = None
+) -> FastAPI:
+    """Build the FindMe API.
+
+    Args:
+        settings: web-layer settings (limits, auth, stage); defaults to
+            :func:`findme.config.get_settings`. Stores are built by :mod:`findme.wiring`
+            from the process settings; tests override ``findme.web.deps`` providers.
+        rate_limiter: shared counters (e.g. DynamoDB in AWS); default in-memory.
+
+    Returns:
+        The app, with Swagger UI at ``/docs`` and the OpenAPI document at ``/openapi.json``.
+    """
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="FindMe API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        dependencies=[Depends(enforce_rate_limit)],
+    )
+    app.state.settings = settings
+    if rate_limiter is not None:
+        app.state.rate_limiter = rate_limiter
+    install_error_handlers(app)
+    # Starlette runs the last-added middleware outermost: size guard first, headers around it.
+    app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    app.add_middleware(RateLimitHeadersMiddleware)
+    for name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # router not written yet
+                continue
+            raise
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,276 @@
+"""FastAPI dependencies as ``Annotated`` aliases: settings, stores, auth, roles, rate limits.
+
+Use them as parameter types in routes (full-stack-fastapi-template style)::
+
+    @router.get("/groups/{group_id}/persons")
+    def list_persons(group: GroupCurator, metadata: Metadata) -> ...: ...
+
+Stores come from the cached factories in :mod:`findme.wiring` (one adapter per process);
+tests replace them with ``app.dependency_overrides[deps.metadata_store] = lambda: fake``.
+
+Auth: ``Authorization: Bearer <JWT>`` is verified by :class:`findme.services.auth.TokenService`
+(HS256 pinned; ``exp``/``iat``/``iss``/``aud`` checked), then the user is loaded from the users
+table (so a deleted user's token stops working and the stored role is authoritative).
+
+=====================  ===================================================================
+alias                  gives
+=====================  ===================================================================
+``SettingsDep``        the app's :class:`~findme.config.Settings`
+``Metadata``           :class:`~findme.ports.MetadataStore`
+``Objects``            :class:`~findme.ports.ObjectStore`
+``Vectors``            :class:`~findme.ports.VectorIndex`
+``Engine``             :class:`~findme.ports.FaceEngine` (loads models lazily)
+``Jobs``               :class:`~findme.ports.Orchestrator`
+``Tokens``             :class:`~findme.services.auth.TokenService`
+``Otps``               :class:`~findme.services.auth.OtpService`
+``CurrentUser``        :class:`~findme.services.auth.Principal` (401 without a valid token)
+``OptionalUser``       ``Principal | None`` (no 401; a bad token is still 401)
+``AdminUser``          a platform admin (else 403)
+``GroupMember``        :class:`~findme.services.groups.GroupAccess` for path ``{group_id}``,
+                       any group role (403 ``not_group_member`` otherwise, 404 no group)
+``GroupCurator``       same, owner/photographer (or admin) only
+``GroupOwner``         same, owner (or admin) only
+``Page``               :class:`~findme.web.pagination.PageParams` (``limit``, ``cursor``)
+=====================  ===================================================================
+
+Every API route is rate limited by :func:`enforce_rate_limit` (installed app-wide by
+:func:`findme.web.app.create_app`); a route sets its own limit with
+``openapi_extra={RATE_LIMIT_KEY: n}`` (see :mod:`findme.web.ratelimit`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from findme import wiring
+from findme.config import Settings
+from findme.domain.records import GroupRole, Role
+from findme.errors import (
+    AuthenticationError,
+    FindMeError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from findme.ports import FaceEngine, MetadataStore, Notifier, ObjectStore, Orchestrator, VectorIndex
+from findme.services.auth import (
+    OtpService,
+    Principal,
+    TokenService,
+    resolve_jwt_secret,
+)
+from findme.services.groups import ANY_MEMBER, CURATORS, GroupAccess, authorize_group
+from findme.web.pagination import PageParams
+from findme.web.ratelimit import RATE_LIMIT_KEY, STATE_ATTR, MemoryRateLimiter, RateLimiter
+
+_lock = threading.Lock()
+
+
+# --- settings and stores ----------------------------------------------------------------
+def get_app_settings(request: Request) -> Settings:
+    """The settings given to :func:`findme.web.app.create_app`."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def metadata_store() -> MetadataStore:
+    return wiring.metadata_store()
+
+
+def object_store() -> ObjectStore:
+    return wiring.object_store()
+
+
+def vector_index() -> VectorIndex:
+    return wiring.vector_index()
+
+
+def face_engine() -> FaceEngine:
+    return wiring.face_engine()
+
+
+def orchestrator() -> Orchestrator:
+    return wiring.orchestrator()
+
+
+def notifier() -> Notifier:
+    """SNS notifier (on the local stack it also records each SMS, see findme.local.outbox)."""
+    return wiring.notifier()
+
+
+Metadata = Annotated[MetadataStore, Depends(metadata_store)]
+Objects = Annotated[ObjectStore, Depends(object_store)]
+Vectors = Annotated[VectorIndex, Depends(vector_index)]
+Engine = Annotated[FaceEngine, Depends(face_engine)]
+Jobs = Annotated[Orchestrator, Depends(orchestrator)]
+Sms = Annotated[Notifier, Depends(notifier)]
+
+
+# --- tokens and OTP ---------------------------------------------------------------------------
+def jwt_secret(request: Request) -> str:
+    """The HS256 key, resolved once per app (Settings or Secrets Manager), then cached."""
+    state = request.app.state
+    secret: str | None = getattr(state, "jwt_secret", None)
+    if secret is None:
+        with _lock:
+            secret = getattr(state, "jwt_secret", None)
+            if secret is None:
+                secret = resolve_jwt_secret(state.settings, wiring.secret_store)
+                state.jwt_secret = secret
+    return secret
+
+
+JwtSecret = Annotated[str, Depends(jwt_secret)]
+
+
+def token_service(settings: SettingsDep, secret: JwtSecret) -> TokenService:
+    return TokenService(settings, secret)
+
+
+Tokens = Annotated[TokenService, Depends(token_service)]
+
+
+def otp_service(
+    settings: SettingsDep, metadata: Metadata, sms: Sms, secret: JwtSecret
+) -> OtpService:
+    return OtpService(metadata, sms, settings, pepper=secret)
+
+
+Otps = Annotated[OtpService, Depends(otp_service)]
+
+
+# --- the caller -------------------------------------------------------------------------------
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="Access token from POST /register or POST /auth/token (JWT, HS256).",
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def optional_user(
+    request: Request, credentials: BearerCredentials, tokens: Tokens, metadata: Metadata
+) -> Principal | None:
+    """The caller if a bearer token is sent; ``None`` without one.
+
+    Raises:
+        AuthenticationError: a token is sent but invalid, expired, or its user is gone.
+    """
+    if credentials is None:
+        return None
+    claims = tokens.verify(credentials.credentials)
+    try:
+        user = metadata.get_user(claims.sub)
+    except NotFoundError as exc:
+        raise AuthenticationError(
+            "The token's user no longer exists", code="invalid_token"
+        ) from exc
+    request.state.user_id = user.user_id
+    return Principal.from_user(user)
+
+
+def current_user(principal: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
+    """The authenticated caller.
+
+    Raises:
+        AuthenticationError: no bearer token (``missing_token``) or a bad one.
+    """
+    if principal is None:
+        raise AuthenticationError("Missing bearer token", code="missing_token")
+    return principal
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def require_role(*roles: Role) -> Any:
+    """A dependency admitting only callers whose platform role is in ``roles``."""
+
+    def check(principal: CurrentUser) -> Principal:
+        if principal.role not in roles:
+            raise PermissionDeniedError(
+                f"This needs the role: {', '.join(map(str, roles))}", code="role_required"
+            )
+        return principal
+
+    return Depends(check)
+
+
+AdminUser = Annotated[Principal, require_role(Role.ADMIN)]
+
+
+def require_group_role(*roles: GroupRole) -> Any:
+    """A dependency for routes with a ``{group_id}`` path parameter: the caller's access.
+
+    Admins always pass; others need a membership whose role is in ``roles``.
+    """
+    allowed = frozenset(roles) or ANY_MEMBER
+
+    def check(group_id: str, principal: CurrentUser, metadata: Metadata) -> GroupAccess:
+        return authorize_group(metadata, principal, group_id, allowed)
+
+    return Depends(check)
+
+
+GroupMember = Annotated[GroupAccess, require_group_role(*ANY_MEMBER)]
+GroupCurator = Annotated[GroupAccess, require_group_role(*CURATORS)]
+GroupOwner = Annotated[GroupAccess, require_group_role(GroupRole.OWNER)]
+
+Page = Annotated[PageParams, Depends()]
+
+
+# --- rate limits ------------------------------------------------------------------------------
+def rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        with _lock:
+            limiter = getattr(request.app.state, "rate_limiter", None)
+            if limiter is None:
+                limiter = MemoryRateLimiter()
+                request.app.state.rate_limiter = limiter
+    return limiter
+
+
+def _caller_key(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is not None:
+        try:
+            settings: Settings = request.app.state.settings
+            claims = TokenService(settings, jwt_secret(request)).verify(credentials.credentials)
+            return f"user:{claims.sub}"
+        except FindMeError:
+            pass  # the auth dependency reports the bad token; count it by address here
+    client = request.client.host if request.client else "unknown"
+    return f"ip:{client}"
+
+
+def enforce_rate_limit(
+    request: Request,
+    credentials: BearerCredentials,
+    settings: SettingsDep,
+    limiter: Annotated[RateLimiter, Depends(rate_limiter)],
+) -> None:
+    """Count this request for (caller, route); 429 ``rate_limited`` past the route's limit.
+
+    The resulting :class:`~findme.web.ratelimit.RateLimitState` is kept on
+    ``request.state`` and turned into ``X-RateLimit-*`` headers by the middleware.
+    """
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    extra = getattr(route, "openapi_extra", None) or {}
+    limit = int(extra.get(RATE_LIMIT_KEY, settings.rate_limit_per_minute))
+    key = f"{request.method} {path} | {_caller_key(request, credentials)}"
+    state = limiter.hit(key, limit)
+    setattr(request.state, STATE_ATTR, state)
+    if not state.allowed:
+        raise RateLimitedError(
+            "Too many requests; slow down",
+            retry_after_s=max(1, int(state.reset_at - time.time())),
+        )

@@ -1,0 +1,188 @@
+"""Phone OTP, registration with a selfie, tokens for returning users, the caller's account."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+
+from findme.services import users as users_service
+from findme.web import deps
+from findme.web.errors import error_responses
+from findme.web.ratelimit import RATE_LIMIT_KEY
+from findme.web.schemas import (
+    MessageOut,
+    OtpOut,
+    OtpRequest,
+    RegisterOut,
+    SelfieOut,
+    TokenOut,
+    TokenRequest,
+    UserOut,
+)
+from findme.web.uploads import read_upload
+
+router = APIRouter(tags=["auth"])
+
+#: Per-caller limits (requests/minute) on the routes an attacker would hammer.
+OTP_PER_MINUTE = 5
+LOGIN_PER_MINUTE = 10
+
+
+@router.post(
+    "/auth/otp",
+    response_model=OtpOut,
+    summary="Send a 6-digit sign-in code by SMS",
+    openapi_extra={RATE_LIMIT_KEY: OTP_PER_MINUTE},
+    responses=error_responses(422, 429),
+)
+def send_otp(body: OtpRequest, otps: deps.Otps) -> OtpOut:
+    """Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164).
+
+    At most ``otp_sends_per_hour`` codes per phone per hour (429 ``otp_rate_limited``).
+    On the local stack the SMS is not sent: ``findme local otp PHONE`` prints the code.
+    """
+    sent = otps.send(body.phone_number)
+    return OtpOut(
+        message="Code sent.", expires_in=sent.expires_in, sends_remaining=sent.sends_remaining
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegisterOut,
+    summary="Register with phone, code and a selfie",
+    openapi_extra={RATE_LIMIT_KEY: LOGIN_PER_MINUTE},
+    responses=error_responses(400, 401, 409, 413, 415, 422, 429),
+)
+def register(
+    name: Annotated[str, Form(min_length=1, max_length=100, examples=["Ada"])],
+    phone_number: Annotated[str, Form(examples=["+14155550123"])],
+    otp: Annotated[str, Form(min_length=4, max_length=10, examples=["123456"])],
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    vectors: deps.Vectors,
+    engine: deps.Engine,
+    otps: deps.Otps,
+    tokens: deps.Tokens,
+    selfie: Annotated[UploadFile | None, File(description="A photo of you alone.")] = None,
+) -> RegisterOut:
+    """Creates the user and returns ``access_token`` (JWT).
+
+    The selfie must hold exactly one face of acceptable quality, else 422
+    ``face_requirement`` with ``reason``: ``no_face``, ``several_faces``, ``too_small``,
+    ``low_confidence`` or ``too_blurry``. A wrong/expired code is 401; a phone already
+    registered is 409 ``phone_registered`` (sign in with ``POST /auth/token``).
+    """
+    data = read_upload(selfie, settings, field="selfie")
+    result = users_service.register(
+        metadata=metadata,
+        objects=objects,
+        vectors=vectors,
+        engine=engine,
+        otps=otps,
+        tokens=tokens,
+        settings=settings,
+        name=name,
+        phone_number=phone_number,
+        otp=otp,
+        selfie=data,
+    )
+    return RegisterOut(
+        user_id=result.user.user_id,
+        name=result.user.name,
+        message="User registered successfully.",
+        access_token=result.token.access_token,
+        token_type=result.token.token_type,
+        expires_in=result.token.expires_in,
+        face_id=result.face_id,
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    summary="Sign in with phone and code",
+    openapi_extra={RATE_LIMIT_KEY: LOGIN_PER_MINUTE},
+    responses=error_responses(401, 422, 429),
+)
+def token(
+    body: TokenRequest, metadata: deps.Metadata, otps: deps.Otps, tokens: deps.Tokens
+) -> TokenOut:
+    """Exchanges a code from ``POST /auth/otp`` for an access token (returning users)."""
+    user, issued = users_service.sign_in(
+        metadata=metadata, otps=otps, tokens=tokens, phone_number=body.phone_number, otp=body.otp
+    )
+    return TokenOut(
+        access_token=issued.access_token,
+        token_type=issued.token_type,
+        expires_in=issued.expires_in,
+        user_id=user.user_id,
+    )
+
+
+@router.get("/users/me", response_model=UserOut, summary="The caller's account")
+def me(principal: deps.CurrentUser, metadata: deps.Metadata) -> UserOut:
+    refs = metadata.list_reference_faces(principal.user_id)
+    return UserOut(
+        user_id=principal.user_id,
+        name=principal.name,
+        phone_number=principal.phone_number,
+        role=str(principal.role),
+        reference_faces=len(refs),
+    )
+
+
+@router.post(
+    "/users/me/selfies",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SelfieOut,
+    summary="Add another reference selfie",
+    responses=error_responses(400, 401, 413, 415, 422),
+)
+def add_selfie(
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    vectors: deps.Vectors,
+    engine: deps.Engine,
+    selfie: Annotated[UploadFile | None, File(description="A photo of you alone.")] = None,
+) -> SelfieOut:
+    """More reference faces (another angle, glasses off) improve recall; same checks as
+    ``/register`` (422 ``face_requirement``); at most 10 per user."""
+    data = read_upload(selfie, settings, field="selfie")
+    face = users_service.analyze_selfie(engine, data, settings)
+    face_id = users_service.add_reference_face(
+        metadata=metadata,
+        objects=objects,
+        vectors=vectors,
+        settings=settings,
+        user_id=principal.user_id,
+        data=data,
+        face=face,
+    )
+    count = len(metadata.list_reference_faces(principal.user_id))
+    return SelfieOut(face_id=face_id, reference_faces=count, message="Selfie added.")
+
+
+@router.delete(
+    "/users/me",
+    response_model=MessageOut,
+    summary="Delete my account, selfies and face embeddings",
+    responses=error_responses(401),
+)
+def delete_me(
+    principal: deps.CurrentUser,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    vectors: deps.Vectors,
+) -> MessageOut:
+    """Removes the user, their selfies and reference embeddings, memberships and person
+    links. Photos they uploaded to events stay with the event. The token stops working."""
+    users_service.delete_user(
+        metadata=metadata, objects=objects, vectors=vectors, principal=principal
+    )
+    return MessageOut(message="User deleted.")

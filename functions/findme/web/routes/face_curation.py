@@ -1,0 +1,252 @@
+"""Faces: details, crop, move, batch delete, reprocessing; deleting a whole group.
+
+Paths::
+
+    GET    /faces/{face_id}                    face details (curators)
+    GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (group members)
+    POST   /faces/{face_id}/move               to an existing person or a new one (manual)
+    POST   /faces:batch-delete                 delete 1-500 faces (skips faces not yours)
+    POST   /faces/{face_id}/reprocess          reprocess the face's photo (a job)
+    POST   /groups/{group_id}/reprocess        reprocess a group's photos (a job)
+    DELETE /groups/{group_id}                  delete a group and everything in it (a job)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field, model_validator
+
+from findme.errors import NotFoundError
+from findme.services import face_deletion, reprocess
+from findme.services import persons as person_svc
+from findme.services.curation import face_for_curation
+from findme.services.duplicates import invalidate_duplicates
+from findme.web import deps
+from findme.web.errors import error_responses
+from findme.web.ratelimit import RATE_LIMIT_KEY
+from findme.web.routes.curation_common import (
+    AUTH_ERRORS,
+    INPUT_ERRORS,
+    LIMIT_JOB,
+    LIMIT_READ,
+    LIMIT_WRITE,
+    FaceOut,
+    JobAccepted,
+    PersonOut,
+    Scope,
+    ThumbnailUrls,
+    face_out,
+    job_accepted,
+    person_out,
+)
+
+router = APIRouter(tags=["curation"])
+
+
+@router.get(
+    "/faces/{face_id}",
+    summary="A face's details",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def get_face(face_id: str, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls) -> FaceOut:
+    return face_out(face_for_curation(metadata, scope, face_id), thumbs)
+
+
+@router.get(
+    "/faces/{face_id}/thumbnail",
+    summary="The face crop (JPEG)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **AUTH_ERRORS},
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def face_thumbnail(
+    face_id: str, scope: Scope, metadata: deps.Metadata, objects: deps.Objects
+) -> Response:
+    """Any member of the face's group may fetch its crop. 404 when it has no thumbnail."""
+    face = metadata.get_face(face_id)
+    scope.require_read(face.group_id)
+    if not face.thumbnail_key:
+        raise NotFoundError("This face has no thumbnail", face_id=face_id)
+    data = objects.get(face.thumbnail_key)
+    return Response(
+        content=data,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+class MoveRequest(BaseModel):
+    """Give ``person_id`` to move into an existing person, or neither to create a new one."""
+
+    person_id: str | None = Field(default=None, description="Target person (same group).")
+    new_person_name: str | None = Field(
+        default=None, max_length=100, description="Name of the new person (when no person_id)."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MoveRequest:
+        if self.person_id is not None and self.new_person_name is not None:
+            raise ValueError("give person_id or new_person_name, not both")
+        return self
+
+
+class MoveOut(BaseModel):
+    face: FaceOut
+    person: PersonOut
+    previous_person_id: str | None
+    created_person: bool
+    removed_person_ids: list[str]
+
+
+@router.post(
+    "/faces/{face_id}/move",
+    summary="Move a face to another or a new person (kept by later clustering)",
+    responses={**INPUT_ERRORS, **error_responses(409)},
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
+)
+def move_face(
+    face_id: str,
+    body: MoveRequest,
+    scope: Scope,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+    thumbs: ThumbnailUrls,
+) -> MoveOut:
+    result = person_svc.move_face(
+        metadata,
+        vectors,
+        scope,
+        face_id,
+        person_id=body.person_id,
+        new_person_name=body.new_person_name,
+    )
+    return MoveOut(
+        face=face_out(result.face, thumbs),
+        person=person_out(result.person),
+        previous_person_id=result.previous_person_id,
+        created_person=result.created_person,
+        removed_person_ids=result.removed_person_ids,
+    )
+
+
+class BatchDeleteRequest(BaseModel):
+    face_ids: list[str] = Field(min_length=1, max_length=face_deletion.MAX_BATCH_DELETE)
+    delete_thumbnails: bool = True
+
+
+class BatchDeleteOut(BaseModel):
+    message: str
+    deleted_count: int
+    deleted_thumbnails: int
+    face_ids: list[str]
+    skipped_face_ids: list[str]
+    removed_person_ids: list[str]
+
+
+@router.post(
+    "/faces:batch-delete",
+    summary="Delete up to 500 faces (items, vectors, thumbnails)",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+)
+def batch_delete(
+    body: BatchDeleteRequest,
+    scope: Scope,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+    objects: deps.Objects,
+) -> BatchDeleteOut:
+    """Faces in groups the caller does not curate (and unknown ids) are skipped and listed
+    in ``skipped_face_ids``; 403 when none may be deleted, 404 when none exists. Thumbnail
+    deletes that fail are logged, not fatal."""
+    result = face_deletion.batch_delete_faces(
+        metadata, vectors, objects, scope, body.face_ids, delete_thumbnails=body.delete_thumbnails
+    )
+    invalidate_duplicates()
+    return BatchDeleteOut(
+        message="Faces deleted successfully",
+        deleted_count=result.deleted_count,
+        deleted_thumbnails=result.deleted_thumbnails,
+        face_ids=result.face_ids,
+        skipped_face_ids=result.skipped_face_ids,
+        removed_person_ids=result.removed_person_ids,
+    )
+
+
+class ReprocessAccepted(JobAccepted):
+    image_ids: list[str]
+    face_ids: list[str]
+
+
+@router.post(
+    "/faces/{face_id}/reprocess",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Reprocess a face's photo (a job)",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+)
+def reprocess_face(
+    face_id: str, scope: Scope, metadata: deps.Metadata, jobs: deps.Jobs
+) -> ReprocessAccepted:
+    """Re-detects the whole photo; manual assignments stay on faces overlapping their old
+    box (IoU > 0.5)."""
+    selection = reprocess.select_for_face(metadata, scope, face_id)
+    job = reprocess.start_reprocess(metadata, jobs, scope, selection)
+    return ReprocessAccepted(
+        **job_accepted(job, "Face reprocessing started.").model_dump(),
+        image_ids=selection.image_ids,
+        face_ids=selection.face_ids,
+    )
+
+
+class GroupReprocessRequest(BaseModel):
+    force_all: bool = Field(default=False, description="Reprocess every photo of the group.")
+    min_quality: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Otherwise: photos with a face whose overall_quality is below this.",
+    )
+
+
+@router.post(
+    "/groups/{group_id}/reprocess",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Reprocess a group's photos (a job)",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+)
+def reprocess_group(
+    group_id: str,
+    body: GroupReprocessRequest,
+    scope: Scope,
+    metadata: deps.Metadata,
+    jobs: deps.Jobs,
+) -> ReprocessAccepted:
+    """``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess`` when no
+    photo qualifies."""
+    selection = reprocess.select_for_group(
+        metadata, scope, group_id, force_all=body.force_all, min_quality=body.min_quality
+    )
+    job = reprocess.start_reprocess(metadata, jobs, scope, selection)
+    return ReprocessAccepted(
+        **job_accepted(job, f"Reprocessing {len(selection.image_ids)} photos.").model_dump(),
+        image_ids=selection.image_ids,
+        face_ids=selection.face_ids,
+    )
+
+
+@router.delete(
+    "/groups/{group_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Delete a group and everything in it (a job; owner or admin)",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+)
+def delete_group(
+    group_id: str, scope: Scope, metadata: deps.Metadata, jobs: deps.Jobs
+) -> JobAccepted:
+    """Photos, thumbnails, faces, vectors, persons, sections, memberships and the group."""
+    job = face_deletion.start_delete_group(metadata, jobs, scope, group_id)
+    return job_accepted(job, "Group deletion started.")

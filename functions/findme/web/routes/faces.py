@@ -1,0 +1,196 @@
+"""Stateless face processing (``/get-faces``, ``/get-features``, ``/get-embedding``) and
+``/search-face``. Multipart field ``image``; 400 when it is missing or not an image.
+
+These routes need a signed-in caller (the work is CPU-heavy: ~15 ms detection plus
+~30-60 ms per face for embedding and attributes on 2 vCPUs) and run in the threadpool.
+The response dicts come from :mod:`findme.services.faces` (shared with the CLI).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from findme.errors import NotFoundError
+from findme.services import faces as faces_service
+from findme.services.search import search_by_face
+from findme.web import deps
+from findme.web.errors import error_responses
+from findme.web.schemas import SearchMatch, SearchOut
+from findme.web.uploads import read_upload
+
+router = APIRouter(tags=["faces"])
+
+ImageFile = Annotated[UploadFile | None, File(description="A photo (JPEG, PNG, WebP, GIF, HEIC).")]
+_ERRORS = error_responses(400, 401, 413, 415, 422, 429)
+
+_FACE = {
+    "face_id": "5d1c6a8e-0f4e-5a51-9d3b-2c4f6a8b0e11",
+    "face_b64": "/9j/4AAQSkZJRgABAQAAAQABAAD...",
+    "facial_area": {"x": 412, "y": 188, "w": 126, "h": 158},
+    "confidence": 0.9312,
+}
+_FEATURES = {
+    "emotion": "happy",
+    "emotion_scores": {
+        "happy": 0.91,
+        "neutral": 0.06,
+        "surprise": 0.01,
+        "sad": 0.01,
+        "angry": 0.005,
+        "disgust": 0.0025,
+        "fear": 0.0025,
+    },
+    "age": 34,
+    "age_range": [26, 42],
+    "gender": "female",
+    "gender_confidence": 0.97,
+    "landmarks": {
+        "left_eye": [448.2, 241.5],
+        "right_eye": [503.9, 240.8],
+        "nose": [477.0, 275.3],
+        "mouth_left": [452.6, 309.9],
+        "mouth_right": [499.4, 309.1],
+    },
+}
+
+
+def _example(body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": body}}}, **_ERRORS}
+
+
+@router.post(
+    "/get-faces",
+    summary="Detect faces: boxes, confidences and JPEG crops",
+    responses=_example({"faces": [_FACE]}),
+)
+def get_faces(
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    engine: deps.Engine,
+    image: ImageFile = None,
+) -> dict[str, Any]:
+    """``{"faces": [{"face_id", "face_b64", "facial_area": {"x","y","w","h"}, "confidence"}]}``;
+    pixel coordinates of the EXIF-oriented original; ``face_b64`` is a base64 JPEG crop."""
+    data = read_upload(image, settings)
+    analysis = engine.analyze(data, embed=False, quality=False, attributes=False, crops=True)
+    return faces_service.faces_response(analysis, faces_service.image_id_for_bytes(data))
+
+
+@router.post(
+    "/get-features",
+    summary="Faces with emotion, age, gender and landmarks",
+    responses=_example(
+        {"faces": [{**{k: v for k, v in _FACE.items() if k != "face_b64"}, "features": _FEATURES}]}
+    ),
+)
+def get_features(
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    engine: deps.Engine,
+    image: ImageFile = None,
+) -> dict[str, Any]:
+    """Per face ``features``: ``emotion`` (appearance only, not a feeling), ``age`` with
+    ``age_range`` (the model's MAE is 5.6-8 years), ``gender``, ``landmarks`` (pixels).
+    A switched-off model gives ``null`` values and an ``unavailable`` reason."""
+    data = read_upload(image, settings)
+    analysis = engine.analyze(data, embed=False, quality=False, attributes=True, crops=False)
+    return faces_service.features_response(analysis, faces_service.image_id_for_bytes(data))
+
+
+@router.post(
+    "/get-embedding",
+    summary="Faces with crops, features, quality and the 128-d embedding",
+    responses=_example(
+        {
+            "faces": [
+                {
+                    **_FACE,
+                    "features": _FEATURES,
+                    "quality": {
+                        "blur_score": 0.82,
+                        "brightness_score": 0.74,
+                        "confidence": 0.93,
+                        "overall_quality": 0.81,
+                        "quality_grade": "B",
+                        "issues": [],
+                    },
+                    "embedding": [0.0123, -0.0456, "... 128 floats, L2-normalised"],
+                }
+            ]
+        }
+    ),
+)
+def get_embedding(
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    engine: deps.Engine,
+    image: ImageFile = None,
+) -> dict[str, Any]:
+    """``embedding`` is the SFace vector (128 floats, L2-normalised: cosine similarity is
+    the dot product; the same person typically scores ≥ 0.40)."""
+    data = read_upload(image, settings)
+    analysis = engine.analyze(data, embed=True, quality=True, attributes=True, crops=True)
+    return faces_service.embedding_response(analysis, faces_service.image_id_for_bytes(data))
+
+
+@router.post(
+    "/search-face",
+    response_model=SearchOut,
+    summary="Find photos with the same person as in the image",
+    responses=_ERRORS,
+)
+def search_face(
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    engine: deps.Engine,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+    image: ImageFile = None,
+    confidence: Annotated[
+        float | None,
+        Form(
+            ge=-1.0,
+            le=1.0,
+            description="Minimum cosine similarity (default: the match "
+            "threshold, 0.40; SFace same-person pairs score ~0.4-0.8, near-duplicates > 0.85).",
+        ),
+    ] = None,
+    group_id: Annotated[str | None, Form(description="Search only this group.")] = None,
+    limit: Annotated[int, Form(ge=1, le=500)] = 100,
+) -> SearchOut:
+    """Matches ``{"image_s3_path", "face_id", "similarity_score", "person_id"}``, best
+    first, only in groups the caller may search: groups they curate (owner/photographer,
+    or any for admins), and groups where they are a member only when the probe face is
+    the caller's own (members can find themselves, not others)."""
+    data = read_upload(image, settings)
+    analysis = engine.analyze(data, embed=True, quality=False, attributes=False, crops=False)
+    probes = [f.embedding for f in analysis.faces if f.embedding is not None]
+    matches = search_by_face(
+        metadata=metadata,
+        vectors=vectors,
+        settings=settings,
+        principal=principal,
+        probes=probes,
+        threshold=settings.match_threshold if confidence is None else confidence,
+        group_id=group_id,
+        limit=limit,
+    )
+    out: list[SearchMatch] = []
+    for match in matches:
+        try:
+            key = metadata.get_image(match.image_id).s3_key
+        except NotFoundError:
+            continue  # deleted since it was indexed
+        out.append(
+            SearchMatch(
+                image_s3_path=f"s3://{settings.bucket}/{key}",
+                face_id=match.face_id,
+                similarity_score=match.similarity,
+                person_id=match.person_id,
+                image_id=match.image_id,
+                group_id=match.group_id,
+            )
+        )
+    return SearchOut(matches=out)

@@ -1,0 +1,386 @@
+"""Photos: uploads (multipart, Drive link, presigned POSTs), ``GET /get`` (my photos),
+image metadata, downloads as ZIP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from findme.errors import InvalidInputError, PermissionDeniedError, UnsupportedMediaTypeError
+from findme.services import media, processing, search
+from findme.services.media import CheckedImage
+from findme.web import deps
+from findme.web.errors import error_responses
+from findme.web.schemas import (
+    DownloadRequest,
+    DownloadStatus,
+    DriveUpload,
+    GetOut,
+    ImageOut,
+    ImageUpdate,
+    JobStarted,
+    MessageOut,
+    PhotoOut,
+    PresignedUpload,
+    PresignOut,
+    PresignRequest,
+    UploadOut,
+    image_out,
+)
+from findme.web.uploads import read_upload
+
+router = APIRouter(tags=["media"])
+
+UPLOAD_MESSAGE = "Upload complete. Processing has been triggered."
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files", "group_id"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                        },
+                        "group_id": {"type": "string"},
+                    },
+                }
+            },
+            "application/json": {"schema": DriveUpload.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadOut,
+    summary="Upload photos (multipart `files` + `group_id`) or a Drive link (JSON)",
+    openapi_extra=_UPLOAD_BODY,
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def upload(
+    request: Request,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+) -> UploadOut:
+    """Owner/photographer (or admin) of the group. Multipart: up to ``max_upload_files``
+    (50) files of at most ``max_upload_bytes`` (25 MB) each; JSON ``{"drive_url",
+    "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
+    converted to their download form). Every file is checked (size 413, type 415, pixels
+    422) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
+    use ``POST /groups/{group_id}/uploads`` (presigned POSTs) instead."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            body = DriveUpload.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise InvalidInputError(
+                'Body must be {"drive_url", "group_id"}', code="validation_error"
+            ) from exc
+        checked = await run_in_threadpool(_fetch_drive, body.drive_url, settings)
+        group_id = body.group_id
+        files = [checked]
+    elif content_type == "multipart/form-data":
+        form = await request.form(
+            max_files=settings.max_upload_files + 1, max_fields=20, max_part_size=64 * 1024
+        )
+        group_field = form.get("group_id")
+        if not isinstance(group_field, str) or not group_field.strip():
+            raise InvalidInputError(
+                "group_id is required", code="validation_error", field="group_id"
+            )
+        group_id = group_field.strip()
+        uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
+        media.check_file_count(len(uploads), settings)
+        files = []
+        for item in uploads:
+            data = read_upload(item, settings, field="files")  # type: ignore[arg-type]
+            files.append(media.check_image(data, item.filename or "", settings))
+    else:
+        raise UnsupportedMediaTypeError(
+            "Send multipart/form-data (files, group_id) or application/json (drive_url, group_id)"
+        )
+    ids = await run_in_threadpool(
+        lambda: media.store_uploads(
+            metadata=metadata,
+            objects=objects,
+            settings=settings,
+            principal=principal,
+            group_id=group_id,
+            files=files,
+        )
+    )
+    return UploadOut(message=UPLOAD_MESSAGE, image_ids=ids)
+
+
+def _fetch_drive(url: str, settings: Any) -> CheckedImage:
+    data, name = media.fetch_https(media.drive_download_url(url), settings)
+    return media.check_image(data, name, settings)
+
+
+@router.post(
+    "/groups/{group_id}/uploads",
+    response_model=PresignOut,
+    summary="Presigned POSTs to upload photos straight to S3",
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+def presign(
+    group_id: str,
+    body: PresignRequest,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+) -> PresignOut:
+    """One presigned POST per file: send a ``multipart/form-data`` POST to ``url`` with every
+    entry of ``fields`` and then the file as the field ``file``, before ``expires``. S3
+    enforces the exact key, the content type and 1..``max_bytes`` bytes. The upload
+    triggers processing like ``/upload``. Owner/photographer (or admin)."""
+    posts = media.presign_uploads(
+        metadata=metadata,
+        objects=objects,
+        settings=settings,
+        principal=principal,
+        group_id=group_id,
+        files=[(f.file_name, f.content_type, f.size_bytes) for f in body.files],
+    )
+    return PresignOut(
+        uploads=[
+            PresignedUpload(
+                image_id=image_id,
+                file_name=name,
+                key=post.key,
+                url=post.url,
+                fields=post.fields,
+                expires=post.expires,
+                max_bytes=settings.max_upload_bytes,
+            )
+            for image_id, name, post in posts
+        ]
+    )
+
+
+@router.get(
+    "/get",
+    response_model=GetOut,
+    summary="My photos (or, for admins and organisers, a user's or a group's)",
+    responses=error_responses(401, 403, 404),
+)
+def get_photos(
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    vectors: deps.Vectors,
+    user_id: Annotated[str | None, Query(description="Whose photos (default: mine).")] = None,
+    phone_number: Annotated[str | None, Query(description="Whose photos, by phone.")] = None,
+    group_id: Annotated[str | None, Query(description="Only this group.")] = None,
+) -> GetOut:
+    """``personal_images``: photos whose faces match the user's selfies (and the other
+    photos of the matched person), best ``similarity_score`` first; ``common_images``: the
+    common photos of the groups searched. URLs are presigned GETs valid
+    ``presigned_url_expiry_s`` seconds (``expires``).
+
+    Members may only ask for themselves (403 ``not_your_photos``). Admins, and owners or
+    photographers of the user's groups, may ask for another user (by ``user_id`` or
+    ``phone_number``); with only ``group_id`` they get every processed photo of the group.
+    """
+    asks_other = bool(phone_number) or (bool(user_id) and user_id != principal.user_id)
+    if group_id and not asks_other and _curates(metadata, principal, group_id):
+        found = search.group_photos(metadata, principal, group_id)
+    else:
+        found = search.photos_for(
+            metadata=metadata,
+            vectors=vectors,
+            settings=settings,
+            principal=principal,
+            user_id=user_id,
+            phone_number=phone_number,
+            group_id=group_id,
+        )
+    personal = [_photo(objects, settings, image, score) for image, score in found.personal]
+    common = [_photo(objects, settings, image, None) for image in found.common]
+    return GetOut(personal_images=personal, common_images=common)
+
+
+def _curates(metadata: Any, principal: Any, group_id: str) -> bool:
+    from findme.services.groups import CURATORS, authorize_group
+
+    try:
+        return authorize_group(metadata, principal, group_id, CURATORS).can_curate
+    except PermissionDeniedError:
+        return False
+
+
+def _photo(objects: Any, settings: Any, image: Any, score: float | None) -> PhotoOut:
+    url, expires = objects.presigned_get(image.s3_key, expires_s=settings.presigned_url_expiry_s)
+    return PhotoOut(
+        image_id=image.image_id,
+        group_id=image.group_id,
+        url=url,
+        expires=expires,
+        similarity_score=score,
+    )
+
+
+@router.get(
+    "/images/{image_id}",
+    response_model=ImageOut,
+    summary="An image's metadata and a signed URL",
+    responses=error_responses(401, 403, 404),
+)
+def get_image(
+    image_id: str,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+) -> ImageOut:
+    """Owner/photographer of the image's group (or admin)."""
+    image, _ = media.image_for_curator(metadata, principal, image_id)
+    url, expires = objects.presigned_get(image.s3_key, expires_s=settings.presigned_url_expiry_s)
+    return image_out(image, url, expires)
+
+
+@router.put(
+    "/images/{image_id}",
+    response_model=ImageOut,
+    summary="Update tags, description, section, common flag",
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+def update_image(
+    image_id: str,
+    body: ImageUpdate,
+    principal: deps.CurrentUser,
+    metadata: deps.Metadata,
+) -> ImageOut:
+    """Only the fields sent change; ``section_id: null`` clears the section. Owner/photographer
+    (or admin)."""
+    image, _ = media.image_for_curator(metadata, principal, image_id)
+    updated = media.update_image(
+        metadata,
+        image,
+        tags=body.tags,
+        description=body.description,
+        section_id=body.section_id,
+        section_given="section_id" in body.model_fields_set,
+        common=body.common,
+    )
+    return image_out(updated)
+
+
+@router.delete(
+    "/images/{image_id}",
+    response_model=MessageOut,
+    summary="Delete an image everywhere",
+    responses=error_responses(401, 403, 404),
+)
+def delete_image(
+    image_id: str,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    vectors: deps.Vectors,
+) -> MessageOut:
+    """The original, face thumbnails, face items, vectors and person counts go; the image
+    leaves the group's common photos. Owner/photographer (or admin)."""
+    image, _ = media.image_for_curator(metadata, principal, image_id)
+    media.delete_image(
+        metadata=metadata, objects=objects, vectors=vectors, settings=settings, image=image
+    )
+    return MessageOut(message="Image deleted.")
+
+
+@router.post(
+    "/download",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobStarted,
+    summary="Build a ZIP of photos you may see",
+    responses=error_responses(401, 403, 404, 422),
+)
+def download(
+    body: DownloadRequest,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+    jobs: deps.Jobs,
+) -> JobStarted:
+    """202 ``{"job_id", "status": "pending", "message"}``; poll ``GET /download/{job_id}``.
+    Every id must be an image the caller may see (403 ``image_not_visible`` otherwise;
+    404 for ids that do not exist). The ZIP is kept ``archive_retention_days`` (7) days."""
+    images = media.load_images(metadata, body.image_ids)
+    unknown = [i for i in body.image_ids if i not in images]
+    if unknown:
+        from findme.errors import NotFoundError
+
+        raise NotFoundError(f"Unknown image ids: {', '.join(unknown[:5])}", image_ids=unknown[:20])
+    visible = search.visible_image_ids(
+        metadata=metadata,
+        vectors=vectors,
+        settings=settings,
+        principal=principal,
+        images=list(images.values()),
+    )
+    hidden = [i for i in images if i not in visible]
+    if hidden:
+        raise PermissionDeniedError(
+            "You may not download some of these images",
+            code="image_not_visible",
+            image_ids=hidden[:20],
+        )
+    job = processing.start_download(
+        metadata=metadata,
+        orchestrator=jobs,
+        settings=settings,
+        principal=principal,
+        image_ids=list(images),
+    )
+    return JobStarted(job_id=job.job_id, status="pending", message="Download is being prepared.")
+
+
+@router.get(
+    "/download/{job_id}",
+    response_model=DownloadStatus,
+    summary="A download's status and, when ready, its signed URL",
+    responses=error_responses(401, 404),
+)
+def download_status(
+    job_id: str, principal: deps.CurrentUser, metadata: deps.Metadata
+) -> DownloadStatus:
+    """``status`` ``pending|running|ready|failed``; ``url``/``expires`` once ``ready``."""
+    job = processing.job_for(metadata, principal, job_id)
+    from findme.domain.records import JobStatus, JobType
+
+    if job.job_type is not JobType.DOWNLOAD:
+        from findme.errors import NotFoundError
+
+        raise NotFoundError("No such download")
+    result = job.result or {}
+    expires_raw = result.get("url_expires_at")
+    ready = job.status is JobStatus.READY
+    return DownloadStatus(
+        job_id=job.job_id,
+        status=job.status,
+        total=job.total,
+        done=job.done,
+        failed=job.failed,
+        url=result.get("url") if ready else None,
+        expires=datetime.fromisoformat(expires_raw) if ready and expires_raw else None,
+        missing=list(result.get("missing", [])),
+        error=job.error,
+    )

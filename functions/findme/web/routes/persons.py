@@ -1,0 +1,228 @@
+"""Persons: list, details, rename/hide/cover, merge, images, and re-clustering a group.
+
+Paths::
+
+    GET    /groups/{group_id}/persons          list (sort, hidden, cursor paging)
+    POST   /groups/{group_id}/recluster        re-cluster as a job (preserve_manual default true)
+    GET    /persons/{person_id}                details: faces, image ids, counts, cover face
+    PATCH  /persons/{person_id}                rename, hide/unhide, set cover face
+    POST   /persons/{person_id}/merge          merge other persons into this one
+    GET    /persons/{person_id}/images         images the person appears in (cursor paging)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from findme.domain.records import JobType
+from findme.services import persons as svc
+from findme.services.curation import start_job
+from findme.web import deps
+from findme.web.errors import error_responses
+from findme.web.ratelimit import RATE_LIMIT_KEY
+from findme.web.routes.curation_common import (
+    AUTH_ERRORS,
+    INPUT_ERRORS,
+    LIMIT_JOB,
+    LIMIT_READ,
+    LIMIT_WRITE,
+    FaceOut,
+    ImageOut,
+    JobAccepted,
+    PersonOut,
+    Scope,
+    ThumbnailUrls,
+    face_out,
+    image_out,
+    job_accepted,
+    person_out,
+)
+
+router = APIRouter(tags=["persons"])
+
+
+class PersonPage(BaseModel):
+    items: list[PersonOut]
+    next_cursor: str | None = None
+
+
+@router.get(
+    "/groups/{group_id}/persons",
+    summary="List a group's persons",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def list_persons(
+    group_id: str,
+    scope: Scope,
+    metadata: deps.Metadata,
+    page: deps.Page,
+    sort: Annotated[Literal["name", "created", "face_count"], Query()] = "face_count",
+    order: Annotated[
+        Literal["asc", "desc"] | None, Query(description="Default: desc, name asc.")
+    ] = None,
+    include_hidden: Annotated[bool, Query(description="Curators only.")] = False,
+) -> PersonPage:
+    """Persons of a group (any member; hidden persons only for curators asking for them)."""
+    result = svc.list_persons(
+        metadata,
+        scope,
+        group_id,
+        sort=sort,
+        descending=None if order is None else order == "desc",
+        include_hidden=include_hidden,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return PersonPage(items=[person_out(p) for p in result.items], next_cursor=result.cursor)
+
+
+class PersonDetailOut(BaseModel):
+    person: PersonOut
+    faces: list[FaceOut]
+    image_ids: list[str]
+    cover_face: FaceOut | None
+
+
+@router.get(
+    "/persons/{person_id}",
+    summary="A person with faces, images and cover face",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def get_person(
+    person_id: str, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls
+) -> PersonDetailOut:
+    details = svc.person_details(metadata, scope, person_id)
+    faces = [face_out(f, thumbs) for f in details.faces]
+    cover = next((f for f in faces if f.face_id == details.person.cover_face_id), None)
+    return PersonDetailOut(
+        person=person_out(details.person),
+        faces=faces,
+        image_ids=details.image_ids,
+        cover_face=cover,
+    )
+
+
+class PersonUpdate(BaseModel):
+    """Fields to change; those left out are kept. ``name: null`` or ``""`` clears the name."""
+
+    name: str | None = Field(default=None, max_length=100, examples=["Alice"])
+    hidden: bool | None = None
+    cover_face_id: str | None = None
+
+
+@router.patch(
+    "/persons/{person_id}",
+    summary="Rename, hide/unhide or set the cover face",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
+)
+def update_person(
+    person_id: str, body: PersonUpdate, scope: Scope, metadata: deps.Metadata
+) -> PersonOut:
+    changes = body.model_dump(exclude_unset=True)
+    kwargs: dict[str, object] = {}
+    if "name" in changes:
+        kwargs["name"] = changes["name"]
+    person = svc.update_person(
+        metadata,
+        scope,
+        person_id,
+        hidden=changes.get("hidden"),
+        cover_face_id=changes.get("cover_face_id"),
+        **kwargs,
+    )
+    return person_out(person)
+
+
+class MergeRequest(BaseModel):
+    source_person_ids: list[str] = Field(min_length=1, max_length=svc.MAX_MERGE_SOURCES)
+
+
+class MergeOut(BaseModel):
+    person: PersonOut
+    merged_person_ids: list[str]
+    moved_face_count: int
+
+
+@router.post(
+    "/persons/{person_id}/merge",
+    summary="Merge persons into this one (kept by later clustering)",
+    responses={**INPUT_ERRORS, **error_responses(409)},
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
+)
+def merge_persons(
+    person_id: str,
+    body: MergeRequest,
+    scope: Scope,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+) -> MergeOut:
+    """Moves every face of the sources into this person as manual assignments; deletes the
+    sources. 409 when persons belong to different groups."""
+    result = svc.merge_persons(metadata, vectors, scope, person_id, body.source_person_ids)
+    return MergeOut(
+        person=person_out(result.person),
+        merged_person_ids=result.merged_person_ids,
+        moved_face_count=len(result.moved_face_ids),
+    )
+
+
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    next_cursor: str | None = None
+
+
+@router.get(
+    "/persons/{person_id}/images",
+    summary="Images a person appears in",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def person_images(
+    person_id: str, scope: Scope, metadata: deps.Metadata, page: deps.Page
+) -> ImagePage:
+    result = svc.person_images(metadata, scope, person_id, limit=page.limit, cursor=page.cursor)
+    return ImagePage(items=[image_out(i) for i in result.items], next_cursor=result.cursor)
+
+
+class ReclusterRequest(BaseModel):
+    preserve_manual: bool = Field(
+        default=True, description="Keep faces curators placed (moves, merges) where they are."
+    )
+    eps: float | None = Field(default=None, gt=0.0, lt=2.0, description="DBSCAN eps (cosine).")
+    min_samples: int | None = Field(default=None, ge=1, le=100)
+
+
+@router.post(
+    "/groups/{group_id}/recluster",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Re-cluster a group's faces into persons (a job)",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+)
+def recluster(
+    group: deps.GroupCurator,
+    metadata: deps.Metadata,
+    jobs: deps.Jobs,
+    principal: deps.CurrentUser,
+    body: ReclusterRequest | None = None,
+) -> JobAccepted:
+    """Starts the cluster workflow; the job's ``result`` holds the counts (faces_processed,
+    persons_created, persons_merged, manual_assignments_preserved, processing_time)."""
+    request = body or ReclusterRequest()
+    group_id = group.group.group_id
+    job = start_job(
+        metadata,
+        jobs,
+        job_type=JobType.CLUSTER,
+        workflow="cluster",
+        user_id=principal.user_id,
+        group_id=group_id,
+        payload={"group_id": group_id, **request.model_dump(exclude_none=True)},
+    )
+    return job_accepted(job, "Clustering started.")

@@ -1,0 +1,471 @@
+"""API schemas (request and response bodies), separate from the persistence records.
+
+Field names follow the seed specification exactly (``group_name``, ``common_photo_ids``,
+``personal_images``, ``image_s3_path``, ...). Conversions from records are explicit
+functions at the bottom. Every model carries an example for the OpenAPI document.
+"""
+
+# Example tokens below are documentation, not secrets.
+# ruff: noqa: S105, S106
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from findme.domain.records import Group, GroupRole, Image, Job, JobStatus
+from findme.services.groups import GroupSummary
+
+_UUID = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+
+
+def _example(**values: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [values]})
+
+
+# --- common -------------------------------------------------------------------------------
+class MessageOut(BaseModel):
+    model_config = _example(message="Group updated successfully.")
+    message: str
+
+
+class JobStarted(BaseModel):
+    """202 body of ``/digest``, ``/cluster-faces`` and ``/download``."""
+
+    model_config = _example(job_id=_UUID, status="started", message="Digest started.")
+    job_id: str
+    status: str
+    message: str
+
+
+class JobOut(BaseModel):
+    """A job's state; digest/cluster: pending|running|succeeded|failed; download: ...|ready."""
+
+    model_config = _example(
+        job_id=_UUID,
+        job_type="digest",
+        status="running",
+        group_id=_UUID,
+        total=64,
+        done=40,
+        failed=1,
+        result={},
+        error=None,
+        created_at="2026-11-22T10:00:00Z",
+        updated_at="2026-11-22T10:00:09Z",
+    )
+    job_id: str
+    job_type: str
+    status: JobStatus
+    group_id: str | None = None
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DownloadStatus(BaseModel):
+    """``GET /download/{job_id}``: ``url``/``expires`` once ``status`` is ``ready``."""
+
+    model_config = _example(
+        job_id=_UUID,
+        status="ready",
+        total=12,
+        done=12,
+        failed=0,
+        url="https://findme-media.s3.amazonaws.com/archives/...zip?X-Amz-Signature=...",
+        expires="2026-11-29T10:00:00Z",
+        missing=[],
+        error=None,
+    )
+    job_id: str
+    status: JobStatus
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    url: str | None = None
+    expires: datetime | None = None
+    missing: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+# --- auth -----------------------------------------------------------------------------------
+class OtpRequest(BaseModel):
+    model_config = _example(phone_number="+14155550123")
+    phone_number: str = Field(min_length=8, max_length=20)
+
+
+class OtpOut(BaseModel):
+    model_config = _example(message="Code sent.", expires_in=300, sends_remaining=4)
+    message: str
+    expires_in: int = Field(description="Seconds until the code expires.")
+    sends_remaining: int = Field(description="Codes that may still be sent this hour.")
+
+
+class TokenRequest(BaseModel):
+    model_config = _example(phone_number="+14155550123", otp="123456")
+    phone_number: str = Field(min_length=8, max_length=20)
+    otp: str = Field(min_length=4, max_length=10)
+
+
+class TokenOut(BaseModel):
+    model_config = _example(
+        access_token="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+        token_type="bearer",
+        expires_in=604800,
+        user_id=_UUID,
+    )
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user_id: str
+
+
+class RegisterOut(BaseModel):
+    """201 body of ``/register``: the seed's fields plus the access token."""
+
+    model_config = _example(
+        user_id=_UUID,
+        name="Ada",
+        message="User registered successfully.",
+        access_token="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+        token_type="bearer",
+        expires_in=604800,
+        face_id=_UUID,
+    )
+    user_id: str
+    name: str
+    message: str
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    face_id: str
+
+
+class SelfieOut(BaseModel):
+    model_config = _example(face_id=_UUID, reference_faces=2, message="Selfie added.")
+    face_id: str
+    reference_faces: int
+    message: str
+
+
+class UserOut(BaseModel):
+    model_config = _example(
+        user_id=_UUID, name="Ada", phone_number="+14155550123", role="member", reference_faces=1
+    )
+    user_id: str
+    name: str
+    phone_number: str
+    role: str
+    reference_faces: int
+
+
+# --- groups -----------------------------------------------------------------------------------
+class GroupCreate(BaseModel):
+    model_config = _example(group_name="Summer Gala 2026", description="Main hall, 21 June")
+    group_name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class GroupCreated(BaseModel):
+    model_config = _example(group_id=_UUID, group_name="Summer Gala 2026", invite_code="K7QX2MPR9T")
+    group_id: str
+    group_name: str
+    invite_code: str
+
+
+class ImageCounts(BaseModel):
+    model_config = _example(uploaded=3, processing=1, processed=58, failed=2, total=64)
+    uploaded: int = 0
+    processing: int = 0
+    processed: int = 0
+    failed: int = 0
+    total: int = 0
+
+
+class GroupOut(BaseModel):
+    model_config = _example(
+        group_id=_UUID,
+        group_name="Summer Gala 2026",
+        description="Main hall, 21 June",
+        owner_id=_UUID,
+        role="owner",
+        invite_code="K7QX2MPR9T",
+        common_photo_ids=[],
+        created_at="2026-11-22T10:00:00Z",
+        image_counts={"uploaded": 0, "processing": 0, "processed": 64, "failed": 0, "total": 64},
+    )
+    group_id: str
+    group_name: str
+    description: str
+    owner_id: str
+    role: GroupRole | None = Field(description="The caller's role; null for an admin outsider.")
+    invite_code: str
+    common_photo_ids: list[str]
+    created_at: datetime
+    image_counts: ImageCounts | None = None
+
+
+class GroupList(BaseModel):
+    groups: list[GroupOut]
+
+
+class JoinRequest(BaseModel):
+    model_config = _example(invite_code="K7QX2MPR9T")
+    invite_code: str = Field(min_length=4, max_length=64)
+
+
+class JoinOut(BaseModel):
+    model_config = _example(group_id=_UUID, role="member", message="Joined the group.")
+    group_id: str
+    role: GroupRole
+    message: str
+
+
+class UpdateGroup(BaseModel):
+    model_config = _example(group_id=_UUID, common_photo_ids=[_UUID])
+    group_id: str
+    common_photo_ids: list[str] = Field(max_length=1000)
+
+
+# --- uploads ------------------------------------------------------------------------------------
+class DriveUpload(BaseModel):
+    model_config = _example(
+        drive_url="https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view?usp=sharing",
+        group_id=_UUID,
+    )
+    drive_url: str = Field(max_length=2048)
+    group_id: str
+
+
+class UploadOut(BaseModel):
+    model_config = _example(
+        message="Upload complete. Processing has been triggered.", image_ids=[_UUID]
+    )
+    message: str
+    image_ids: list[str] = Field(default_factory=list)
+
+
+class PresignFile(BaseModel):
+    file_name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(default="image/jpeg", max_length=100)
+    size_bytes: int | None = Field(default=None, ge=1, description="Declared size, checked early.")
+
+
+class PresignRequest(BaseModel):
+    model_config = _example(
+        files=[{"file_name": "IMG_0001.jpg", "content_type": "image/jpeg", "size_bytes": 2400000}]
+    )
+    files: list[PresignFile] = Field(min_length=1)
+
+
+class PresignedUpload(BaseModel):
+    """POST ``fields`` plus the file (form field ``file``, last) to ``url`` before ``expires``."""
+
+    image_id: str
+    file_name: str
+    key: str
+    url: str
+    fields: dict[str, str]
+    expires: datetime
+    max_bytes: int
+
+
+class PresignOut(BaseModel):
+    model_config = _example(
+        uploads=[
+            {
+                "image_id": _UUID,
+                "file_name": "IMG_0001.jpg",
+                "key": f"originals/{_UUID}/{_UUID}.jpg",
+                "url": "https://findme-media.s3.amazonaws.com/",
+                "fields": {"key": "originals/...", "Content-Type": "image/jpeg", "policy": "..."},
+                "expires": "2026-11-22T11:00:00Z",
+                "max_bytes": 26214400,
+            }
+        ]
+    )
+    uploads: list[PresignedUpload]
+
+
+# --- my photos ----------------------------------------------------------------------------
+class PhotoOut(BaseModel):
+    image_id: str
+    group_id: str
+    url: str
+    expires: datetime
+    similarity_score: float | None = Field(
+        default=None, description="Best cosine similarity to the user's reference faces."
+    )
+
+
+class GetOut(BaseModel):
+    model_config = _example(
+        personal_images=[
+            {
+                "image_id": _UUID,
+                "group_id": _UUID,
+                "url": "https://findme-media.s3.amazonaws.com/originals/...?X-Amz-Signature=...",
+                "expires": "2026-11-22T11:00:00Z",
+                "similarity_score": 0.71,
+            }
+        ],
+        common_images=[],
+    )
+    personal_images: list[PhotoOut]
+    common_images: list[PhotoOut]
+
+
+class ImageOut(BaseModel):
+    model_config = _example(
+        image_id=_UUID,
+        group_id=_UUID,
+        status="processed",
+        file_name="IMG_0001.jpg",
+        width=3000,
+        height=2000,
+        face_count=3,
+        common=False,
+        tags=["stage"],
+        description="",
+        section_id=None,
+        url="https://...",
+        expires="2026-11-22T11:00:00Z",
+    )
+    image_id: str
+    group_id: str
+    status: str
+    failure_reason: str | None = None
+    file_name: str | None = None
+    content_type: str | None = None
+    size_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    captured_at: datetime | None = None
+    face_count: int = 0
+    common: bool = False
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+    section_id: str | None = None
+    uploaded_by: str | None = None
+    created_at: datetime
+    processed_at: datetime | None = None
+    url: str | None = None
+    expires: datetime | None = None
+
+
+class ImageUpdate(BaseModel):
+    model_config = _example(tags=["stage", "speech"], description="Opening talk", common=True)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    description: str | None = Field(default=None, max_length=2000)
+    section_id: str | None = None
+    common: bool | None = None
+
+
+class DownloadRequest(BaseModel):
+    model_config = _example(image_ids=[_UUID])
+    image_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+# --- faces ----------------------------------------------------------------------------------
+class DigestRequest(BaseModel):
+    model_config = _example(
+        s3_bucket="findme-media", s3_prefix=f"originals/{_UUID}/", group_id=_UUID
+    )
+    s3_bucket: str
+    s3_prefix: str = ""
+    group_id: str
+
+
+class ClusterRequest(BaseModel):
+    model_config = _example(group_id=_UUID)
+    group_id: str
+    eps: float | None = Field(default=None, gt=0.0, lt=2.0)
+    min_samples: int | None = Field(default=None, ge=1, le=100)
+
+
+class SearchMatch(BaseModel):
+    image_s3_path: str
+    face_id: str
+    similarity_score: float
+    person_id: str | None = None
+    image_id: str
+    group_id: str
+
+
+class SearchOut(BaseModel):
+    model_config = _example(
+        matches=[
+            {
+                "image_s3_path": f"s3://findme-media/originals/{_UUID}/{_UUID}.jpg",
+                "face_id": _UUID,
+                "similarity_score": 0.78,
+                "person_id": _UUID,
+                "image_id": _UUID,
+                "group_id": _UUID,
+            }
+        ]
+    )
+    matches: list[SearchMatch]
+
+
+# --- conversions --------------------------------------------------------------------------------
+def group_out(summary: GroupSummary, *, show_invite: bool = True) -> GroupOut:
+    group: Group = summary.group
+    counts = ImageCounts(**summary.image_counts) if summary.image_counts else None
+    return GroupOut(
+        group_id=group.group_id,
+        group_name=group.name,
+        description=group.description,
+        owner_id=group.owner_id,
+        role=summary.role,
+        invite_code=group.invite_code if show_invite else "",
+        common_photo_ids=list(group.common_photo_ids),
+        created_at=group.created_at,
+        image_counts=counts,
+    )
+
+
+def image_out(image: Image, url: str | None = None, expires: datetime | None = None) -> ImageOut:
+    return ImageOut(
+        image_id=image.image_id,
+        group_id=image.group_id,
+        status=str(image.status),
+        failure_reason=image.failure_reason,
+        file_name=image.file_name,
+        content_type=image.content_type,
+        size_bytes=image.size_bytes,
+        width=image.width,
+        height=image.height,
+        captured_at=image.captured_at,
+        face_count=image.face_count,
+        common=image.common,
+        tags=list(image.tags),
+        description=image.description,
+        section_id=image.section_id,
+        uploaded_by=image.uploaded_by,
+        created_at=image.created_at,
+        processed_at=image.processed_at,
+        url=url,
+        expires=expires,
+    )
+
+
+def job_out(job: Job) -> JobOut:
+    return JobOut(
+        job_id=job.job_id,
+        job_type=str(job.job_type),
+        status=job.status,
+        group_id=job.group_id,
+        total=job.total,
+        done=job.done,
+        failed=job.failed,
+        result=dict(job.result),
+        error=job.error,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )

@@ -1,0 +1,88 @@
+"""cdk-nag AwsSolutions checks, and every acknowledged finding with its written reason.
+
+Each acknowledgement is scoped to the construct that needs it (never the whole stack) and
+names one finding (``AwsSolutions-IAM5[Resource::...]``), so a new wildcard elsewhere still
+fails synth. The reasons are also written into the template metadata (``cdk_nag``).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, App, Stack, Validations, aws_s3
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from findme_infra.functions import ACCESS
+from findme_infra.stack import FindMeStack
+
+_PACK = "AwsSolutions::"
+
+REASON_XRAY = (
+    "Resource '*' only for xray:PutTraceSegments/PutTelemetryRecords (active tracing), which "
+    "support no resource-level permissions (AWS requires '*')."
+)
+REASON_SMS = (
+    "Resource '*' also for sns:Publish of OTP text messages: publishing to a phone number has no "
+    "resource ARN (AWS requires '*'); the role has no other SNS action."
+)
+REASON_STATES_LOGS = (
+    "Resource '*' only for CloudWatch Logs vended log delivery (logs:*LogDelivery, "
+    "PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray, added by CDK for "
+    "execution logging and tracing; these actions support no resource-level permissions."
+)
+REASON_OBJECTS = (
+    "Object ARN '{prefix}*' names the objects under one key prefix (S3 needs the trailing "
+    "wildcard); the role gets only the object actions it uses on that prefix."
+)
+REASON_CHILD_EXECUTIONS = (
+    "Distributed Map child executions get generated ARNs (execution:<name>/<map run>:<id>); "
+    "AWS documents execution:<stateMachineName>/* for DescribeExecution/StopExecution, limited "
+    "to this state machine's own executions."
+)
+REASON_JWT_ROTATION = (
+    "Rotating the HS256 signing key would invalidate every issued session token at once "
+    "(7-day TTL); rotation waits for dual-key verification in findme.services.auth. Until then "
+    "rotate by hand in a maintenance window (put-secret-value)."
+)
+REASON_API_AUTH = (
+    "Authorization is in the application: HS256 bearer tokens issued after a phone OTP, checked "
+    "per route in findme.web.deps (public routes: OTP request/verify, health). API Gateway JWT "
+    "authorizers need an OIDC issuer with asymmetric JWKS, which HS256 tokens do not have."
+)
+
+
+def _ack(scope: IConstruct, finding: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{_PACK}{finding}", reason=reason))
+
+
+def add_checks(app: App) -> None:
+    """Validate every stack of ``app`` with the AwsSolutions pack at synth (once per app)."""
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)
+    )
+
+
+def acknowledge_findings(stack: FindMeStack) -> None:
+    """Acknowledge the findings of ``stack`` listed here, each on its construct, with a reason."""
+    cfn_bucket = stack.storage.bucket.node.default_child
+    assert isinstance(cfn_bucket, aws_s3.CfnBucket)
+    bucket_arn = f"<{Stack.of(stack).resolve(stack.get_logical_id(cfn_bucket))}.Arn>"
+    for name, fn in stack.functions.items():
+        reason = f"{REASON_XRAY} {REASON_SMS}" if ACCESS[name].sms else REASON_XRAY
+        _ack(fn.role, "AwsSolutions-IAM5[Resource::*]", reason)
+        for prefix in ACCESS[name].objects:
+            _ack(
+                fn.role,
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]",
+                REASON_OBJECTS.format(prefix=prefix),
+            )
+    for workflow, machine in stack.workflows.state_machines.items():
+        _ack(machine.role, "AwsSolutions-IAM5[Resource::*]", REASON_STATES_LOGS)
+        if workflow == "digest_prefix":
+            _ack(
+                machine.role,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                f"<AWS::AccountId>:execution:{stack.config.prefix}digest-prefix/*]",
+                REASON_CHILD_EXECUTIONS,
+            )
+    _ack(stack.secrets.jwt_secret, "AwsSolutions-SMG4", REASON_JWT_ROTATION)
+    _ack(stack.api.http_api, "AwsSolutions-APIG4", REASON_API_AUTH)

@@ -1,0 +1,118 @@
+"""``FindMeStack``: storage, tables, secrets, functions, workflows and API wired together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack, aws_iam
+from constructs import Construct
+
+from findme_infra.api import Api
+from findme_infra.functions import ACCESS, FindMeFunction, findme_env, grant_access
+from findme_infra.secrets import Secrets
+from findme_infra.stage import StageConfig
+from findme_infra.storage import Storage
+from findme_infra.tables import Tables
+from findme_infra.workflows import Workflows, connect_digest_queue
+
+#: Where the digest image puts the ONNX models (``COPY layers/models/*.onnx /opt/models/``).
+MODEL_DIR = "/opt/models"
+
+_DESCRIPTIONS = {
+    "api": "FindMe HTTP API (FastAPI via Mangum)",
+    "digest": "FindMe digest: detect, align, embed and grade the faces of uploaded photos",
+    "cluster": "FindMe cluster: DBSCAN of a group's faces into persons",
+    "zip": "FindMe zip: stream a selection of originals into one archive",
+}
+
+
+class FindMeStack(Stack):
+    """The whole FindMe deployment for one stage (``findme-dev`` or ``findme-prod``).
+
+    Attributes:
+        storage, tables, secrets, workflows, api: the constructs per concern.
+        functions: function name (``"digest"``) -> :class:`FindMeFunction`.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.storage = Storage(self, "Storage", config=config, digest_timeout_s=config.digest.timeout_s)
+        self.tables = Tables(self, "Tables", config=config)
+        self.secrets = Secrets(self, "Secrets", config=config)
+
+        shared = findme_env(
+            aws_region=Aws.REGION,
+            bucket=self.storage.bucket.bucket_name,
+            table_prefix=self.tables.table_prefix,
+        )
+        qdrant = findme_env(
+            qdrant_url=self.secrets.qdrant_url,
+            qdrant_api_key_secret_id=config.qdrant_api_key_secret_name,
+        )
+        per_function = {
+            "digest": {**qdrant, **findme_env(model_dir=MODEL_DIR, ort_threads="2")},
+            "cluster": qdrant,
+            "zip": {},
+        }
+        self.functions: dict[str, FindMeFunction] = {}
+        for name in ("digest", "cluster", "zip"):
+            self.functions[name] = self._function(name, {**shared, **per_function[name]})
+        connect_digest_queue(self.functions["digest"].function, self.storage.queue, config)
+
+        self.workflows = Workflows(
+            self,
+            "Workflows",
+            config=config,
+            functions={name: fn.function for name, fn in self.functions.items()},
+            bucket=self.storage.bucket,
+            jobs_table_name=self.tables.tables["jobs"].table_name,
+            jobs_table_arn=self.tables.tables["jobs"].table_arn,
+        )
+        machines = self.workflows.state_machines
+        api_env = {
+            **shared,
+            **qdrant,
+            **findme_env(
+                digest_queue_url=self.storage.queue.queue_url,
+                jwt_secret_id=self.secrets.jwt_secret.secret_arn,
+                digest_state_machine_arn=machines["digest_prefix"].state_machine_arn,
+                cluster_state_machine_arn=machines["cluster"].state_machine_arn,
+                zip_state_machine_arn=machines["zip"].state_machine_arn,
+            ),
+        }
+        self.functions["api"] = self._function("api", api_env)
+        api_role = self.functions["api"].role
+        for machine in machines.values():
+            machine.grant_start_execution(api_role)
+        # Reprocessing a photo re-sends its notification to the digest queue.
+        api_role.add_to_principal_policy(
+            aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.storage.queue.queue_arn])
+        )
+        self.secrets.jwt_secret.grant_read(api_role)
+        self.api = Api(self, "HttpApi", config=config, handler=self.functions["api"].function)
+
+        CfnOutput(self, "ApiUrl", value=self.api.http_api.api_endpoint)
+        CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(self, "DigestQueueUrl", value=self.storage.queue.queue_url)
+        for workflow, machine in machines.items():
+            CfnOutput(self, f"{workflow.title().replace('_', '')}StateMachineArn", value=machine.state_machine_arn)
+
+    def _function(self, name: str, environment: dict[str, str]) -> FindMeFunction:
+        sizing = getattr(self.config, name)
+        fn = FindMeFunction(
+            self,
+            name.capitalize(),
+            name=name,
+            config=self.config,
+            sizing=sizing,
+            environment=environment,
+            description=_DESCRIPTIONS[name],
+        )
+        access = ACCESS[name]
+        grant_access(fn.role, access, bucket=self.storage.bucket, tables=self.tables)
+        if access.qdrant:
+            self.secrets.qdrant_api_key.grant_read(fn.role)
+        return fn

@@ -1,0 +1,137 @@
+"""Deployment settings read from the CDK context (``-c key=value`` or ``cdk.json``).
+
+Everything that differs between ``dev`` and ``prod`` lives here, so the constructs take one
+:class:`StageConfig` and contain no ``if stage == ...`` branches of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_cdk import RemovalPolicy, aws_lambda, aws_logs
+from constructs import Node
+
+Stage = Literal["dev", "prod"]
+STAGES: tuple[Stage, ...] = ("dev", "prod")
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSizing:
+    """Per-function Lambda limits: memory (MB), timeout (s), /tmp (MB), reserved concurrency.
+
+    ``reserved_concurrency`` is ``None`` when reservations are switched off
+    (``-c reserve_concurrency=false``), e.g. on a new account whose concurrency quota is 10.
+    """
+
+    memory_mb: int
+    timeout_s: int
+    ephemeral_storage_mb: int
+    reserved_concurrency: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StageConfig:
+    """One deployment's settings (see ``infra/README.md`` for every context key)."""
+
+    stage: Stage
+    architecture: aws_lambda.Architecture
+    removal_policy: RemovalPolicy
+    #: DynamoDB deletion protection and S3/table retention on stack deletion.
+    protect_data: bool
+    log_retention: aws_logs.RetentionDays
+    #: Days S3 server access logs are kept in the access-log bucket.
+    access_log_days: int
+    log_level: str
+    #: SSM String parameter holding the Qdrant Cloud URL (resolved at deploy time).
+    qdrant_url_parameter: str
+    #: Secrets Manager secret (name) holding the Qdrant Cloud API key (read at run time).
+    qdrant_api_key_secret_name: str
+    #: Origins allowed by CORS on the API and on presigned POSTs to the bucket.
+    cors_origins: tuple[str, ...]
+    api_throttle_rate: int
+    api_throttle_burst: int
+    #: Optional custom domain for the HTTP API (both set, or neither).
+    domain_name: str | None
+    certificate_arn: str | None
+    #: Optional e-mail address subscribed to the alarm topic.
+    alarm_email: str | None
+    api: FunctionSizing
+    digest: FunctionSizing
+    cluster: FunctionSizing
+    zip: FunctionSizing
+    #: SQS -> digest: most concurrent digest invocations the event source mapping starts.
+    digest_queue_max_concurrency: int
+
+    @property
+    def prefix(self) -> str:
+        """Resource name prefix, e.g. ``findme-dev-``."""
+        return f"findme-{self.stage}-"
+
+
+def _flag(value: object, *, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _optional(node: Node, key: str) -> str | None:
+    value = node.try_get_context(key)
+    return str(value) if value not in (None, "") else None
+
+
+def _sizing(
+    memory_mb: int, timeout_s: int, ephemeral_mb: int, reserved: int, *, reserve: bool
+) -> FunctionSizing:
+    return FunctionSizing(memory_mb, timeout_s, ephemeral_mb, reserved if reserve else None)
+
+
+def stage_config(node: Node, stage: str | None = None) -> StageConfig:
+    """Build the :class:`StageConfig` from the context of ``node`` (usually the app's).
+
+    ``stage`` overrides the ``stage`` context value (tests build both stages in one app).
+
+    Raises:
+        ValueError: ``stage`` or ``architecture`` has an unknown value, or only one of
+            ``domain_name`` / ``certificate_arn`` is given.
+    """
+    stage = stage or str(node.try_get_context("stage") or "dev")
+    if stage not in STAGES:
+        raise ValueError(f"context stage must be one of {STAGES}, got {stage!r}")
+    arch_name = str(node.try_get_context("architecture") or "arm64")
+    architectures = {"arm64": aws_lambda.Architecture.ARM_64, "x86_64": aws_lambda.Architecture.X86_64}
+    if arch_name not in architectures:
+        raise ValueError(f"context architecture must be arm64 or x86_64, got {arch_name!r}")
+    domain_name = _optional(node, "domain_name")
+    certificate_arn = _optional(node, "certificate_arn")
+    if (domain_name is None) != (certificate_arn is None):
+        raise ValueError("context domain_name and certificate_arn go together")
+    prod = stage == "prod"
+    reserve = _flag(node.try_get_context("reserve_concurrency"), default=True)
+    origins = _optional(node, "cors_origins") or "*"
+    # Sizes: see infra/README.md "Function sizing" for the figures behind each number.
+    return StageConfig(
+        stage="prod" if prod else "dev",
+        architecture=architectures[arch_name],
+        removal_policy=RemovalPolicy.RETAIN if prod else RemovalPolicy.DESTROY,
+        protect_data=prod,
+        log_retention=aws_logs.RetentionDays.THREE_MONTHS if prod else aws_logs.RetentionDays.TWO_WEEKS,
+        access_log_days=90 if prod else 14,
+        log_level="INFO" if prod else "DEBUG",
+        qdrant_url_parameter=_optional(node, "qdrant_url_parameter") or f"/findme/{stage}/qdrant/url",
+        qdrant_api_key_secret_name=_optional(node, "qdrant_api_key_secret_name")
+        or f"findme/{stage}/qdrant/api-key",
+        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+        api_throttle_rate=200 if prod else 20,
+        api_throttle_burst=400 if prod else 40,
+        domain_name=domain_name,
+        certificate_arn=certificate_arn,
+        alarm_email=_optional(node, "alarm_email"),
+        api=_sizing(1024, 29, 512, 100 if prod else 10, reserve=reserve),
+        digest=_sizing(3538, 300, 2048, 50 if prod else 15, reserve=reserve),
+        cluster=_sizing(6144, 900, 1024, 4 if prod else 2, reserve=reserve),
+        zip=_sizing(1024, 900, 512, 10 if prod else 2, reserve=reserve),
+        digest_queue_max_concurrency=40 if prod else 5,
+    )

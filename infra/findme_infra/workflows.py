@@ -1,0 +1,177 @@
+"""Step Functions state machines (definitions are data: ``findme/workflows/*.asl.json``) and
+the SQS -> digest event source mapping.
+
+The ASL files hold ``${Placeholder}`` names that CDK fills in with ``DefinitionSubstitutions``
+(:data:`PLACEHOLDERS`); the local stack's in-process orchestrator runs the same steps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, Stack, aws_iam, aws_lambda, aws_lambda_event_sources
+from aws_cdk import aws_logs, aws_s3, aws_sqs, aws_stepfunctions
+from constructs import Construct
+
+from findme_infra.stage import StageConfig
+from findme_infra.storage import ORIGINALS
+
+WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "functions" / "findme" / "workflows"
+#: Workflow name (``ports.Orchestrator.start``) -> its ASL file.
+WORKFLOWS = ("digest_prefix", "cluster", "zip")
+#: SQS -> digest: messages per invocation and the longest wait to fill a batch.
+DIGEST_BATCH_SIZE = 10
+DIGEST_BATCHING_WINDOW_S = 5
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+def load_definition(workflow: str) -> dict[str, Any]:
+    """The ASL document of ``workflow`` (``findme/workflows/<workflow>.asl.json``), parsed."""
+    parsed: dict[str, Any] = json.loads((WORKFLOWS_DIR / f"{workflow}.asl.json").read_text())
+    return parsed
+
+
+def placeholders(workflow: str) -> set[str]:
+    """``${Name}`` placeholders used in ``workflow``'s ASL file."""
+    return set(_PLACEHOLDER.findall((WORKFLOWS_DIR / f"{workflow}.asl.json").read_text()))
+
+
+class Workflows(Construct):
+    """The ``digest_prefix``, ``cluster`` and ``zip`` state machines (standard type).
+
+    Each has its own role with exactly what its states call: ``lambda:InvokeFunction`` on
+    the functions it names, ``dynamodb:UpdateItem`` on the jobs table; ``digest_prefix``
+    also lists ``originals/`` and starts its own child executions (Distributed Map).
+
+    Attributes:
+        state_machines: workflow name -> state machine.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        functions: dict[str, aws_lambda.IFunction],
+        bucket: aws_s3.IBucket,
+        jobs_table_name: str,
+        jobs_table_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        values = {
+            "DigestFunctionArn": functions["digest"].function_arn,
+            "ClusterFunctionArn": functions["cluster"].function_arn,
+            "ZipFunctionArn": functions["zip"].function_arn,
+            "BucketName": bucket.bucket_name,
+            "OriginalsPrefix": ORIGINALS,
+            "JobsTableName": jobs_table_name,
+        }
+        self.state_machines: dict[str, aws_stepfunctions.StateMachine] = {}
+        for workflow in WORKFLOWS:
+            name = f"{config.prefix}{workflow.replace('_', '-')}"
+            used = placeholders(workflow)
+            missing = used - values.keys()
+            if missing:
+                raise KeyError(f"{workflow}.asl.json uses unknown placeholders {sorted(missing)}")
+            log_group = aws_logs.LogGroup(
+                self,
+                f"{_camel(workflow)}Logs",
+                # The /aws/vendedlogs/ prefix keeps the account's log resource policy small.
+                log_group_name=f"/aws/vendedlogs/states/{name}",
+                retention=config.log_retention,
+                removal_policy=config.removal_policy,
+            )
+            machine = aws_stepfunctions.StateMachine(
+                self,
+                _camel(workflow),
+                state_machine_name=name,
+                state_machine_type=aws_stepfunctions.StateMachineType.STANDARD,
+                # Inline (not an S3 asset) so the template shows the definition; parsed
+                # first so a malformed file fails synth, not the deployment.
+                definition_body=aws_stepfunctions.DefinitionBody.from_string(
+                    json.dumps(load_definition(workflow), indent=1)
+                ),
+                definition_substitutions={k: values[k] for k in sorted(used)},
+                logs=aws_stepfunctions.LogOptions(
+                    destination=log_group,
+                    level=aws_stepfunctions.LogLevel.ALL,
+                    # Inputs carry ids only, but keep payloads out of the logs anyway.
+                    include_execution_data=False,
+                ),
+                tracing_enabled=True,
+                removal_policy=config.removal_policy,
+            )
+            invoked = [
+                functions[fn].function_arn
+                for fn in ("digest", "cluster", "zip")
+                if f"{fn.capitalize()}FunctionArn" in used
+            ]
+            machine.add_to_role_policy(
+                aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=invoked)
+            )
+            machine.add_to_role_policy(
+                aws_iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[jobs_table_arn])
+            )
+            if "BucketName" in used:
+                self._allow_distributed_map(machine, stack, name, bucket)
+            self.state_machines[workflow] = machine
+
+    @staticmethod
+    def _allow_distributed_map(
+        machine: aws_stepfunctions.StateMachine, stack: Stack, name: str, bucket: aws_s3.IBucket
+    ) -> None:
+        """ItemReader (ListObjectsV2 on ``originals/``) and the map's child executions."""
+        machine.add_to_role_policy(
+            aws_iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{ORIGINALS}*"]}},
+            )
+        )
+        # The machine's own ARN is built from its fixed name (a Ref would be a cycle).
+        own_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        machine.add_to_role_policy(
+            aws_iam.PolicyStatement(actions=["states:StartExecution"], resources=[own_arn])
+        )
+        machine.add_to_role_policy(
+            aws_iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{name}/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+
+
+def connect_digest_queue(
+    digest: aws_lambda.Function, queue: aws_sqs.IQueue, config: StageConfig
+) -> aws_lambda_event_sources.SqsEventSource:
+    """SQS -> digest with partial batch responses (``ReportBatchItemFailures``)."""
+    source = aws_lambda_event_sources.SqsEventSource(
+        queue,
+        batch_size=DIGEST_BATCH_SIZE,
+        max_batching_window=Duration.seconds(DIGEST_BATCHING_WINDOW_S),
+        report_batch_item_failures=True,
+        max_concurrency=config.digest_queue_max_concurrency,
+    )
+    digest.add_event_source(source)
+    return source
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))

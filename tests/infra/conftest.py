@@ -1,0 +1,54 @@
+"""The CDK app synthesised ONCE per test session (both stages in one app, cdk-nag on).
+
+Synth goes through jsii (a Node process) and takes several seconds, so every infra test
+shares the templates built here. Nothing reaches AWS or Docker: images are only staged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA = REPO_ROOT / "infra"
+sys.path.insert(0, str(INFRA))
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk import App  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra_cfn import Synth  # noqa: E402
+
+# infra/app.py under a unique module name ("app" is too common to put on sys.path as is).
+_spec = importlib.util.spec_from_file_location("findme_cdk_app", INFRA / "app.py")
+assert _spec is not None and _spec.loader is not None
+_cdk_app = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_cdk_app)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """dev and prod stacks with the pinned ``cdk.json`` context, synthesised once."""
+    context = json.loads((INFRA / "cdk.json").read_text())["context"]
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(context=context, outdir=str(outdir))
+    stacks = _cdk_app.build(app, ["dev", "prod"])
+    app.synth()  # raises if any cdk-nag finding is not acknowledged
+    by_stage = {stack.config.stage: stack for stack in stacks}
+    templates = {stage: Template.from_stack(stack) for stage, stack in by_stage.items()}
+    return Synth(stacks=by_stage, templates=templates, outdir=outdir)
+
+
+@pytest.fixture(scope="session")
+def dev(synth: Synth) -> Template:
+    return synth.templates["dev"]
+
+
+@pytest.fixture(scope="session")
+def prod(synth: Synth) -> Template:
+    return synth.templates["prod"]

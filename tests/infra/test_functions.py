@@ -1,0 +1,165 @@
+"""The four Lambda functions: container images, sizing, Powertools env, tracing, logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+from infra_cfn import Synth, render
+
+from findme.config import Settings
+
+pytestmark = pytest.mark.infra
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NAMES = ("api", "digest", "cluster", "zip")
+
+
+def _functions(template: Template) -> dict[str, dict]:
+    return {
+        f["Properties"]["FunctionName"].rsplit("-", 1)[-1]: f["Properties"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if render(f["Properties"].get("FunctionName", "")).startswith("findme-")
+    }
+
+
+def test_every_function_is_a_container_image_on_one_architecture(dev: Template) -> None:
+    """Given the dev stack, then api, digest, cluster and zip are image functions (no zip
+    bundling at synth) on arm64, with active X-Ray tracing and their own log group."""
+    functions = _functions(dev)
+    assert set(functions) == set(NAMES)
+    for props in functions.values():
+        assert props["PackageType"] == "Image"
+        assert "ImageUri" in props["Code"]
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert "LogGroup" in props["LoggingConfig"]
+        assert "Runtime" not in props and "Handler" not in props
+
+
+def test_architecture_follows_the_context(synth: Synth) -> None:
+    """Given the stage config, then the image platform and Lambda architecture agree."""
+    from findme_infra.functions import image_code  # noqa: F401 (import proves module loads)
+
+    manifest = json.loads(next(synth.outdir.glob("findme-dev.assets.json")).read_text())
+    platforms = {a["source"].get("platform") for a in manifest["dockerImages"].values()}
+    assert platforms == {"linux/arm64"}
+
+
+def test_environment_is_powertools_plus_valid_findme_settings(dev: Template) -> None:
+    """Given each function's environment, then Powertools service/level/namespace are set and
+    every FINDME_* name is a findme.config.Settings field (a typo would be silently ignored)."""
+    fields = {f"FINDME_{name.upper()}" for name in Settings.model_fields}
+    for name, props in _functions(dev).items():
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == f"findme-{name}"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "FindMe"
+        assert env["POWERTOOLS_LOG_LEVEL"] in {"DEBUG", "INFO"}
+        findme = {k for k in env if k.startswith("FINDME_")}
+        assert findme <= fields, findme - fields
+        assert {"FINDME_BUCKET", "FINDME_TABLE_PREFIX", "FINDME_STAGE", "FINDME_AWS_REGION"} <= findme
+        assert env["FINDME_TABLE_PREFIX"] == "findme-dev-"
+
+
+def test_secrets_never_appear_in_environment_variables(dev: Template) -> None:
+    """Given every function, then the Qdrant API key and JWT key are referenced by secret id
+    only; the Qdrant URL comes from an SSM parameter resolved at deploy time."""
+    template = dev.to_json()
+    for name, props in _functions(dev).items():
+        env = props["Environment"]["Variables"]
+        assert "FINDME_QDRANT_API_KEY" not in env and "FINDME_JWT_SECRET" not in env
+        if "FINDME_QDRANT_URL" in env:
+            param = env["FINDME_QDRANT_URL"]["Ref"]
+            assert template["Parameters"][param]["Type"] == "AWS::SSM::Parameter::Value<String>"
+            assert template["Parameters"][param]["Default"] == "/findme/dev/qdrant/url"
+            assert env["FINDME_QDRANT_API_KEY_SECRET_ID"] == "findme/dev/qdrant/api-key"
+        assert ("FINDME_JWT_SECRET_ID" in env) == (name == "api")
+    assert "resolve:secretsmanager" not in json.dumps(template)
+
+
+def test_api_knows_the_queue_and_state_machines(synth: Synth, dev: Template) -> None:
+    """Given the api function, then it gets the digest queue URL and the three state
+    machine ARNs it starts (Settings fields read by StepFunctionsOrchestrator)."""
+    env = _functions(dev)["api"]["Environment"]["Variables"]
+    machines = synth.resources("dev", "AWS::StepFunctions::StateMachine")
+    names = {m["Properties"]["StateMachineName"]: k for k, m in machines.items()}
+    assert env["FINDME_DIGEST_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-digest-prefix"]}
+    assert env["FINDME_CLUSTER_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-cluster"]}
+    assert env["FINDME_ZIP_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-zip"]}
+    assert render(env["FINDME_DIGEST_QUEUE_URL"]).startswith("<StorageDigestQueue")
+
+
+def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
+    """Given both stages, then every function stays within Lambda limits, the api timeout fits
+    the HTTP API's 30 s, digest has >= 2 vCPU (1,769 MB per vCPU) for 2 onnxruntime threads,
+    and digest's reserved concurrency covers the SQS mapping plus the Distributed Map."""
+    from findme_infra.workflows import load_definition
+
+    map_concurrency = load_definition("digest_prefix")["States"]["DigestPrefix"]["MaxConcurrency"]
+    for stage in ("dev", "prod"):
+        functions = _functions(synth.templates[stage])
+        for props in functions.values():
+            assert 128 <= props["MemorySize"] <= 10240
+            assert props["Timeout"] <= 900
+            assert 512 <= props["EphemeralStorage"]["Size"] <= 10240
+        assert functions["api"]["Timeout"] < 30
+        assert functions["digest"]["MemorySize"] >= 2 * 1769
+        assert functions["digest"]["Environment"]["Variables"]["FINDME_ORT_THREADS"] == "2"
+        (mapping,) = synth.templates[stage].find_resources("AWS::Lambda::EventSourceMapping").values()
+        queue_max = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        assert functions["digest"]["ReservedConcurrentExecutions"] >= queue_max + map_concurrency
+
+
+def test_log_retention_depends_on_the_stage(dev: Template, prod: Template) -> None:
+    """Given both stages, then every log group has a retention: 14 days in dev, 90 in prod."""
+    for template, days in ((dev, 14), (prod, 90)):
+        groups = template.find_resources("AWS::Logs::LogGroup")
+        assert len(groups) >= 8  # 4 functions + 3 state machines + API access logs
+        assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
+
+
+def _staged(synth: Synth, name: str) -> Path:
+    manifest = json.loads((synth.outdir / "findme-dev.assets.json").read_text())
+    for asset in manifest["dockerImages"].values():
+        if asset["source"].get("dockerFile") == f"functions/{name}/Dockerfile":
+            return synth.outdir / asset["source"]["directory"]
+    raise AssertionError(f"no staged image for {name}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name: str) -> None:
+    """Given the staged build context of a function (what ``cdk deploy`` sends to Docker),
+    then it holds the project files, the core package and that function only; digest alone
+    gets the ONNX models; no tests, venv, caches or other functions."""
+    root = _staged(synth, name)
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert {"pyproject.toml", "README.md", f"functions/{name}/Dockerfile"} <= files
+    assert "functions/findme/config.py" in files
+    assert "functions/requirements/constraints.txt" in files
+    tops = {f.split("/")[0] for f in files}
+    assert tops <= {"pyproject.toml", "README.md", "functions", "layers"}
+    others = {f.split("/")[1] for f in files if f.startswith("functions/")}
+    assert others == {"findme", "requirements", name}
+    assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
+    models = {f for f in files if f.startswith("layers/")}
+    if name == "digest":
+        assert models and all(f.startswith("layers/models/") and f.endswith(".onnx") for f in models)
+    else:
+        assert not models
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dockerfile_installs_only_its_own_extra(name: str) -> None:
+    """Given functions/<name>/Dockerfile, then it starts from the AWS Lambda Python base image,
+    installs the core package with exactly its own extra under the constraints, and runs
+    handler.handler; only digest copies the models to /opt/models."""
+    text = (REPO_ROOT / "functions" / name / "Dockerfile").read_text()
+    assert "FROM ${BASE_IMAGE}" in text and "public.ecr.aws/lambda/python:3.12" in text
+    assert f'".[{name}]"' in text
+    for other in set(NAMES) - {name}:
+        assert f"[{other}]" not in text
+    assert "--constraint functions/requirements/constraints.txt" in text
+    assert 'CMD ["handler.handler"]' in text
+    assert ("COPY layers/models/*.onnx /opt/models/" in text) == (name == "digest")

@@ -1,0 +1,160 @@
+"""Least privilege: each role gets only its prefixes, tables, queue and state machines."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aws_cdk.assertions import Template
+from infra_cfn import Synth, as_list, render, statements
+
+pytestmark = pytest.mark.infra
+
+#: Actions AWS only authorises on Resource "*" (no resource-level permissions).
+STAR_ONLY_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "sns:Publish",  # SMS to a phone number has no ARN; api role only (checked below)
+}
+#: The only wildcard shapes allowed in any other resource.
+ALLOWED_WILDCARDS = [
+    re.compile(r"^<StorageMedia\w+\.Arn>/(originals|faces|selfies|archives)/\*$"),
+    re.compile(r"^arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:findme/\w+/qdrant/api-key-\?\?\?\?\?\?$"),
+    re.compile(r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:findme-\w+-digest-prefix/\*$"),
+]
+ROLES = ["Api", "Digest", "Cluster", "Zip", "WorkflowsDigestPrefix", "WorkflowsCluster", "WorkflowsZip"]
+
+
+def _actions(statement: dict) -> set[str]:
+    return set(as_list(statement["Action"]))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_star_resource_except_where_aws_requires_it(dev: Template, role: str) -> None:
+    """Given a function or state machine role, then Resource "*" appears only with actions
+    that support no resource-level permissions, and any other wildcard is an object prefix,
+    the Qdrant secret's random suffix or the map's child executions."""
+    found = list(statements(dev, role))
+    assert found
+    for statement in found:
+        resources = [render(r) for r in as_list(statement["Resource"])]
+        if "*" in resources:
+            assert resources == ["*"]
+            assert _actions(statement) <= STAR_ONLY_ACTIONS, _actions(statement)
+            if "sns:Publish" in _actions(statement):
+                assert role == "Api" and _actions(statement) == {"sns:Publish"}
+            continue
+        for resource in resources:
+            if "*" in resource or "?" in resource:
+                assert any(p.match(resource) for p in ALLOWED_WILDCARDS), resource
+        assert not any(a.endswith("*") for a in _actions(statement)), statement["Action"]
+
+
+def _object_actions(template: Template, role: str) -> dict[str, set[str]]:
+    """key prefix -> S3 object actions of ``role``."""
+    out: dict[str, set[str]] = {}
+    for statement in statements(template, role):
+        for resource in (render(r) for r in as_list(statement["Resource"])):
+            match = re.match(r"^<StorageMedia\w+\.Arn>/(\w+)/\*$", resource)
+            if match:
+                out.setdefault(match.group(1), set()).update(_actions(statement))
+    return out
+
+
+def test_each_function_touches_only_its_prefixes(dev: Template) -> None:
+    """Given the function roles, then digest reads originals and writes faces only, zip reads
+    originals and writes archives only, cluster has no S3 object access at all, and nobody but
+    the api deletes originals."""
+    digest = _object_actions(dev, "Digest")
+    assert digest["originals"] == {"s3:GetObject"}
+    assert "s3:PutObject" in digest["faces"] and "archives" not in digest
+    zip_ = _object_actions(dev, "Zip")
+    assert zip_["originals"] == {"s3:GetObject"}
+    assert "s3:PutObject" in zip_["archives"] and set(zip_) == {"originals", "archives"}
+    assert _object_actions(dev, "Cluster") == {}
+    api = _object_actions(dev, "Api")
+    assert "s3:DeleteObject" in api["originals"]
+    for role in ("Digest", "Zip", "Cluster"):
+        assert "s3:DeleteObject" not in _object_actions(dev, role).get("originals", set())
+
+
+def _table_access(synth: Synth, role: str) -> dict[str, set[str]]:
+    """table name (``images``) -> DynamoDB actions of ``role``."""
+    ids = {
+        k: t["Properties"]["TableName"].removeprefix("findme-dev-")
+        for k, t in synth.resources("dev", "AWS::DynamoDB::Table").items()
+    }
+    out: dict[str, set[str]] = {}
+    for statement in statements(synth.templates["dev"], role):
+        for resource in as_list(statement["Resource"]):
+            text = render(resource)
+            match = re.match(r"^<(\w+)\.Arn>(/index/[\w.-]+)?$", text)
+            if match and match.group(1) in ids:
+                out.setdefault(ids[match.group(1)], set()).update(_actions(statement))
+    return out
+
+
+def test_each_function_gets_only_its_tables(synth: Synth) -> None:
+    """Given the function roles, then the api reaches every table, cluster cannot write users
+    or images, zip writes only jobs, and the state machines may only update jobs."""
+    from findme.tables import TABLES
+
+    assert set(_table_access(synth, "Api")) == {spec.name for spec in TABLES}
+    cluster = _table_access(synth, "Cluster")
+    assert "dynamodb:PutItem" not in cluster.get("users", set())
+    assert "dynamodb:PutItem" not in cluster.get("images", set())
+    assert "otp" not in cluster and "user-phones" not in cluster
+    zip_ = _table_access(synth, "Zip")
+    assert {t for t, acts in zip_.items() if "dynamodb:PutItem" in acts} == {"jobs"}
+    digest = _table_access(synth, "Digest")
+    assert "users" not in digest and "otp" not in digest
+    for machine in ("WorkflowsDigestPrefix", "WorkflowsCluster", "WorkflowsZip"):
+        assert _table_access(synth, machine) == {"jobs": {"dynamodb:UpdateItem"}}
+
+
+def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functions(
+    synth: Synth,
+) -> None:
+    """Given all roles, then states:StartExecution is granted to the api (and the digest-prefix
+    machine on itself, for its map children), and each state machine invokes exactly the
+    functions its definition names."""
+    dev = synth.templates["dev"]
+    starters = {
+        role
+        for role in ROLES
+        for s in statements(dev, role)
+        if "states:StartExecution" in _actions(s)
+    }
+    assert starters == {"Api", "WorkflowsDigestPrefix"}
+    expected = {
+        "WorkflowsDigestPrefix": {"Digest", "Cluster"},
+        "WorkflowsCluster": {"Cluster"},
+        "WorkflowsZip": {"Zip"},
+    }
+    for role, functions in expected.items():
+        invoked = {
+            render(r)[1:].split("Function")[0]
+            for s in statements(dev, role)
+            if "lambda:InvokeFunction" in _actions(s)
+            for r in as_list(s["Resource"])
+        }
+        assert invoked == functions, (role, invoked)
+    for role in ("Digest", "Cluster", "Zip"):
+        assert not any("lambda:InvokeFunction" in _actions(s) for s in statements(dev, role))
+
+
+def test_function_roles_use_no_managed_policies(dev: Template) -> None:
+    """Given every role, then none attaches an AWS managed policy (inline, scoped statements
+    only: logs go to the function's own log group)."""
+    for role in dev.find_resources("AWS::IAM::Role").values():
+        assert not role["Properties"].get("ManagedPolicyArns")

@@ -1,0 +1,68 @@
+"""DynamoDB tables built from findme.tables.TABLES (keys, indexes, PITR, TTL, protection)."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Template
+
+from findme.tables import TABLES, TableSpec
+
+pytestmark = pytest.mark.infra
+
+
+def _tables_by_name(template: Template) -> dict[str, dict]:
+    return {
+        t["Properties"]["TableName"]: t for t in template.find_resources("AWS::DynamoDB::Table").values()
+    }
+
+
+def _key_schema(spec_hash: str, spec_range: str | None) -> list[dict[str, str]]:
+    keys = [{"AttributeName": spec_hash, "KeyType": "HASH"}]
+    if spec_range:
+        keys.append({"AttributeName": spec_range, "KeyType": "RANGE"})
+    return keys
+
+
+@pytest.mark.parametrize("spec", TABLES, ids=lambda s: s.name)
+def test_each_spec_table_is_on_demand_with_pitr_keys_indexes_and_ttl(
+    dev: Template, spec: TableSpec
+) -> None:
+    """Given a table of the data layer's spec, when reading the dev template, then the table
+    exists as findme-dev-<name>, on demand, with PITR, its keys, every GSI and its TTL."""
+    table = _tables_by_name(dev)[f"findme-dev-{spec.name}"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["KeySchema"] == _key_schema(
+        spec.hash_key.name, spec.range_key.name if spec.range_key else None
+    )
+    assert {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]} == (
+        spec.key_attributes()
+    )
+    indexes = {ix["IndexName"]: ix for ix in table.get("GlobalSecondaryIndexes", [])}
+    assert set(indexes) == {ix.name for ix in spec.indexes}
+    for ix in spec.indexes:
+        assert indexes[ix.name]["KeySchema"] == _key_schema(
+            ix.hash_key.name, ix.range_key.name if ix.range_key else None
+        )
+        assert indexes[ix.name]["Projection"]["ProjectionType"] == ix.projection
+    if spec.ttl_attribute:
+        assert table["TimeToLiveSpecification"] == {
+            "AttributeName": spec.ttl_attribute,
+            "Enabled": True,
+        }
+    else:
+        assert "TimeToLiveSpecification" not in table
+
+
+def test_prod_tables_are_protected_and_retained_dev_tables_are_not(
+    dev: Template, prod: Template
+) -> None:
+    """Given both stages, then prod tables have deletion protection and are retained on stack
+    deletion, while dev tables are deletable."""
+    for table in _tables_by_name(prod).values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == "Retain"
+    for table in _tables_by_name(dev).values():
+        assert table["Properties"].get("DeletionProtectionEnabled", False) is False
+        assert table["DeletionPolicy"] == "Delete"
+    assert len(_tables_by_name(prod)) == len(TABLES)

@@ -1,0 +1,139 @@
+"""SQS -> digest event source mapping and the Step Functions state machines."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+from infra_cfn import Synth, render
+
+pytestmark = pytest.mark.infra
+
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def _machines(synth: Synth, stage: str = "dev") -> dict[str, dict[str, Any]]:
+    """State machine name -> properties, with ``Definition`` = the parsed definition."""
+    out = {}
+    for machine in synth.resources(stage, "AWS::StepFunctions::StateMachine").values():
+        props = dict(machine["Properties"])
+        props["Definition"] = json.loads(render(props["DefinitionString"]))
+        out[props["StateMachineName"]] = props
+    return out
+
+
+def _tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = state
+        if state["Type"] == "Map":
+            found |= _tasks(state["ItemProcessor"]["States"])
+    return found
+
+
+def test_digest_consumes_the_queue_with_partial_batch_responses(synth: Synth) -> None:
+    """Given the event source mapping, then the digest function reads the digest queue in
+    batches of 10 with a 5 s window and reports partial batch failures."""
+    (mapping,) = synth.resources("dev", "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 10
+    assert props["MaximumBatchingWindowInSeconds"] == 5
+    assert render(props["EventSourceArn"]).startswith("<StorageDigestQueue")
+    assert render(props["FunctionName"]).startswith("<DigestFunction")
+
+
+def test_digest_prefix_is_a_distributed_map_over_the_originals_then_cluster(synth: Synth) -> None:
+    """Given the digest_prefix state machine, then a Distributed Map lists
+    originals/{group_id}/ with ItemReader, batches items for digest with bounded concurrency and
+    a tolerated failure percentage, and then the cluster task runs."""
+    definition = _machines(synth)["findme-dev-digest-prefix"]["Definition"]
+    state = definition["States"]["DigestPrefix"]
+    assert state["Type"] == "Map"
+    assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert state["ItemReader"]["Parameters"]["Prefix.$"] == (
+        "States.Format('${OriginalsPrefix}{}/', $.group_id)"
+    )
+    assert state["ItemBatcher"]["MaxItemsPerBatch"] >= 1
+    assert set(state["ItemBatcher"]["BatchInput"]) == {"job_id.$", "force.$"}
+    assert set(state["ItemSelector"]) == {"Key.$", "Size.$"}
+    assert 1 <= state["MaxConcurrency"] <= 1000
+    assert 0 < state["ToleratedFailurePercentage"] < 100
+    digest = state["ItemProcessor"]["States"]["DigestBatch"]
+    assert digest["Parameters"]["FunctionName"] == "${DigestFunctionArn}"
+    assert state["Next"] == "ClusterRequested"
+    cluster = definition["States"]["Cluster"]
+    assert cluster["Parameters"]["FunctionName"] == "${ClusterFunctionArn}"
+
+
+@pytest.mark.parametrize("name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"])
+def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: str) -> None:
+    """Given a state machine, then each Lambda task retries Lambda service errors with backoff
+    and, outside the map's children, a failure is caught, marks the job failed and fails."""
+    definition = _machines(synth)[name]["Definition"]
+    tasks = _tasks(definition["States"])
+    assert tasks
+    for task_name, task in tasks.items():
+        assert task.get("Retry"), task_name
+        if task["Resource"] == "arn:aws:states:::lambda:invoke":
+            retried = set().union(*(set(r["ErrorEquals"]) for r in task["Retry"]))
+            assert LAMBDA_SERVICE_ERRORS <= retried, task_name
+            assert all(r["BackoffRate"] >= 2 for r in task["Retry"])
+            assert task["TimeoutSeconds"] > 0
+    top_level_lambda = [
+        t for n, t in definition["States"].items()
+        if n in tasks and t["Resource"] == "arn:aws:states:::lambda:invoke"
+    ]
+    for task in top_level_lambda:
+        assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+        assert task["Catch"][0]["Next"] == "MarkJobFailed"
+    assert definition["States"]["MarkJobFailed"]["Next"] == "Failed"
+    assert definition["States"]["Failed"]["Type"] == "Fail"
+
+
+@pytest.mark.parametrize("name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"])
+def test_placeholders_are_all_substituted_and_logging_tracing_are_on(
+    synth: Synth, name: str
+) -> None:
+    """Given a state machine, then every ${Placeholder} of its ASL file has a
+    DefinitionSubstitutions value, it logs ALL events to its log group and traces with X-Ray."""
+    props = _machines(synth)[name]
+    used = set(re.findall(r"\$\{(\w+)\}", render(props["DefinitionString"])))
+    assert used and used == set(props["DefinitionSubstitutions"])
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["StateMachineType"] == "STANDARD"
+
+
+def test_lambda_task_timeouts_exceed_the_function_timeouts(synth: Synth) -> None:
+    """Given each Lambda task, then its TimeoutSeconds exceeds the invoked function's timeout
+    (Step Functions must not abandon a still-running invocation)."""
+    functions = {
+        f["Properties"]["FunctionName"].rsplit("-", 1)[-1]: f["Properties"]["Timeout"]
+        for f in synth.resources("dev", "AWS::Lambda::Function").values()
+        if str(f["Properties"].get("FunctionName", "")).startswith("findme-")
+    }
+    for machine in _machines(synth).values():
+        for task in _tasks(machine["Definition"]["States"]).values():
+            fn = task.get("Parameters", {}).get("FunctionName", "")
+            match = re.fullmatch(r"\$\{(\w+)FunctionArn\}", fn)
+            if match:
+                assert task["TimeoutSeconds"] > functions[match.group(1).lower()]
+
+
+def test_state_machine_definitions_are_inline(dev: Template) -> None:
+    """Given the template, then definitions are inline strings (reviewable in a diff), not
+    S3 assets."""
+    for machine in dev.find_resources("AWS::StepFunctions::StateMachine").values():
+        assert "DefinitionString" in machine["Properties"]
+        assert "DefinitionS3Location" not in machine["Properties"]

@@ -1,0 +1,157 @@
+"""The curation unit tests' world: the real adapters on in-process fakes, and seed helpers.
+
+DynamoDB and S3 are moto (``mock_aws``), Qdrant is its local ``:memory:`` mode; the tables
+come from :mod:`findme.tables`. One set per test module; tests isolate by fresh ids.
+:class:`World` seeds groups, users, photos, faces (synthetic unit embeddings) and persons.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from findme.adapters.dynamodb import DynamoMetadataStore
+from findme.adapters.qdrant import QdrantVectorIndex
+from findme.adapters.s3 import S3ObjectStore
+from findme.config import Settings
+from findme.domain.records import (
+    Face,
+    Group,
+    GroupRole,
+    Image,
+    ImageStatus,
+    Membership,
+    Person,
+    Role,
+    User,
+)
+from findme.ports import FaceVector
+from findme.services.curation import CurationScope, scope_for
+from numpy.typing import NDArray
+
+DIM = 128
+
+
+def unit(v: NDArray[np.float64]) -> NDArray[np.float32]:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+@dataclass
+class World:
+    """The stores plus helpers that write consistent records to all three."""
+
+    settings: Settings
+    metadata: DynamoMetadataStore
+    vectors: QdrantVectorIndex
+    store: S3ObjectStore
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
+
+    def user(self, role: Role = Role.MEMBER) -> User:
+        user = User(
+            user_id=str(uuid.uuid4()),
+            phone_number=f"+1555{self.rng.integers(10**6, 10**7)}",
+            name="Test User",
+            role=role,
+        )
+        self.metadata.put_user(user)
+        return user
+
+    def group(
+        self, owner: User, *, photographer: User | None = None, member: User | None = None
+    ) -> Group:
+        group = Group(group_id=str(uuid.uuid4()), name="Event", owner_id=owner.user_id)
+        self.metadata.put_group(group)
+        self.metadata.put_membership(Membership(group.group_id, owner.user_id, GroupRole.OWNER))
+        if photographer:
+            self.metadata.put_membership(
+                Membership(group.group_id, photographer.user_id, GroupRole.PHOTOGRAPHER)
+            )
+        if member:
+            self.metadata.put_membership(
+                Membership(group.group_id, member.user_id, GroupRole.MEMBER)
+            )
+        return group
+
+    def scope(self, user: User) -> CurationScope:
+        return scope_for(self.metadata, user.user_id, user.role)
+
+    def identity(self) -> NDArray[np.float32]:
+        """A random direction standing for one person's face."""
+        return unit(self.rng.normal(size=DIM))
+
+    def near(self, center: NDArray[np.float32], noise: float = 0.15) -> NDArray[np.float32]:
+        """Another photo of the same person: cosine similarity to ``center`` about 0.75-0.9."""
+        return unit(center + noise * self.rng.normal(size=DIM) / np.sqrt(DIM) * 4)
+
+    def photo(
+        self,
+        group: Group,
+        embeddings: Sequence[NDArray[np.float32]],
+        *,
+        quality: Sequence[tuple[float, float, float]] | None = None,
+        thumbnails: bool = True,
+    ) -> list[Face]:
+        """One processed photo with a face per embedding (boxes side by side)."""
+        image_id = str(uuid.uuid4())
+        key = f"originals/{group.group_id}/{image_id}.jpg"
+        self.metadata.put_image(
+            Image(
+                image_id=image_id,
+                group_id=group.group_id,
+                s3_key=key,
+                status=ImageStatus.PROCESSED,
+                face_count=len(embeddings),
+            )
+        )
+        faces: list[Face] = []
+        for index, _vector in enumerate(embeddings):
+            blur, bright, conf = quality[index] if quality else (0.9, 0.6, 0.95)
+            face_id = str(uuid.uuid5(uuid.UUID(image_id), str(index)))
+            thumb = f"faces/{group.group_id}/{face_id}.jpg" if thumbnails else None
+            if thumb:
+                self.store.put(thumb, b"\xff\xd8jpeg" + face_id.encode(), "image/jpeg")
+            overall = round(0.4 * blur + 0.4 * bright + 0.2 * conf, 4)
+            faces.append(
+                Face(
+                    face_id=face_id,
+                    image_id=image_id,
+                    group_id=group.group_id,
+                    face_index=index,
+                    bbox={"x": 100 * index, "y": 10, "w": 80, "h": 80},
+                    landmarks={},
+                    confidence=conf,
+                    blur_score=blur,
+                    brightness_score=bright,
+                    overall_quality=overall,
+                    quality_grade="B",
+                    thumbnail_key=thumb,
+                )
+            )
+        self.metadata.put_faces(faces)
+        self.vectors.upsert(
+            [
+                FaceVector(f.face_id, group.group_id, image_id, v)
+                for f, v in zip(faces, embeddings, strict=True)
+            ]
+        )
+        return faces
+
+    def person(self, group: Group, faces: Sequence[Face], name: str | None = None) -> Person:
+        """A person holding ``faces`` (as clustering would leave it)."""
+        person = Person(
+            person_id=str(uuid.uuid4()),
+            group_id=group.group_id,
+            name=name,
+            face_count=len(faces),
+            image_count=len({f.image_id for f in faces}),
+            cover_face_id=faces[0].face_id if faces else None,
+        )
+        self.metadata.put_person(person)
+        ids = [f.face_id for f in faces]
+        self.vectors.set_person(ids, person.person_id)
+        for face in faces:
+            self.metadata.update_face_person(face.face_id, person.person_id, manual=False)
+            face.person_id = person.person_id
+        return person

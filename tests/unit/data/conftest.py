@@ -1,0 +1,61 @@
+"""Unit-tier data fixtures: moto in-process (``mock_aws``) and Qdrant ``:memory:``.
+
+``aws`` (module scope) activates ``mock_aws`` with dummy credentials and provisions the
+tables, bucket, queues and JWT secret exactly as the local stack does
+(:func:`findme.adapters.provision.provision`); it yields the matching :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from findme.adapters.dynamodb import DynamoMetadataStore
+from findme.adapters.provision import provision
+from findme.adapters.qdrant import QdrantVectorIndex
+from findme.adapters.s3 import S3ObjectStore
+from findme.config import Settings
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Settings]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            mp.setenv(key, value)
+        mp.delenv("AWS_SESSION_TOKEN", raising=False)
+        with mock_aws():
+            settings = Settings(
+                stage="test",
+                aws_region="us-east-1",
+                aws_endpoint_url=None,
+                dynamodb_endpoint_url=None,
+                bucket="findme-unit",
+                table_prefix="unit-",
+                qdrant_path=":memory:",
+            )
+            provision(settings)
+            yield settings
+
+
+@pytest.fixture(scope="module")
+def store(aws: Settings) -> DynamoMetadataStore:
+    return DynamoMetadataStore(aws)
+
+
+@pytest.fixture(scope="module")
+def objects(aws: Settings) -> S3ObjectStore:
+    return S3ObjectStore(aws, part_bytes=5 * 1024 * 1024)
+
+
+@pytest.fixture
+def vectors(aws: Settings) -> Iterator[QdrantVectorIndex]:
+    index = QdrantVectorIndex(aws)
+    index.ensure_collection()
+    yield index
+    index.close()

@@ -1,0 +1,9 @@
+"""The MetadataStore contract against moto's DynamoDB (in-process)."""
+
+from __future__ import annotations
+
+from contracts.metadata_store import MetadataStoreContract
+
+
+class TestMetadataStoreOnMoto(MetadataStoreContract):
+    """Runs every contract test with the ``store`` fixture of ``tests/unit/data/conftest.py``."""
