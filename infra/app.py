@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import App
-
 from findme_infra.nag import acknowledge_findings, add_checks
 from findme_infra.stack import FindMeStack
 from findme_infra.stage import stage_config

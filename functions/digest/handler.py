@@ -52,7 +52,11 @@ def record_handler(record: SQSRecord) -> None:
         logger.exception("unparseable message dropped", extra={"message_id": record.message_id})
         return
     for key, size in objects:
-        outcome = digest_object(key, deps(), size_bytes=size, force=True)
+        try:
+            outcome = digest_object(key, deps(), size_bytes=size, force=True)
+        except Exception:
+            logger.exception("digest failed; the message will be retried", extra={"key": key})
+            raise
         metrics.add_metric(name=f"Images{outcome.status.capitalize()}", unit="Count", value=1)
 
 

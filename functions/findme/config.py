@@ -126,6 +126,12 @@ class Settings(BaseSettings):
             raise ValueError("key prefixes end with '/' and do not start with one")
         return value
 
+    @field_validator("model_mirror", mode="before")
+    @classmethod
+    def _empty_mirror_is_none(cls, value: object) -> object:
+        # The Makefile exports FINDME_MODEL_MIRROR empty when ../shared/models is absent.
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _check_jwt_secret(self) -> Settings:
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:

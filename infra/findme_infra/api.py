@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, aws_apigatewayv2, aws_apigatewayv2_integrations, aws_certificatemanager
-from aws_cdk import aws_lambda, aws_logs
+from aws_cdk import (
+    Duration,
+    aws_apigatewayv2,
+    aws_apigatewayv2_integrations,
+    aws_certificatemanager,
+    aws_lambda,
+    aws_logs,
+)
 from constructs import Construct
 
 from findme_infra.stage import StageConfig

@@ -11,12 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_iam, aws_lambda, aws_logs
-from aws_cdk import aws_s3
+from aws_cdk import (
+    Duration,
+    IgnoreMode,
+    Size,
+    aws_ecr_assets,
+    aws_iam,
+    aws_lambda,
+    aws_logs,
+    aws_s3,
+)
 from constructs import Construct
-
 from findme.config import Settings
 from findme.tables import TABLES
+
 from findme_infra.stage import FunctionSizing, StageConfig
 from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, SELFIES
 from findme_infra.tables import Tables
@@ -145,7 +153,8 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
     ]
     platform = (
         aws_ecr_assets.Platform.LINUX_ARM64
-        if config.architecture == aws_lambda.Architecture.ARM_64
+        # jsii returns a new proxy per access: compare names, not objects.
+        if config.architecture.name == aws_lambda.Architecture.ARM_64.name
         else aws_ecr_assets.Platform.LINUX_AMD64
     )
     return aws_lambda.DockerImageCode.from_image_asset(
@@ -248,15 +257,22 @@ def grant_access(
                 conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
             )
         )
-    for names, actions in ((access.tables_rw, _READ_ITEMS + _WRITE_ITEMS), (access.tables_ro, _READ_ITEMS)):
+    for names, actions in (
+        (access.tables_rw, _READ_ITEMS + _WRITE_ITEMS),
+        (access.tables_ro, _READ_ITEMS),
+    ):
         if not names:
             continue
         resources: list[str] = []
         for spec_name in names:
             table = tables.tables[spec_name]
             resources.append(table.table_arn)
-            resources += [f"{table.table_arn}/index/{ix.name}" for ix in tables.specs[spec_name].indexes]
-        role.add_to_principal_policy(aws_iam.PolicyStatement(actions=list(actions), resources=resources))
+            resources += [
+                f"{table.table_arn}/index/{ix.name}" for ix in tables.specs[spec_name].indexes
+            ]
+        role.add_to_principal_policy(
+            aws_iam.PolicyStatement(actions=list(actions), resources=resources)
+        )
     if access.sms:
         role.add_to_principal_policy(
             aws_iam.PolicyStatement(

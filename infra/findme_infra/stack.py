@@ -39,7 +39,9 @@ class FindMeStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        self.storage = Storage(self, "Storage", config=config, digest_timeout_s=config.digest.timeout_s)
+        self.storage = Storage(
+            self, "Storage", config=config, digest_timeout_s=config.digest.timeout_s
+        )
         self.tables = Tables(self, "Tables", config=config)
         self.secrets = Secrets(self, "Secrets", config=config)
 
@@ -89,7 +91,9 @@ class FindMeStack(Stack):
             machine.grant_start_execution(api_role)
         # Reprocessing a photo re-sends its notification to the digest queue.
         api_role.add_to_principal_policy(
-            aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.storage.queue.queue_arn])
+            aws_iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.storage.queue.queue_arn]
+            )
         )
         self.secrets.jwt_secret.grant_read(api_role)
         self.api = Api(self, "HttpApi", config=config, handler=self.functions["api"].function)
@@ -98,7 +102,11 @@ class FindMeStack(Stack):
         CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "DigestQueueUrl", value=self.storage.queue.queue_url)
         for workflow, machine in machines.items():
-            CfnOutput(self, f"{workflow.title().replace('_', '')}StateMachineArn", value=machine.state_machine_arn)
+            CfnOutput(
+                self,
+                f"{workflow.title().replace('_', '')}StateMachineArn",
+                value=machine.state_machine_arn,
+            )
 
     def _function(self, name: str, environment: dict[str, str]) -> FindMeFunction:
         sizing = getattr(self.config, name)

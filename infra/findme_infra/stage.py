@@ -101,7 +101,10 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
     if stage not in STAGES:
         raise ValueError(f"context stage must be one of {STAGES}, got {stage!r}")
     arch_name = str(node.try_get_context("architecture") or "arm64")
-    architectures = {"arm64": aws_lambda.Architecture.ARM_64, "x86_64": aws_lambda.Architecture.X86_64}
+    architectures = {
+        "arm64": aws_lambda.Architecture.ARM_64,
+        "x86_64": aws_lambda.Architecture.X86_64,
+    }
     if arch_name not in architectures:
         raise ValueError(f"context architecture must be arm64 or x86_64, got {arch_name!r}")
     domain_name = _optional(node, "domain_name")
@@ -117,10 +120,13 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         architecture=architectures[arch_name],
         removal_policy=RemovalPolicy.RETAIN if prod else RemovalPolicy.DESTROY,
         protect_data=prod,
-        log_retention=aws_logs.RetentionDays.THREE_MONTHS if prod else aws_logs.RetentionDays.TWO_WEEKS,
+        log_retention=aws_logs.RetentionDays.THREE_MONTHS
+        if prod
+        else aws_logs.RetentionDays.TWO_WEEKS,
         access_log_days=90 if prod else 14,
         log_level="INFO" if prod else "DEBUG",
-        qdrant_url_parameter=_optional(node, "qdrant_url_parameter") or f"/findme/{stage}/qdrant/url",
+        qdrant_url_parameter=_optional(node, "qdrant_url_parameter")
+        or f"/findme/{stage}/qdrant/url",
         qdrant_api_key_secret_name=_optional(node, "qdrant_api_key_secret_name")
         or f"findme/{stage}/qdrant/api-key",
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
@@ -130,7 +136,7 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         certificate_arn=certificate_arn,
         alarm_email=_optional(node, "alarm_email"),
         api=_sizing(1024, 29, 512, 100 if prod else 10, reserve=reserve),
-        digest=_sizing(3538, 300, 2048, 50 if prod else 15, reserve=reserve),
+        digest=_sizing(3538, 300, 1024, 50 if prod else 15, reserve=reserve),
         cluster=_sizing(6144, 900, 1024, 4 if prod else 2, reserve=reserve),
         zip=_sizing(1024, 900, 512, 10 if prod else 2, reserve=reserve),
         digest_queue_max_concurrency=40 if prod else 5,

@@ -8,11 +8,20 @@ cycle, and the bucket is created after the queue policy that S3 validates.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, aws_cloudwatch, aws_cloudwatch_actions, aws_iam, aws_s3
-from aws_cdk import aws_sns, aws_sns_subscriptions, aws_sqs
+from aws_cdk import (
+    Aws,
+    Duration,
+    aws_cloudwatch,
+    aws_cloudwatch_actions,
+    aws_iam,
+    aws_s3,
+    aws_sns,
+    aws_sns_subscriptions,
+    aws_sqs,
+)
 from constructs import Construct
-
 from findme.config import Settings
+
 from findme_infra.stage import StageConfig
 
 #: Key prefixes (one source: the Settings defaults the functions use).
@@ -137,7 +146,9 @@ class Storage(Construct):
                     queue=self.queue.queue_arn,
                     filter=aws_s3.CfnBucket.NotificationFilterProperty(
                         s3_key=aws_s3.CfnBucket.S3KeyFilterProperty(
-                            rules=[aws_s3.CfnBucket.FilterRuleProperty(name="prefix", value=ORIGINALS)]
+                            rules=[
+                                aws_s3.CfnBucket.FilterRuleProperty(name="prefix", value=ORIGINALS)
+                            ]
                         )
                     ),
                 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import aws_dynamodb
 from constructs import Construct
-
 from findme.tables import TABLES, KeySpec, TableSpec
+
 from findme_infra.stage import StageConfig
 
 _TYPES = {
@@ -20,8 +20,12 @@ _PROJECTIONS = {
 }
 
 
-def _attribute(key: KeySpec | None) -> aws_dynamodb.Attribute | None:
-    return None if key is None else aws_dynamodb.Attribute(name=key.name, type=_TYPES[key.type])
+def _attribute(key: KeySpec) -> aws_dynamodb.Attribute:
+    return aws_dynamodb.Attribute(name=key.name, type=_TYPES[key.type])
+
+
+def _optional(key: KeySpec | None) -> aws_dynamodb.Attribute | None:
+    return None if key is None else _attribute(key)
 
 
 class Tables(Construct):
@@ -46,8 +50,8 @@ class Tables(Construct):
                 self,
                 "".join(part.capitalize() for part in spec.name.split("-")),
                 table_name=f"{config.prefix}{spec.name}",
-                partition_key=_attribute(spec.hash_key),  # type: ignore[arg-type]
-                sort_key=_attribute(spec.range_key),
+                partition_key=_attribute(spec.hash_key),
+                sort_key=_optional(spec.range_key),
                 billing_mode=aws_dynamodb.BillingMode.PAY_PER_REQUEST,
                 # Always encrypted at rest; the AWS-owned key adds no KMS calls or cost.
                 encryption=aws_dynamodb.TableEncryption.DEFAULT,
@@ -61,8 +65,8 @@ class Tables(Construct):
             for index in spec.indexes:
                 table.add_global_secondary_index(
                     index_name=index.name,
-                    partition_key=_attribute(index.hash_key),  # type: ignore[arg-type]
-                    sort_key=_attribute(index.range_key),
+                    partition_key=_attribute(index.hash_key),
+                    sort_key=_optional(index.range_key),
                     projection_type=_PROJECTIONS[index.projection],
                     non_key_attributes=list(index.non_key_attributes) or None,
                 )

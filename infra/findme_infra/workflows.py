@@ -12,8 +12,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack, aws_iam, aws_lambda, aws_lambda_event_sources
-from aws_cdk import aws_logs, aws_s3, aws_sqs, aws_stepfunctions
+from aws_cdk import (
+    ArnFormat,
+    Duration,
+    Stack,
+    aws_iam,
+    aws_lambda,
+    aws_lambda_event_sources,
+    aws_logs,
+    aws_s3,
+    aws_sqs,
+    aws_stepfunctions,
+)
 from constructs import Construct
 
 from findme_infra.stage import StageConfig

@@ -12,8 +12,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from contracts.records import face, image, new_id, new_phone, person
 from findme.adapters.dynamodb import OTP_SEND_WINDOW, DynamoMetadataStore
 from findme.domain.records import (
     Assignment,
@@ -32,8 +30,14 @@ from findme.domain.records import (
 )
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 
+from contracts.records import face, image, new_id, new_phone, person
+
 
 class MetadataStoreContract:
+    #: Whether the backend isolates concurrent transactions (DynamoDB, DynamoDB Local: yes;
+    #: moto in-process checks conditions and writes without a lock, so racers can both win).
+    isolates_concurrent_transactions = True
+
     # --- users: phone numbers are unique ------------------------------------------------------
     def test_user_round_trip_and_lookup_by_phone(self, store: DynamoMetadataStore) -> None:
         # Given a new user
@@ -78,6 +82,8 @@ class MetadataStoreContract:
     def test_concurrent_registrations_of_one_phone_admit_one(
         self, store: DynamoMetadataStore
     ) -> None:
+        if not self.isolates_concurrent_transactions:
+            pytest.skip("this backend does not isolate concurrent transactions")
         # Given eight users racing for one number
         phone = new_phone()
         outcomes: list[str] = []
@@ -117,7 +123,7 @@ class MetadataStoreContract:
         assert ours <= set(seen)
         assert len(seen) == len(set(seen))
 
-    # --- OTP: hashed code, attempts, TTL -----------------------------------------------------------
+    # --- OTP: hashed code, attempts, TTL ------------------------------------------------------
     def test_otp_round_trip_with_ttl(self, store: DynamoMetadataStore) -> None:
         # Given a challenge expiring in 5 minutes, its send window opened now
         now = datetime.now(UTC).replace(microsecond=0)
@@ -134,7 +140,7 @@ class MetadataStoreContract:
         store.delete_otp(otp.phone_number)
         assert store.get_otp(otp.phone_number) is None
 
-    # --- groups, memberships, sections --------------------------------------------------------------
+    # --- groups, memberships, sections --------------------------------------------------------
     def test_group_by_invite_code(self, store: DynamoMetadataStore) -> None:
         # Given a group with an invite code and one without
         code = uuid.uuid4().hex[:10]
@@ -177,7 +183,7 @@ class MetadataStoreContract:
         store.delete_section(group_id, "s1")
         assert [s.section_id for s in store.list_sections(group_id)] == ["s2"]
 
-    # --- images: newest first, opaque cursor -----------------------------------------------------------
+    # --- images: newest first, opaque cursor --------------------------------------------------
     def test_images_of_a_group_newest_first_with_cursor(self, store: DynamoMetadataStore) -> None:
         # Given five images of a group (and one of another group)
         group_id = new_id("g")
@@ -223,7 +229,7 @@ class MetadataStoreContract:
         with pytest.raises(NotFoundError):
             store.get_image(img.image_id)
 
-    # --- faces ------------------------------------------------------------------------------------------
+    # --- faces --------------------------------------------------------------------------------
     def test_faces_by_image_person_and_group(self, store: DynamoMetadataStore) -> None:
         # Given two images with faces, two of them assigned to one person
         group_id, person_id = new_id("g"), new_id("p")
@@ -269,7 +275,7 @@ class MetadataStoreContract:
         store.delete_faces([f.face_id for f in faces[:27]])
         assert [f.face_index for f in store.list_faces_of_image(img.image_id)] == [27, 28, 29]
 
-    # --- persons and assignments --------------------------------------------------------------------
+    # --- persons and assignments --------------------------------------------------------------
     def test_persons_of_a_group_and_update(self, store: DynamoMetadataStore) -> None:
         group_id = new_id("g")
         p1, p2 = person(group_id, name="Ada"), person(group_id)
@@ -319,7 +325,7 @@ class MetadataStoreContract:
         store.delete_reference_faces(user)
         assert store.list_reference_faces(user) == []
 
-    # --- jobs: atomic counters, TTL --------------------------------------------------------------------
+    # --- jobs: atomic counters, TTL -----------------------------------------------------------
     def test_job_counters_are_atomic_under_concurrency(self, store: DynamoMetadataStore) -> None:
         # Given a job and 8 workers each reporting 10 items (one of them failed)
         job = Job(new_id("j"), JobType.DIGEST, total=80)

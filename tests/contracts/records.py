@@ -7,11 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from numpy.typing import NDArray
-
 from findme.domain.faces import face_id_for
 from findme.domain.records import Face, Image, Person
 from findme.ports import FaceVector
+from numpy.typing import NDArray
 
 _phones = itertools.count(1_000_000)
 _T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -21,12 +21,12 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import App  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
-
 from infra_cfn import Synth  # noqa: E402
 
 # infra/app.py under a unique module name ("app" is too common to put on sys.path as is).
 _spec = importlib.util.spec_from_file_location("findme_cdk_app", INFRA / "app.py")
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 _cdk_app = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_cdk_app)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Template
-
 from findme_infra.stack import FindMeStack
 
 
@@ -23,7 +22,7 @@ class Synth:
 
     def resources(self, stage: str, type_: str) -> dict[str, dict[str, Any]]:
         """Logical id -> resource (``Type``, ``Properties``...) of one CloudFormation type."""
-        found: dict[str, dict[str, Any]] = self.templates[stage].find_resources(type_)
+        found: dict[str, dict[str, Any]] = dict(self.templates[stage].find_resources(type_))  # type: ignore[arg-type]
         return found
 
 

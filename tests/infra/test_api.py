@@ -42,7 +42,8 @@ def test_stage_throttles_and_writes_json_access_logs(synth: Synth) -> None:
         (api_stage,) = synth.resources(stage, "AWS::ApiGatewayV2::Stage").values()
         props = api_stage["Properties"]
         settings = props["DefaultRouteSettings"]
-        assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+        assert settings["ThrottlingRateLimit"] > 0
+        assert settings["ThrottlingBurstLimit"] > 0
         limits[stage] = settings["ThrottlingRateLimit"]
         log_format = json.loads(props["AccessLogSettings"]["Format"])
         assert log_format["requestId"] == "$context.requestId"

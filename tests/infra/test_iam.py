@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
@@ -29,13 +30,25 @@ STAR_ONLY_ACTIONS = {
 #: The only wildcard shapes allowed in any other resource.
 ALLOWED_WILDCARDS = [
     re.compile(r"^<StorageMedia\w+\.Arn>/(originals|faces|selfies|archives)/\*$"),
-    re.compile(r"^arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:findme/\w+/qdrant/api-key-\?\?\?\?\?\?$"),
-    re.compile(r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:findme-\w+-digest-prefix/\*$"),
+    re.compile(
+        r"^arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:findme/\w+/qdrant/api-key-\?\?\?\?\?\?$"
+    ),
+    re.compile(
+        r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:findme-\w+-digest-prefix/\*$"
+    ),
 ]
-ROLES = ["Api", "Digest", "Cluster", "Zip", "WorkflowsDigestPrefix", "WorkflowsCluster", "WorkflowsZip"]
+ROLES = [
+    "Api",
+    "Digest",
+    "Cluster",
+    "Zip",
+    "WorkflowsDigestPrefix",
+    "WorkflowsCluster",
+    "WorkflowsZip",
+]
 
 
-def _actions(statement: dict) -> set[str]:
+def _actions(statement: dict[str, Any]) -> set[str]:
     return set(as_list(statement["Action"]))
 
 
@@ -52,7 +65,8 @@ def test_no_star_resource_except_where_aws_requires_it(dev: Template, role: str)
             assert resources == ["*"]
             assert _actions(statement) <= STAR_ONLY_ACTIONS, _actions(statement)
             if "sns:Publish" in _actions(statement):
-                assert role == "Api" and _actions(statement) == {"sns:Publish"}
+                assert role == "Api"
+                assert _actions(statement) == {"sns:Publish"}
             continue
         for resource in resources:
             if "*" in resource or "?" in resource:
@@ -77,10 +91,12 @@ def test_each_function_touches_only_its_prefixes(dev: Template) -> None:
     the api deletes originals."""
     digest = _object_actions(dev, "Digest")
     assert digest["originals"] == {"s3:GetObject"}
-    assert "s3:PutObject" in digest["faces"] and "archives" not in digest
+    assert "s3:PutObject" in digest["faces"]
+    assert "archives" not in digest
     zip_ = _object_actions(dev, "Zip")
     assert zip_["originals"] == {"s3:GetObject"}
-    assert "s3:PutObject" in zip_["archives"] and set(zip_) == {"originals", "archives"}
+    assert "s3:PutObject" in zip_["archives"]
+    assert set(zip_) == {"originals", "archives"}
     assert _object_actions(dev, "Cluster") == {}
     api = _object_actions(dev, "Api")
     assert "s3:DeleteObject" in api["originals"]
@@ -113,11 +129,13 @@ def test_each_function_gets_only_its_tables(synth: Synth) -> None:
     cluster = _table_access(synth, "Cluster")
     assert "dynamodb:PutItem" not in cluster.get("users", set())
     assert "dynamodb:PutItem" not in cluster.get("images", set())
-    assert "otp" not in cluster and "user-phones" not in cluster
+    assert "otp" not in cluster
+    assert "user-phones" not in cluster
     zip_ = _table_access(synth, "Zip")
     assert {t for t, acts in zip_.items() if "dynamodb:PutItem" in acts} == {"jobs"}
     digest = _table_access(synth, "Digest")
-    assert "users" not in digest and "otp" not in digest
+    assert "users" not in digest
+    assert "otp" not in digest
     for machine in ("WorkflowsDigestPrefix", "WorkflowsCluster", "WorkflowsZip"):
         assert _table_access(synth, machine) == {"jobs": {"dynamodb:UpdateItem"}}
 

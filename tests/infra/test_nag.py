@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from infra_cfn import Synth
@@ -10,7 +11,7 @@ from infra_cfn import Synth
 pytestmark = pytest.mark.infra
 
 
-def _report(synth: Synth) -> dict:
+def _report(synth: Synth) -> Any:
     (plugin,) = json.loads((synth.outdir / "validation-report.json").read_text())["pluginReports"]
     assert plugin["pluginName"] == "AwsSolutions"
     return plugin
@@ -34,7 +35,9 @@ def test_every_acknowledged_finding_has_a_written_reason(synth: Synth) -> None:
     for stage in ("dev", "prod"):
         template = synth.templates[stage].to_json()
         for resource in template["Resources"].values():
-            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            for rule in (
+                resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+            ):
                 assert len(rule["reason"]) >= 60, rule["id"]
 
 

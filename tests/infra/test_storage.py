@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk.assertions import Match, Template
-
 from infra_cfn import Synth, render
 
 pytestmark = pytest.mark.infra
 
 
-def _media_bucket(template: Template) -> dict:
+def _media_bucket(template: Template) -> Any:
     buckets = template.find_resources(
         "AWS::S3::Bucket", {"Properties": {"NotificationConfiguration": Match.any_value()}}
     )
@@ -27,7 +28,8 @@ def test_archives_expire_after_seven_days_and_multipart_uploads_are_aborted(dev:
         {"Id": "expire-archives", "Prefix": "archives/", "ExpirationInDays": 7, "Status": "Enabled"}
     ]
     aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
-    assert aborts and aborts[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert aborts
+    assert aborts[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert "Prefix" not in aborts[0], "the abort rule covers the whole bucket"
 
 
@@ -65,7 +67,8 @@ def test_bucket_policies_deny_requests_without_tls(dev: Template) -> None:
         ]
         assert denies, "a TLS-only deny statement"
         resources = {render(r) for r in denies[0]["Resource"]}
-        assert any(r.endswith("/*") for r in resources) and len(resources) == 2
+        assert any(r.endswith("/*") for r in resources)
+        assert len(resources) == 2
 
 
 def test_uploads_to_originals_notify_the_digest_queue(synth: Synth, dev: Template) -> None:

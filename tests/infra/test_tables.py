@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk.assertions import Template
-
 from findme.tables import TABLES, TableSpec
 
 pytestmark = pytest.mark.infra
 
 
-def _tables_by_name(template: Template) -> dict[str, dict]:
+def _tables_by_name(template: Template) -> dict[str, Any]:
     return {
-        t["Properties"]["TableName"]: t for t in template.find_resources("AWS::DynamoDB::Table").values()
+        t["Properties"]["TableName"]: t
+        for t in template.find_resources("AWS::DynamoDB::Table").values()
     }
 
 

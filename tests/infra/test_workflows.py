@@ -76,7 +76,9 @@ def test_digest_prefix_is_a_distributed_map_over_the_originals_then_cluster(synt
     assert cluster["Parameters"]["FunctionName"] == "${ClusterFunctionArn}"
 
 
-@pytest.mark.parametrize("name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"])
+@pytest.mark.parametrize(
+    "name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"]
+)
 def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: str) -> None:
     """Given a state machine, then each Lambda task retries Lambda service errors with backoff
     and, outside the map's children, a failure is caught, marks the job failed and fails."""
@@ -87,11 +89,12 @@ def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: 
         assert task.get("Retry"), task_name
         if task["Resource"] == "arn:aws:states:::lambda:invoke":
             retried = set().union(*(set(r["ErrorEquals"]) for r in task["Retry"]))
-            assert LAMBDA_SERVICE_ERRORS <= retried, task_name
+            assert retried >= LAMBDA_SERVICE_ERRORS, task_name
             assert all(r["BackoffRate"] >= 2 for r in task["Retry"])
             assert task["TimeoutSeconds"] > 0
     top_level_lambda = [
-        t for n, t in definition["States"].items()
+        t
+        for n, t in definition["States"].items()
         if n in tasks and t["Resource"] == "arn:aws:states:::lambda:invoke"
     ]
     for task in top_level_lambda:
@@ -101,7 +104,9 @@ def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: 
     assert definition["States"]["Failed"]["Type"] == "Fail"
 
 
-@pytest.mark.parametrize("name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"])
+@pytest.mark.parametrize(
+    "name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"]
+)
 def test_placeholders_are_all_substituted_and_logging_tracing_are_on(
     synth: Synth, name: str
 ) -> None:
@@ -109,7 +114,8 @@ def test_placeholders_are_all_substituted_and_logging_tracing_are_on(
     DefinitionSubstitutions value, it logs ALL events to its log group and traces with X-Ray."""
     props = _machines(synth)[name]
     used = set(re.findall(r"\$\{(\w+)\}", render(props["DefinitionString"])))
-    assert used and used == set(props["DefinitionSubstitutions"])
+    assert used
+    assert used == set(props["DefinitionSubstitutions"])
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["StateMachineType"] == "STANDARD"

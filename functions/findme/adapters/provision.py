@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets as _secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,8 @@ def _client(service: str, settings: Settings, endpoint: str | None) -> Any:
 def create_tables(settings: Settings) -> list[str]:
     """Create every table of :data:`findme.tables.TABLES` (and its TTL) if missing.
 
+    Tables are created concurrently (a few threads: each CreateTable is one round trip).
+
     Returns:
         The table names.
     """
@@ -61,21 +64,24 @@ def create_tables(settings: Settings) -> list[str]:
     existing: set[str] = set()
     for page in client.get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
-    names = []
-    for spec in tables.TABLES:
+
+    def create(spec: tables.TableSpec) -> str:
         name = settings.table_name(spec.name)
-        names.append(name)
-        if name not in existing:
-            client.create_table(**tables.create_table_kwargs(spec, name))
-            client.get_waiter("table_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        if name in existing:
+            return name
+        client.create_table(**tables.create_table_kwargs(spec, name))
+        client.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
+        if spec.ttl_attribute:
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
             )
-            if spec.ttl_attribute:
-                client.update_time_to_live(
-                    TableName=name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
-                )
-    return names
+        return name
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(create, tables.TABLES))
 
 
 def create_queues(settings: Settings, name: str = "findme-digest") -> tuple[str, str, str]:
@@ -187,10 +193,16 @@ def put_secret(settings: Settings, secret_id: str, value: str | None = None) -> 
     return value
 
 
-def provision(settings: Settings) -> Provisioned:
-    """Everything the local stack needs, idempotently: queues, bucket, tables, JWT secret."""
+def provision_objects(settings: Settings) -> Provisioned:
+    """The moto-side resources: queues, bucket (lifecycle, notification), JWT secret."""
     queue_url, queue_arn, dlq_url = create_queues(settings)
     create_bucket(settings, queue_arn)
-    create_tables(settings)
     put_secret(settings, settings.jwt_secret_id)
     return Provisioned(queue_url, queue_arn, dlq_url, settings.jwt_secret_id)
+
+
+def provision(settings: Settings) -> Provisioned:
+    """Everything the local stack needs, idempotently: queues, bucket, JWT secret, tables."""
+    provisioned = provision_objects(settings)
+    create_tables(settings)
+    return provisioned

@@ -51,6 +51,11 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["FINDME_PORT"] = str(args.port)
     wiring.reset()
     settings = get_settings()
+    # Build the shared adapters before threads race for them (Qdrant local mode allows one
+    # client per path, and the wiring caches are not locked).
+    wiring.vector_index()
+    wiring.metadata_store()
+    wiring.object_store()
     stop_workers = start_workers(settings)
     try:
         print(f"FindMe API on http://{HOST}:{settings.port}  (Swagger UI: /docs; Ctrl-C stops)")

@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
     )
     pull.add_argument("--dest", type=Path, help="model directory (default: FINDME_MODEL_DIR)")
     pull.add_argument("--mirror", type=Path, help="directory holding the model files")
+    pull.add_argument("--manifest", type=Path, help="manifest file (default: the pinned one)")
     pull.add_argument(
         "--timeout", type=float, default=None, help="seconds per upstream URL (default 5)"
     )
@@ -43,9 +44,11 @@ def _pull(args: argparse.Namespace) -> int:
     if mirror is not None and not mirror.is_dir():
         print(f"mirror {mirror} is not a directory; skipping it", file=sys.stderr)
         mirror = None
+    manifest = models.load_manifest(args.manifest, settings=settings)
     report = models.pull(
         dest,
         mirror,
+        manifest=manifest,
         timeout_s=args.timeout or models.URL_TIMEOUT_S,
         log=lambda line: print(line, file=sys.stderr),
     )

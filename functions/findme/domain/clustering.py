@@ -49,6 +49,9 @@ from findme.errors import InvalidInputError
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
+#: Query rows per chunk of the radius search (bounds the transient per-row arrays).
+GRAPH_CHUNK_ROWS = 4096
+
 #: Strongest edges per face kept for the constrained split (beside the maximum spanning tree).
 SPLIT_TOP_K = 10
 
@@ -141,42 +144,104 @@ def normalize_rows(
     return out, valid
 
 
-def cosine_radius_graph(unit: NDArray[np.float32], eps: float) -> csr_matrix:
+def cosine_radius_graph(
+    unit: NDArray[np.float32], eps: float, *, chunk_rows: int = GRAPH_CHUNK_ROWS
+) -> csr_matrix:
     """Sparse graph of every pair within cosine distance ``eps`` (self included).
 
+    Rows are searched in chunks (scikit-learn's brute-force radius search, itself chunked
+    by ``working_memory``) and each chunk is stored compactly at once (``float32``
+    distances, ``int32`` columns), so peak memory is about ``8 bytes x pairs`` plus one
+    chunk, never ``N x N``.
+
     Args:
-        unit: ``(N, D) float32`` L2-normalised rows.
+        unit: ``(N, D) float32`` L2-normalised rows (N < 2**31).
         eps: cosine distance ``1 - cos`` in ``(0, 2)``.
+        chunk_rows: query rows per chunk.
 
     Returns:
-        ``(N, N)`` CSR matrix of *euclidean* distances ``sqrt(2·(1 - cos))`` for the pairs
-        with ``1 - cos <= eps``; absent entries are "not neighbours". Memory is
-        ``O(number of pairs)``; scikit-learn computes it in chunks (``working_memory``).
+        ``(N, N)`` CSR matrix of *euclidean* distances ``sqrt(2·(1 - cos))`` (``float32``)
+        for the pairs with ``1 - cos <= eps``; absent entries are "not neighbours".
     """
+    from scipy.sparse import csr_matrix
     from sklearn.neighbors import NearestNeighbors
 
+    n = unit.shape[0]
     radius = float(np.sqrt(2.0 * eps))
     nn = NearestNeighbors(radius=radius, algorithm="brute", metric="euclidean").fit(unit)
-    graph: csr_matrix = nn.radius_neighbors_graph(unit, mode="distance", sort_results=False)
-    return graph
+    lengths: list[NDArray[np.int64]] = []
+    columns: list[NDArray[np.int32]] = []
+    distances: list[NDArray[np.float32]] = []
+    for start in range(0, n, chunk_rows):
+        dist, ind = nn.radius_neighbors(unit[start : start + chunk_rows], sort_results=False)
+        lengths.append(np.fromiter((a.size for a in ind), dtype=np.int64, count=len(ind)))
+        columns.append(np.concatenate(ind).astype(np.int32))
+        distances.append(np.concatenate(dist).astype(np.float32))
+        del dist, ind
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        np.cumsum(np.concatenate(lengths), out=indptr[1:])
+    indices = np.concatenate(columns) if columns else np.zeros(0, np.int32)
+    del columns
+    data = np.concatenate(distances) if distances else np.zeros(0, np.float32)
+    del distances
+    return csr_matrix((data, indices, indptr), shape=(n, n))
 
 
-def dbscan_labels(graph: csr_matrix, eps: float, min_samples: int) -> NDArray[np.intp]:
-    """DBSCAN (Ester et al. 1996) on a precomputed sparse euclidean radius graph.
+def dbscan_labels(graph: csr_matrix, min_samples: int) -> NDArray[np.intp]:
+    """DBSCAN (Ester et al. 1996) on a precomputed sparse radius graph.
+
+    Core points have at least ``min_samples`` stored neighbours (self included, as in
+    scikit-learn); clusters are the connected components of the core points' graph
+    (``scipy.sparse.csgraph.connected_components``); a border point joins the cluster of
+    its *nearest* core neighbour (DBSCAN leaves that choice to visiting order); the rest
+    is noise. Same clusters as ``sklearn.cluster.DBSCAN(metric="precomputed")`` on the
+    same graph (tested), at a fraction of its memory (no per-row neighbourhood arrays).
 
     Args:
-        graph: from :func:`cosine_radius_graph` with the same ``eps``.
-        eps: cosine distance; converted to the graph's euclidean radius.
-        min_samples: points (self included) within ``eps`` that make a core point.
+        graph: ``(N, N)`` CSR distances from :func:`cosine_radius_graph` (symmetric,
+            entries only for pairs within eps, self included).
+        min_samples: core-point neighbour count, self included.
 
     Returns:
-        ``(N,) intp`` labels, ``-1`` for noise.
+        ``(N,) intp`` labels ``0..k-1`` numbered by first point, ``-1`` for noise.
     """
-    from sklearn.cluster import DBSCAN
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    radius = float(np.sqrt(2.0 * eps))
-    model = DBSCAN(eps=radius, min_samples=min_samples, metric="precomputed")
-    labels: NDArray[np.intp] = model.fit_predict(graph).astype(np.intp)
+    n = graph.shape[0]
+    labels = np.full(n, -1, dtype=np.intp)
+    if n == 0:
+        return labels
+    degree = np.diff(graph.indptr)
+    core = degree >= min_samples
+    # the core-core subgraph, as a CSR pattern (int8 ones) over the same rows
+    keep = core[graph.indices]
+    keep &= np.repeat(core, degree)
+    kept_before = np.zeros(keep.size + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    indptr = kept_before[graph.indptr]
+    del kept_before
+    core_graph = csr_matrix(
+        (np.ones(int(indptr[-1]), dtype=np.int8), graph.indices[keep], indptr), shape=(n, n)
+    )
+    del keep
+    _, component = connected_components(core_graph, directed=False)
+    del core_graph
+    core_idx = np.flatnonzero(core)
+    _, first_core, cluster = np.unique(component[core_idx], return_index=True, return_inverse=True)
+    # number clusters by their first core point, for a stable output
+    rank = np.empty(first_core.size, dtype=np.intp)
+    rank[np.argsort(first_core, kind="stable")] = np.arange(first_core.size)
+    labels[core_idx] = rank[cluster.reshape(-1)]
+    # border points: the label of the nearest core neighbour
+    for i in np.flatnonzero(~core & (degree > 0)).tolist():
+        lo, hi = graph.indptr[i], graph.indptr[i + 1]
+        cols = graph.indices[lo:hi]
+        is_core = core[cols]
+        if is_core.any():
+            dists = graph.data[lo:hi][is_core]
+            labels[i] = labels[cols[is_core][int(np.argmin(dists))]]
     return labels
 
 
@@ -497,7 +562,7 @@ def cluster_faces(
         graph = cosine_radius_graph(unit[idx], eps)
         timings["graph"] = time.perf_counter() - t
         t = time.perf_counter()
-        labels[idx] = dbscan_labels(graph, eps, min_samples)
+        labels[idx] = dbscan_labels(graph, min_samples)
     timings["dbscan"] = time.perf_counter() - t
     clusters_found = int(labels.max()) + 1 if n else 0
 

@@ -74,7 +74,11 @@ def duplicate_pairs(
         sims = mat[start:stop] @ mat.T  # (block, N)
         rows, cols = np.nonzero(sims >= threshold)
         keep = (cols > rows + start) & (codes[rows + start] != codes[cols])
-        for r, c in zip(rows[keep].tolist(), cols[keep].tolist(), strict=True):
+        rows, cols = rows[keep], cols[keep]
+        if rows.size > limit:  # only a block's best `limit` pairs can reach the result
+            best = np.argpartition(-sims[rows, cols], limit - 1)[:limit]
+            rows, cols = rows[best], cols[best]
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             item = (float(sims[r, c]), -(r + start), -c)
             if len(heap) < limit:
                 heapq.heappush(heap, item)

@@ -7,7 +7,7 @@ a local stack that accepted them would hide bugs. :class:`PostPolicyMiddleware` 
 form as S3 does (AWS S3 API reference, "Authenticating Requests in Browser-Based Uploads
 Using POST (AWS Signature Version 4)" and "Creating a POST Policy"):
 
-- the SigV4 signature of the base64 policy with the stack's secret key,
+- the signature of the base64 policy with the stack's secret key (SigV4, or legacy SigV2),
 - ``expiration``,
 - every condition: exact match (``{"f": v}`` / ``["eq", "$f", v]``), ``starts-with``,
   ``content-length-range`` (on the file's size in bytes),
@@ -40,7 +40,7 @@ from werkzeug.formparser import parse_form_data
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_EXEMPT_FIELDS = {"policy", "x-amz-signature", "file"}
+_EXEMPT_FIELDS = {"policy", "x-amz-signature", "file", "signature", "awsaccesskeyid"}
 
 
 class PolicyError(Exception):
@@ -84,17 +84,16 @@ def check_post_policy(
     policy_b64 = fields.get("policy")
     if not policy_b64:
         raise PolicyError(403, "AccessDenied", "anonymous POST uploads are not allowed")
-    credential = fields.get("x-amz-credential", "")
-    signature = fields.get("x-amz-signature", "")
-    parts = credential.split("/")
-    if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256" or len(parts) != 5:
-        raise PolicyError(403, "AccessDenied", "POST form is not signed with SigV4")
-    _, date, region, service, _ = parts
-    expected = hmac.new(
-        _signing_key(secret_key, date, region, service), policy_b64.encode(), hashlib.sha256
-    ).hexdigest()
-    if not hmac.compare_digest(expected, signature):
-        raise PolicyError(403, "SignatureDoesNotMatch", "the POST policy signature is invalid")
+    if "x-amz-signature" in fields:
+        _check_sigv4(fields, policy_b64, secret_key)
+    elif "signature" in fields:  # SigV2 forms (legacy, still accepted by S3)
+        expected_v2 = base64.b64encode(
+            hmac.new(secret_key.encode(), policy_b64.encode(), hashlib.sha1).digest()
+        ).decode()
+        if not hmac.compare_digest(expected_v2, fields["signature"]):
+            raise PolicyError(403, "SignatureDoesNotMatch", "the POST policy signature is invalid")
+    else:
+        raise PolicyError(403, "AccessDenied", "the POST form is not signed")
     try:
         policy = json.loads(base64.b64decode(policy_b64))
         expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
@@ -114,6 +113,18 @@ def check_post_policy(
                 "AccessDenied",
                 f"Invalid according to Policy: Extra input fields: {name}",
             )
+
+
+def _check_sigv4(fields: dict[str, str], policy_b64: str, secret_key: str) -> None:
+    parts = fields.get("x-amz-credential", "").split("/")
+    if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256" or len(parts) != 5:
+        raise PolicyError(403, "AccessDenied", "the POST form's SigV4 fields are malformed")
+    _, date, region, service, _ = parts
+    expected = hmac.new(
+        _signing_key(secret_key, date, region, service), policy_b64.encode(), hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(expected, fields["x-amz-signature"]):
+        raise PolicyError(403, "SignatureDoesNotMatch", "the POST policy signature is invalid")
 
 
 def _check_condition(condition: Any, fields: dict[str, str], file_size: int) -> set[str]:

@@ -48,6 +48,8 @@ DEFAULT_MAX_CONCURRENCY = 2
 DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 10.0
 #: Attempts per batch (1 + retries), like the map's ``Retry`` with ``MaxAttempts: 2``.
 BATCH_ATTEMPTS = 3
+#: Finished executions remembered for :meth:`InProcessOrchestrator.wait`.
+MAX_KEPT_EXECUTIONS = 1000
 
 _handlers_lock = threading.Lock()
 
@@ -139,6 +141,9 @@ class InProcessOrchestrator:
         if run is None:
             raise InvalidInputError(f"unknown workflow {workflow!r}", workflow=workflow)
         execution_id = f"local:{workflow}:{payload.get('job_id') or uuid.uuid4()}"
+        if len(self._executions) > MAX_KEPT_EXECUTIONS:  # a long-running server: forget old ones
+            for old in [k for k, f in self._executions.items() if f.done()]:
+                del self._executions[old]
         self._executions[execution_id] = self._pool.submit(self._run, workflow, run, payload)
         return execution_id
 

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -448,11 +449,15 @@ def start_stack(
         ddb = _spawn(ddb_cmd, logs / "dynamodb.log", child_env, detach, cwd=state_dir)
         handle._procs["dynamodb"], handle.pids["dynamodb"] = ddb, ddb.pid
         settings = settings_from_env(env)
-        _wait_until("moto server", moto, lambda: _probe_moto(moto_url), logs / "moto.log")
-        _wait_until("DynamoDB Local", ddb, _probe_dynamodb(settings), logs / "dynamodb.log")
-        from findme.adapters.provision import provision
+        from findme.adapters.provision import create_tables, provision_objects
 
-        provisioned = provision(settings)
+        _wait_until("moto server", moto, lambda: _probe_moto(moto_url), logs / "moto.log")
+        # S3/SQS/secret provisioning overlaps with the JVM start of DynamoDB Local.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            objects = pool.submit(provision_objects, settings)
+            _wait_until("DynamoDB Local", ddb, _probe_dynamodb(settings), logs / "dynamodb.log")
+            create_tables(settings)
+            provisioned = objects.result()
     except BaseException:
         handle.stop()
         raise

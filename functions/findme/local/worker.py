@@ -15,7 +15,8 @@ workers run inside the API server's process (``start_workers`` from ``findme loc
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,8 @@ class DigestPoller:
         self._keys = keys or KeyScheme()
         self._touched: set[str] = set()
         self.stats = PollStats()
+        #: Held while a batch is handled (``Workers.paused`` waits for it).
+        self.busy = threading.Lock()
 
     def poll_once(self) -> int:
         """Receive one batch, process it, delete what succeeded -> messages received."""
@@ -142,11 +145,16 @@ class DigestPoller:
         except Exception:
             logger.exception("idle callback failed", extra={"groups": sorted(groups)})
 
-    def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; SQS errors are logged and retried after a pause."""
+    def run(self, stop: threading.Event, active: threading.Event | None = None) -> None:
+        """Poll until ``stop`` is set (idle while ``active`` is clear); SQS errors are logged
+        and retried after a pause."""
         while not stop.is_set():
+            if active is not None and not active.is_set():
+                stop.wait(0.2)
+                continue
             try:
-                self.poll_once()
+                with self.busy:
+                    self.poll_once()
             except Exception:
                 self.stats.errors += 1
                 logger.exception("digest poller error")
@@ -217,11 +225,24 @@ class Workers:
     def __init__(self, poller: DigestPoller, *, join_timeout_s: float = 60.0) -> None:
         self.poller = poller
         self._stop = threading.Event()
+        self._active = threading.Event()
+        self._active.set()
         self._join_timeout_s = join_timeout_s
         self._thread = threading.Thread(
-            target=poller.run, args=(self._stop,), name="digest-poller", daemon=True
+            target=poller.run, args=(self._stop, self._active), name="digest-poller", daemon=True
         )
         self._thread.start()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop taking messages (after the batch in hand) inside the ``with`` block."""
+        self._active.clear()
+        with self.poller.busy:
+            pass
+        try:
+            yield
+        finally:
+            self._active.set()
 
     def __call__(self) -> None:
         """Stop polling and wait for the batch in hand to finish."""

@@ -34,7 +34,6 @@ from findme.domain.records import Assignment, Face, JobStatus, Person, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import FaceVector, MetadataStore, VectorIndex
-from findme.services.curation import best_cover_face
 
 #: Face ids per vector payload update request.
 SET_PERSON_BATCH = 1000
@@ -219,7 +218,8 @@ def _write_persons(
         person.face_count = len(members)
         person.image_count = len({f.image_id for f in members})
         if person.cover_face_id not in face_ids:
-            person.cover_face_id = best_cover_face(members)
+            # the best face stands for the person (same rule as catalog.refresh_persons)
+            person.cover_face_id = max(members, key=lambda f: f.overall_quality).face_id
         person.updated_at = now
         metadata.put_person(person)
 

@@ -44,9 +44,12 @@ def list_persons(
 ) -> Page[Person]:
     """A group's persons, one page.
 
+    Curators see every person (hidden ones when asked); a member sees only the persons that
+    are theirs (matched to their selfie or linked to their account), never other attendees.
+
     Args:
         metadata: the metadata store.
-        scope: the caller (members read; hidden persons only for curators).
+        scope: the caller.
         group_id: the group.
         sort: ``name`` (unnamed last), ``created`` or ``face_count``.
         descending: default ``True`` for ``face_count`` and ``created``, ``False`` for ``name``.
@@ -59,8 +62,13 @@ def list_persons(
     """
     metadata.get_group(group_id)
     scope.require_read(group_id)
-    show_hidden = include_hidden and scope.may_curate(group_id)
-    persons = [p for p in metadata.list_persons(group_id) if show_hidden or not p.hidden]
+    curator = scope.may_curate(group_id)
+    own = set() if curator else own_person_ids(metadata, scope, group_id)
+    persons = [
+        p
+        for p in metadata.list_persons(group_id)
+        if (curator and (include_hidden or not p.hidden)) or (p.person_id in own and not p.hidden)
+    ]
     desc = descending if descending is not None else sort != "name"
     if sort == "name":
         named = sorted(
@@ -85,17 +93,42 @@ class PersonDetails:
     image_ids: list[str]
 
 
-def person_details(metadata: MetadataStore, scope: CurationScope, person_id: str) -> PersonDetails:
-    """A person, its faces and images. Members of the group may read non-hidden persons.
+def own_person_ids(metadata: MetadataStore, scope: CurationScope, group_id: str) -> set[str]:
+    """Persons of a group that are the caller's: assigned to their selfie, or linked."""
+    mine = {
+        a.person_id
+        for a in metadata.list_assignments(user_id=scope.user_id)
+        if a.group_id == group_id
+    }
+    return mine | {
+        p.person_id for p in metadata.list_persons(group_id) if p.linked_user_id == scope.user_id
+    }
+
+
+def readable_person(metadata: MetadataStore, scope: CurationScope, person: Person) -> None:
+    """Curators read any person of their group; a member only their own, non-hidden ones.
 
     Raises:
-        NotFoundError: unknown person (or hidden, for a non-curator).
+        PermissionDeniedError: not a member of the group.
+        NotFoundError: a member asking for a person that is not theirs (not told apart from
+            a missing one, so person ids cannot be probed).
+    """
+    scope.require_read(person.group_id)
+    if scope.may_curate(person.group_id):
+        return
+    if person.hidden or person.person_id not in own_person_ids(metadata, scope, person.group_id):
+        raise NotFoundError("Person not found", person_id=person.person_id)
+
+
+def person_details(metadata: MetadataStore, scope: CurationScope, person_id: str) -> PersonDetails:
+    """A person, its faces and images (curators; members for their own persons only).
+
+    Raises:
+        NotFoundError: unknown person (or not the member's).
         PermissionDeniedError: not a member of the person's group.
     """
     person = metadata.get_person(person_id)
-    scope.require_read(person.group_id)
-    if person.hidden and not scope.may_curate(person.group_id):
-        raise NotFoundError("Person not found", person_id=person_id)
+    readable_person(metadata, scope, person)
     faces = sorted(
         metadata.list_faces_of_person(person_id),
         key=lambda f: (-f.overall_quality, f.face_id),

@@ -150,7 +150,7 @@ def photos_for(
     phone_number: str | None = None,
     group_id: str | None = None,
 ) -> PhotoSet:
-    """The photos ``GET /get`` returns.
+    """The photos ``GET /get`` returns (a common photo may also be personal: both lists).
 
     - No target (or the caller): the caller's personal photos in their groups (or in
       ``group_id``) plus those groups' common photos.
@@ -186,7 +186,7 @@ def photos_for(
             scope = [m.group_id for m in metadata.list_groups_of_user(principal.user_id)]
         matches = personal_matches(metadata, vectors, settings, target, scope)
         personal = _load(metadata, matches)
-        common = _common_images(metadata, scope, {im.image_id for im, _ in personal})
+        common = _common_images(metadata, scope, set())
         return PhotoSet(personal=[(im, s) for im, s in personal], common=common)
 
     # Someone else's photos: only admins and curators of the groups searched.
@@ -206,7 +206,7 @@ def photos_for(
         raise PermissionDeniedError("You may only ask for your own photos", code="not_your_photos")
     matches = personal_matches(metadata, vectors, settings, target, scope)
     personal = _load(metadata, matches)
-    common = _common_images(metadata, scope, {im.image_id for im, _ in personal})
+    common = _common_images(metadata, scope, set())
     return PhotoSet(personal=[(im, s) for im, s in personal], common=common)
 
 

@@ -170,3 +170,22 @@ def test_missing_or_disabled_attribute_models_give_null_with_reason(
     assert "disabled" in attrs.unavailable["emotion"]
     assert "missing" in attrs.unavailable["age"]
     assert face.embedding is not None
+
+
+def test_original_model_files_give_the_same_results(
+    face_engine: OnnxFaceEngine, model_dir: Path, faces_dev: Path, tmp_path: Path
+) -> None:
+    # Given a model dir with only the shipped YuNet (fixed 640x640) and SFace (batch 1) files
+    for name in ("face_detection_yunet_2023mar.onnx", "face_recognition_sface_2021dec.onnx"):
+        (tmp_path / name).symlink_to(model_dir / name)
+    original = OnnxFaceEngine(Settings(model_dir=tmp_path, ort_threads=1))
+    data = (faces_dev / "images" / "couple.jpg").read_bytes()
+    # When the same photo is analysed with the originals and with the derived copies
+    shipped = original.analyze(data)
+    derived = face_engine.analyze(data)
+    # Then the boxes agree and the embeddings are the same vectors
+    assert [f.bbox for f in shipped.faces] == [f.bbox for f in derived.faces]
+    for a, b in zip(shipped.faces, derived.faces, strict=True):
+        assert a.embedding is not None
+        assert b.embedding is not None
+        assert float(a.embedding @ b.embedding) > 0.999

@@ -22,6 +22,7 @@ from findme.domain.faces import face_id_for
 from findme.domain.keys import KeyScheme
 from findme.domain.metrics import bcubed
 from findme.domain.records import ImageStatus, Job, JobStatus, JobType
+from findme.errors import FindMeError
 from findme.local.orchestrator import InProcessOrchestrator, invoke
 from PIL import Image as PilImage
 
@@ -173,8 +174,13 @@ def test_each_identity_is_one_person_bcubed(digested: Digested, labels: dict[str
 
 
 def test_digest_prefix_workflow_counts_progress_on_the_job(
-    local_stack: Any, faces_dev: Path
+    digested: Digested, local_stack: Any, faces_dev: Path
 ) -> None:
+    with digested.workers.paused():  # the workflow alone digests this group
+        digest_prefix_workflow(local_stack, faces_dev)
+
+
+def digest_prefix_workflow(local_stack: Any, faces_dev: Path) -> None:
     # Given a small group: three photos and one corrupt file under its originals prefix
     metadata, store = wiring.metadata_store(), wiring.object_store()
     keys = KeyScheme.from_settings(local_stack.settings())
@@ -188,21 +194,28 @@ def test_digest_prefix_workflow_counts_progress_on_the_job(
     store.put(keys.original(group_id, str(uuid.uuid4()), ".jpg"), b"broken", "image/jpeg")
     job = Job(job_id=str(uuid.uuid4()), job_type=JobType.DIGEST, group_id=group_id)
     metadata.put_job(job)
-    # When the digest_prefix workflow runs (map in batches of 2, then cluster)
+    payload = {"job_id": job.job_id, "group_id": group_id, "batch_size": 2}
     orchestrator = InProcessOrchestrator()
     try:
-        output = orchestrator.run(
-            "digest_prefix", {"job_id": job.job_id, "group_id": group_id, "batch_size": 2}
-        )
+        # When the digest_prefix workflow runs (map in batches of 2, 50 % failures tolerated)
+        output = orchestrator.run("digest_prefix", {**payload, "tolerated_failure_percentage": 50})
+        # Then the job shows total/done/failed and succeeded, with the cluster result
+        done = metadata.get_job(job.job_id)
+        assert done.status is JobStatus.SUCCEEDED
+        assert (done.total, done.done, done.failed) == (4, 3, 1)
+        assert output["cluster"]["faces_processed"] >= 3
+        persons = {f.person_id for f in metadata.list_faces_of_group(group_id) if f.person_id}
+        assert len(persons) == 1  # img1, img2, img4 are all person01
+        # When it runs again tolerating 10 %: processed photos are skipped, the corrupt fails
+        with pytest.raises(FindMeError) as info:
+            orchestrator.run("digest_prefix", {**payload, "tolerated_failure_percentage": 10})
+        # Then the job fails (1 of 4 > 10 %) with the reason, and nothing was clustered
+        assert info.value.code == "tolerated_failure_exceeded"
+        failed = metadata.get_job(job.job_id)
+        assert failed.status is JobStatus.FAILED
+        assert (failed.total, failed.done, failed.failed) == (4, 3, 1)
     finally:
         orchestrator.shutdown()
-    # Then the job shows total/done/failed and succeeded, with the cluster result
-    done = metadata.get_job(job.job_id)
-    assert done.status is JobStatus.SUCCEEDED
-    assert (done.total, done.done, done.failed) == (4, 3, 1)
-    assert output["cluster"]["faces_processed"] >= 3
-    person_ids = {f.person_id for f in metadata.list_faces_of_group(group_id) if f.person_id}
-    assert len(person_ids) == 1  # img1, img2, img4 are all person01
 
 
 # --- zip ------------------------------------------------------------------------------------

@@ -21,10 +21,6 @@ import boto3
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
-from numpy.typing import NDArray
-from PIL import Image as PILImage
-
 from findme import tables
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.qdrant import QdrantVectorIndex
@@ -37,6 +33,9 @@ from findme.ports import FaceVector
 from findme.services.auth import code_in_message
 from findme.web import deps
 from findme.web.app import create_app
+from moto import mock_aws
+from numpy.typing import NDArray
+from PIL import Image as PILImage
 
 DIM = 128
 SECRET = "unit-test-secret-0123456789abcdef-0123456789"
@@ -150,7 +149,10 @@ class Stores:
         return unit(center + noise * self.rng.normal(size=DIM) / np.sqrt(DIM) * 4)
 
     def photo(
-        self, group_id: str, embeddings: list[NDArray[np.float32]], person_ids: list[str | None] | None = None
+        self,
+        group_id: str,
+        embeddings: list[NDArray[np.float32]],
+        person_ids: list[str | None] | None = None,
     ) -> Image:
         """A processed photo with one face per embedding, in all three stores."""
         image_id = str(uuid.uuid4())
@@ -246,7 +248,10 @@ class Api:
     settings: Settings
 
     def register(
-        self, name: str = "Ada", phone: str | None = None, embedding: NDArray[np.float32] | None = None
+        self,
+        name: str = "Ada",
+        phone: str | None = None,
+        embedding: NDArray[np.float32] | None = None,
     ) -> tuple[str, str, NDArray[np.float32]]:
         """Register a user with a one-face selfie -> ``(user_id, token, reference embedding)``."""
         phone = phone or new_phone()

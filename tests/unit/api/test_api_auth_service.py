@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-
+from api_fakes import SECRET, FakeNotifier, make_settings
 from findme.domain.records import OtpChallenge, Role, User
 from findme.errors import AuthenticationError, InvalidInputError, RateLimitedError
 from findme.services.auth import OtpService, TokenService, normalize_phone, resolve_jwt_secret
-
-from api_fakes import SECRET, FakeNotifier, make_settings
 
 
 class Clock:
@@ -76,8 +74,12 @@ def test_wrong_or_missing_claims_are_refused(claims_change: dict[str, object]) -
     # Given a token signed with the right key but a wrong/missing claim
     now = int(datetime.now(UTC).timestamp())
     claims: dict[str, object] = {
-        "sub": "u-1", "role": "member", "iss": "findme", "aud": "findme-app",
-        "iat": now, "exp": now + 600,
+        "sub": "u-1",
+        "role": "member",
+        "iss": "findme",
+        "aud": "findme-app",
+        "iat": now,
+        "exp": now + 600,
     }
     claims.update(claims_change)
     token = jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, "HS256")
@@ -113,7 +115,8 @@ def test_short_secret_is_refused() -> None:
 
 def test_secret_comes_from_secrets_manager_when_unset() -> None:
     class Store:
-        asked: list[str] = []
+        def __init__(self) -> None:
+            self.asked: list[str] = []
 
         def get_secret(self, secret_id: str) -> str:
             self.asked.append(secret_id)
@@ -138,7 +141,8 @@ def test_otp_is_stored_hashed_and_single_use() -> None:
     code = sms.last_code("+14155550100")
     # Then only an HMAC of it is stored
     stored = store.items["+14155550100"]
-    assert code not in stored.code_hash and len(stored.code_hash) == 64
+    assert code not in stored.code_hash
+    assert len(stored.code_hash) == 64
     # When it is used once it works, and a second time it does not
     assert otps.verify("+14155550100", code) == "+14155550100"
     with pytest.raises(AuthenticationError) as err:
@@ -184,7 +188,8 @@ def test_otp_sending_is_rate_limited_per_phone_per_hour() -> None:
     # When a third is asked within the hour / Then 429-style error with a retry time
     with pytest.raises(RateLimitedError) as err:
         otps.send("+14155550100")
-    assert err.value.code == "otp_rate_limited" and 0 < err.value.retry_after_s <= 3600
+    assert err.value.code == "otp_rate_limited"
+    assert 0 < err.value.retry_after_s <= 3600
     # And another phone is not affected; after the hour the first may send again
     otps.send("+14155550199")
     clock.now += timedelta(hours=1, seconds=1)

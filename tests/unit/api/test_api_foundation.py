@@ -4,9 +4,9 @@ failures, rate-limit headers and 429, OpenAPI completeness."""
 from __future__ import annotations
 
 import jwt
+from api_fakes import SECRET, Api, Stores, build_api, make_settings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-
 from findme.errors import (
     ConflictError,
     DependencyError,
@@ -21,8 +21,6 @@ from findme.errors import (
 )
 from findme.web.app import create_app
 from findme.web.errors import status_for
-
-from api_fakes import SECRET, Api, Stores, build_api, make_settings
 
 
 def test_domain_errors_map_to_statuses_in_one_place() -> None:
@@ -85,7 +83,8 @@ def test_malformed_json_is_422_not_500(api: Api) -> None:
     response = api.client.post(
         "/auth/otp", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422 and response.json()["code"] == "validation_error"
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
 
 
 def test_declared_oversize_body_is_refused_before_reading(stores: Stores) -> None:
@@ -107,7 +106,9 @@ def test_streamed_oversize_body_is_refused(stores: Stores) -> None:
         for _ in range(40):
             yield b"y" * 32_768
 
-    response = api.client.post("/auth/otp", content=chunks(), headers={"content-type": "application/json"})
+    response = api.client.post(
+        "/auth/otp", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -117,15 +118,30 @@ def test_bad_tokens_are_401(api: Api) -> None:
     now = 1_700_000_000
     expired = jwt.encode(
         {"sub": user_id, "iss": "findme", "aud": "findme-app", "iat": now, "exp": now + 60},
-        SECRET, "HS256",
+        SECRET,
+        "HS256",
     )
     other_key = jwt.encode(
-        {"sub": user_id, "iss": "findme", "aud": "findme-app", "iat": 2_000_000_000,
-         "exp": 4_000_000_000}, "k" * 40, "HS256",
+        {
+            "sub": user_id,
+            "iss": "findme",
+            "aud": "findme-app",
+            "iat": 2_000_000_000,
+            "exp": 4_000_000_000,
+        },
+        "k" * 40,
+        "HS256",
     )
     ghost = jwt.encode(
-        {"sub": "no-such-user", "iss": "findme", "aud": "findme-app", "iat": 2_000_000_000,
-         "exp": 4_000_000_000}, SECRET, "HS256",
+        {
+            "sub": "no-such-user",
+            "iss": "findme",
+            "aud": "findme-app",
+            "iat": 2_000_000_000,
+            "exp": 4_000_000_000,
+        },
+        SECRET,
+        "HS256",
     )
     codes = []
     for bad in (expired, other_key, ghost, "garbage"):
@@ -169,14 +185,30 @@ def test_openapi_lists_the_seed_routes_with_examples(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     paths = spec["paths"]
     for path, method in [
-        ("/get-faces", "post"), ("/get-features", "post"), ("/get-embedding", "post"),
-        ("/search-face", "post"), ("/digest", "post"), ("/cluster-faces", "post"),
-        ("/register", "post"), ("/auth/otp", "post"), ("/auth/token", "post"),
-        ("/users/me/selfies", "post"), ("/users/me", "delete"), ("/create-group", "post"),
-        ("/groups", "get"), ("/groups/{group_id}", "get"), ("/groups/{group_id}/join", "post"),
-        ("/upload", "post"), ("/groups/{group_id}/uploads", "post"), ("/get", "get"),
-        ("/images/{image_id}", "put"), ("/update-group", "post"), ("/download", "post"),
-        ("/download/{job_id}", "get"), ("/jobs/{job_id}", "get"), ("/health", "get"),
+        ("/get-faces", "post"),
+        ("/get-features", "post"),
+        ("/get-embedding", "post"),
+        ("/search-face", "post"),
+        ("/digest", "post"),
+        ("/cluster-faces", "post"),
+        ("/register", "post"),
+        ("/auth/otp", "post"),
+        ("/auth/token", "post"),
+        ("/users/me/selfies", "post"),
+        ("/users/me", "delete"),
+        ("/create-group", "post"),
+        ("/groups", "get"),
+        ("/groups/{group_id}", "get"),
+        ("/groups/{group_id}/join", "post"),
+        ("/upload", "post"),
+        ("/groups/{group_id}/uploads", "post"),
+        ("/get", "get"),
+        ("/images/{image_id}", "put"),
+        ("/update-group", "post"),
+        ("/download", "post"),
+        ("/download/{job_id}", "get"),
+        ("/jobs/{job_id}", "get"),
+        ("/health", "get"),
     ]:
         assert method in paths[path], (path, method)
     assert "multipart/form-data" in paths["/upload"]["post"]["requestBody"]["content"]

@@ -7,8 +7,7 @@ import io
 
 import httpx
 import pytest
-from PIL import Image as PILImage
-
+from api_fakes import jpeg, make_settings
 from findme.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -22,8 +21,7 @@ from findme.services.media import (
     image_dimensions,
     sniff_image_type,
 )
-
-from api_fakes import jpeg, make_settings
+from PIL import Image as PILImage
 
 
 def encoded(fmt: str, width: int, height: int) -> bytes:
@@ -34,8 +32,12 @@ def encoded(fmt: str, width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize(
     ("fmt", "ext", "ctype"),
-    [("JPEG", ".jpg", "image/jpeg"), ("PNG", ".png", "image/png"), ("GIF", ".gif", "image/gif"),
-     ("WEBP", ".webp", "image/webp")],
+    [
+        ("JPEG", ".jpg", "image/jpeg"),
+        ("PNG", ".png", "image/png"),
+        ("GIF", ".gif", "image/gif"),
+        ("WEBP", ".webp", "image/webp"),
+    ],
 )
 def test_type_and_dimensions_come_from_the_bytes(fmt: str, ext: str, ctype: str) -> None:
     # Given a 37x23 image in each accepted format
@@ -56,7 +58,9 @@ def test_heic_brand_is_recognised() -> None:
     assert sniff_image_type(heic) == (".heic", "image/heic")
 
 
-@pytest.mark.parametrize("data", [b"%PDF-1.7 ...", b"<html>Drive says hi</html>", b"GIF", b"BM\x00\x00"])
+@pytest.mark.parametrize(
+    "data", [b"%PDF-1.7 ...", b"<html>Drive says hi</html>", b"GIF", b"BM\x00\x00"]
+)
 def test_other_files_are_unsupported_media(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaTypeError):
         sniff_image_type(data)
@@ -87,12 +91,18 @@ def test_pixel_limit_is_checked_from_the_header() -> None:
 @pytest.mark.parametrize(
     ("link", "direct"),
     [
-        ("https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view?usp=sharing",
-         "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp"),
-        ("https://drive.google.com/open?id=1AbCdEfGhIjKlMnOp",
-         "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp"),
-        ("https://drive.google.com/uc?id=1AbCdEfGhIjKlMnOp&export=download",
-         "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp"),
+        (
+            "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view?usp=sharing",
+            "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp",
+        ),
+        (
+            "https://drive.google.com/open?id=1AbCdEfGhIjKlMnOp",
+            "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp",
+        ),
+        (
+            "https://drive.google.com/uc?id=1AbCdEfGhIjKlMnOp&export=download",
+            "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp",
+        ),
         ("https://example.com/photos/a.jpg", "https://example.com/photos/a.jpg"),
     ],
 )
@@ -131,7 +141,9 @@ def test_fetch_follows_drive_redirects_and_returns_the_file() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(str(request.url))
         if request.url.host == "drive.google.com":
-            return httpx.Response(303, headers={"location": "https://drive.usercontent.google.com/d?id=1"})
+            return httpx.Response(
+                303, headers={"location": "https://drive.usercontent.google.com/d?id=1"}
+            )
         return httpx.Response(
             200, content=photo, headers={"content-disposition": 'attachment; filename="party.jpg"'}
         )
@@ -153,8 +165,12 @@ def test_fetch_refuses_redirect_to_plain_http() -> None:
         return httpx.Response(302, headers={"location": "http://example.com/a.jpg"})
 
     with pytest.raises(InvalidInputError) as err:
-        fetch_https("https://example.com/x", make_settings(),
-                    client=_client(httpx.MockTransport(handler)), resolve=public)
+        fetch_https(
+            "https://example.com/x",
+            make_settings(),
+            client=_client(httpx.MockTransport(handler)),
+            resolve=public,
+        )
     assert err.value.code == "https_required"
 
 
@@ -165,8 +181,12 @@ def test_fetch_refuses_private_addresses(address: str) -> None:
         raise AssertionError("must not be contacted")
 
     with pytest.raises(InvalidInputError) as err:
-        fetch_https("https://internal.example/x", make_settings(),
-                    client=_client(httpx.MockTransport(handler)), resolve=lambda h: [address])
+        fetch_https(
+            "https://internal.example/x",
+            make_settings(),
+            client=_client(httpx.MockTransport(handler)),
+            resolve=lambda h: [address],
+        )
     assert err.value.code == "forbidden_url_host"
 
 
@@ -176,8 +196,12 @@ def test_fetch_stops_reading_past_the_size_limit() -> None:
         return httpx.Response(200, content=iter([b"\xff\xd8\xff" + b"0" * 4000] * 10))
 
     with pytest.raises(ImageTooLargeError):
-        fetch_https("https://example.com/big.jpg", make_settings(max_upload_bytes=10_000),
-                    client=_client(httpx.MockTransport(handler)), resolve=public)
+        fetch_https(
+            "https://example.com/big.jpg",
+            make_settings(max_upload_bytes=10_000),
+            client=_client(httpx.MockTransport(handler)),
+            resolve=public,
+        )
 
 
 def test_fetch_reports_upstream_errors_and_redirect_loops() -> None:
@@ -188,10 +212,18 @@ def test_fetch_reports_upstream_errors_and_redirect_loops() -> None:
         return httpx.Response(302, headers={"location": "https://example.com/again"})
 
     with pytest.raises(InvalidInputError) as err:
-        fetch_https("https://example.com/a", make_settings(),
-                    client=_client(httpx.MockTransport(not_found)), resolve=public)
+        fetch_https(
+            "https://example.com/a",
+            make_settings(),
+            client=_client(httpx.MockTransport(not_found)),
+            resolve=public,
+        )
     assert err.value.code == "download_failed"
     with pytest.raises(InvalidInputError) as err:
-        fetch_https("https://example.com/a", make_settings(),
-                    client=_client(httpx.MockTransport(loop)), resolve=public)
+        fetch_https(
+            "https://example.com/a",
+            make_settings(),
+            client=_client(httpx.MockTransport(loop)),
+            resolve=public,
+        )
     assert err.value.code == "too_many_redirects"

@@ -12,8 +12,12 @@ import pytest
 from cluster_helpers import D, blob, unit
 from findme.domain.clustering import (
     ClusteringOutcome,
+    Neighbour,
+    assign_incremental,
     cluster_faces,
     cosine_radius_graph,
+    dbscan_labels,
+    neighbours_from_vectors,
     normalize_rows,
 )
 from findme.domain.metrics import bcubed
@@ -96,6 +100,30 @@ def test_radius_graph_holds_exactly_the_pairs_within_eps() -> None:
     found = set(zip(g.row.tolist(), g.col.tolist(), strict=True))
     assert found == {(int(i), int(j)) for i, j in expected}
     assert np.allclose(g.data**2 / 2, dense[g.row, g.col], atol=1e-5)
+
+
+@pytest.mark.parametrize("min_samples", [1, 2, 4])
+def test_sparse_dbscan_finds_the_same_clusters_as_scikit_learn(min_samples: int) -> None:
+    # Given synthetic faces and their sparse radius graph
+    from sklearn.cluster import DBSCAN
+
+    faces = synthetic_faces(2000, seed=17)
+    graph = cosine_radius_graph(faces.embeddings, EPS)
+    # When labelled by our DBSCAN and by scikit-learn's on the same precomputed graph
+    ours = dbscan_labels(graph, min_samples)
+    radius = float(np.sqrt(2 * EPS))
+    theirs = DBSCAN(eps=radius, min_samples=min_samples, metric="precomputed").fit(graph)
+    # Then core points form the same clusters, noise is the same, and every border point
+    # sits in the cluster of one of its core neighbours
+    core = np.zeros(len(ours), dtype=bool)
+    core[theirs.core_sample_indices_] = True
+    pairs = set(zip(ours[core].tolist(), theirs.labels_[core].tolist(), strict=True))
+    assert len(pairs) == len(set(ours[core].tolist())) == len(set(theirs.labels_[core].tolist()))
+    assert np.array_equal(ours == -1, theirs.labels_ == -1)
+    for i in np.flatnonzero(~core & (ours >= 0)).tolist():
+        neighbours = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
+        assert ours[i] in set(ours[neighbours[core[neighbours]]].tolist())
+    assert (ours >= 0).sum() > 1500
 
 
 def test_exact_duplicate_embeddings_cluster_together() -> None:
@@ -369,3 +397,71 @@ def test_bad_parameters_are_refused(kwargs: dict[str, float], field: str) -> Non
 def test_mismatched_lengths_are_refused() -> None:
     with pytest.raises(InvalidInputError):
         cluster_faces(np.ones((2, D)), ["a"], [None], [False], eps=EPS, min_samples=2)
+
+
+# --- incremental rule -------------------------------------------------------------------------
+def n(face: str, image: str, person: str | None, sim: float) -> Neighbour:
+    return Neighbour(face_id=face, image_id=image, person_id=person, similarity=sim)
+
+
+def test_a_new_face_joins_the_person_of_its_nearest_assigned_face() -> None:
+    # Given a new face whose nearest face is unassigned, then faces of persons A and B
+    hits = [[n("f1", "i1", None, 0.9), n("f2", "i2", "A", 0.7), n("f3", "i3", "B", 0.6)]]
+    # When assigned, Then it joins A (the nearest *assigned* face)
+    assert assign_incremental(hits, image_id="new", threshold=0.4) == ["A"]
+
+
+def test_a_new_face_below_the_threshold_stays_unassigned() -> None:
+    hits = [[n("f2", "i2", "A", 0.39)]]
+    assert assign_incremental(hits, image_id="new", threshold=0.4) == [None]
+
+
+def test_faces_of_the_same_photo_are_never_neighbours() -> None:
+    # Given the only assigned neighbour is a face of the same photo (re-delivery, reflection)
+    hits = [[n("f1", "new", "A", 0.99)]]
+    assert assign_incremental(hits, image_id="new", threshold=0.4) == [None]
+
+
+def test_two_new_faces_of_one_photo_never_join_one_person() -> None:
+    # Given two new faces of one photo, both nearest to person A (0.8 and 0.9),
+    # the first also near B
+    hits = [
+        [n("f1", "i1", "A", 0.8), n("f2", "i2", "B", 0.7)],
+        [n("f1", "i1", "A", 0.9)],
+    ]
+    # When assigned, Then the more similar face gets A and the other stays unassigned
+    # (no fallback to a weaker person)
+    assert assign_incremental(hits, image_id="new", threshold=0.4) == [None, "A"]
+
+
+def test_a_person_present_in_the_photo_is_not_joined() -> None:
+    hits = [[n("f1", "i1", "A", 0.9)]]
+    got = assign_incremental(hits, image_id="new", threshold=0.4, present_person_ids={"A"})
+    assert got == [None]
+
+
+def test_brute_force_neighbours_match_the_incremental_rule_on_synthetic_faces() -> None:
+    # Given a clustered synthetic group and new faces of known identities (one per photo)
+    faces = synthetic_faces(600, noise_fraction=0.0, seed=21)
+    old = run(faces.embeddings[:500], faces.image_ids[:500])
+    new = faces.embeddings[500:]
+    # When each new face is assigned from its brute-force neighbours
+    hits = neighbours_from_vectors(
+        new,
+        faces.embeddings[:500],
+        [f"f{i}" for i in range(500)],
+        faces.image_ids[:500],
+        old.person_ids,
+    )
+    got = [
+        assign_incremental([h], image_id=f"new-{k}", threshold=0.4)[0] for k, h in enumerate(hits)
+    ]
+    # Then nearly all join the person that holds their identity
+    person_of = {
+        int(faces.identities[i]): old.person_ids[i]
+        for i in range(500)
+        if old.person_ids[i] is not None
+    }
+    expected = [person_of.get(int(t)) for t in faces.identities[500:]]
+    agree = np.mean([g == e for g, e in zip(got, expected, strict=True)])
+    assert agree >= 0.97

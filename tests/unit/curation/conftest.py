@@ -1,4 +1,7 @@
-"""Unit-tier fixtures for the curation services (see ``curation_world``)."""
+"""Unit-tier fixtures for the curation services (see ``curation_world``).
+
+One moto + Qdrant :memory: world per package run (tables created once); tests isolate by ids.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from findme.config import Settings
 from moto import mock_aws
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world() -> Iterator[World]:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from curation_world import World
-
 from findme.domain.faces import face_id_for
 from findme.domain.records import Face, JobStatus, Role
 from findme.errors import DependencyError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -59,7 +58,9 @@ def test_batch_delete_skips_faces_the_caller_may_not_touch(world: World) -> None
     assert last.removed_person_ids == [person.person_id]
     # And bad input / no access
     with pytest.raises(InvalidInputError):
-        face_deletion.batch_delete_faces(world.metadata, world.vectors, world.store, world.scope(me), [])
+        face_deletion.batch_delete_faces(
+            world.metadata, world.vectors, world.store, world.scope(me), []
+        )
     with pytest.raises(PermissionDeniedError):
         face_deletion.batch_delete_faces(
             world.metadata, world.vectors, world.store, world.scope(me), [other.face_id]
@@ -94,7 +95,11 @@ def test_s3_failures_are_logged_not_fatal_and_thumbnails_can_be_kept(world: Worl
     assert world.metadata.get_faces([f1.face_id]) == []
     assert world.vectors.get([f1.face_id]) == []
     kept = face_deletion.batch_delete_faces(
-        world.metadata, world.vectors, world.store, world.scope(me), [f2.face_id],
+        world.metadata,
+        world.vectors,
+        world.store,
+        world.scope(me),
+        [f2.face_id],
         delete_thumbnails=False,
     )
     assert kept.deleted_thumbnails == 0
@@ -109,11 +114,17 @@ def test_delete_group_is_a_job_for_owners_and_admins(world: World) -> None:
     world.person(group, faces[:1])
     jobs = RecordingOrchestrator()
     with pytest.raises(PermissionDeniedError):
-        face_deletion.start_delete_group(world.metadata, jobs, world.scope(photographer), group.group_id)
+        face_deletion.start_delete_group(
+            world.metadata, jobs, world.scope(photographer), group.group_id
+        )
     job = face_deletion.start_delete_group(world.metadata, jobs, world.scope(owner), group.group_id)
     assert jobs.started == [("delete_group", {"group_id": group.group_id, "job_id": job.job_id})]
     summary = face_deletion.run_delete_group_job(
-        job.job_id, group.group_id, metadata=world.metadata, vectors=world.vectors, store=world.store
+        job.job_id,
+        group.group_id,
+        metadata=world.metadata,
+        vectors=world.vectors,
+        store=world.store,
     )
     assert summary["faces"] == 2
     assert world.metadata.get_job(job.job_id).status is JobStatus.SUCCEEDED
@@ -132,9 +143,17 @@ def _redetect(world: World, image_id: str, group_id: str, boxes: list[dict[str, 
         prev = previous.get(face_id)
         new.append(
             Face(
-                face_id=face_id, image_id=image_id, group_id=group_id, face_index=index, bbox=box,
-                landmarks={}, confidence=0.9, blur_score=0.9, brightness_score=0.6,
-                overall_quality=0.78, quality_grade="B",
+                face_id=face_id,
+                image_id=image_id,
+                group_id=group_id,
+                face_index=index,
+                bbox=box,
+                landmarks={},
+                confidence=0.9,
+                blur_score=0.9,
+                brightness_score=0.6,
+                overall_quality=0.78,
+                quality_grade="B",
                 person_id=prev.person_id if prev else None,
                 is_manual_assignment=prev.is_manual_assignment if prev else False,
             )
@@ -152,20 +171,31 @@ def test_reprocess_keeps_manual_assignments_where_boxes_overlap(
     group = world.group(owner)
     scope = world.scope(owner)
     faces = world.photo(group, [world.identity(), world.identity()])
-    moved = person_svc.move_face(world.metadata, world.vectors, scope, faces[0].face_id, new_person_name="Ann")
+    moved = person_svc.move_face(
+        world.metadata, world.vectors, scope, faces[0].face_id, new_person_name="Ann"
+    )
     ann = moved.person.person_id
     image_id = faces[0].image_id
     old0 = faces[0].bbox  # {"x": 0, ...}; face 1 at x=100
     # And a re-detection that finds the faces in the other order, face 0 shifted a little
     boxes = [{"x": 100, "y": 10, "w": 80, "h": 80}, {"x": old0["x"] + 8, "y": 12, "w": 80, "h": 80}]
 
-    def fake_digest(key: str, deps: Any, *, force: bool = True, size_bytes: int | None = None) -> DigestOutcome:
+    def fake_digest(
+        key: str, deps: Any, *, force: bool = True, size_bytes: int | None = None
+    ) -> DigestOutcome:
         _redetect(world, image_id, group.group_id, boxes)
-        return DigestOutcome(key=key, status=DigestStatus.PROCESSED, image_id=image_id, face_count=2)
+        return DigestOutcome(
+            key=key, status=DigestStatus.PROCESSED, image_id=image_id, face_count=2
+        )
 
     monkeypatch.setattr(reprocess.digest_service, "digest_object", fake_digest)
-    deps = DigestDeps(store=world.store, metadata=world.metadata, vectors=world.vectors,
-                      engine=None, settings=world.settings)  # type: ignore[arg-type]
+    deps = DigestDeps(
+        store=world.store,
+        metadata=world.metadata,
+        vectors=world.vectors,
+        engine=None,
+        settings=world.settings,
+    )  # type: ignore[arg-type]
     # When the photo is reprocessed
     outcome = reprocess.reprocess_image(image_id, deps)
     # Then Ann follows the overlapping box (now index 1), not the index
@@ -197,7 +227,8 @@ def test_reprocess_jobs_select_photos_and_validate(world: World) -> None:
     assert set(everything.image_ids) == {good.image_id, bad.image_id}
     job = reprocess.start_reprocess(world.metadata, jobs, scope, low)
     assert jobs.started[0] == (
-        "reprocess", {"group_id": group.group_id, "image_ids": [bad.image_id], "job_id": job.job_id}
+        "reprocess",
+        {"group_id": group.group_id, "image_ids": [bad.image_id], "job_id": job.job_id},
     )
     assert job.total == 1
     with pytest.raises(InvalidInputError):
@@ -210,7 +241,9 @@ def test_reprocess_jobs_select_photos_and_validate(world: World) -> None:
     with pytest.raises(PermissionDeniedError):
         reprocess.select_for_face(world.metadata, world.scope(member), good.face_id)
     admin = world.scope(world.user(Role.ADMIN))
-    assert reprocess.select_for_face(world.metadata, admin, good.face_id).image_ids == [good.image_id]
+    assert reprocess.select_for_face(world.metadata, admin, good.face_id).image_ids == [
+        good.image_id
+    ]
 
 
 def test_reprocess_job_counts_and_finishes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,16 +251,27 @@ def test_reprocess_job_counts_and_finishes(world: World, monkeypatch: pytest.Mon
     group = world.group(owner)
     face = world.photo(group, [world.identity()])[0]
     job = reprocess.start_reprocess(
-        world.metadata, RecordingOrchestrator(), world.scope(owner),
+        world.metadata,
+        RecordingOrchestrator(),
+        world.scope(owner),
         reprocess.ReprocessSelection(group.group_id, [face.image_id, str(uuid.uuid4())]),
     )
 
-    def fake_digest(key: str, deps: Any, *, force: bool = True, size_bytes: int | None = None) -> DigestOutcome:
-        return DigestOutcome(key=key, status=DigestStatus.PROCESSED, image_id=face.image_id, face_count=1)
+    def fake_digest(
+        key: str, deps: Any, *, force: bool = True, size_bytes: int | None = None
+    ) -> DigestOutcome:
+        return DigestOutcome(
+            key=key, status=DigestStatus.PROCESSED, image_id=face.image_id, face_count=1
+        )
 
     monkeypatch.setattr(reprocess.digest_service, "digest_object", fake_digest)
-    deps = DigestDeps(store=world.store, metadata=world.metadata, vectors=world.vectors,
-                      engine=None, settings=world.settings)  # type: ignore[arg-type]
+    deps = DigestDeps(
+        store=world.store,
+        metadata=world.metadata,
+        vectors=world.vectors,
+        engine=None,
+        settings=world.settings,
+    )  # type: ignore[arg-type]
     totals = reprocess.run_reprocess_job(job.job_id, [face.image_id, str(uuid.uuid4())], deps)
     assert (totals["processed"], totals["skipped"]) == (1, 1)
     stored = world.metadata.get_job(job.job_id)

@@ -38,9 +38,9 @@ def test_duplicates_never_pair_faces_of_one_photo_and_sort_by_similarity() -> No
 
 
 def test_duplicates_respect_the_limit_across_blocks() -> None:
-    # Given 1,500 copies of one vector in distinct photos (more than one similarity block)
-    vecs = _unit(np.ones((1500, 128)))
-    ids = [f"f{i}" for i in range(1500)]
+    # Given 1,100 copies of one vector in distinct photos (more than one similarity block)
+    vecs = _unit(np.ones((1100, 128)))
+    ids = [f"f{i}" for i in range(1100)]
     # When 7 pairs are asked, Then exactly 7 come back
     assert len(duplicate_pairs(ids, ids, vecs, threshold=0.99, limit=7)) == 7
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from curation_world import World
-from findme.domain.records import Role
+from findme.domain.records import Assignment, Role
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.services import persons as svc
 
@@ -45,9 +45,18 @@ def test_list_sorts_and_hides(world: World, event: dict) -> None:
     assert [p.person_id for p in by_count.items] == [event["a"].person_id, event["b"].person_id]
     by_name = svc.list_persons(world.metadata, owner, gid, sort="name", include_hidden=True)
     assert [p.name for p in by_name.items] == ["Alice", "bob", None]  # unnamed last
-    # a member sees non-hidden persons only, even when asking for hidden ones
+    # a member sees only their own persons (matched to their selfie), never hidden ones
     member = world.scope(event["member"])
-    assert len(svc.list_persons(world.metadata, member, gid, include_hidden=True).items) == 2
+    assert svc.list_persons(world.metadata, member, gid, include_hidden=True).items == []
+    for person in (event["b"], event["c"]):
+        world.metadata.put_assignment(
+            Assignment(gid, person.person_id, event["member"].user_id, 0.8, "centroid")
+        )
+    mine = svc.list_persons(world.metadata, member, gid, include_hidden=True).items
+    assert [p.person_id for p in mine] == [event["b"].person_id]
+    assert svc.person_details(world.metadata, member, event["b"].person_id).person.name == "bob"
+    with pytest.raises(NotFoundError):  # another attendee's person
+        svc.person_details(world.metadata, member, event["a"].person_id)
     # paging
     first = svc.list_persons(world.metadata, owner, gid, include_hidden=True, limit=2)
     assert len(first.items) == 2

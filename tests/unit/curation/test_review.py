@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from curation_world import World
-
 from findme.errors import InvalidInputError, PermissionDeniedError
 from findme.services import duplicates as dup
 from findme.services import face_filters, quality_review
@@ -37,31 +36,54 @@ def event(world: World) -> dict[str, Any]:
     a = world.person(group, [good, bad], "Alice")
     b = world.person(group, [dark, twin1, twin2], "Bob")
     return {
-        "owner": owner, "member": member, "group": group, "good": good, "bad": bad,
-        "dark": dark, "twin1": twin1, "twin2": twin2, "m1": m1, "m2": m2, "a": a, "b": b,
+        "owner": owner,
+        "member": member,
+        "group": group,
+        "good": good,
+        "bad": bad,
+        "dark": dark,
+        "twin1": twin1,
+        "twin2": twin2,
+        "m1": m1,
+        "m2": m2,
+        "a": a,
+        "b": b,
     }
 
 
-def test_face_quality_recomputes_formula_grade_and_issues(world: World, event: dict[str, Any]) -> None:
+def test_face_quality_recomputes_formula_grade_and_issues(
+    world: World, event: dict[str, Any]
+) -> None:
     scope = world.scope(event["owner"])
     report = quality_review.face_quality(
         world.metadata, scope, event["bad"].face_id, thumbnail_url=lambda f: "url:" + f.face_id
     )
     assert report.overall_quality == pytest.approx(0.4 * 0.2 + 0.4 * 0.3 + 0.2 * 0.6)
     assert report.quality_grade == "F"
-    assert report.issues == ("Image is blurry", "Poor lighting/exposure", "Low detection confidence")
+    assert report.issues == (
+        "Image is blurry",
+        "Poor lighting/exposure",
+        "Low detection confidence",
+    )
     assert report.thumbnail_url == "url:" + event["bad"].face_id
     with pytest.raises(PermissionDeniedError):
         quality_review.face_quality(
-            world.metadata, world.scope(event["member"]), event["bad"].face_id, thumbnail_url=_no_url
+            world.metadata,
+            world.scope(event["member"]),
+            event["bad"].face_id,
+            thumbnail_url=_no_url,
         )
 
 
 def test_batch_quality_strict_mode_and_skips(world: World, event: dict[str, Any]) -> None:
     scope = world.scope(event["owner"])
     ids = [event["good"].face_id, event["dark"].face_id, "no-such-face"]
-    normal = quality_review.batch_quality(world.metadata, scope, ids, strict_mode=False, thumbnail_url=_no_url)
-    strict = quality_review.batch_quality(world.metadata, scope, ids, strict_mode=True, thumbnail_url=_no_url)
+    normal = quality_review.batch_quality(
+        world.metadata, scope, ids, strict_mode=False, thumbnail_url=_no_url
+    )
+    strict = quality_review.batch_quality(
+        world.metadata, scope, ids, strict_mode=True, thumbnail_url=_no_url
+    )
     assert [r.face_id for r in normal.faces] == ids[:2]
     assert normal.skipped_face_ids == ["no-such-face"]
     # dark: brightness .35 and blur .45 -> issues in both modes; good: strict flags nothing either
@@ -74,10 +96,16 @@ def test_batch_quality_strict_mode_and_skips(world: World, event: dict[str, Any]
     )
     assert pair.faces[0].issues == ("Overexposed",)
     with pytest.raises(InvalidInputError):
-        quality_review.batch_quality(world.metadata, scope, [], strict_mode=False, thumbnail_url=_no_url)
+        quality_review.batch_quality(
+            world.metadata, scope, [], strict_mode=False, thumbnail_url=_no_url
+        )
     with pytest.raises(InvalidInputError):
         quality_review.batch_quality(
-            world.metadata, scope, [str(i) for i in range(101)], strict_mode=False, thumbnail_url=_no_url
+            world.metadata,
+            scope,
+            [str(i) for i in range(101)],
+            strict_mode=False,
+            thumbnail_url=_no_url,
         )
     with pytest.raises(PermissionDeniedError):
         quality_review.batch_quality(
@@ -100,7 +128,9 @@ def test_low_quality_worst_first_with_limits(world: World, event: dict[str, Any]
     assert [r.face_id for r in two] == [event["bad"].face_id, event["dark"].face_id]
     for bad_args in ({"min_overall_quality": 1.5}, {"limit": 0}, {"limit": 501}):
         with pytest.raises(InvalidInputError):
-            quality_review.low_quality_faces(world.metadata, scope, gid, thumbnail_url=_no_url, **bad_args)
+            quality_review.low_quality_faces(
+                world.metadata, scope, gid, thumbnail_url=_no_url, **bad_args
+            )
 
 
 def test_duplicates_pair_photos_not_faces_of_one_photo_and_are_cached(
@@ -120,9 +150,13 @@ def test_duplicates_pair_photos_not_faces_of_one_photo_and_are_cached(
     assert again.computed_at == result.computed_at
     for bad in ({"threshold": 0.5}, {"threshold": 0.995}, {"limit": 0}, {"limit": 201}):
         with pytest.raises(InvalidInputError):
-            dup.find_duplicates(world.metadata, world.vectors, scope, group_id=gid, cache=cache, **bad)
+            dup.find_duplicates(
+                world.metadata, world.vectors, scope, group_id=gid, cache=cache, **bad
+            )
     with pytest.raises(PermissionDeniedError):
-        dup.find_duplicates(world.metadata, world.vectors, world.scope(event["member"]), group_id=gid)
+        dup.find_duplicates(
+            world.metadata, world.vectors, world.scope(event["member"]), group_id=gid
+        )
 
 
 def test_ttl_cache_expires_after_ten_minutes() -> None:
@@ -135,7 +169,9 @@ def test_ttl_cache_expires_after_ten_minutes() -> None:
     assert cache.get("k") is None
 
 
-def test_outliers_surface_a_face_moved_into_the_wrong_person(world: World, event: dict[str, Any]) -> None:
+def test_outliers_surface_a_face_moved_into_the_wrong_person(
+    world: World, event: dict[str, Any]
+) -> None:
     scope = world.scope(event["owner"])
     gid = event["group"].group_id
     # Given Alice's good face deliberately moved into Bob
@@ -169,7 +205,10 @@ def test_advanced_filter(world: World, event: dict[str, Any]) -> None:
     assert set(run(max_confidence=0.6)) == {event["bad"].face_id}
     assert event["m1"].face_id in run(unlabeled_only=True)
     assert event["good"].face_id not in run(unlabeled_only=True)
-    assert set(run(person_ids=[event["a"].person_id])) <= {event["good"].face_id, event["bad"].face_id}
+    assert set(run(person_ids=[event["a"].person_id])) <= {
+        event["good"].face_id,
+        event["bad"].face_id,
+    }
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert run(created_after=tomorrow) == []
     assert len(run(created_before=tomorrow, limit=2)) == 2
@@ -182,5 +221,7 @@ def test_advanced_filter(world: World, event: dict[str, Any]) -> None:
             run(**bad)
     with pytest.raises(PermissionDeniedError):
         face_filters.filter_faces(
-            world.metadata, world.scope(event["member"]), face_filters.criteria_from(group_ids=[gid])
+            world.metadata,
+            world.scope(event["member"]),
+            face_filters.criteria_from(group_ids=[gid]),
         )

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from moto import mock_aws
-
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.provision import provision
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
+from moto import mock_aws
 
 
 @pytest.fixture(scope="module")

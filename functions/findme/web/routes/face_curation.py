@@ -3,7 +3,7 @@
 Paths::
 
     GET    /faces/{face_id}                    face details (curators)
-    GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (group members)
+    GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (curators; members: own)
     POST   /faces/{face_id}/move               to an existing person or a new one (manual)
     POST   /faces:batch-delete                 delete 1-500 faces (skips faces not yours)
     POST   /faces/{face_id}/reprocess          reprocess the face's photo (a job)
@@ -63,9 +63,14 @@ def get_face(face_id: str, scope: Scope, metadata: deps.Metadata, thumbs: Thumbn
 def face_thumbnail(
     face_id: str, scope: Scope, metadata: deps.Metadata, objects: deps.Objects
 ) -> Response:
-    """Any member of the face's group may fetch its crop. 404 when it has no thumbnail."""
+    """Curators of the face's group, or a member whose own person the face belongs to.
+    404 when it has no thumbnail."""
     face = metadata.get_face(face_id)
-    scope.require_read(face.group_id)
+    if not scope.may_curate(face.group_id):
+        if face.person_id is None:
+            scope.require_curate(face.group_id)
+        else:
+            person_svc.readable_person(metadata, scope, metadata.get_person(face.person_id))
     if not face.thumbnail_key:
         raise NotFoundError("This face has no thumbnail", face_id=face_id)
     data = objects.get(face.thumbnail_key)

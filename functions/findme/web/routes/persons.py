@@ -66,7 +66,8 @@ def list_persons(
     ] = None,
     include_hidden: Annotated[bool, Query(description="Curators only.")] = False,
 ) -> PersonPage:
-    """Persons of a group (any member; hidden persons only for curators asking for them)."""
+    """Curators: every person (hidden ones when asked). Members: only their own persons
+    (matched to their selfie), never other attendees."""
     result = svc.list_persons(
         metadata,
         scope,

@@ -1,0 +1,179 @@
+"""Real HTTP uploads with presigned POST forms to the local stack's S3.
+
+moto alone stores any form POST without reading its policy; the local stack's moto server
+(``findme.local.moto_server``) checks the policy as S3 does, so these refusals are real HTTP
+responses, and ``test_moto_alone_ignores_the_policy`` documents why that layer exists.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from urllib.parse import unquote_plus
+
+import boto3
+import pytest
+import requests
+from findme.adapters.s3 import S3ObjectStore
+from findme.config import Settings
+from findme.ports import PresignedPost
+
+pytestmark = pytest.mark.integration
+
+JPEG = b"\xff\xd8\xff\xe0" + b"0" * 2000
+
+
+def _upload(
+    post: PresignedPost,
+    data: bytes,
+    content_type: str = "image/jpeg",
+    **overrides: str,
+) -> requests.Response:
+    fields = {**post.fields, "Content-Type": content_type, **overrides}
+    return requests.post(
+        post.url, data=fields, files={"file": ("photo.jpg", data, content_type)}, timeout=10
+    )
+
+
+def _error_code(response: requests.Response) -> str:
+    text = response.text
+    return text.split("<Code>")[1].split("</Code>")[0] if "<Code>" in text else text
+
+
+@pytest.fixture
+def form(objects: S3ObjectStore, fresh_group_id: str) -> PresignedPost:
+    key = f"originals/{fresh_group_id}/{uuid.uuid4()}.jpg"
+    return objects.presigned_post(
+        key, max_bytes=10_000, expires_s=300, metadata={"uploaded-by": "u-1"}
+    )
+
+
+def test_upload_within_the_policy_is_stored(form: PresignedPost, objects: S3ObjectStore) -> None:
+    # When a JPEG under the limit is posted to the form
+    response = _upload(form, JPEG)
+    # Then S3 answers 204 and holds the bytes, content type and metadata
+    assert response.status_code == 204, response.text
+    info = objects.head(form.key)
+    assert info is not None
+    assert (info.size_bytes, info.content_type) == (len(JPEG), "image/jpeg")
+    assert info.metadata == {"uploaded-by": "u-1"}
+    assert objects.get(form.key) == JPEG
+
+
+def test_oversize_upload_is_rejected(form: PresignedPost, objects: S3ObjectStore) -> None:
+    response = _upload(form, JPEG + b"0" * 10_000)
+    assert response.status_code == 400
+    assert _error_code(response) == "EntityTooLarge"
+    assert objects.head(form.key) is None
+
+
+def test_wrong_key_prefix_is_rejected(
+    form: PresignedPost, objects: S3ObjectStore, fresh_group_id: str
+) -> None:
+    # When the signed form is reused for a key outside its exact key (another prefix)
+    other = f"originals/{uuid.uuid4()}/{uuid.uuid4()}.jpg"
+    response = _upload(form, JPEG, key=other)
+    # Then S3 refuses it and nothing is stored there
+    assert response.status_code == 403
+    assert _error_code(response) == "AccessDenied"
+    assert objects.head(other) is None
+
+
+def test_non_image_content_type_is_rejected(form: PresignedPost, objects: S3ObjectStore) -> None:
+    response = _upload(form, b"#!/bin/sh\n", content_type="text/x-shellscript")
+    assert response.status_code == 403
+    assert objects.head(form.key) is None
+
+
+def test_tampered_policy_is_rejected(form: PresignedPost, objects: S3ObjectStore) -> None:
+    import base64
+
+    policy = json.loads(base64.b64decode(form.fields["policy"]))
+    for condition in policy["conditions"]:
+        if isinstance(condition, list) and condition[0] == "content-length-range":
+            condition[2] = 10**9
+    forged = base64.b64encode(json.dumps(policy).encode()).decode()
+    response = _upload(form, JPEG, policy=forged)
+    assert response.status_code == 403
+    assert _error_code(response) == "SignatureDoesNotMatch"
+
+
+def test_expired_form_is_rejected(objects: S3ObjectStore, fresh_group_id: str) -> None:
+    post = objects.presigned_post(
+        f"originals/{fresh_group_id}/{uuid.uuid4()}.jpg", max_bytes=10_000, expires_s=1
+    )
+    time.sleep(1.5)
+    response = _upload(post, JPEG)
+    assert response.status_code == 403
+    assert objects.head(post.key) is None
+
+
+def test_presigned_get_serves_the_object(objects: S3ObjectStore, fresh_group_id: str) -> None:
+    key = f"originals/{fresh_group_id}/x.jpg"
+    objects.put(key, JPEG, "image/jpeg")
+    url, _ = objects.presigned_get(key, expires_s=60, download_name="party.jpg")
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == JPEG
+    assert response.headers["Content-Disposition"] == 'attachment; filename="party.jpg"'
+
+
+def test_upload_to_originals_notifies_the_digest_queue(
+    form: PresignedPost, stack_settings: Settings, fresh_group_id: str
+) -> None:
+    # When a photo lands under originals/ through a form upload
+    assert _upload(form, JPEG).status_code == 204
+    # Then an ObjectCreated event for its key reaches the digest queue
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=stack_settings.aws_endpoint_url)
+    keys: list[str] = []
+    deadline = time.monotonic() + 10
+    while form.key not in keys and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=stack_settings.digest_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in messages:
+            body = json.loads(message["Body"])
+            mine = []
+            for record in body.get("Records", []):
+                if record["eventName"].startswith("ObjectCreated"):
+                    # event keys are URL-encoded (AWS: "+" for spaces; moto also "%2F")
+                    key = unquote_plus(record["s3"]["object"]["key"])
+                    keys.append(key)
+                    mine.append(key.startswith(f"originals/{fresh_group_id}/"))
+            handle = message["ReceiptHandle"]
+            if mine and all(mine):
+                sqs.delete_message(QueueUrl=stack_settings.digest_queue_url, ReceiptHandle=handle)
+            else:  # another test's message: make it visible again at once
+                sqs.change_message_visibility(
+                    QueueUrl=stack_settings.digest_queue_url,
+                    ReceiptHandle=handle,
+                    VisibilityTimeout=0,
+                )
+    assert form.key in keys
+
+
+def test_moto_alone_ignores_the_policy(stack_settings: Settings, fresh_group_id: str) -> None:
+    """Why the policy layer exists: bare moto accepts an oversize upload (documented gap)."""
+    from findme.local.stack import free_port
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        bare = stack_settings.model_copy(
+            update={"aws_endpoint_url": f"http://127.0.0.1:{port}", "bucket": "bare"}
+        )
+        boto3.client(
+            "s3", region_name="us-east-1", endpoint_url=bare.aws_endpoint_url
+        ).create_bucket(Bucket="bare")
+        store = S3ObjectStore(bare)
+        post = store.presigned_post(f"originals/{fresh_group_id}/a.jpg", max_bytes=10, expires_s=60)
+        response = _upload(post, JPEG)
+        assert response.status_code == 204
+        info = store.head(post.key)
+        assert info is not None
+        assert info.size_bytes > 10
+    finally:
+        server.stop()
