@@ -14,9 +14,13 @@ Prints JSON. The machine is shared: the 1-minute load average is reported with e
 
 from __future__ import annotations
 
+import os
+
+# JSON on stdout only: Powertools logs go to stdout too (set before findme is imported).
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time

@@ -93,6 +93,31 @@ def run(threads: int, photos: list[Path], attributes: bool) -> dict[str, Any]:
     }
 
 
+def compare_sface(threads: int, repeats: int = 20) -> dict[str, Any]:
+    """ms per face of the shipped SFace file (batch 1) vs the derived copy, same inputs."""
+    import numpy as np
+    from findme import models
+    from findme.adapters.ort_sessions import create_session
+    from findme.config import Settings
+
+    settings = Settings(ort_threads=threads)
+    spec = models.load_manifest(settings=settings).get("sface")
+    assert spec.derived is not None
+    blob = np.random.default_rng(0).uniform(0, 255, (1, 3, 112, 112)).astype(np.float32)
+    result: dict[str, Any] = {"threads": threads}
+    for label, name in (("shipped", spec.file), ("derived", spec.derived.file)):
+        session = create_session(settings.model_dir / name, threads)
+        feed = {session.get_inputs()[0].name: blob}
+        session.run(None, feed)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            session.run(None, feed)
+            times.append((time.perf_counter() - start) * 1000)
+        result[f"{label}_ms_per_face"] = _stats(times)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2", help="comma-separated ort thread counts")
@@ -100,6 +125,9 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N photos only")
     parser.add_argument("--attributes", action="store_true", help="also age/gender/emotion")
     parser.add_argument("--summary", action="store_true", help="omit the per-photo rows")
+    parser.add_argument(
+        "--compare-sface", action="store_true", help="also time shipped vs derived SFace"
+    )
     args = parser.parse_args()
     photos = sorted(
         p for p in args.photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
@@ -113,6 +141,7 @@ def main() -> int:
     if args.summary:
         for result in results:
             result.pop("per_photo")
+    sface = [compare_sface(int(t)) for t in args.threads.split(",")] if args.compare_sface else None
     print(
         json.dumps(
             {
@@ -121,6 +150,7 @@ def main() -> int:
                 "photos_dir": str(args.photos),
                 "attributes": args.attributes,
                 "runs": results,
+                "sface_shipped_vs_derived": sface,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             },
             indent=2,

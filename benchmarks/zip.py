@@ -15,11 +15,15 @@ keeps objects in its own memory; that process is not what is measured.
 
 from __future__ import annotations
 
+import os
+
+# JSON on stdout only: Powertools logs go to stdout too (set before findme is imported).
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
 import argparse
 import hashlib
 import io
 import json
-import os
 import sys
 import tempfile
 import threading

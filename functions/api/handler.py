@@ -3,7 +3,8 @@
 The app is built once per execution environment (cold start); Powertools adds the Lambda
 context and API Gateway request id to every log line and traces the invocation. The face
 engine loads lazily on the first face route (see ``findme.web.app`` for why the api runs
-from the digest container image).
+from the digest container image). On ``dev``/``prod`` rate limits are counted in the
+DynamoDB table ``{table_prefix}rate-limits`` (hash key ``key``, TTL ``expires_at``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from findme.adapters.ratelimit import DynamoRateLimiter
+from findme.config import get_settings
 from findme.observability import logger, tracer
 from findme.web.app import create_app
 from mangum import Mangum
 
-app = create_app()
+settings = get_settings()
+# Deployed stages share rate-limit counters across instances (DynamoDB); else per process.
+limiter = DynamoRateLimiter(settings) if settings.stage in ("dev", "prod") else None
+app = create_app(settings, rate_limiter=limiter)
 asgi_handler = Mangum(app, lifespan="off")
 
 

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     digest_state_machine_arn: str | None = None
     cluster_state_machine_arn: str | None = None
     zip_state_machine_arn: str | None = None
+    #: Curation jobs (issue 6): functions/findme/workflows/{reprocess,delete_group}.asl.json.
+    reprocess_state_machine_arn: str | None = None
+    delete_group_state_machine_arn: str | None = None
     #: Local stack: run workflows in-process and poll the digest queue.
     local_workers: bool = False
     port: int = Field(default=8080, ge=1, le=65535)

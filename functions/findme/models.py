@@ -180,7 +180,7 @@ def _is_valid(path: Path, sha256: str, size_bytes: int | None = None) -> bool:
 def model_path(settings: Settings, name: str, *, prefer_derived: bool = True) -> Path | None:
     """Path of a model's file in ``settings.model_dir`` (its derived copy first), or None.
 
-    Existence only: hashes are checked by :func:`pull` and ``findme models verify``.
+    Existence only: hashes are checked by :func:`pull` (``findme models pull``).
     """
     spec = load_manifest(settings=settings).get(name)
     candidates = []

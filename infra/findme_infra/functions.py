@@ -107,6 +107,24 @@ ACCESS: dict[str, Access] = {
         tables_ro=("groups", "images", "reference-faces", "users"),
         qdrant=True,
     ),
+    # Curation worker: reprocess (re-digest photos: like digest) and delete_group (cascade
+    # delete of a group's originals, thumbnails, items and vectors).
+    "curation": Access(
+        objects={ORIGINALS: (_GET, _DELETE), FACES: (_GET, _PUT, _DELETE)},
+        list_prefixes=(ORIGINALS, FACES),
+        tables_rw=(
+            "groups",
+            "memberships",
+            "sections",
+            "images",
+            "faces",
+            "persons",
+            "assignments",
+            "jobs",
+        ),
+        tables_ro=("reference-faces",),
+        qdrant=True,
+    ),
     # Zip streams originals into archives/{job_id}.zip with a multipart upload and presigns it.
     "zip": Access(
         objects={ORIGINALS: (_GET,), ARCHIVES: (_GET, _PUT, _ABORT)},
@@ -116,7 +134,11 @@ ACCESS: dict[str, Access] = {
 }
 
 #: Files each image's build context needs besides the core package (Docker ignore syntax).
-_CONTEXT_EXTRA: dict[str, tuple[str, ...]] = {"digest": ("!layers/models/*.onnx",)}
+_CONTEXT_EXTRA: dict[str, tuple[str, ...]] = {
+    "digest": ("!layers/models/*.onnx", "!functions/curation"),
+}
+#: Functions that run in another function's image, with their handler (image CMD).
+SHARED_IMAGE: dict[str, tuple[str, str]] = {"curation": ("digest", "curation_handler.handler")}
 
 
 def findme_env(**values: str) -> dict[str, str]:
@@ -135,9 +157,15 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
     """The container image of function ``name``: build context = repository root, filtered.
 
     Only ``pyproject.toml``, ``README.md``, ``functions/requirements/``, ``functions/findme/``,
-    ``functions/<name>/`` (and ``layers/models/*.onnx`` for digest) are staged, so unrelated
-    edits do not change the asset hash and force a rebuild.
+    ``functions/<name>/`` (and ``layers/models/*.onnx`` and ``functions/curation/`` for
+    digest) are staged, so unrelated edits do not change the asset hash and force a rebuild.
+    A :data:`SHARED_IMAGE` function reuses the other image (same asset, built and pushed
+    once) with its own handler as the image command.
     """
+    cmd = None
+    if name in SHARED_IMAGE:
+        name, handler = SHARED_IMAGE[name]
+        cmd = [handler]
     exclude = [
         "*",
         "!pyproject.toml",
@@ -164,6 +192,7 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
         exclude=exclude,
         ignore_mode=IgnoreMode.DOCKER,
         asset_name=f"findme-{name}",
+        cmd=cmd,
     )
 
 

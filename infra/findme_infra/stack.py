@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Stack, aws_iam
+from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
 from findme_infra.api import Api
@@ -23,6 +23,7 @@ _DESCRIPTIONS = {
     "digest": "FindMe digest: detect, align, embed and grade the faces of uploaded photos",
     "cluster": "FindMe cluster: DBSCAN of a group's faces into persons",
     "zip": "FindMe zip: stream a selection of originals into one archive",
+    "curation": "FindMe curation jobs: reprocess photos, delete a group",
 }
 
 
@@ -59,8 +60,9 @@ class FindMeStack(Stack):
             "cluster": qdrant,
             "zip": {},
         }
+        per_function["curation"] = per_function["digest"]
         self.functions: dict[str, FindMeFunction] = {}
-        for name in ("digest", "cluster", "zip"):
+        for name in ("digest", "cluster", "zip", "curation"):
             self.functions[name] = self._function(name, {**shared, **per_function[name]})
         connect_digest_queue(self.functions["digest"].function, self.storage.queue, config)
 
@@ -78,23 +80,18 @@ class FindMeStack(Stack):
             **shared,
             **qdrant,
             **findme_env(
-                digest_queue_url=self.storage.queue.queue_url,
                 jwt_secret_id=self.secrets.jwt_secret.secret_arn,
                 digest_state_machine_arn=machines["digest_prefix"].state_machine_arn,
                 cluster_state_machine_arn=machines["cluster"].state_machine_arn,
                 zip_state_machine_arn=machines["zip"].state_machine_arn,
+                reprocess_state_machine_arn=machines["reprocess"].state_machine_arn,
+                delete_group_state_machine_arn=machines["delete_group"].state_machine_arn,
             ),
         }
         self.functions["api"] = self._function("api", api_env)
         api_role = self.functions["api"].role
         for machine in machines.values():
             machine.grant_start_execution(api_role)
-        # Reprocessing a photo re-sends its notification to the digest queue.
-        api_role.add_to_principal_policy(
-            aws_iam.PolicyStatement(
-                actions=["sqs:SendMessage"], resources=[self.storage.queue.queue_arn]
-            )
-        )
         self.secrets.jwt_secret.grant_read(api_role)
         self.api = Api(self, "HttpApi", config=config, handler=self.functions["api"].function)
 

@@ -60,6 +60,8 @@ class StageConfig:
     digest: FunctionSizing
     cluster: FunctionSizing
     zip: FunctionSizing
+    #: reprocess / delete_group worker (runs in the digest image: needs the face engine).
+    curation: FunctionSizing
     #: SQS -> digest: most concurrent digest invocations the event source mapping starts.
     digest_queue_max_concurrency: int
 
@@ -139,5 +141,6 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         digest=_sizing(3538, 300, 1024, 50 if prod else 15, reserve=reserve),
         cluster=_sizing(6144, 900, 1024, 4 if prod else 2, reserve=reserve),
         zip=_sizing(1024, 900, 512, 10 if prod else 2, reserve=reserve),
+        curation=_sizing(3538, 900, 1024, 4 if prod else 2, reserve=reserve),
         digest_queue_max_concurrency=40 if prod else 5,
     )

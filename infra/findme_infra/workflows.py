@@ -31,7 +31,9 @@ from findme_infra.storage import ORIGINALS
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "functions" / "findme" / "workflows"
 #: Workflow name (``ports.Orchestrator.start``) -> its ASL file.
-WORKFLOWS = ("digest_prefix", "cluster", "zip")
+WORKFLOWS = ("digest_prefix", "cluster", "zip", "reprocess", "delete_group")
+#: Functions a definition may name as ``${<Name>FunctionArn}``.
+FUNCTIONS = ("digest", "cluster", "zip", "curation")
 #: SQS -> digest: messages per invocation and the longest wait to fill a batch.
 DIGEST_BATCH_SIZE = 10
 DIGEST_BATCHING_WINDOW_S = 5
@@ -50,7 +52,7 @@ def placeholders(workflow: str) -> set[str]:
 
 
 class Workflows(Construct):
-    """The ``digest_prefix``, ``cluster`` and ``zip`` state machines (standard type).
+    """The :data:`WORKFLOWS` state machines (standard type), one per ASL file.
 
     Each has its own role with exactly what its states call: ``lambda:InvokeFunction`` on
     the functions it names, ``dynamodb:UpdateItem`` on the jobs table; ``digest_prefix``
@@ -77,6 +79,7 @@ class Workflows(Construct):
             "DigestFunctionArn": functions["digest"].function_arn,
             "ClusterFunctionArn": functions["cluster"].function_arn,
             "ZipFunctionArn": functions["zip"].function_arn,
+            "CurationFunctionArn": functions["curation"].function_arn,
             "BucketName": bucket.bucket_name,
             "OriginalsPrefix": ORIGINALS,
             "JobsTableName": jobs_table_name,
@@ -118,7 +121,7 @@ class Workflows(Construct):
             )
             invoked = [
                 functions[fn].function_arn
-                for fn in ("digest", "cluster", "zip")
+                for fn in FUNCTIONS
                 if f"{fn.capitalize()}FunctionArn" in used
             ]
             machine.add_to_role_policy(

@@ -13,12 +13,23 @@ import pytest
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
+from findme.domain.keys import KeyScheme
 from findme.domain.records import Assignment, Face, Group, Image
 from findme.errors import DependencyError, NotFoundError
 from findme.ports import FaceVector
 from findme.services import catalog
 
-from contracts.records import face, image, new_id, person, unit_vector, vector_of
+from contracts.records import (
+    TEST_ORIGINALS,
+    face,
+    image,
+    new_id,
+    person,
+    unit_vector,
+    vector_of,
+)
+
+KEYS = KeyScheme(originals_prefix=TEST_ORIGINALS)
 
 
 class FailOnce:
@@ -256,14 +267,16 @@ class CatalogContract:
                     img, faces, vecs, thumbs, metadata=store, vectors=vectors, store=objects
                 )
         # When one group is deleted
-        result = catalog.delete_group(group_id, metadata=store, vectors=vectors, store=objects)
+        result = catalog.delete_group(
+            group_id, metadata=store, vectors=vectors, store=objects, keys=KEYS
+        )
         # Then nothing of it is left, and the other group is intact
         assert (result.images, result.faces, result.objects, result.persons_deleted) == (3, 6, 9, 1)
         assert vectors.count(group_id) == 0
         assert list(store.list_faces_of_group(group_id)) == []
         assert store.list_images(group_id).items == []
         assert store.list_persons(group_id) == []
-        assert list(objects.list(f"originals/{group_id}/")) == []
+        assert list(objects.list(f"{TEST_ORIGINALS}{group_id}/")) == []
         assert list(objects.list(f"faces/{group_id}/")) == []
         with pytest.raises(NotFoundError):
             store.get_group(group_id)

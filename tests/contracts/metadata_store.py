@@ -11,6 +11,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from findme.adapters.dynamodb import OTP_SEND_WINDOW, DynamoMetadataStore
 from findme.domain.records import (
@@ -212,9 +213,19 @@ class MetadataStoreContract:
         assert len(page.items) == 2
         assert page.cursor is None
 
-    def test_malformed_cursor_is_invalid_input(self, store: DynamoMetadataStore) -> None:
+    def test_malformed_or_foreign_cursor_is_invalid_input(self, store: DynamoMetadataStore) -> None:
         with pytest.raises(InvalidInputError):
             store.list_images(new_id("g"), cursor="not base64 json!")
+        # a cursor of one group's listing cannot page through another group
+        group_id = new_id("g")
+        for i in range(3):
+            store.put_image(image(group_id, minutes=i))
+        cursor = store.list_images(group_id, limit=1).cursor
+        assert cursor is not None
+        with pytest.raises(InvalidInputError):
+            store.list_images(new_id("g"), limit=1, cursor=cursor)
+        with pytest.raises(InvalidInputError):
+            store.list_users(limit=1, cursor=cursor)
 
     def test_image_round_trip_and_delete(self, store: DynamoMetadataStore) -> None:
         img = image(new_id("g"))
@@ -251,6 +262,23 @@ class MetadataStoreContract:
         # get_faces keeps the given order and skips unknown ids
         got = store.get_faces([faces[2].face_id, "missing", faces[1].face_id])
         assert [f.face_id for f in got] == [faces[2].face_id, faces[1].face_id]
+
+    def test_numpy_scores_and_attributes_are_stored_as_numbers(
+        self, store: DynamoMetadataStore
+    ) -> None:
+        # Given a face whose scores come straight from numpy (as the face engine computes them)
+        f = face(image(new_id("g")), 0)
+        f.confidence = np.float32(0.875)  # type: ignore[assignment]
+        f.overall_quality = np.float64(0.5)  # type: ignore[assignment]
+        f.attributes = {"age": np.int64(30), "emotion": {"happy": np.float32(0.25)}}
+        f.landmarks = {"nose": np.array([1.5, 2.5], dtype=np.float32)}  # type: ignore[dict-item]
+        # When stored and read back
+        store.put_faces([f])
+        got = store.get_face(f.face_id)
+        # Then plain Python numbers come back
+        assert (got.confidence, got.overall_quality) == (0.875, 0.5)
+        assert got.attributes == {"age": 30, "emotion": {"happy": 0.25}}
+        assert got.landmarks == {"nose": [1.5, 2.5]}
 
     def test_update_face_person(self, store: DynamoMetadataStore) -> None:
         img = image(new_id("g"))

@@ -14,6 +14,8 @@ from numpy.typing import NDArray
 
 _phones = itertools.count(1_000_000)
 _T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+#: Originals prefix of test images (no S3 notification on it, unlike ``originals/``).
+TEST_ORIGINALS = "test-originals/"
 
 
 def new_id(prefix: str) -> str:
@@ -30,7 +32,8 @@ def image(group_id: str, minutes: int = 0, image_id: str | None = None) -> Image
     return Image(
         image_id=image_id,
         group_id=group_id,
-        s3_key=f"originals/{group_id}/{image_id}.jpg",
+        # not originals/: the stack's digest workers must not pick these objects up
+        s3_key=f"{TEST_ORIGINALS}{group_id}/{image_id}.jpg",
         created_at=_T0 + timedelta(minutes=minutes),
     )
 

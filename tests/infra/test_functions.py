@@ -14,7 +14,9 @@ from infra_cfn import Synth, render
 pytestmark = pytest.mark.infra
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NAMES = ("api", "digest", "cluster", "zip")
+#: Functions with their own image (and Dockerfile); curation runs in the digest image.
+IMAGES = ("api", "digest", "cluster", "zip")
+NAMES = (*IMAGES, "curation")
 
 
 def _functions(template: Template) -> dict[str, Any]:
@@ -38,6 +40,9 @@ def test_every_function_is_a_container_image_on_one_architecture(dev: Template) 
         assert "LogGroup" in props["LoggingConfig"]
         assert "Runtime" not in props
         assert "Handler" not in props
+    assert functions["curation"]["Code"] == functions["digest"]["Code"]
+    assert functions["curation"]["ImageConfig"] == {"Command": ["curation_handler.handler"]}
+    assert "ImageConfig" not in functions["digest"]
 
 
 def test_images_are_built_for_the_lambda_architecture(synth: Synth, dev: Template) -> None:
@@ -87,16 +92,18 @@ def test_secrets_never_appear_in_environment_variables(dev: Template) -> None:
     assert "resolve:secretsmanager" not in json.dumps(template)
 
 
-def test_api_knows_the_queue_and_state_machines(synth: Synth, dev: Template) -> None:
-    """Given the api function, then it gets the digest queue URL and the three state
-    machine ARNs it starts (Settings fields read by StepFunctionsOrchestrator)."""
+def test_api_knows_the_state_machines_it_starts(synth: Synth, dev: Template) -> None:
+    """Given the api function, then it gets the three state machine ARNs it starts (Settings
+    fields read by StepFunctionsOrchestrator) and nothing about the digest queue."""
     env = _functions(dev)["api"]["Environment"]["Variables"]
     machines = synth.resources("dev", "AWS::StepFunctions::StateMachine")
     names = {m["Properties"]["StateMachineName"]: k for k, m in machines.items()}
     assert env["FINDME_DIGEST_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-digest-prefix"]}
     assert env["FINDME_CLUSTER_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-cluster"]}
     assert env["FINDME_ZIP_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-zip"]}
-    assert render(env["FINDME_DIGEST_QUEUE_URL"]).startswith("<StorageDigestQueue")
+    assert env["FINDME_REPROCESS_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-reprocess"]}
+    assert env["FINDME_DELETE_GROUP_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-delete-group"]}
+    assert "FINDME_DIGEST_QUEUE_URL" not in env
 
 
 def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
@@ -138,7 +145,7 @@ def _staged(synth: Synth, name: str) -> Path:
     raise AssertionError(f"no staged image for {name}")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name: str) -> None:
     """Given the staged build context of a function (what ``cdk deploy`` sends to Docker),
     then it holds the project files, the core package and that function only; digest alone
@@ -151,7 +158,8 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
     tops = {f.split("/")[0] for f in files}
     assert tops <= {"pyproject.toml", "README.md", "functions", "layers"}
     others = {f.split("/")[1] for f in files if f.startswith("functions/")}
-    assert others == {"findme", "requirements", name}
+    shared = {"curation"} if name == "digest" else set()
+    assert others == {"findme", "requirements", name} | shared
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
     models = {f for f in files if f.startswith("layers/")}
     if name == "digest":
@@ -161,7 +169,7 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
         assert not models
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_installs_only_its_own_extra(name: str) -> None:
     """Given functions/<name>/Dockerfile, then it starts from the AWS Lambda Python base image,
     installs the core package with exactly its own extra under the constraints, and runs
@@ -170,7 +178,7 @@ def test_dockerfile_installs_only_its_own_extra(name: str) -> None:
     assert "FROM ${BASE_IMAGE}" in text
     assert "public.ecr.aws/lambda/python:3.12" in text
     assert f'".[{name}]"' in text
-    for other in set(NAMES) - {name}:
+    for other in set(IMAGES) - {name}:
         assert f"[{other}]" not in text
     assert "--constraint functions/requirements/constraints.txt" in text
     assert 'CMD ["handler.handler"]' in text

@@ -39,6 +39,9 @@ ALLOWED_WILDCARDS = [
 ]
 ROLES = [
     "Api",
+    "Curation",
+    "WorkflowsReprocess",
+    "WorkflowsDeleteGroup",
     "Digest",
     "Cluster",
     "Zip",
@@ -88,7 +91,7 @@ def _object_actions(template: Template, role: str) -> dict[str, set[str]]:
 def test_each_function_touches_only_its_prefixes(dev: Template) -> None:
     """Given the function roles, then digest reads originals and writes faces only, zip reads
     originals and writes archives only, cluster has no S3 object access at all, and nobody but
-    the api deletes originals."""
+    the api and the curation worker (delete_group) delete originals."""
     digest = _object_actions(dev, "Digest")
     assert digest["originals"] == {"s3:GetObject"}
     assert "s3:PutObject" in digest["faces"]
@@ -136,7 +139,7 @@ def test_each_function_gets_only_its_tables(synth: Synth) -> None:
     digest = _table_access(synth, "Digest")
     assert "users" not in digest
     assert "otp" not in digest
-    for machine in ("WorkflowsDigestPrefix", "WorkflowsCluster", "WorkflowsZip"):
+    for machine in (role for role in ROLES if role.startswith("Workflows")):
         assert _table_access(synth, machine) == {"jobs": {"dynamodb:UpdateItem"}}
 
 
@@ -158,6 +161,8 @@ def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functio
         "WorkflowsDigestPrefix": {"Digest", "Cluster"},
         "WorkflowsCluster": {"Cluster"},
         "WorkflowsZip": {"Zip"},
+        "WorkflowsReprocess": {"Curation"},
+        "WorkflowsDeleteGroup": {"Curation"},
     }
     for role, functions in expected.items():
         invoked = {
@@ -167,7 +172,7 @@ def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functio
             for r in as_list(s["Resource"])
         }
         assert invoked == functions, (role, invoked)
-    for role in ("Digest", "Cluster", "Zip"):
+    for role in ("Api", "Digest", "Cluster", "Zip", "Curation"):
         assert not any("lambda:InvokeFunction" in _actions(s) for s in statements(dev, role))
 
 
@@ -176,3 +181,15 @@ def test_function_roles_use_no_managed_policies(dev: Template) -> None:
     only: logs go to the function's own log group)."""
     for role in dev.find_resources("AWS::IAM::Role").values():
         assert not role["Properties"].get("ManagedPolicyArns")
+
+
+def test_only_digest_reads_the_queue_and_no_role_sends_to_it(dev: Template) -> None:
+    """Given all roles, then SQS actions appear only in digest's role (its event source
+    mapping: receive/delete/change visibility), and no role may send (only S3 does)."""
+    for role in ROLES:
+        sqs = set().union(*(_actions(s) for s in statements(dev, role) if "sqs:" in str(s)))
+        if role == "Digest":
+            assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= sqs
+            assert "sqs:SendMessage" not in sqs
+        else:
+            assert not sqs, (role, sqs)

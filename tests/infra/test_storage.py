@@ -144,3 +144,12 @@ def test_a_message_in_the_dead_letter_queue_raises_an_alarm(synth: Synth, dev: T
             "AlarmActions": [{"Ref": Match.string_like_regexp("StorageAlarms")}],
         },
     )
+
+
+def test_prod_keeps_the_media_bucket_and_queues_dev_does_not(prod: Template, dev: Template) -> None:
+    """Given both stages, then prod retains the media bucket and the queues on stack deletion,
+    and dev deletes them."""
+    for template, policy in ((prod, "Retain"), (dev, "Delete")):
+        assert _media_bucket(template)["DeletionPolicy"] == policy
+        for queue in template.find_resources("AWS::SQS::Queue").values():
+            assert queue["DeletionPolicy"] == policy

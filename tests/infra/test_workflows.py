@@ -12,6 +12,10 @@ from infra_cfn import Synth, render
 
 pytestmark = pytest.mark.infra
 
+MACHINES = [
+    f"findme-dev-{name}"
+    for name in ("digest-prefix", "cluster", "zip", "reprocess", "delete-group")
+]
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -76,9 +80,7 @@ def test_digest_prefix_is_a_distributed_map_over_the_originals_then_cluster(synt
     assert cluster["Parameters"]["FunctionName"] == "${ClusterFunctionArn}"
 
 
-@pytest.mark.parametrize(
-    "name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"]
-)
+@pytest.mark.parametrize("name", MACHINES)
 def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: str) -> None:
     """Given a state machine, then each Lambda task retries Lambda service errors with backoff
     and, outside the map's children, a failure is caught, marks the job failed and fails."""
@@ -104,9 +106,7 @@ def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: 
     assert definition["States"]["Failed"]["Type"] == "Fail"
 
 
-@pytest.mark.parametrize(
-    "name", ["findme-dev-digest-prefix", "findme-dev-cluster", "findme-dev-zip"]
-)
+@pytest.mark.parametrize("name", MACHINES)
 def test_placeholders_are_all_substituted_and_logging_tracing_are_on(
     synth: Synth, name: str
 ) -> None:

@@ -16,7 +16,7 @@ import dataclasses
 import enum
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import (
@@ -77,6 +77,29 @@ class _Str(UnicodeAttribute):
         super().__init__(null=True, **kwargs)
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays -> Python numbers/lists; datetimes -> ISO 8601 (JSON default)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class _Number(NumberAttribute):
+    """A number attribute that also takes numpy scalars (e.g. ``np.float32`` scores)."""
+
+    def serialize(self, value: Any) -> str:
+        return json.dumps(value.item() if hasattr(value, "item") else value)
+
+
+class _Json(JSONAttribute):
+    """A JSON attribute that also takes numpy values and datetimes."""
+
+    def serialize(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, default=_plain)
+
+
 class UserModel(Model):
     user_id = UnicodeAttribute(hash_key=True)
     phone_number = UnicodeAttribute()
@@ -94,8 +117,8 @@ class OtpModel(Model):
     phone_number = UnicodeAttribute(hash_key=True)
     code_hash = UnicodeAttribute()
     expires_at = UTCDateTimeAttribute()
-    attempts = NumberAttribute(default=0)
-    sends_in_window = NumberAttribute(default=1)
+    attempts = _Number(default=0)
+    sends_in_window = _Number(default=1)
     window_started_at = UTCDateTimeAttribute()
     ttl = TTLAttribute(null=True)
 
@@ -167,11 +190,11 @@ class ImageModel(Model):
     failure_reason = _Str()
     file_name = _Str()
     content_type = _Str()
-    size_bytes = NumberAttribute(null=True)
-    width = NumberAttribute(null=True)
-    height = NumberAttribute(null=True)
+    size_bytes = _Number(null=True)
+    width = _Number(null=True)
+    height = _Number(null=True)
     captured_at = UTCDateTimeAttribute(null=True)
-    face_count = NumberAttribute(default=0)
+    face_count = _Number(default=0)
     common = BooleanAttribute(default=False)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
@@ -188,7 +211,7 @@ class ImageFacesIndex(GlobalSecondaryIndex["FaceModel"]):  # type: ignore[no-unt
         projection = AllProjection()
 
     image_id = UnicodeAttribute(hash_key=True)
-    face_index = NumberAttribute(range_key=True)
+    face_index = _Number(range_key=True)
 
 
 class PersonFacesIndex(GlobalSecondaryIndex["FaceModel"]):  # type: ignore[no-untyped-call]
@@ -213,19 +236,19 @@ class FaceModel(Model):
     face_id = UnicodeAttribute(hash_key=True)
     image_id = UnicodeAttribute()
     group_id = UnicodeAttribute()
-    face_index = NumberAttribute()
-    bbox = JSONAttribute()
-    landmarks = JSONAttribute()
-    confidence = NumberAttribute()
-    blur_score = NumberAttribute()
-    brightness_score = NumberAttribute()
-    overall_quality = NumberAttribute()
+    face_index = _Number()
+    bbox = _Json()
+    landmarks = _Json()
+    confidence = _Number()
+    blur_score = _Number()
+    brightness_score = _Number()
+    overall_quality = _Number()
     quality_grade = UnicodeAttribute()
     issues = ListAttribute(of=UnicodeAttribute, default=list)
     person_id = _Str()
     is_manual_assignment = BooleanAttribute(default=False)
     thumbnail_key = _Str()
-    attributes = JSONAttribute(default=dict)
+    attributes = _Json(default=dict)
     created_at = UTCDateTimeAttribute()
     image_index = ImageFacesIndex()
     person_index = PersonFacesIndex()
@@ -246,8 +269,8 @@ class PersonModel(Model):
     group_id = UnicodeAttribute()
     name = _Str()
     hidden = BooleanAttribute(default=False)
-    face_count = NumberAttribute(default=0)
-    image_count = NumberAttribute(default=0)
+    face_count = _Number(default=0)
+    image_count = _Number(default=0)
     cover_face_id = _Str()
     linked_user_id = _Str()
     created_at = UTCDateTimeAttribute()
@@ -268,7 +291,7 @@ class AssignmentModel(Model):
     group_id = UnicodeAttribute(hash_key=True)
     person_id = UnicodeAttribute(range_key=True)
     user_id = UnicodeAttribute()
-    similarity = NumberAttribute()
+    similarity = _Number()
     strategy = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     user_index = UserAssignmentsIndex()
@@ -280,11 +303,11 @@ class JobModel(Model):
     status = UnicodeAttribute()
     group_id = _Str()
     user_id = _Str()
-    params = JSONAttribute(default=dict)
-    total = NumberAttribute(default=0)
-    done = NumberAttribute(default=0)
-    failed = NumberAttribute(default=0)
-    result = JSONAttribute(default=dict)
+    params = _Json(default=dict)
+    total = _Number(default=0)
+    done = _Number(default=0)
+    failed = _Number(default=0)
+    result = _Json(default=dict)
     error = _Str()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -447,11 +470,24 @@ class DynamoMetadataStore:
         record_cls: type[R],
         limit: int,
         cursor: str | None,
+        expect: dict[str, str] | None = None,
     ) -> Page[R]:
-        """Read ``limit + 1`` items so the last page reliably has ``cursor=None``."""
+        """Read ``limit + 1`` items so the last page reliably has ``cursor=None``.
+
+        A cursor must name exactly ``key_names`` and agree with ``expect`` (the queried
+        partition, e.g. ``{"group_id": ...}``): a cursor from another listing is refused.
+        """
         if limit < 1:
             raise InvalidInputError("limit must be >= 1", field="limit")
-        items = self._call(lambda: list(query(limit + 1, _decode_cursor(cursor))), "query")
+        start = _decode_cursor(cursor)
+        if start is not None:
+            wrong_keys = set(start) != set(key_names)
+            wrong_partition = any(
+                start.get(name, {}).get("S") != value for name, value in (expect or {}).items()
+            )
+            if wrong_keys or wrong_partition:
+                raise InvalidInputError("cursor does not belong to this listing", field="cursor")
+        items = self._call(lambda: list(query(limit + 1, start)), "query")
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]
@@ -651,6 +687,7 @@ class DynamoMetadataStore:
             Image,
             limit,
             cursor,
+            expect={"group_id": group_id},
         )
 
     def delete_image(self, image_id: str) -> None:

@@ -299,7 +299,7 @@ class OnnxFaceEngine:
                 strict=True,
             )
         )
-        boxes, landmarks, scores = self._decode_yunet(outputs, in_h, in_w)
+        boxes, landmarks, scores = self._decode_yunet(outputs, in_w)
         if scores.size == 0:
             return []
         # Map detector-input pixels -> decoded pixels -> original pixels.
@@ -328,7 +328,7 @@ class OnnxFaceEngine:
         return faces
 
     def _decode_yunet(
-        self, outputs: dict[str, NDArray[np.float32]], in_h: int, in_w: int
+        self, outputs: dict[str, NDArray[np.float32]], in_w: int
     ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
         """YuNet 2023mar heads -> ``(N, 4)`` x1,y1,x2,y2, ``(N, 10)`` landmarks, ``(N,)`` scores.
 
@@ -338,7 +338,7 @@ class OnnxFaceEngine:
         """
         all_boxes, all_kps, all_scores = [], [], []
         for stride in YUNET_STRIDES:
-            cols, rows = in_w // stride, in_h // stride
+            cols = in_w // stride
             cls = outputs[f"cls_{stride}"].reshape(-1)
             obj = outputs[f"obj_{stride}"].reshape(-1)
             score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
@@ -349,7 +349,6 @@ class OnnxFaceEngine:
             kps = outputs[f"kps_{stride}"].reshape(-1, 10)[keep]
             c = (keep % cols).astype(np.float32)
             r = (keep // cols).astype(np.float32)
-            assert cols * rows == cls.size
             cx = (c + bbox[:, 0]) * stride
             cy = (r + bbox[:, 1]) * stride
             bw = np.exp(bbox[:, 2]) * stride

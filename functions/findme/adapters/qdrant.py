@@ -42,11 +42,19 @@ _QDRANT_ERRORS = (UnexpectedResponse, ResponseHandlingException, OSError, Runtim
 def build_client(settings: Settings) -> QdrantClient:
     """Qdrant Cloud client when ``qdrant_url`` is set, else local mode at ``qdrant_path``.
 
+    The Cloud API key is ``qdrant_api_key``, or else the Secrets Manager secret
+    ``qdrant_api_key_secret_id``.
+
     Raises:
         DependencyError: local-mode directory already opened by another process.
     """
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        if api_key is None and settings.qdrant_api_key_secret_id:
+            # AWS deployments keep the key in Secrets Manager, read once per cold start.
+            from findme.adapters.secrets import SecretsManagerStore
+
+            api_key = SecretsManagerStore(settings).get_secret(settings.qdrant_api_key_secret_id)
         return QdrantClient(
             url=settings.qdrant_url, api_key=api_key, timeout=int(settings.qdrant_timeout_s)
         )

@@ -29,6 +29,8 @@ class StepFunctionsOrchestrator:
             "digest_prefix": settings.digest_state_machine_arn,
             "cluster": settings.cluster_state_machine_arn,
             "zip": settings.zip_state_machine_arn,
+            "reprocess": settings.reprocess_state_machine_arn,
+            "delete_group": settings.delete_group_state_machine_arn,
         }
         self._client: Any = boto3.client(
             "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url

@@ -263,3 +263,6 @@ def _run_workflow(workflow: str, payload: dict[str, Any]) -> dict[str, Any]:
         return orchestrator.run(workflow, payload)
     finally:
         orchestrator.shutdown()
+        close = getattr(wiring.vector_index(), "close", None)
+        if callable(close):  # release the local-mode lock now, not at interpreter exit
+            close()

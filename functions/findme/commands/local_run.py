@@ -69,6 +69,9 @@ def _run(args: argparse.Namespace) -> int:
         shutdown = getattr(orchestrator, "shutdown", None)
         if callable(shutdown):
             shutdown(wait=False)
+        close = getattr(wiring.vector_index(), "close", None)
+        if callable(close):
+            close()  # release Qdrant's local-mode lock before the interpreter shuts down
         if handle is not None:
             handle.stop()
         logger.info("local run stopped")

@@ -8,7 +8,9 @@ on top of it, as users of photo apps ask (Immich's complaints, ARCHITECTURE.md �
    same photo (or manual faces of two different persons) is split by *constrained single
    linkage*: its strongest edges are joined first (Kruskal order, as single-linkage
    clustering, Gower & Ross 1969), and an edge is skipped when joining its two parts would
-   put two faces of one photo, or two different manual persons, together. Parts smaller than
+   put two faces of one photo, or two different manual persons, together. Parts of one
+   identity cut apart only because it shows twice in a photo (a mirror, a poster) are then
+   re-joined by average linkage, leaving the weaker duplicate out. Parts smaller than
    ``min_samples`` become noise.
 2. **Person ids and names are stable.** New clusters are matched to the persons their faces
    belonged to before by maximum total overlap (Hungarian assignment, Kuhn 1955, via
@@ -21,9 +23,12 @@ on top of it, as users of photo apps ask (Immich's complaints, ARCHITECTURE.md �
 
 Scale: the neighbour graph is built with scikit-learn's radius neighbours on L2-normalised
 vectors (euclidean radius ``sqrt(2·eps)`` is exactly cosine distance ``eps``, since
-``|a - b|² = 2 - 2·cos(a, b)`` for unit vectors) and handed to DBSCAN as a sparse
-``metric="precomputed"`` matrix, so memory grows with the number of neighbour pairs, never
-with N². ``benchmarks/cluster.py`` measures 10k-100k faces.
+``|a - b|² = 2 - 2·cos(a, b)`` for unit vectors), in row chunks, into one compact sparse
+matrix; DBSCAN runs on that precomputed graph (core points, connected components with
+scipy, border points to their nearest core), giving the clusters of
+``sklearn.cluster.DBSCAN(metric="precomputed")`` (a unit test checks it) with far less
+memory. Memory grows with the number of neighbour pairs, never with N²;
+``benchmarks/cluster.py`` measures 10k-100k faces.
 
 The incremental rule digest applies between clusterings (:func:`assign_incremental`) lives
 here too, so both paths share one notion of "same person".
@@ -54,6 +59,9 @@ GRAPH_CHUNK_ROWS = 4096
 
 #: Strongest edges per face kept for the constrained split (beside the maximum spanning tree).
 SPLIT_TOP_K = 10
+
+#: Most parts of one split cluster that are considered for re-merging (dense k x k linkage).
+MAX_REPAIR_PARTS = 1000
 
 #: Largest overlap block solved exactly (rows × columns); bigger blocks are matched greedily.
 MAX_EXACT_BLOCK = 4_000_000
@@ -368,34 +376,39 @@ def _repair(
     manual_codes: NDArray[np.intp],
     min_linkage: float,
 ) -> NDArray[np.intp]:
-    """Step 2 of :func:`split_constrained` (average-linkage re-merge, dropping conflicts)."""
-    members: dict[int, list[int]] = {}
-    for i, lab in enumerate(labels.tolist()):
-        members.setdefault(lab, []).append(i)
-    if len(members) < 2:
+    """Step 2 of :func:`split_constrained` (average-linkage re-merge, dropping conflicts).
+
+    Keeps a dense ``(k, k)`` matrix of average linkages between the ``k`` parts; skipped
+    when ``k > MAX_REPAIR_PARTS`` (then a cluster of that many identities was chained and
+    the parts of step 1 stand).
+    """
+    k = int(labels.max()) + 1 if labels.size else 0
+    if k < 2 or k > MAX_REPAIR_PARTS:
         return labels
     x = unit.astype(np.float64)
-    sums = {lab: x[idx].sum(axis=0) for lab, idx in members.items()}
-    manual_of = {
-        lab: next((int(m) for m in manual_codes[idx] if m >= 0), -1) for lab, idx in members.items()
-    }
+    members: list[list[int]] = [[] for _ in range(k)]
+    for i, lab in enumerate(labels.tolist()):
+        members[lab].append(i)
+    sums = np.stack([x[m].sum(axis=0) for m in members])
+    sizes = np.array([len(m) for m in members], dtype=np.float64)
+    manual = np.array(
+        [next((int(c) for c in manual_codes[m] if c >= 0), -1) for m in members], dtype=np.intp
+    )
+    alive = np.ones(k, dtype=bool)
+
+    def linkage_row(a: int) -> NDArray[np.float64]:
+        row: NDArray[np.float64] = (sums @ sums[a]) / (sizes * sizes[a])
+        clash = (manual >= 0) & (manual[a] >= 0) & (manual != manual[a])
+        row[clash | ~alive] = -np.inf
+        row[a] = -np.inf
+        return row
+
+    link = np.stack([linkage_row(a) for a in range(k)])
     left_out: list[int] = []
-    blocked: set[tuple[int, int]] = set()
     while True:
-        best: tuple[float, int, int] | None = None
-        labs = sorted(members)
-        for ai, a in enumerate(labs):
-            for b in labs[ai + 1 :]:
-                if (a, b) in blocked:
-                    continue
-                if manual_of[a] >= 0 and manual_of[b] >= 0 and manual_of[a] != manual_of[b]:
-                    continue
-                link = float(sums[a] @ sums[b]) / (len(members[a]) * len(members[b]))
-                if link >= min_linkage and (best is None or link > best[0]):
-                    best = (link, a, b)
-        if best is None:
+        a, b = divmod(int(np.argmax(link)), k)
+        if link[a, b] < min_linkage:
             break
-        _, a, b = best
         merged = members[a] + members[b]
         total = sums[a] + sums[b]
         by_photo: dict[int, list[int]] = {}
@@ -403,26 +416,29 @@ def _repair(
             by_photo.setdefault(int(image_codes[i]), []).append(i)
         drop: list[int] = []
         for faces in by_photo.values():
-            if len(faces) < 2:
-                continue
-            # keep the face most similar to the rest of the merged part; manual faces stay
-            faces.sort(key=lambda i: (manual_codes[i] < 0, -float(x[i] @ (total - x[i]))))
-            drop.extend(faces[1:])
+            if len(faces) > 1:
+                # keep the face most similar to the rest of the merged part; manual faces stay
+                faces.sort(key=lambda i: (manual_codes[i] < 0, -float(x[i] @ (total - x[i]))))
+                drop.extend(faces[1:])
         if any(manual_codes[i] >= 0 for i in drop):
-            blocked.add((a, b))
+            link[a, b] = link[b, a] = -np.inf
             continue
         dropped = set(drop)
-        kept = [i for i in merged if i not in dropped]
-        members[a] = kept
-        sums[a] = x[kept].sum(axis=0)
-        manual_of[a] = max(manual_of[a], manual_of[b])
-        del members[b], sums[b], manual_of[b]
+        members[a] = [i for i in merged if i not in dropped]
+        members[b] = []
+        sums[a] = x[members[a]].sum(axis=0)
+        sizes[a] = len(members[a])
+        manual[a] = max(manual[a], manual[b])
+        alive[b] = False
+        link[b, :] = link[:, b] = -np.inf
+        link[a, :] = link[:, a] = linkage_row(a)
         left_out.extend(drop)
     out = np.empty_like(labels)
-    for new, lab in enumerate(sorted(members)):
+    kept = [lab for lab in range(k) if alive[lab]]
+    for new, lab in enumerate(kept):
         out[members[lab]] = new
-    for k, i in enumerate(left_out):
-        out[i] = len(members) + k
+    for extra, i in enumerate(left_out):
+        out[i] = len(kept) + extra
     return out
 
 

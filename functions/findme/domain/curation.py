@@ -49,7 +49,9 @@ def duplicate_pairs(
     Two faces of the same photo are never paired (they are two people, or one detection
     twice, which reprocessing — not duplicate review — fixes). Pairs are unordered and
     reported once, ``face_id_1`` being the face listed first in ``face_ids``. Computed in
-    row blocks of the similarity matrix so memory stays ``O(block · N)``, not ``O(N²)``.
+    row blocks of the upper triangle of the similarity matrix, so memory stays
+    ``O(block · N)``, not ``O(N²)``; time is ``O(N² · 128)``
+    (``benchmarks/curation_review.py``).
 
     Args:
         face_ids: ``N`` face ids.
@@ -71,15 +73,16 @@ def duplicate_pairs(
     mat = np.ascontiguousarray(vectors, dtype=np.float32)
     for start in range(0, n, _BLOCK):
         stop = min(n, start + _BLOCK)
-        sims = mat[start:stop] @ mat.T  # (block, N)
+        # Upper triangle only: rows start..stop against columns start..n (half the products).
+        sims = mat[start:stop] @ mat[start:].T  # (block, n - start)
         rows, cols = np.nonzero(sims >= threshold)
-        keep = (cols > rows + start) & (codes[rows + start] != codes[cols])
+        keep = (cols > rows) & (codes[rows + start] != codes[cols + start])
         rows, cols = rows[keep], cols[keep]
         if rows.size > limit:  # only a block's best `limit` pairs can reach the result
             best = np.argpartition(-sims[rows, cols], limit - 1)[:limit]
             rows, cols = rows[best], cols[best]
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            item = (float(sims[r, c]), -(r + start), -c)
+            item = (float(sims[r, c]), -(r + start), -(c + start))
             if len(heap) < limit:
                 heapq.heappush(heap, item)
             elif item > heap[0]:

@@ -268,6 +268,7 @@ def _copy_entry(zf: zipfile.ZipFile, entry: ArchiveEntry, store: ObjectStore) ->
         return None
     info = zipfile.ZipInfo(entry.name, date_time=time.gmtime()[:6])
     info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped on Unix
     copied = 0
     with reader, zf.open(info, mode="w", force_zip64=True) as out:
         for chunk in _chunks(reader):

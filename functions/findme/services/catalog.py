@@ -210,7 +210,8 @@ def delete_group(
     """Delete a group and all it holds: vectors, objects, faces, images, persons, etc.
 
     Order: every vector of the group (one Qdrant filter delete) -> every object under
-    ``originals/{group_id}/`` and ``faces/{group_id}/`` -> face items -> image items ->
+    ``originals/{group_id}/`` and ``faces/{group_id}/`` and every original/thumbnail key the
+    items name -> face items -> image items ->
     persons, assignments, sections, memberships -> the group item, last. Archives expire by
     the bucket lifecycle rule. Idempotent; a missing group still sweeps what is left.
 
@@ -225,24 +226,32 @@ def delete_group(
     """
     keys = keys or KeyScheme()
     vectors.delete_group(group_id)
-    object_keys = [
-        info.key
-        for prefix in (keys.group_originals(group_id), keys.group_faces(group_id))
-        for info in store.list(prefix)
-    ]
-    store.delete(object_keys)
-    face_ids = [f.face_id for f in metadata.list_faces_of_group(group_id)]
-    metadata.delete_faces(face_ids)
-    image_ids: list[str] = []
+    faces = list(metadata.list_faces_of_group(group_id))
+    images: list[Image] = []
     cursor: str | None = None
     while True:  # collect first: deleting while paging would move the cursor
         page = metadata.list_images(group_id, limit=100, cursor=cursor)
-        image_ids += [image.image_id for image in page.items]
+        images += page.items
         cursor = page.cursor
         if cursor is None:
             break
-    for image_id in image_ids:
-        metadata.delete_image(image_id)
+    object_keys = list(
+        dict.fromkeys(
+            [
+                *(
+                    info.key
+                    for prefix in (keys.group_originals(group_id), keys.group_faces(group_id))
+                    for info in store.list(prefix)
+                ),
+                *(image.s3_key for image in images),
+                *(f.thumbnail_key for f in faces if f.thumbnail_key),
+            ]
+        )
+    )
+    store.delete(object_keys)
+    metadata.delete_faces([f.face_id for f in faces])
+    for image in images:
+        metadata.delete_image(image.image_id)
     persons = metadata.list_persons(group_id)
     for assignment in metadata.list_assignments(group_id=group_id):
         metadata.delete_assignment(group_id, assignment.person_id)
@@ -254,8 +263,8 @@ def delete_group(
         metadata.delete_membership(group_id, membership.user_id)
     metadata.delete_group(group_id)
     return DeleteResult(
-        images=len(image_ids),
-        faces=len(face_ids),
+        images=len(images),
+        faces=len(faces),
         objects=len(object_keys),
         persons_deleted=len(persons),
     )

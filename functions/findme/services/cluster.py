@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -201,12 +201,16 @@ def _write_persons(
     before: dict[str, Person],
     metadata: MetadataStore,
 ) -> None:
-    """Create or update every person of the outcome with its counts and cover face."""
+    """Create or update the persons of the outcome (counts, cover face); unchanged ones are
+    not rewritten."""
     now = utcnow()
     for plan in plans:
         members = [faces[i] for i in plan.face_indices.tolist()]
-        person = before.get(plan.person_id) or Person(
-            person_id=plan.person_id, group_id=group_id, created_at=now
+        old_person = before.get(plan.person_id)
+        person = (
+            replace(old_person)
+            if old_person is not None
+            else Person(person_id=plan.person_id, group_id=group_id, created_at=now)
         )
         for old_id in plan.merged_from:
             old = before.get(old_id)
@@ -220,6 +224,8 @@ def _write_persons(
         if person.cover_face_id not in face_ids:
             # the best face stands for the person (same rule as catalog.refresh_persons)
             person.cover_face_id = max(members, key=lambda f: f.overall_quality).face_id
+        if person == old_person:
+            continue
         person.updated_at = now
         metadata.put_person(person)
 

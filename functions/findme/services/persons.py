@@ -224,7 +224,8 @@ def merge_persons(
 
     Raises:
         InvalidInputError: no sources, too many, or the target among them.
-        ConflictError: persons of different groups.
+        ConflictError: persons of different groups, or two of them hold faces of the same
+            photo (``face_ids`` lists them; one photo never shows one person twice).
         NotFoundError, PermissionDeniedError.
     """
     sources = list(dict.fromkeys(source_ids))
@@ -238,13 +239,29 @@ def merge_persons(
     source_persons = [person_for_curation(metadata, scope, s) for s in sources]
     if any(s.group_id != target.group_id for s in source_persons):
         raise ConflictError("Persons of different groups cannot be merged")
+    faces_of = {p: metadata.list_faces_of_person(p) for p in [target_id, *sources]}
+    seen: dict[str, str] = {}  # image id -> a face of it in the merged person
+    clashes: list[str] = []
+    for faces in faces_of.values():
+        for face in faces:
+            if face.image_id in seen:
+                clashes += [seen[face.image_id], face.face_id]
+            seen.setdefault(face.image_id, face.face_id)
+    if clashes:
+        # One photo cannot show one person twice: the curator moves the wrong face out first.
+        raise ConflictError(
+            "The persons share a photo; move one of these faces out before merging",
+            face_ids=sorted(set(clashes)),
+        )
     moved: list[str] = []
     for source in source_persons:
-        face_ids = [f.face_id for f in metadata.list_faces_of_person(source.person_id)]
+        face_ids = [f.face_id for f in faces_of[source.person_id]]
         _assign(metadata, vectors, face_ids, target_id)
         moved.extend(face_ids)
         if not target.name and source.name:
             target.name = source.name
+        if not target.linked_user_id and source.linked_user_id:
+            target.linked_user_id = source.linked_user_id
         target.hidden = target.hidden and source.hidden
     users_of_target = {
         a.user_id

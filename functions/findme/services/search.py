@@ -5,9 +5,9 @@
 1. every reference embedding of the user (their selfies) is queried against the group
    faces (``kind="face"``, filtered by the groups) at cosine similarity ≥
    ``Settings.match_threshold`` (0.40 ≈ FAR 1e-3 for SFace on LFW);
-2. each matched face's *person* (cluster) adds the person's other photos, scored with the
-   person's best matching similarity (so a profile shot the selfie does not match directly
-   is still found, as Rekognition "Users" and Immich do);
+2. each matched face's *person* (cluster) adds the person's other photos, scored by their
+   own face's best similarity to a reference (so a profile shot the selfie does not match
+   directly is still found, as Rekognition "Users" and Immich do);
 3. persons assigned to the user by the cluster-to-user assignment add theirs too.
 
 Scores are cosine similarities of L2-normalised 128-d SFace embeddings.
@@ -92,10 +92,25 @@ def personal_matches(
     for assignment in metadata.list_assignments(user_id=user_id):
         if assignment.group_id in wanted:
             person_scores.setdefault(assignment.person_id, assignment.similarity)
-    for person_id, score in person_scores.items():
-        for face in metadata.list_faces_of_person(person_id):
-            if face.group_id in wanted:
-                offer(face.image_id, face.group_id, score, "person")
+    # Other photos of matched persons: scored by their own face's best similarity to a
+    # reference (so a profile shot ranks below the frontal ones), or the person's score
+    # when the vector is unavailable. Direct matches keep their own score.
+    expanded = [
+        face
+        for person_id in person_scores
+        for face in metadata.list_faces_of_person(person_id)
+        if face.group_id in wanted and face.image_id not in matches
+    ]
+    own = (
+        {v.face_id: v.vector for v in vectors.get([f.face_id for f in expanded])}
+        if expanded
+        else {}
+    )
+    for face in expanded:
+        vector = own.get(face.face_id)
+        fallback = person_scores.get(face.person_id or "", 0.0)
+        score = best_similarity(vector, refs) if vector is not None and refs else fallback
+        offer(face.image_id, face.group_id, score, "person")
     return matches
 
 

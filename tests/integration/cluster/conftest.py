@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from faces_dev_faces import RealFaces
 from findme.adapters.onnx_engine import OnnxFaceEngine
 from numpy.typing import NDArray
 
 
-@dataclass(frozen=True)
-class RealFaces:
-    """Every detected face of faces-dev, in file then detection order.
-
-    Attributes:
-        files: photo file name per face.
-        indices: detection index per face (0 = highest detector confidence).
-        embeddings: ``(N, 128) float32`` L2-normalised SFace embeddings.
-        qualities: ``overall_quality`` per face.
-        truth: identity of the labelled face of a labelled photo (its face 0: the portrait
-            subject), ``None`` for every other face (background people, group photos).
-    """
-
-    files: list[str]
-    indices: list[int]
-    embeddings: NDArray[np.float32]
-    qualities: list[float]
-    truth: list[str | None]
-
-
 @pytest.fixture(scope="session")
 def real_faces(face_engine: OnnxFaceEngine, faces_dev: Path, labels: dict[str, str]) -> RealFaces:
+    """Every faces-dev face analysed once (embedding and quality, no attributes, no crops)."""
     files: list[str] = []
     indices: list[int] = []
     vectors: list[NDArray[np.float32]] = []

@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import RealFaces
+from faces_dev_faces import RealFaces
 from findme import wiring
 from findme.config import Settings
 from findme.domain.clustering import cluster_faces

@@ -3,6 +3,10 @@
 moto alone stores any form POST without reading its policy; the local stack's moto server
 (``findme.local.moto_server``) checks the policy as S3 does, so these refusals are real HTTP
 responses, and ``test_moto_alone_ignores_the_policy`` documents why that layer exists.
+
+The uploads go to a bucket of their own, provisioned by the same code as the stack's
+(lifecycle rules, ``originals/`` -> queue notification), whose queue no digest worker
+polls: other tests' workers never see these fake photos, and this module sees every event.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 import requests
+from findme.adapters.provision import create_bucket, create_queues
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
+from findme.local.stack import StackHandle
 from findme.ports import PresignedPost
 
 pytestmark = pytest.mark.integration
@@ -39,6 +45,21 @@ def _upload(
 def _error_code(response: requests.Response) -> str:
     text = response.text
     return text.split("<Code>")[1].split("</Code>")[0] if "<Code>" in text else text
+
+
+@pytest.fixture(scope="module")
+def upload_settings(local_stack: StackHandle) -> Settings:
+    """Stack settings for a fresh bucket and digest queue (provisioned like the stack's)."""
+    suffix = uuid.uuid4().hex[:12]
+    settings = local_stack.settings(bucket=f"uploads-{suffix}")
+    queue_url, queue_arn, _ = create_queues(settings, name=f"uploads-{suffix}")
+    create_bucket(settings, queue_arn)
+    return settings.model_copy(update={"digest_queue_url": queue_url})
+
+
+@pytest.fixture
+def objects(upload_settings: Settings) -> S3ObjectStore:
+    return S3ObjectStore(upload_settings)
 
 
 @pytest.fixture
@@ -120,40 +141,42 @@ def test_presigned_get_serves_the_object(objects: S3ObjectStore, fresh_group_id:
 
 
 def test_upload_to_originals_notifies_the_digest_queue(
-    form: PresignedPost, stack_settings: Settings, fresh_group_id: str
+    form: PresignedPost, upload_settings: Settings
 ) -> None:
     # When a photo lands under originals/ through a form upload
     assert _upload(form, JPEG).status_code == 204
-    # Then an ObjectCreated event for its key reaches the digest queue
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=stack_settings.aws_endpoint_url)
+    # Then an ObjectCreated event for its key reaches the bucket's queue
+    sqs = boto3.client(
+        "sqs", region_name="us-east-1", endpoint_url=upload_settings.aws_endpoint_url
+    )
     keys: list[str] = []
     deadline = time.monotonic() + 10
     while form.key not in keys and time.monotonic() < deadline:
         messages = sqs.receive_message(
-            QueueUrl=stack_settings.digest_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=upload_settings.digest_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
         ).get("Messages", [])
         for message in messages:
-            body = json.loads(message["Body"])
-            mine = []
-            for record in body.get("Records", []):
+            for record in json.loads(message["Body"]).get("Records", []):
                 if record["eventName"].startswith("ObjectCreated"):
                     # event keys are URL-encoded (AWS: "+" for spaces; moto also "%2F")
-                    key = unquote_plus(record["s3"]["object"]["key"])
-                    keys.append(key)
-                    mine.append(key.startswith(f"originals/{fresh_group_id}/"))
-            handle = message["ReceiptHandle"]
-            if mine and all(mine):
-                sqs.delete_message(QueueUrl=stack_settings.digest_queue_url, ReceiptHandle=handle)
-            else:  # another test's message: make it visible again at once
-                sqs.change_message_visibility(
-                    QueueUrl=stack_settings.digest_queue_url,
-                    ReceiptHandle=handle,
-                    VisibilityTimeout=0,
-                )
+                    keys.append(unquote_plus(record["s3"]["object"]["key"]))
     assert form.key in keys
 
 
-def test_moto_alone_ignores_the_policy(stack_settings: Settings, fresh_group_id: str) -> None:
+def test_bucket_lifecycle_rules(upload_settings: Settings) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=upload_settings.aws_endpoint_url)
+    rules = {
+        r["ID"]: r
+        for r in s3.get_bucket_lifecycle_configuration(Bucket=upload_settings.bucket)["Rules"]
+    }
+    assert rules["expire-archives"]["Filter"] == {"Prefix": "archives/"}
+    assert rules["expire-archives"]["Expiration"] == {"Days": 7}
+    assert rules["abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 1
+    }
+
+
+def test_moto_alone_ignores_the_policy(upload_settings: Settings, fresh_group_id: str) -> None:
     """Why the policy layer exists: bare moto accepts an oversize upload (documented gap)."""
     from findme.local.stack import free_port
     from moto.server import ThreadedMotoServer
@@ -162,7 +185,7 @@ def test_moto_alone_ignores_the_policy(stack_settings: Settings, fresh_group_id:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        bare = stack_settings.model_copy(
+        bare = upload_settings.model_copy(
             update={"aws_endpoint_url": f"http://127.0.0.1:{port}", "bucket": "bare"}
         )
         boto3.client(

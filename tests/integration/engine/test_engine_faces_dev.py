@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from findme.adapters import onnx_engine
 from findme.adapters.onnx_engine import OnnxFaceEngine
 from findme.config import Settings
 from findme.domain.faces import EMOTIONS, DetectedFace, ImageAnalysis
@@ -189,3 +193,31 @@ def test_original_model_files_give_the_same_results(
         assert a.embedding is not None
         assert b.embedding is not None
         assert float(a.embedding @ b.embedding) > 0.999
+
+
+def test_sessions_are_created_once_under_concurrent_first_use(
+    model_dir: Path, faces_dev: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a fresh engine whose session creation is counted (and slowed, to widen the race)
+    created: Counter[str] = Counter()
+    real_create = onnx_engine.create_session
+
+    def counting_create(path: Path, threads: int) -> object:
+        created[path.name] += 1
+        time.sleep(0.05)
+        return real_create(path, threads)
+
+    monkeypatch.setattr(onnx_engine, "create_session", counting_create)
+    engine = OnnxFaceEngine(Settings(model_dir=model_dir, ort_threads=1))
+    data = (faces_dev / "images" / "img13.jpg").read_bytes()
+    # When four threads analyse the same photo at once
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: engine.analyze(data), range(4)))
+    # Then each model was loaded exactly once and every thread got the same embedding
+    assert created
+    assert set(created.values()) == {1}
+    first = results[0].faces[0].embedding
+    assert first is not None
+    for result in results[1:]:
+        assert result.faces[0].embedding is not None
+        np.testing.assert_allclose(result.faces[0].embedding, first, atol=1e-6)

@@ -216,3 +216,32 @@ def test_openapi_lists_the_seed_routes_with_examples(api: Api) -> None:
     assert spec["components"]["schemas"]["GetOut"]["examples"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_dynamodb_rate_limiter_counts_across_instances_and_fails_open() -> None:
+    import boto3
+    from findme.adapters.ratelimit import DynamoRateLimiter
+    from moto import mock_aws
+
+    with mock_aws():
+        settings = make_settings(table_prefix="rl-")
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="rl-rate-limits",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        )
+        # Given two limiter instances (two Lambdas) at the same instant
+        first = DynamoRateLimiter(settings, clock=lambda: 120.0)
+        second = DynamoRateLimiter(settings, clock=lambda: 121.0)
+        # When the same caller hits 3 times with a limit of 2
+        states = [first.hit("k", 2), second.hit("k", 2), first.hit("k", 2)]
+        # Then the count is shared, and the window resets at the next minute
+        assert [s.allowed for s in states] == [True, True, False]
+        assert [s.remaining for s in states] == [1, 0, 0]
+        assert states[0].reset_at == 180
+        assert DynamoRateLimiter(settings, clock=lambda: 181.0).hit("k", 2).allowed
+        # And without its table it lets requests through
+        missing = DynamoRateLimiter(make_settings(table_prefix="none-"), clock=lambda: 1.0)
+        assert missing.hit("k", 1).allowed

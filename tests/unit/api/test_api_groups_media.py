@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from api_fakes import Api, Stores, build_api, detected, jpeg
 from findme.domain.records import GroupRole, Membership
+from findme.errors import DependencyError
+from findme.web import deps
 from PIL import Image as PILImage
 
 
@@ -372,3 +374,34 @@ def test_search_face_scope(api: Api, event: dict[str, Any]) -> None:
         api.client.post("/get-faces", files=garbage, headers=api.auth(event["owner"])).status_code
         == 400
     )
+
+
+def test_failed_upload_leaves_nothing_behind(stores: Stores) -> None:
+    # Given an object store whose second put fails (S3 outage midway through a request)
+    api = build_api(stores)
+    _, owner, _ = api.register()
+    gid = api.group(owner)["group_id"]
+    puts: list[str] = []
+
+    class FlakyStore:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(stores.objects, name)
+
+        def put(self, key: str, *args: Any, **kwargs: Any) -> None:
+            puts.append(key)
+            if len(puts) == 2:
+                raise DependencyError("S3 is down")
+            stores.objects.put(key, *args, **kwargs)
+
+    api.client.app.dependency_overrides[deps.object_store] = lambda: FlakyStore()  # type: ignore[attr-defined]
+    files = [("files", (f"{i}.jpg", jpeg(seed=40 + i), "image/jpeg")) for i in range(3)]
+    # When uploading three photos
+    response = api.client.post(
+        "/upload", data={"group_id": gid}, files=files, headers=api.auth(owner)
+    )
+    # Then 503, and neither the first photo's object nor any image item remains
+    assert response.status_code == 503
+    assert response.json()["code"] == "dependency_unavailable"
+    assert stores.objects.head(puts[0]) is None
+    counts = api.client.get(f"/groups/{gid}", headers=api.auth(owner)).json()["image_counts"]
+    assert counts["total"] == 0

@@ -6,8 +6,7 @@ import uuid
 
 import numpy as np
 import pytest
-from cluster_helpers import D, blob, photo, unit
-from conftest import Stores
+from cluster_helpers import D, Stores, blob, photo, unit
 from findme.domain.records import Assignment, GroupRole, Membership, ReferenceFace
 from findme.domain.user_matching import match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cluster_helpers import D, blob, photo, unit
-from conftest import Stores
+from cluster_helpers import D, Stores, blob, photo, unit
 from findme import wiring
 from findme.domain.records import Assignment, Face, Job, JobStatus, JobType, Person
 from findme.errors import DependencyError, InvalidInputError
@@ -69,8 +68,8 @@ def run(stores: Stores, group_id: str, **kwargs: Any) -> Any:
 def test_first_clustering_writes_persons_faces_and_payloads(stores: Stores, group_id: str) -> None:
     # Given a group with three identities and a stranger, nobody assigned yet
     faces, truth = three_identities(stores, group_id)
-    # When the group is clustered
-    result = run(stores, group_id)
+    # When the group is clustered (face items written by a small thread pool)
+    result = run(stores, group_id, write_concurrency=2)
     # Then there are three persons, one per identity, with the right counts and the
     # best-quality face as cover, the stranger is unassigned, and both stores agree
     persons = persons_of(stores, faces)

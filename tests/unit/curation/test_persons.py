@@ -173,6 +173,14 @@ def test_two_faces_of_one_photo_never_join_one_person(world: World, event: dict)
             f2.face_id,
             person_id=p.person_id,
         )
+    # nor through a merge: the clash is reported and nothing moves
+    q = world.person(group, [f2])
+    with pytest.raises(ConflictError) as clash:
+        svc.merge_persons(
+            world.metadata, world.vectors, world.scope(event["owner"]), p.person_id, [q.person_id]
+        )
+    assert clash.value.details["face_ids"] == sorted([f1.face_id, f2.face_id])
+    assert world.metadata.get_face(f2.face_id).person_id == q.person_id
 
 
 def test_admin_curates_any_group(world: World, event: dict) -> None:

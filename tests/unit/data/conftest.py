@@ -1,7 +1,7 @@
 """Unit-tier data fixtures: moto in-process (``mock_aws``) and Qdrant ``:memory:``.
 
-``aws`` (module scope) activates ``mock_aws`` with dummy credentials and provisions the
-tables, bucket, queues and JWT secret exactly as the local stack does
+``aws`` (package scope: this directory only) activates ``mock_aws`` with dummy credentials
+and provisions the tables, bucket, queues and JWT secret exactly as the local stack does
 (:func:`findme.adapters.provision.provision`); it yields the matching :class:`Settings`.
 """
 
@@ -18,7 +18,7 @@ from findme.config import Settings
 from moto import mock_aws
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def aws() -> Iterator[Settings]:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in {
@@ -42,12 +42,12 @@ def aws() -> Iterator[Settings]:
             yield settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def store(aws: Settings) -> DynamoMetadataStore:
     return DynamoMetadataStore(aws)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def objects(aws: Settings) -> S3ObjectStore:
     return S3ObjectStore(aws, part_bytes=5 * 1024 * 1024)
 

@@ -41,3 +41,28 @@ def test_secret_is_read_and_cached(aws: Settings) -> None:
     assert len(store.get_secret(aws.jwt_secret_id)) >= 32  # provisioned like the local stack
     with pytest.raises(NotFoundError):
         store.get_secret("unit/missing")
+
+
+def test_qdrant_cloud_key_comes_from_secrets_manager(
+    aws: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the Qdrant Cloud API key kept in Secrets Manager
+    from findme.adapters import qdrant
+
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="unit/qdrant-key", SecretString="qdrant-key-123"
+    )
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(qdrant, "QdrantClient", lambda **kwargs: seen.update(kwargs))
+    # When the Cloud client is built
+    qdrant.build_client(
+        aws.model_copy(
+            update={
+                "qdrant_url": "https://example.cloud.qdrant.io:6333",
+                "qdrant_api_key_secret_id": "unit/qdrant-key",
+            }
+        )
+    )
+    # Then it authenticates with the secret's value
+    assert seen["api_key"] == "qdrant-key-123"
+    assert seen["url"] == "https://example.cloud.qdrant.io:6333"

@@ -1,7 +1,8 @@
 """Shared pieces of the curation routers: the caller's scope, API schemas and converters.
 
 Schemas are separate from the records (``XPublic`` style) and converted explicitly here.
-Not a router itself (it is not listed in ``findme.web.app.ROUTER_MODULES``).
+Not a router itself (it is not listed in ``findme.web.app.ROUTER_MODULES``). Image and job
+schemas are the API's own (:mod:`findme.web.schemas`), re-exported here.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import Depends
 from pydantic import BaseModel, Field
 
-from findme.domain.records import Face, Image, Job, Person
+from findme.domain.records import Face, Job, Person
 from findme.services.curation import CurationScope, scope_for, thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
+from findme.web.schemas import ImageOut, JobStarted, image_out
 
 
 def curation_scope(principal: deps.CurrentUser, metadata: deps.Metadata) -> CurationScope:
@@ -128,46 +130,12 @@ def person_out(person: Person) -> PersonOut:
     )
 
 
-class ImageOut(BaseModel):
-    image_id: str
-    group_id: str
-    status: str
-    file_name: str | None
-    width: int | None
-    height: int | None
-    captured_at: datetime | None
-    face_count: int
-    common: bool
-    section_id: str | None
-    tags: list[str]
-    created_at: datetime
+class JobAccepted(JobStarted):
+    """202 answer of a curation job; poll ``status_url`` (``GET /jobs/{job_id}``), whose
+    ``result`` holds the job's counts when it ends."""
 
-
-def image_out(image: Image) -> ImageOut:
-    return ImageOut(
-        image_id=image.image_id,
-        group_id=image.group_id,
-        status=str(image.status),
-        file_name=image.file_name,
-        width=image.width,
-        height=image.height,
-        captured_at=image.captured_at,
-        face_count=image.face_count,
-        common=image.common,
-        section_id=image.section_id,
-        tags=list(image.tags),
-        created_at=image.created_at,
-    )
-
-
-class JobAccepted(BaseModel):
-    """202 answer of a job-starting route; poll ``status_url`` (``GET /jobs/{job_id}``)."""
-
-    job_id: str
-    status: str = Field(examples=["pending"])
-    message: str
-    status_url: str
-    total: int = 0
+    status_url: str = Field(examples=["/jobs/3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21"])
+    total: int = Field(default=0, description="Items the job will process.")
 
 
 def job_accepted(job: Job, message: str) -> JobAccepted:
@@ -178,3 +146,6 @@ def job_accepted(job: Job, message: str) -> JobAccepted:
         status_url=f"/jobs/{job.job_id}",
         total=job.total,
     )
+
+
+__all__ = ["ImageOut", "image_out"]

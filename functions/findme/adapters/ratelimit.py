@@ -1,0 +1,72 @@
+"""Rate-limit counters shared by every api Lambda instance: one DynamoDB item per window.
+
+Fixed one-minute windows: ``UpdateItem`` with ``ADD hits :one`` on the item
+``{"key": "{caller|route}#{window}"}`` returns the new count atomically (no read-modify-write
+race between concurrent Lambdas), and ``expires_at`` (epoch seconds, the table's TTL
+attribute) lets DynamoDB delete old windows. One write per request, on-demand billing.
+
+Table (``Settings.table_name("rate-limits")``): hash key ``key`` (S), TTL ``expires_at``.
+If the table is unreachable the limiter **fails open** (the request is allowed and a
+warning logged): a throttling outage must not become an API outage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from findme.config import Settings
+from findme.observability import logger
+from findme.web.ratelimit import WINDOW_S, RateLimitState
+
+TABLE_ENTITY = "rate-limits"
+
+
+class DynamoRateLimiter:
+    """:class:`findme.web.ratelimit.RateLimiter` over a DynamoDB table (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: Any | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = settings.table_name(TABLE_ENTITY)
+        self._client = client or boto3.client(
+            "dynamodb",
+            region_name=settings.aws_region,
+            endpoint_url=settings.dynamodb_endpoint_url,
+        )
+        self._clock = clock
+
+    def hit(self, key: str, limit: int, window_s: int = WINDOW_S) -> RateLimitState:
+        now = self._clock()
+        window = int(now // window_s)
+        reset_at = (window + 1) * window_s
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key={"key": {"S": f"{key}#{window}"}},
+                UpdateExpression="ADD hits :one SET expires_at = :expires",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":expires": {"N": str(reset_at + window_s)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+            count = int(answer["Attributes"]["hits"]["N"])
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("rate limiter unavailable; allowing", extra={"error": str(exc)[:200]})
+            count = 1
+        return RateLimitState(
+            limit=limit,
+            remaining=max(0, limit - count),
+            reset_at=math.ceil(reset_at),
+            allowed=count <= limit,
+        )
