@@ -1,4 +1,4 @@
-"""The four Lambda functions: container images built from ``functions/<name>/Dockerfile``.
+"""The Lambda functions: container images built from ``functions/<name>/Dockerfile``.
 
 Each function has its own role (no managed policies), its own log group with the stage's
 retention, X-Ray tracing, the Powertools environment, and only the IAM statements its

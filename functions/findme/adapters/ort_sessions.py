@@ -1,9 +1,9 @@
 """Every onnxruntime option FindMe uses, in one place.
 
 Sessions run on the CPU provider with ``intra_op_num_threads`` from ``Settings.ort_threads``
-(Lambda: the function's vCPUs), one inter-op thread (our graphs are sequential), full graph
-optimisation and warnings silenced (SFace's initializer warnings are handled by the derived
-copy, see :mod:`findme.model_transforms`).
+(Lambda: the function's vCPUs), one inter-op thread (our graphs are sequential), no spinning
+of idle intra-op threads, full graph optimisation and warnings silenced (SFace's
+initializer warnings are handled by the derived copy, see :mod:`findme.model_transforms`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = LOG_SEVERITY
+    # Idle intra-op threads sleep instead of spinning: on 2 shared vCPUs spinning doubled both
+    # wall and CPU time per photo (benchmarks/face_engine.py, 2 threads, 24 photos).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 

@@ -8,8 +8,10 @@ Lambda handlers (``functions/{digest,cluster,zip}/handler.py``):
   (default ``originals/{group_id}/``), call the digest handler with Distributed Map item
   batches (``{"Items": [{"Key", "Size"}], "BatchInput": {"job_id", "force"}}``) at most
   ``max_concurrency`` at a time, retry a failed batch (like the map's ``Retry``), count items
-  of batches that still fail as failed, stop if more than ``tolerated_failure_percentage``
-  failed, then call the cluster handler with ``{"group_id", "job_id"}``.
+  of batches that still fail as failed, stop if they are more than
+  ``tolerated_failure_percentage`` of the items (undecodable photos are not: digest marks
+  them failed and succeeds, as in the map), then call the cluster handler with
+  ``{"group_id", "job_id"}``.
 - ``cluster`` — the cluster handler with the payload.
 - ``zip`` — the zip handler with the payload (``{"job_id"}``).
 - ``reprocess`` / ``delete_group`` — the curation handler (``functions/curation``).
@@ -219,7 +221,14 @@ class InProcessOrchestrator:
         batches = [
             items[i : i + max(1, batch_size)] for i in range(0, len(items), max(1, batch_size))
         ]
-        totals = {"processed": 0, "failed": 0, "skipped": 0, "faces": 0, "failed_batches": 0}
+        totals = {
+            "processed": 0,
+            "failed": 0,
+            "skipped": 0,
+            "faces": 0,
+            "failed_batches": 0,
+            "failed_batch_items": 0,
+        }
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="map") as pool:
             futures = {
                 pool.submit(self._digest_batch, {"Items": b, "BatchInput": batch_input}): b
@@ -230,6 +239,7 @@ class InProcessOrchestrator:
                     summary = future.result()
                 except Exception:
                     totals["failed_batches"] += 1
+                    totals["failed_batch_items"] += len(futures[future])
                     totals["failed"] += len(futures[future])
                     if job_id:
                         self.metadata.add_job_progress(job_id, failed=len(futures[future]))
@@ -237,9 +247,11 @@ class InProcessOrchestrator:
                 for name in ("processed", "failed", "skipped", "faces"):
                     totals[name] += int(summary.get(name, 0))
         output: dict[str, Any] = {"prefix": prefix, "total": len(items), **totals}
-        if items and totals["failed"] * 100.0 / len(items) > tolerated:
+        # As the map counts them: items of batches that failed after their retries. A photo
+        # that is permanently undecodable is a succeeded item (digest marked it failed).
+        if items and totals["failed_batch_items"] * 100.0 / len(items) > tolerated:
             raise _ToleranceExceededError(
-                f"{totals['failed']} of {len(items)} images failed "
+                f"{totals['failed_batch_items']} of {len(items)} items failed after retries "
                 f"(more than {tolerated:g} % tolerated)",
                 **output,
             )

@@ -477,33 +477,3 @@ def start_stack(
         _write_state(handle)
         handle._owns_state_file = True
     return handle
-
-
-def running_stack_env(state_dir: Path) -> dict[str, str]:
-    """The env of the stack ``findme local up`` started in ``state_dir``.
-
-    Raises:
-        LocalStackError: no stack is running there.
-    """
-    state = read_state(state_dir)
-    if state is None or not running_pids(state):
-        raise LocalStackError(
-            "the local stack is not running (start it with: findme local up)",
-            state_dir=str(state_dir),
-        )
-    return {str(k): str(v) for k, v in dict(state.get("env", {})).items()}
-
-
-def use_running_stack(state_dir: Path) -> dict[str, str]:
-    """Point this process at the running stack: set its env (unset keys only), reset wiring.
-
-    For commands run in another terminal after ``findme local up`` (``findme upload``,
-    ``findme local otp``...). Returns the stack env. Raises LocalStackError when not running.
-    """
-    from findme import wiring
-
-    env = running_stack_env(state_dir)
-    for key, value in env.items():
-        os.environ.setdefault(key, value)
-    wiring.reset()
-    return env

@@ -37,6 +37,7 @@ import jwt
 from findme.config import Settings
 from findme.domain.records import OtpChallenge, Role, User, utcnow
 from findme.errors import AuthenticationError, InvalidInputError, RateLimitedError
+from findme.observability import logger
 from findme.ports import MetadataStore, Notifier, SecretStore
 
 #: The only accepted JWT algorithm (pinned on decode).
@@ -281,6 +282,8 @@ class OtpService:
         self._notifier.send_sms(
             phone, f"Your FindMe code is {code}. It expires in {minutes} minutes."
         )
+        if self._settings.stage == "local":  # no real SMS leaves the local stack
+            logger.info("OTP sent (local stack)", extra={"phone_number": phone, "code": code})
         return OtpSent(expires_in=ttl, sends_remaining=max(0, limit - sends))
 
     def verify(self, phone_number: str, code: str) -> str:

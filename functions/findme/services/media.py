@@ -41,6 +41,7 @@ from findme.domain.records import Image, ImageStatus
 from findme.errors import (
     FindMeError,
     ImageTooLargeError,
+    InvalidImageError,
     InvalidInputError,
     NotFoundError,
     UnsupportedMediaTypeError,
@@ -82,8 +83,6 @@ def sniff_image_type(data: bytes) -> tuple[str, str]:
         InvalidImageError: empty data.
         UnsupportedMediaTypeError: anything else (``code="unsupported_media_type"``).
     """
-    from findme.errors import InvalidImageError
-
     if not data:
         raise InvalidImageError("The file is empty")
     if data[:3] == b"\xff\xd8\xff":

@@ -26,10 +26,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from findme.config import Settings
-from findme.domain.records import GroupRole, Image, ImageStatus
+from findme.domain.records import GroupRole, Image
 from findme.errors import NotFoundError, PermissionDeniedError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
-from findme.services.auth import Principal
+from findme.services.auth import Principal, normalize_phone
 from findme.services.groups import CURATORS, authorize_group, iter_group_images
 from findme.services.users import reference_vectors
 
@@ -122,11 +122,9 @@ def best_similarity(probe: NDArray[np.float32], refs: Iterable[FaceVector]) -> f
     return best
 
 
-def _common_images(
-    metadata: MetadataStore, group_ids: Iterable[str], exclude: set[str]
-) -> list[Image]:
+def _common_images(metadata: MetadataStore, group_ids: Iterable[str]) -> list[Image]:
     out: list[Image] = []
-    seen: set[str] = set(exclude)
+    seen: set[str] = set()
     for group_id in group_ids:
         try:
             group = metadata.get_group(group_id)
@@ -171,8 +169,7 @@ def photos_for(
       ``group_id``) plus those groups' common photos.
     - Another user (``user_id`` / ``phone_number``): admin, or owner/photographer of a group
       the user belongs to; only such groups are searched. Otherwise 403.
-    - Only ``group_id`` with a curator role: every image of the group as personal (no
-      similarity) plus its common photos.
+    - (A curator asking for a whole group is :func:`group_photos`.)
 
     Raises:
         NotFoundError: unknown user or group.
@@ -180,8 +177,6 @@ def photos_for(
     """
     target = principal.user_id
     if phone_number:
-        from findme.services.auth import normalize_phone
-
         user = metadata.find_user_by_phone(normalize_phone(phone_number))
         if user is None:
             if not principal.is_admin:
@@ -199,10 +194,7 @@ def photos_for(
             scope = [group_id]
         else:
             scope = [m.group_id for m in metadata.list_groups_of_user(principal.user_id)]
-        matches = personal_matches(metadata, vectors, settings, target, scope)
-        personal = _load(metadata, matches)
-        common = _common_images(metadata, scope, set())
-        return PhotoSet(personal=[(im, s) for im, s in personal], common=common)
+        return _photo_set(metadata, vectors, settings, target, scope)
 
     # Someone else's photos: only admins and curators of the groups searched.
     if not principal.is_admin:
@@ -219,14 +211,25 @@ def photos_for(
         scope = [g for g in scope if g == group_id]
     if not scope:
         raise PermissionDeniedError("You may only ask for your own photos", code="not_your_photos")
-    matches = personal_matches(metadata, vectors, settings, target, scope)
-    personal = _load(metadata, matches)
-    common = _common_images(metadata, scope, set())
-    return PhotoSet(personal=[(im, s) for im, s in personal], common=common)
+    return _photo_set(metadata, vectors, settings, target, scope)
+
+
+def _photo_set(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    user_id: str,
+    group_ids: Sequence[str],
+) -> PhotoSet:
+    """``user_id``'s personal photos in ``group_ids`` plus those groups' common photos."""
+    matches = personal_matches(metadata, vectors, settings, user_id, group_ids)
+    personal: list[tuple[Image, float | None]] = list(_load(metadata, matches))
+    return PhotoSet(personal=personal, common=_common_images(metadata, group_ids))
 
 
 def group_photos(metadata: MetadataStore, principal: Principal, group_id: str) -> PhotoSet:
-    """Every processed image of a group (curators), plus its common photos."""
+    """Every image of a group for its curators (any status; newest first) as ``personal``,
+    except the common photos, which are listed apart as ``common``."""
     authorize_group(metadata, principal, group_id, CURATORS)
     group = metadata.get_group(group_id)
     commons = set(group.common_photo_ids)
@@ -235,7 +238,7 @@ def group_photos(metadata: MetadataStore, principal: Principal, group_id: str) -
     for image in iter_group_images(metadata, group_id):
         if image.image_id in commons:
             common.append(image)
-        elif image.status is ImageStatus.PROCESSED or str(image.status) == "processed":
+        else:
             personal.append((image, None))
     return PhotoSet(personal=personal, common=common)
 

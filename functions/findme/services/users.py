@@ -24,7 +24,13 @@ from findme.config import Settings
 from findme.domain.faces import DetectedFace
 from findme.domain.keys import KeyScheme
 from findme.domain.records import ReferenceFace, Role, User
-from findme.errors import ConflictError, FaceRequirementError, FindMeError, InvalidInputError
+from findme.errors import (
+    AuthenticationError,
+    ConflictError,
+    FaceRequirementError,
+    FindMeError,
+    InvalidInputError,
+)
 from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
 from findme.services.auth import IssuedToken, OtpService, Principal, TokenService, normalize_phone
@@ -216,8 +222,6 @@ def sign_in(
         AuthenticationError: bad code; ``unknown_user`` when no user has this phone (the
             code is consumed either way, so probing phones costs an SMS each).
     """
-    from findme.errors import AuthenticationError
-
     phone = otps.verify(phone_number, otp)
     user = metadata.find_user_by_phone(phone)
     if user is None:

@@ -53,6 +53,7 @@ from findme.domain.records import GroupRole, Role
 from findme.errors import (
     AuthenticationError,
     FindMeError,
+    ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -94,7 +95,18 @@ def vector_index() -> VectorIndex:
 
 
 def face_engine() -> FaceEngine:
-    return wiring.face_engine()
+    """The ONNX face engine (models load lazily, once per process).
+
+    Raises:
+        ModelUnavailableError: the runtime has no onnxruntime/OpenCV (an api image built
+            without the ``digest`` extra): 503 instead of a 500 on the face routes.
+    """
+    try:
+        return wiring.face_engine()
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            "The face engine is not installed in this deployment", code="face_engine_unavailable"
+        ) from exc
 
 
 def orchestrator() -> Orchestrator:

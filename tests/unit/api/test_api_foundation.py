@@ -4,9 +4,11 @@ failures, rate-limit headers and 429, OpenAPI completeness."""
 from __future__ import annotations
 
 import jwt
-from api_fakes import SECRET, Api, Stores, build_api, make_settings
+import pytest
+from api_fakes import SECRET, Api, Stores, build_api, jpeg, make_settings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from findme import wiring
 from findme.errors import (
     ConflictError,
     DependencyError,
@@ -19,6 +21,7 @@ from findme.errors import (
     PermissionDeniedError,
     UnsupportedMediaTypeError,
 )
+from findme.web import deps
 from findme.web.app import create_app
 from findme.web.errors import status_for
 
@@ -245,3 +248,21 @@ def test_dynamodb_rate_limiter_counts_across_instances_and_fails_open() -> None:
         # And without its table it lets requests through
         missing = DynamoRateLimiter(make_settings(table_prefix="none-"), clock=lambda: 1.0)
         assert missing.hit("k", 1).allowed
+
+
+def test_face_routes_without_the_engine_installed_are_503(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment whose image lacks onnxruntime (the import fails)
+    def missing() -> None:
+        raise ModuleNotFoundError("No module named 'onnxruntime'", name="onnxruntime")
+
+    _, token, _ = api.register()
+    monkeypatch.setattr(wiring, "face_engine", missing)
+    del api.client.app.dependency_overrides[deps.face_engine]  # type: ignore[attr-defined]
+    # When a face route is called / Then 503 in the shared shape, not a 500
+    response = api.client.post(
+        "/get-faces", files={"image": ("a.jpg", jpeg(), "image/jpeg")}, headers=api.auth(token)
+    )
+    assert response.status_code == 503
+    assert response.json()["code"] == "face_engine_unavailable"

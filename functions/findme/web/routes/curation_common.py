@@ -12,13 +12,23 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from findme.domain.records import Face, Job, Person
 from findme.services.curation import CurationScope, scope_for, thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.schemas import ImageOut, JobStarted, image_out
+
+
+def example(**values: Any) -> ConfigDict:
+    """``model_config`` with one OpenAPI example."""
+    return ConfigDict(json_schema_extra={"examples": [values]})
+
+
+_FACE = "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"
+_GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
+_PERSON = "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b"
 
 
 def curation_scope(principal: deps.CurrentUser, metadata: deps.Metadata) -> CurationScope:
@@ -103,6 +113,19 @@ def face_out(face: Face, thumb: Callable[[Face], str | None] | None = None) -> F
 
 
 class PersonOut(BaseModel):
+    model_config = example(
+        person_id=_PERSON,
+        group_id=_GROUP,
+        name="Alice",
+        hidden=False,
+        face_count=12,
+        image_count=11,
+        cover_face_id=_FACE,
+        linked_user_id=None,
+        created_at="2026-05-01T12:00:00Z",
+        updated_at="2026-05-02T08:30:00Z",
+    )
+
     person_id: str
     group_id: str
     name: str | None
@@ -133,6 +156,14 @@ def person_out(person: Person) -> PersonOut:
 class JobAccepted(JobStarted):
     """202 answer of a curation job; poll ``status_url`` (``GET /jobs/{job_id}``), whose
     ``result`` holds the job's counts when it ends."""
+
+    model_config = example(
+        job_id="3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21",
+        status="pending",
+        message="Clustering started.",
+        status_url="/jobs/3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21",
+        total=0,
+    )
 
     status_url: str = Field(examples=["/jobs/3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21"])
     total: int = Field(default=0, description="Items the job will process.")

@@ -35,6 +35,7 @@ from findme.web.routes.curation_common import (
     PersonOut,
     Scope,
     ThumbnailUrls,
+    example,
     face_out,
     job_accepted,
     person_out,
@@ -141,6 +142,15 @@ class BatchDeleteRequest(BaseModel):
 
 
 class BatchDeleteOut(BaseModel):
+    model_config = example(
+        message="Faces deleted successfully",
+        deleted_count=2,
+        deleted_thumbnails=2,
+        face_ids=["8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d", "1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f"],
+        skipped_face_ids=["0f9e8d7c-6b5a-5f4e-3d2c-1b0a9f8e7d6c"],
+        removed_person_ids=[],
+    )
+
     message: str
     deleted_count: int
     deleted_thumbnails: int

@@ -27,6 +27,7 @@ from findme.web.routes.curation_common import (
     FaceOut,
     Scope,
     ThumbnailUrls,
+    example,
     face_out,
 )
 
@@ -74,6 +75,16 @@ def search_faces(
 
 
 class DuplicatePairOut(BaseModel):
+    model_config = example(
+        face_id_1="8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d",
+        face_id_2="1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f",
+        image_id_1="5f0c1c1e-2d7b-4a8e-8b3f-1c2d3e4f5a6b",
+        image_id_2="7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+        similarity_score=0.9921,
+        thumbnail_url_1="https://findme-media.s3.amazonaws.com/faces/...",
+        thumbnail_url_2="https://findme-media.s3.amazonaws.com/faces/...",
+    )
+
     face_id_1: str
     face_id_2: str
     image_id_1: str
@@ -130,6 +141,17 @@ def duplicates(
 
 
 class OutlierOut(BaseModel):
+    model_config = example(
+        face_id="8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d",
+        image_id="5f0c1c1e-2d7b-4a8e-8b3f-1c2d3e4f5a6b",
+        person_id="2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b",
+        person_name="Alice",
+        person_face_count=12,
+        confidence=0.93,
+        avg_similarity_to_cluster=0.21,
+        thumbnail_url="https://findme-media.s3.amazonaws.com/faces/...",
+    )
+
     face_id: str
     image_id: str
     person_id: str

@@ -11,8 +11,18 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from findme.errors import InvalidInputError, PermissionDeniedError, UnsupportedMediaTypeError
+from findme.config import Settings
+from findme.domain.records import Image, JobStatus, JobType
+from findme.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnsupportedMediaTypeError,
+)
+from findme.ports import MetadataStore, ObjectStore
 from findme.services import media, processing, search
+from findme.services.auth import Principal
+from findme.services.groups import CURATORS, authorize_group
 from findme.services.media import CheckedImage
 from findme.web import deps
 from findme.web.errors import error_responses
@@ -126,7 +136,7 @@ async def upload(
     return UploadOut(message=UPLOAD_MESSAGE, image_ids=ids)
 
 
-def _fetch_drive(url: str, settings: Any) -> CheckedImage:
+def _fetch_drive(url: str, settings: Settings) -> CheckedImage:
     data, name = media.fetch_https(media.drive_download_url(url), settings)
     return media.check_image(data, name, settings)
 
@@ -196,7 +206,7 @@ def get_photos(
 
     Members may only ask for themselves (403 ``not_your_photos``). Admins, and owners or
     photographers of the user's groups, may ask for another user (by ``user_id`` or
-    ``phone_number``); with only ``group_id`` they get every processed photo of the group.
+    ``phone_number``); with only ``group_id`` they get every photo of the group.
     """
     asks_other = bool(phone_number) or (bool(user_id) and user_id != principal.user_id)
     if group_id and not asks_other and _curates(metadata, principal, group_id):
@@ -216,16 +226,14 @@ def get_photos(
     return GetOut(personal_images=personal, common_images=common)
 
 
-def _curates(metadata: Any, principal: Any, group_id: str) -> bool:
-    from findme.services.groups import CURATORS, authorize_group
-
+def _curates(metadata: MetadataStore, principal: Principal, group_id: str) -> bool:
     try:
         return authorize_group(metadata, principal, group_id, CURATORS).can_curate
     except PermissionDeniedError:
         return False
 
 
-def _photo(objects: Any, settings: Any, image: Any, score: float | None) -> PhotoOut:
+def _photo(objects: ObjectStore, settings: Settings, image: Image, score: float | None) -> PhotoOut:
     url, expires = objects.presigned_get(image.s3_key, expires_s=settings.presigned_url_expiry_s)
     return PhotoOut(
         image_id=image.image_id,
@@ -326,8 +334,6 @@ def download(
     images = media.load_images(metadata, body.image_ids)
     unknown = [i for i in body.image_ids if i not in images]
     if unknown:
-        from findme.errors import NotFoundError
-
         raise NotFoundError(f"Unknown image ids: {', '.join(unknown[:5])}", image_ids=unknown[:20])
     visible = search.visible_image_ids(
         metadata=metadata,
@@ -364,11 +370,7 @@ def download_status(
 ) -> DownloadStatus:
     """``status`` ``pending|running|ready|failed``; ``url``/``expires`` once ``ready``."""
     job = processing.job_for(metadata, principal, job_id)
-    from findme.domain.records import JobStatus, JobType
-
     if job.job_type is not JobType.DOWNLOAD:
-        from findme.errors import NotFoundError
-
         raise NotFoundError("No such download")
     result = job.result or {}
     expires_raw = result.get("url_expires_at")

@@ -17,12 +17,25 @@ from findme.domain.curation import CurationStats
 from findme.services import stats as svc
 from findme.web import deps
 from findme.web.ratelimit import RATE_LIMIT_KEY
-from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_HEAVY, Scope
+from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_HEAVY, Scope, example
 
 router = APIRouter(tags=["stats"])
 
 
 class StatsOut(BaseModel):
+    model_config = example(
+        persons=42,
+        images=380,
+        faces=911,
+        images_with_faces=352,
+        images_without_faces=28,
+        manual_assignments=17,
+        assigned_faces=804,
+        face_coverage_pct=88.26,
+        avg_faces_per_image=2.4,
+        avg_faces_per_person=19.14,
+    )
+
     persons: int
     images: int
     faces: int
