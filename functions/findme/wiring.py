@@ -5,7 +5,10 @@ Tests and the local stack call ``reset()`` after changing settings.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Generic, TypeVar
 
 from findme.config import Settings, get_settings
 from findme.ports import (
@@ -18,29 +21,61 @@ from findme.ports import (
     VectorIndex,
 )
 
+T = TypeVar("T")
 
-@lru_cache(maxsize=1)
+#: One re-entrant lock for every factory: two threads never build the same client twice
+#: (Qdrant local mode refuses a second client on one path).
+_LOCK = threading.RLock()
+
+
+class _LockedCache(Generic[T]):
+    """A once-per-process factory: the first build is serialised, later calls are lock-free."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._value: T | None = None
+        wraps(factory)(self)
+
+    def __call__(self) -> T:
+        value = self._value
+        if value is None:
+            with _LOCK:
+                if self._value is None:
+                    self._value = self._factory()
+                value = self._value
+        return value
+
+    def cache_clear(self) -> None:
+        with _LOCK:
+            self._value = None
+
+
+def _locked_cache(factory: Callable[[], T]) -> _LockedCache[T]:
+    return _LockedCache(factory)
+
+
+@_locked_cache
 def face_engine() -> FaceEngine:
     from findme.adapters.onnx_engine import OnnxFaceEngine
 
     return OnnxFaceEngine(get_settings())
 
 
-@lru_cache(maxsize=1)
+@_locked_cache
 def object_store() -> ObjectStore:
     from findme.adapters.s3 import S3ObjectStore
 
     return S3ObjectStore(get_settings())
 
 
-@lru_cache(maxsize=1)
+@_locked_cache
 def metadata_store() -> MetadataStore:
     from findme.adapters.dynamodb import DynamoMetadataStore
 
     return DynamoMetadataStore(get_settings())
 
 
-@lru_cache(maxsize=1)
+@_locked_cache
 def vector_index() -> VectorIndex:
     from findme.adapters.qdrant import QdrantVectorIndex
 
@@ -49,7 +84,7 @@ def vector_index() -> VectorIndex:
     return index
 
 
-@lru_cache(maxsize=1)
+@_locked_cache
 def orchestrator() -> Orchestrator:
     settings: Settings = get_settings()
     if settings.local_workers:
@@ -61,14 +96,14 @@ def orchestrator() -> Orchestrator:
     return StepFunctionsOrchestrator(settings)
 
 
-@lru_cache(maxsize=1)
+@_locked_cache
 def notifier() -> Notifier:
     from findme.adapters.sns import SnsNotifier
 
     return SnsNotifier(get_settings())
 
 
-@lru_cache(maxsize=1)
+@_locked_cache
 def secret_store() -> SecretStore:
     from findme.adapters.secrets import SecretsManagerStore
 
@@ -77,14 +112,15 @@ def secret_store() -> SecretStore:
 
 def reset() -> None:
     """Forget every cached adapter and the settings (tests, local stack restarts)."""
-    for factory in (
-        face_engine,
-        object_store,
-        metadata_store,
-        vector_index,
-        orchestrator,
-        notifier,
-        secret_store,
-        get_settings,
-    ):
-        factory.cache_clear()
+    with _LOCK:
+        for factory in (
+            face_engine,
+            object_store,
+            metadata_store,
+            vector_index,
+            orchestrator,
+            notifier,
+            secret_store,
+        ):
+            factory.cache_clear()
+        get_settings.cache_clear()

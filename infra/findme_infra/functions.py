@@ -135,10 +135,16 @@ ACCESS: dict[str, Access] = {
 
 #: Files each image's build context needs besides the core package (Docker ignore syntax).
 _CONTEXT_EXTRA: dict[str, tuple[str, ...]] = {
-    "digest": ("!layers/models/*.onnx", "!functions/curation"),
+    "digest": ("!layers/models/*.onnx", "!functions/curation", "!functions/api"),
 }
-#: Functions that run in another function's image, with their handler (image CMD).
-SHARED_IMAGE: dict[str, tuple[str, str]] = {"curation": ("digest", "curation_handler.handler")}
+#: Functions that run in another function's image, with their handler (image CMD). The api
+#: needs the face engine for /get-faces, /search-face and selfie registration (decision in
+#: ``findme.web.app``: the engine runs in the api's own process, no Lambda-to-Lambda hop), and
+#: curation re-digests photos: both run the digest image (one build, one push per deploy).
+SHARED_IMAGE: dict[str, tuple[str, str]] = {
+    "api": ("digest", "api_handler.handler"),
+    "curation": ("digest", "curation_handler.handler"),
+}
 
 
 def findme_env(**values: str) -> dict[str, str]:
@@ -157,8 +163,8 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
     """The container image of function ``name``: build context = repository root, filtered.
 
     Only ``pyproject.toml``, ``README.md``, ``functions/requirements/``, ``functions/findme/``,
-    ``functions/<name>/`` (and ``layers/models/*.onnx`` and ``functions/curation/`` for
-    digest) are staged, so unrelated edits do not change the asset hash and force a rebuild.
+    ``functions/<name>/`` (and ``layers/models/*.onnx``, ``functions/curation/`` and
+    ``functions/api/`` for digest) are staged, so unrelated edits do not change the asset hash and force a rebuild.
     A :data:`SHARED_IMAGE` function reuses the other image (same asset, built and pushed
     once) with its own handler as the image command.
     """

@@ -35,9 +35,9 @@ from contracts.records import face, image, new_id, new_phone, person
 
 
 class MetadataStoreContract:
-    #: Whether the backend isolates concurrent transactions (DynamoDB, DynamoDB Local: yes;
-    #: moto in-process checks conditions and writes without a lock, so racers can both win).
-    isolates_concurrent_transactions = True
+    #: Whether concurrent writes are atomic on the backend (DynamoDB, DynamoDB Local: yes;
+    #: moto in-process checks conditions and applies ADD without a lock, so racers collide).
+    atomic_under_concurrency = True
 
     # --- users: phone numbers are unique ------------------------------------------------------
     def test_user_round_trip_and_lookup_by_phone(self, store: DynamoMetadataStore) -> None:
@@ -83,8 +83,8 @@ class MetadataStoreContract:
     def test_concurrent_registrations_of_one_phone_admit_one(
         self, store: DynamoMetadataStore
     ) -> None:
-        if not self.isolates_concurrent_transactions:
-            pytest.skip("this backend does not isolate concurrent transactions")
+        if not self.atomic_under_concurrency:
+            pytest.skip("this backend's writes are not atomic under concurrency")
         # Given eight users racing for one number
         phone = new_phone()
         outcomes: list[str] = []
@@ -355,6 +355,8 @@ class MetadataStoreContract:
 
     # --- jobs: atomic counters, TTL -----------------------------------------------------------
     def test_job_counters_are_atomic_under_concurrency(self, store: DynamoMetadataStore) -> None:
+        if not self.atomic_under_concurrency:
+            pytest.skip("this backend's writes are not atomic under concurrency")
         # Given a job and 8 workers each reporting 10 items (one of them failed)
         job = Job(new_id("j"), JobType.DIGEST, total=80)
         store.put_job(job)
@@ -402,3 +404,13 @@ class MetadataStoreContract:
             )["TimeToLiveDescription"]
             assert description["TimeToLiveStatus"] in {"ENABLED", "ENABLING"}
             assert description["AttributeName"] == attribute
+
+    def test_job_counters_add_up(self, store: DynamoMetadataStore) -> None:
+        # Given a job; when progress is reported in several calls
+        job = Job(new_id("j"), JobType.CLUSTER, total=5)
+        store.put_job(job)
+        store.add_job_progress(job.job_id, done=3)
+        store.add_job_progress(job.job_id, done=1, failed=1)
+        # Then the counters are the sums (ADD, not overwrite)
+        stored = store.get_job(job.job_id)
+        assert (stored.done, stored.failed, stored.total) == (4, 1, 5)

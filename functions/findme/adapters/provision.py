@@ -43,7 +43,7 @@ class Provisioned:
 
 
 def _client(service: str, settings: Settings, endpoint: str | None) -> Any:
-    return boto3.client(
+    return boto3.session.Session().client(
         service,
         region_name=settings.aws_region,
         endpoint_url=endpoint,

@@ -1,8 +1,10 @@
 """S3 object store (boto3): objects, streaming reads and multipart writes, presigned URLs.
 
-One boto3 client per store, built in ``__init__`` (boto3 clients are thread-safe; sessions
-are not). ``Settings.aws_endpoint_url`` points it at the local stack's moto server, where
-path-style addressing is used (``http://127.0.0.1:PORT/BUCKET/KEY``).
+One boto3 client per store, built in ``__init__`` from a session of its own (boto3 clients
+are thread-safe, sessions are not; a private session also resolves credentials when the
+store is built rather than reusing boto3's process-wide default session).
+``Settings.aws_endpoint_url`` points it at the local stack's moto server, where path-style
+addressing is used (``http://127.0.0.1:PORT/BUCKET/KEY``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def build_client(settings: Settings) -> S3Client:
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path" if settings.aws_endpoint_url else "auto"},
     )
-    return boto3.client(
+    return boto3.session.Session().client(
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,

@@ -15,7 +15,7 @@ class SecretsManagerStore:
     """:class:`findme.ports.SecretStore` over Secrets Manager ``GetSecretValue``."""
 
     def __init__(self, settings: Settings) -> None:
-        self._client = boto3.client(
+        self._client = boto3.session.Session().client(
             "secretsmanager",
             region_name=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url,

@@ -20,7 +20,7 @@ class SnsNotifier:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client = boto3.client(
+        self._client = boto3.session.Session().client(
             "sns", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
         )
 

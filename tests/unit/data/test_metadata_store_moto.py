@@ -8,4 +8,4 @@ from contracts.metadata_store import MetadataStoreContract
 class TestMetadataStoreOnMoto(MetadataStoreContract):
     """Runs every contract test with the ``store`` fixture of ``tests/unit/data/conftest.py``."""
 
-    isolates_concurrent_transactions = False  # moto: the race test runs on DynamoDB Local
+    atomic_under_concurrency = False  # moto: the race tests run on DynamoDB Local
