@@ -10,6 +10,7 @@ pyproject.toml (``tests/infra/test_constraints.py`` fails until you do)::
 from __future__ import annotations
 
 import re
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -18,21 +19,39 @@ from packaging.requirements import Requirement
 #: The extras that run in Lambda (dev/local/infra tooling never ships in an image).
 RUNTIME_EXTRAS = ("api", "digest", "cluster", "zip")
 OUT = Path(__file__).with_name("constraints.txt")
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def runtime_closure(
-    project: str = "findme", extras: tuple[str, ...] = RUNTIME_EXTRAS
-) -> dict[str, str]:
-    """Canonical name -> installed version of every distribution ``project[extras]`` needs.
+def direct_requirements(
+    extras: tuple[str, ...] = RUNTIME_EXTRAS, pyproject: Path = PYPROJECT
+) -> list[Requirement]:
+    """The core dependencies and those of ``extras``, as written in ``pyproject.toml``.
+
+    Read from the file, not from the installed ``findme`` metadata: an editable install keeps
+    the dependency list of the day it was installed, and a pin added since would be missed.
+    """
+    project = tomllib.loads(pyproject.read_text())["project"]
+    lines = list(project["dependencies"])
+    for extra in extras:
+        lines += project["optional-dependencies"][extra]
+    return [Requirement(line) for line in lines]
+
+
+def runtime_closure(extras: tuple[str, ...] = RUNTIME_EXTRAS) -> dict[str, str]:
+    """Canonical name -> installed version of every distribution ``findme[extras]`` needs.
 
     Markers are evaluated for this interpreter; a dependency that is not installed is skipped.
     """
     pins: dict[str, str] = {}
-    todo: list[tuple[str, tuple[str, ...]]] = [(project, extras)]
+    todo: list[tuple[str, tuple[str, ...]]] = [
+        (req.name, tuple(sorted(req.extras)))
+        for req in direct_requirements(extras)
+        if req.marker is None or req.marker.evaluate({"extra": ""})
+    ]
     seen: set[tuple[str, tuple[str, ...]]] = set()
     while todo:
         name, wanted = todo.pop()
@@ -43,8 +62,7 @@ def runtime_closure(
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue
-        if _canonical(name) != _canonical(project):
-            pins[_canonical(name)] = dist.version
+        pins[_canonical(name)] = dist.version
         for line in dist.requires or []:
             req = Requirement(line)
             active = (

@@ -19,7 +19,7 @@ from findme_infra.workflows import Workflows, connect_digest_queue
 MODEL_DIR = "/opt/models"
 
 _DESCRIPTIONS = {
-    "api": "FindMe HTTP API (FastAPI via Mangum)",
+    "api": "FindMe HTTP API (FastAPI via Mangum; face routes run the engine in process)",
     "digest": "FindMe digest: detect, align, embed and grade the faces of uploaded photos",
     "cluster": "FindMe cluster: DBSCAN of a group's faces into persons",
     "zip": "FindMe zip: stream a selection of originals into one archive",
@@ -79,6 +79,8 @@ class FindMeStack(Stack):
         api_env = {
             **shared,
             **qdrant,
+            # The face routes run the engine in process (digest image); one vCPU, one thread.
+            **findme_env(model_dir=MODEL_DIR, ort_threads="1"),
             **findme_env(
                 jwt_secret_id=self.secrets.jwt_secret.secret_arn,
                 digest_state_machine_arn=machines["digest_prefix"].state_machine_arn,

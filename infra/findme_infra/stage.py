@@ -137,7 +137,8 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         domain_name=domain_name,
         certificate_arn=certificate_arn,
         alarm_email=_optional(node, "alarm_email"),
-        api=_sizing(1024, 29, 512, 100 if prod else 10, reserve=reserve),
+        # api: 1 vCPU (1,769 MB) for the in-process face engine (FINDME_ORT_THREADS=1).
+        api=_sizing(1769, 29, 512, 100 if prod else 10, reserve=reserve),
         digest=_sizing(3538, 300, 1024, 50 if prod else 15, reserve=reserve),
         cluster=_sizing(6144, 900, 1024, 4 if prod else 2, reserve=reserve),
         zip=_sizing(1024, 900, 512, 10 if prod else 2, reserve=reserve),

@@ -1,8 +1,12 @@
-"""The four Lambda functions: container images, sizing, Powertools env, tracing, logs."""
+"""The five Lambda functions: container images, sizing, Powertools env, tracing, logs."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +18,11 @@ from infra_cfn import Synth, render
 pytestmark = pytest.mark.infra
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Functions with their own image (and Dockerfile); curation runs in the digest image.
-IMAGES = ("api", "digest", "cluster", "zip")
-NAMES = (*IMAGES, "curation")
+#: Functions with their own image (and Dockerfile).
+IMAGES = ("digest", "cluster", "zip")
+#: Functions that run the digest image (they need the face engine) with their own handler.
+SHARED = {"api": "api_handler.handler", "curation": "curation_handler.handler"}
+NAMES = (*IMAGES, *SHARED)
 
 
 def _functions(template: Template) -> dict[str, Any]:
@@ -28,8 +34,9 @@ def _functions(template: Template) -> dict[str, Any]:
 
 
 def test_every_function_is_a_container_image_on_one_architecture(dev: Template) -> None:
-    """Given the dev stack, then api, digest, cluster and zip are image functions (no zip
-    bundling at synth) on arm64, with active X-Ray tracing and their own log group."""
+    """Given the dev stack, then all five functions are image functions (no zip bundling at
+    synth) on arm64, with active X-Ray tracing and their own log group; api and curation run
+    the digest image (same asset) with their own handler as the image command."""
     functions = _functions(dev)
     assert set(functions) == set(NAMES)
     for props in functions.values():
@@ -40,9 +47,12 @@ def test_every_function_is_a_container_image_on_one_architecture(dev: Template) 
         assert "LogGroup" in props["LoggingConfig"]
         assert "Runtime" not in props
         assert "Handler" not in props
-    assert functions["curation"]["Code"] == functions["digest"]["Code"]
-    assert functions["curation"]["ImageConfig"] == {"Command": ["curation_handler.handler"]}
-    assert "ImageConfig" not in functions["digest"]
+    for name, handler in SHARED.items():
+        assert functions[name]["Code"] == functions["digest"]["Code"]
+        assert functions[name]["ImageConfig"] == {"Command": [handler]}
+    for name in IMAGES:
+        assert "ImageConfig" not in functions[name]
+    assert len({json.dumps(functions[n]["Code"], sort_keys=True) for n in IMAGES}) == len(IMAGES)
 
 
 def test_images_are_built_for_the_lambda_architecture(synth: Synth, dev: Template) -> None:
@@ -93,7 +103,7 @@ def test_secrets_never_appear_in_environment_variables(dev: Template) -> None:
 
 
 def test_api_knows_the_state_machines_it_starts(synth: Synth, dev: Template) -> None:
-    """Given the api function, then it gets the three state machine ARNs it starts (Settings
+    """Given the api function, then it gets the five state machine ARNs it starts (Settings
     fields read by StepFunctionsOrchestrator) and nothing about the digest queue."""
     env = _functions(dev)["api"]["Environment"]["Variables"]
     machines = synth.resources("dev", "AWS::StepFunctions::StateMachine")
@@ -104,6 +114,23 @@ def test_api_knows_the_state_machines_it_starts(synth: Synth, dev: Template) -> 
     assert env["FINDME_REPROCESS_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-reprocess"]}
     assert env["FINDME_DELETE_GROUP_STATE_MACHINE_ARN"] == {"Ref": names["findme-dev-delete-group"]}
     assert "FINDME_DIGEST_QUEUE_URL" not in env
+
+
+def test_face_engine_functions_know_where_the_models_are(dev: Template) -> None:
+    """Given the functions that run the face engine (digest, curation, api), then they read
+    the models from /opt/models (where the digest image copies them) and size onnxruntime's
+    threads to their vCPUs (1,769 MB per vCPU); cluster and zip have no engine settings."""
+    functions = _functions(dev)
+    for name in ("digest", "curation", "api"):
+        env = functions[name]["Environment"]["Variables"]
+        assert env["FINDME_MODEL_DIR"] == "/opt/models"
+        threads = int(env["FINDME_ORT_THREADS"])
+        assert 1 <= threads <= max(1, functions[name]["MemorySize"] // 1769)
+        assert env["FINDME_QDRANT_API_KEY_SECRET_ID"] == "findme/dev/qdrant/api-key"
+    for name in ("cluster", "zip"):
+        env = functions[name]["Environment"]["Variables"]
+        assert "FINDME_MODEL_DIR" not in env
+        assert "FINDME_ORT_THREADS" not in env
 
 
 def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
@@ -120,6 +147,9 @@ def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
             assert props["Timeout"] <= 900
             assert 512 <= props["EphemeralStorage"]["Size"] <= 10240
         assert functions["api"]["Timeout"] < 30
+        assert functions["api"]["MemorySize"] >= 1769  # one vCPU for the face routes
+        assert functions["curation"]["MemorySize"] >= functions["digest"]["MemorySize"]
+        assert functions["curation"]["Timeout"] == 900  # a whole selection per invocation
         assert functions["digest"]["MemorySize"] >= 2 * 1769
         assert functions["digest"]["Environment"]["Variables"]["FINDME_ORT_THREADS"] == "2"
         (mapping,) = (
@@ -133,7 +163,7 @@ def test_log_retention_depends_on_the_stage(dev: Template, prod: Template) -> No
     """Given both stages, then every log group has a retention: 14 days in dev, 90 in prod."""
     for template, days in ((dev, 14), (prod, 90)):
         groups = template.find_resources("AWS::Logs::LogGroup")
-        assert len(groups) >= 8  # 4 functions + 3 state machines + API access logs
+        assert len(groups) >= 11  # 5 functions + 5 state machines + API access logs
         assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
 
 
@@ -149,7 +179,8 @@ def _staged(synth: Synth, name: str) -> Path:
 def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name: str) -> None:
     """Given the staged build context of a function (what ``cdk deploy`` sends to Docker),
     then it holds the project files, the core package and that function only; digest alone
-    gets the ONNX models; no tests, venv, caches or other functions."""
+    gets the ONNX models and the api/curation handlers; no tests, venv, caches or other
+    functions."""
     root = _staged(synth, name)
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert {"pyproject.toml", "README.md", f"functions/{name}/Dockerfile"} <= files
@@ -158,7 +189,7 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
     tops = {f.split("/")[0] for f in files}
     assert tops <= {"pyproject.toml", "README.md", "functions", "layers"}
     others = {f.split("/")[1] for f in files if f.startswith("functions/")}
-    shared = {"curation"} if name == "digest" else set()
+    shared = set(SHARED) if name == "digest" else set()
     assert others == {"findme", "requirements", name} | shared
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
     models = {f for f in files if f.startswith("layers/")}
@@ -170,16 +201,96 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
 
 
 @pytest.mark.parametrize("name", IMAGES)
-def test_dockerfile_installs_only_its_own_extra(name: str) -> None:
+def test_dockerfile_installs_only_its_own_extras(name: str) -> None:
     """Given functions/<name>/Dockerfile, then it starts from the AWS Lambda Python base image,
-    installs the core package with exactly its own extra under the constraints, and runs
-    handler.handler; only digest copies the models to /opt/models."""
+    installs the core package with exactly its own extras under the constraints (the digest
+    image adds the api extra: the api runs it), runs handler.handler; only digest copies the
+    models to /opt/models."""
     text = (REPO_ROOT / "functions" / name / "Dockerfile").read_text()
     assert "FROM ${BASE_IMAGE}" in text
     assert "public.ecr.aws/lambda/python:3.12" in text
-    assert f'".[{name}]"' in text
-    for other in set(IMAGES) - {name}:
-        assert f"[{other}]" not in text
+    (extras,) = re.findall(r'"\.\[([\w,]+)\]"', text)
+    assert set(extras.split(",")) == ({"digest", "api"} if name == "digest" else {name})
     assert "--constraint functions/requirements/constraints.txt" in text
     assert 'CMD ["handler.handler"]' in text
     assert ("COPY layers/models/*.onnx /opt/models/" in text) == (name == "digest")
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_shared_image_holds_the_handler_its_command_names(name: str) -> None:
+    """Given a function that runs another function's image, then that image's Dockerfile
+    copies functions/<name>/handler.py to the module its image command names, and the
+    function has no Dockerfile of its own (it would never be built)."""
+    from findme_infra.functions import SHARED_IMAGE
+
+    host, handler = SHARED_IMAGE[name]
+    assert handler == SHARED[name]
+    module = handler.rsplit(".", 1)[0]
+    text = (REPO_ROOT / "functions" / host / "Dockerfile").read_text()
+    assert f"COPY functions/{name}/handler.py ${{LAMBDA_TASK_ROOT}}/{module}.py" in text
+    assert not (REPO_ROOT / "functions" / name / "Dockerfile").exists()
+
+
+_ADAPTERS = ("findme.adapters.dynamodb", "findme.adapters.secrets")
+#: image -> (extras it installs, handlers it runs, modules they import lazily, modules it must
+#: not have): the handlers' cold-start imports and the adapters wiring builds on first use.
+IMAGE_CONTENTS: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
+    "digest": (
+        ["digest", "api"],
+        ["digest", "api", "curation"],
+        [
+            *_ADAPTERS,
+            "findme.adapters.s3",
+            "findme.adapters.qdrant",
+            "findme.adapters.onnx_engine",
+            "findme.adapters.image_decode",
+            "findme.adapters.stepfunctions",
+            "findme.adapters.sns",
+            "findme.adapters.ratelimit",
+            "onnxruntime",
+            "cv2",
+            "pillow_heif",
+        ],
+        ["sklearn", "scipy", "moto", "uvicorn", "aws_cdk"],
+    ),
+    "cluster": (
+        ["cluster"],
+        ["cluster"],
+        [*_ADAPTERS, "findme.adapters.qdrant", "sklearn.neighbors", "scipy.sparse.csgraph", "scipy.optimize"],
+        ["onnxruntime", "cv2", "fastapi", "moto"],
+    ),
+    "zip": (
+        ["zip"],
+        ["zip"],
+        [*_ADAPTERS, "findme.adapters.s3"],
+        ["onnxruntime", "cv2", "sklearn", "fastapi", "moto"],
+    ),
+}
+
+
+@pytest.mark.parametrize("image", sorted(IMAGE_CONTENTS))
+def test_handlers_import_with_only_what_their_image_installs(image: str) -> None:
+    """Given an image's runtime closure (findme[<extras>] under the constraints), when its
+    handlers and the adapters they build are imported with every other installed distribution
+    hidden, then all import (a dependency only the dev venv has would fail the cold start
+    with Runtime.ImportModuleError) and the other images' heavy packages are absent."""
+    extras, handlers, modules, absent = IMAGE_CONTENTS[image]
+    spec = {
+        "extras": extras,
+        "handlers": [str(REPO_ROOT / "functions" / h / "handler.py") for h in handlers],
+        "modules": [*modules, *absent],
+    }
+    env = {**os.environ, "FINDME_STAGE": "test", "POWERTOOLS_TRACE_DISABLED": "1"}
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("image_imports.py")), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    failed = json.loads(done.stdout.strip().splitlines()[-1])["failed"]
+    assert set(failed) == set(absent), {k: v for k, v in failed.items() if k not in absent}
+    assert all(v.startswith("ModuleNotFoundError") for v in failed.values()), failed

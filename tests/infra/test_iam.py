@@ -193,3 +193,41 @@ def test_only_digest_reads_the_queue_and_no_role_sends_to_it(dev: Template) -> N
             assert "sqs:SendMessage" not in sqs
         else:
             assert not sqs, (role, sqs)
+
+
+def test_curation_worker_gets_exactly_what_reprocess_and_delete_group_use(synth: Synth) -> None:
+    """Given the curation role, then it reads/deletes originals (delete_group) and manages
+    face thumbnails, lists only those two prefixes, writes the group's tables (the cascade of
+    delete_group; reprocess's faces/persons/assignments), only reads reference faces, reads
+    the Qdrant API key and nothing else secret, and never sees users, phones, OTPs or SMS."""
+    dev = synth.templates["dev"]
+    assert _object_actions(dev, "Curation") == {
+        "originals": {"s3:GetObject", "s3:DeleteObject"},
+        "faces": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+    }
+    listed = [s for s in statements(dev, "Curation") if "s3:ListBucket" in _actions(s)]
+    (listing,) = listed
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["originals/*", "faces/*"]}}
+    tables = _table_access(synth, "Curation")
+    writes = {t for t, acts in tables.items() if "dynamodb:DeleteItem" in acts}
+    assert writes == {
+        "groups",
+        "memberships",
+        "sections",
+        "images",
+        "faces",
+        "persons",
+        "assignments",
+        "jobs",
+    }
+    assert set(tables) - writes == {"reference-faces"}
+    secrets = [
+        render(r)
+        for s in statements(dev, "Curation")
+        if "secretsmanager:GetSecretValue" in _actions(s)
+        for r in as_list(s["Resource"])
+    ]
+    assert secrets
+    assert all(":secret:findme/dev/qdrant/api-key-" in r for r in secrets), secrets
+    actions = set().union(*(_actions(s) for s in statements(dev, "Curation")))
+    assert not {a for a in actions if a.startswith(("sns:", "sqs:", "states:", "lambda:"))}

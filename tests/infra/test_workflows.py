@@ -57,17 +57,19 @@ def test_digest_consumes_the_queue_with_partial_batch_responses(synth: Synth) ->
 
 
 def test_digest_prefix_is_a_distributed_map_over_the_originals_then_cluster(synth: Synth) -> None:
-    """Given the digest_prefix state machine, then a Distributed Map lists
-    originals/{group_id}/ with ItemReader, batches items for digest with bounded concurrency and
-    a tolerated failure percentage, and then the cluster task runs."""
+    """Given the digest_prefix state machine, then a Distributed Map lists the input's prefix
+    (the API's s3_prefix, default originals/{group_id}/) with ItemReader, batches items for
+    digest with bounded concurrency and a tolerated failure percentage, and then the cluster
+    task runs."""
     definition = _machines(synth)["findme-dev-digest-prefix"]["Definition"]
+    defaults = definition["States"]["Defaults"]["Parameters"]["defaults"]
+    assert defaults["prefix.$"] == "States.Format('${OriginalsPrefix}{}/', $.group_id)"
+    assert {"force": False, "cluster": True}.items() <= defaults.items()
     state = definition["States"]["DigestPrefix"]
     assert state["Type"] == "Map"
     assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
-    assert state["ItemReader"]["Parameters"]["Prefix.$"] == (
-        "States.Format('${OriginalsPrefix}{}/', $.group_id)"
-    )
+    assert state["ItemReader"]["Parameters"] == {"Bucket": "${BucketName}", "Prefix.$": "$.prefix"}
     assert state["ItemBatcher"]["MaxItemsPerBatch"] >= 1
     assert set(state["ItemBatcher"]["BatchInput"]) == {"job_id.$", "force.$"}
     assert set(state["ItemSelector"]) == {"Key.$", "Size.$"}

@@ -81,6 +81,7 @@ class StackHandle:
         self.pids.clear()
         if self._owns_state_file:
             (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+            (self.state_dir / ENV_FILE).unlink(missing_ok=True)
 
 
 def settings_from_env(env: Mapping[str, str], **overrides: Any) -> Settings:
@@ -332,6 +333,7 @@ def stop_state(state_dir: Path) -> list[str]:
     for name, pid in alive.items():
         _terminate(pid, None, _MARKERS[name])
     (state_dir / STATE_FILE).unlink(missing_ok=True)
+    (state_dir / ENV_FILE).unlink(missing_ok=True)
     return sorted(alive)
 
 
