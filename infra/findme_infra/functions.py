@@ -23,11 +23,10 @@ from aws_cdk import (
 )
 from constructs import Construct
 from findme.config import Settings
-from findme.tables import TABLES
 
 from findme_infra.stage import FunctionSizing, StageConfig
 from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, SELFIES
-from findme_infra.tables import Tables
+from findme_infra.tables import ALL_TABLES, Tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: CloudWatch metrics namespace (the one ``findme.observability.metrics`` writes to).
@@ -87,7 +86,7 @@ ACCESS: dict[str, Access] = {
             ARCHIVES: (_GET, _DELETE),
         },
         list_prefixes=(ORIGINALS, FACES, SELFIES),
-        tables_rw=tuple(spec.name for spec in TABLES),
+        tables_rw=tuple(spec.name for spec in ALL_TABLES),  # rate-limits included
         qdrant=True,
         jwt_secret=True,
         sms=True,
@@ -135,7 +134,14 @@ ACCESS: dict[str, Access] = {
 
 #: Files each image's build context needs besides the core package (Docker ignore syntax).
 _CONTEXT_EXTRA: dict[str, tuple[str, ...]] = {
-    "digest": ("!layers/models/*.onnx", "!functions/curation", "!functions/api"),
+    # The models and their manifest (findme.models.load_manifest reads
+    # <model_dir>/manifest.json in an image: the checkout's copy is not there).
+    "digest": (
+        "!layers/models/*.onnx",
+        "!layers/models/manifest.json",
+        "!functions/curation",
+        "!functions/api",
+    ),
 }
 #: Functions that run in another function's image, with their handler (image CMD). The api
 #: needs the face engine for /get-faces, /search-face and selfie registration (decision in
@@ -163,8 +169,9 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
     """The container image of function ``name``: build context = repository root, filtered.
 
     Only ``pyproject.toml``, ``README.md``, ``functions/requirements/``, ``functions/findme/``,
-    ``functions/<name>/`` (and ``layers/models/*.onnx``, ``functions/curation/`` and
-    ``functions/api/`` for digest) are staged, so unrelated edits do not change the asset hash and force a rebuild.
+    ``functions/<name>/`` (and ``layers/models/{*.onnx,manifest.json}``, ``functions/curation/``
+    and ``functions/api/`` for digest) are staged, so unrelated edits do not change the asset
+    hash and force a rebuild.
     A :data:`SHARED_IMAGE` function reuses the other image (same asset, built and pushed
     once) with its own handler as the image command.
     """

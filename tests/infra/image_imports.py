@@ -2,7 +2,7 @@
 
 Run as a script (a fresh interpreter per image, so nothing is already imported)::
 
-    python tests/infra/image_imports.py '{"extras": ["cluster"], "handlers": [...], "modules": [...]}'
+    python tests/infra/image_imports.py '{"extras": ["zip"], "handlers": [...], "modules": []}'
 
 Every top-level module that comes only from distributions *outside* the runtime closure of
 ``findme[<extras>]`` (``functions/requirements/freeze.py``) is blocked, then each handler file
@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _freeze() -> ModuleType:
     path = REPO_ROOT / "functions" / "requirements" / "freeze.py"
     spec = importlib.util.spec_from_file_location("findme_freeze", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -65,7 +66,8 @@ def main(spec: dict[str, list[str]]) -> dict[str, dict[str, str]]:
     for i, handler in enumerate(spec["handlers"]):
         try:
             loader_spec = importlib.util.spec_from_file_location(f"image_handler_{i}", handler)
-            assert loader_spec is not None and loader_spec.loader is not None
+            assert loader_spec is not None
+            assert loader_spec.loader is not None
             module = importlib.util.module_from_spec(loader_spec)
             loader_spec.loader.exec_module(module)
             assert callable(module.handler)

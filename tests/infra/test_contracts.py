@@ -126,7 +126,10 @@ def test_cluster_inputs_validate_as_cluster_tasks() -> None:
     """Given both state machines that invoke cluster, then the payloads they build from the
     API's inputs validate as ClusterTask with the group and the job."""
     after_digest = {**API_INPUTS["digest_prefix"], "force": False, "cluster": True}
-    for workflow, state_input in (("digest_prefix", after_digest), ("cluster", API_INPUTS["cluster"])):
+    for workflow, state_input in (
+        ("digest_prefix", after_digest),
+        ("cluster", API_INPUTS["cluster"]),
+    ):
         (task,) = _lambda_tasks(workflow, "Cluster")
         parsed = ClusterTask.model_validate(_payload(task, state_input))
         assert parsed.group_id == "g1"

@@ -194,8 +194,10 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
     models = {f for f in files if f.startswith("layers/")}
     if name == "digest":
-        assert models
-        assert all(f.startswith("layers/models/") and f.endswith(".onnx") for f in models)
+        assert "layers/models/manifest.json" in models
+        onnx = models - {"layers/models/manifest.json"}
+        assert onnx
+        assert all(f.startswith("layers/models/") and f.endswith(".onnx") for f in onnx)
     else:
         assert not models
 
@@ -214,6 +216,18 @@ def test_dockerfile_installs_only_its_own_extras(name: str) -> None:
     assert "--constraint functions/requirements/constraints.txt" in text
     assert 'CMD ["handler.handler"]' in text
     assert ("COPY layers/models/*.onnx /opt/models/" in text) == (name == "digest")
+    assert ("COPY layers/models/manifest.json /opt/models/" in text) == (name == "digest")
+
+
+def test_image_has_every_model_file_the_manifest_names() -> None:
+    """Given layers/models/manifest.json (the engine resolves model files through it, from
+    /opt/models in the image), then every file and derived copy it names is an .onnx file,
+    i.e. one the digest Dockerfile's ``COPY layers/models/*.onnx`` puts beside it."""
+    manifest = json.loads((REPO_ROOT / "layers" / "models" / "manifest.json").read_text())
+    files = [m["file"] for m in manifest["models"]]
+    files += [m["derived"]["file"] for m in manifest["models"] if m.get("derived")]
+    assert files
+    assert all(f.endswith(".onnx") and "/" not in f for f in files), files
 
 
 @pytest.mark.parametrize("name", sorted(SHARED))
@@ -256,7 +270,13 @@ IMAGE_CONTENTS: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
     "cluster": (
         ["cluster"],
         ["cluster"],
-        [*_ADAPTERS, "findme.adapters.qdrant", "sklearn.neighbors", "scipy.sparse.csgraph", "scipy.optimize"],
+        [
+            *_ADAPTERS,
+            "findme.adapters.qdrant",
+            "sklearn.neighbors",
+            "scipy.sparse.csgraph",
+            "scipy.optimize",
+        ],
         ["onnxruntime", "cv2", "fastapi", "moto"],
     ),
     "zip": (

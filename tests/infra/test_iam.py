@@ -126,9 +126,10 @@ def _table_access(synth: Synth, role: str) -> dict[str, set[str]]:
 def test_each_function_gets_only_its_tables(synth: Synth) -> None:
     """Given the function roles, then the api reaches every table, cluster cannot write users
     or images, zip writes only jobs, and the state machines may only update jobs."""
-    from findme.tables import TABLES
+    from findme_infra.tables import ALL_TABLES
 
-    assert set(_table_access(synth, "Api")) == {spec.name for spec in TABLES}
+    assert set(_table_access(synth, "Api")) == {spec.name for spec in ALL_TABLES}
+    assert "rate-limits" in {spec.name for spec in ALL_TABLES}
     cluster = _table_access(synth, "Cluster")
     assert "dynamodb:PutItem" not in cluster.get("users", set())
     assert "dynamodb:PutItem" not in cluster.get("images", set())
@@ -231,3 +232,17 @@ def test_curation_worker_gets_exactly_what_reprocess_and_delete_group_use(synth:
     assert all(":secret:findme/dev/qdrant/api-key-" in r for r in secrets), secrets
     actions = set().union(*(_actions(s) for s in statements(dev, "Curation")))
     assert not {a for a in actions if a.startswith(("sns:", "sqs:", "states:", "lambda:"))}
+
+
+def test_api_may_start_exactly_the_five_state_machines(synth: Synth) -> None:
+    """Given the api role, then states:StartExecution names each of the five state machines
+    (digest-prefix, cluster, zip, reprocess, delete-group) by reference, and nothing else."""
+    machines = synth.resources("dev", "AWS::StepFunctions::StateMachine")
+    started = {
+        render(r)
+        for s in statements(synth.templates["dev"], "Api")
+        if "states:StartExecution" in _actions(s)
+        for r in as_list(s["Resource"])
+    }
+    assert started == {f"<{logical_id}>" for logical_id in machines}
+    assert len(started) == 5

@@ -1,4 +1,4 @@
-"""DynamoDB tables built from findme.tables.TABLES (keys, indexes, PITR, TTL, protection)."""
+"""DynamoDB tables from findme.tables.TABLES and the api rate-limit table (keys, PITR, TTL...)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from findme.tables import TABLES, TableSpec
+from findme.tables import TableSpec
+from findme_infra.tables import ALL_TABLES, RATE_LIMITS
 
 pytestmark = pytest.mark.infra
 
@@ -25,7 +26,7 @@ def _key_schema(spec_hash: str, spec_range: str | None) -> list[dict[str, str]]:
     return keys
 
 
-@pytest.mark.parametrize("spec", TABLES, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_TABLES, ids=lambda s: s.name)
 def test_each_spec_table_is_on_demand_with_pitr_keys_indexes_and_ttl(
     dev: Template, spec: TableSpec
 ) -> None:
@@ -67,4 +68,27 @@ def test_prod_tables_are_protected_and_retained_dev_tables_are_not(
     for table in _tables_by_name(dev).values():
         assert table["Properties"].get("DeletionProtectionEnabled", False) is False
         assert table["DeletionPolicy"] == "Delete"
-    assert len(_tables_by_name(prod)) == len(TABLES)
+    assert len(_tables_by_name(prod)) == len(ALL_TABLES)
+
+
+def test_rate_limit_table_matches_what_the_api_limiter_writes() -> None:
+    """Given the api's DynamoDB rate limiter, when it counts a hit, then it updates the table
+    RATE_LIMITS describes (same name, hash key and TTL attribute), so the deployed api limits
+    requests instead of failing open on a missing table."""
+    from findme.adapters.ratelimit import DynamoRateLimiter
+    from findme.config import Settings
+
+    calls: list[dict[str, Any]] = []
+
+    class Client:
+        def update_item(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs)
+            return {"Attributes": {"hits": {"N": "1"}}}
+
+    settings = Settings(stage="dev", table_prefix="findme-dev-")
+    state = DynamoRateLimiter(settings, client=Client(), clock=lambda: 600.0).hit("u|/x", 5)
+    assert state.allowed
+    (call,) = calls
+    assert call["TableName"] == f"findme-dev-{RATE_LIMITS.name}"
+    assert set(call["Key"]) == {RATE_LIMITS.hash_key.name}
+    assert f"{RATE_LIMITS.ttl_attribute} = " in call["UpdateExpression"]
