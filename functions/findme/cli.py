@@ -44,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except FindMeError as exc:
-        print(json.dumps({"error": exc.code, "message": exc.message, **exc.details}), file=sys.stderr)
+        print(
+            json.dumps({"error": exc.code, "message": exc.message, **exc.details}), file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         return 130

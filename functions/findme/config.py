@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     # --- auth -------------------------------------------------------------------------
     #: HS256 key (>= 32 bytes). When unset, read from Secrets Manager ``jwt_secret_id``.
     jwt_secret: SecretStr | None = None
-    jwt_secret_id: str = "findme/jwt-secret"
+    jwt_secret_id: str = "findme/jwt-secret"  # noqa: S105 - a secret name, not a secret
     jwt_issuer: str = "findme"
     jwt_audience: str = "findme-app"
     jwt_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from findme.config import Settings
-from findme.domain.records import Image, JobStatus, JobType
+from findme.domain.records import Image, JobStatus, JobType, utcnow
 from findme.errors import (
     InvalidInputError,
     NotFoundError,
@@ -366,23 +366,40 @@ def download(
     responses=error_responses(401, 404),
 )
 def download_status(
-    job_id: str, principal: deps.CurrentUser, metadata: deps.Metadata
+    job_id: str,
+    principal: deps.CurrentUser,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
 ) -> DownloadStatus:
-    """``status`` ``pending|running|ready|failed``; ``url``/``expires`` once ``ready``."""
+    """``status`` ``pending|running|ready|failed``; ``url``/``expires`` once ``ready``.
+
+    The URL is signed afresh on every read (until the archive's 7-day expiry): a URL signed
+    by a Lambda role's temporary credentials stops working when they expire, hours before.
+    """
     job = processing.job_for(metadata, principal, job_id)
     if job.job_type is not JobType.DOWNLOAD:
         raise NotFoundError("No such download")
     result = job.result or {}
-    expires_raw = result.get("url_expires_at")
     ready = job.status is JobStatus.READY
+    url: str | None = None
+    expires: datetime | None = None
+    if ready and result.get("key"):
+        left_s = int((job.expires_at - utcnow()).total_seconds()) if job.expires_at else 0
+        if left_s <= 0:
+            raise NotFoundError("This download has expired", code="download_expired")
+        url, expires = objects.presigned_get(
+            str(result["key"]),
+            expires_s=min(left_s, 7 * 24 * 3600),
+            download_name=f"findme-{job.job_id[:8]}.zip",
+        )
     return DownloadStatus(
         job_id=job.job_id,
         status=job.status,
         total=job.total,
         done=job.done,
         failed=job.failed,
-        url=result.get("url") if ready else None,
-        expires=datetime.fromisoformat(expires_raw) if ready and expires_raw else None,
+        url=url,
+        expires=expires,
         missing=list(result.get("missing", [])),
         error=job.error,
     )
