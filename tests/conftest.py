@@ -20,6 +20,32 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FindMe")
 
 
+#: Run order of the tiers. The session-wide local stack exports its endpoints into the
+#: environment, so every unit test runs before it starts; the API tier (whose server keeps an
+#: SQS poller running until the session ends) runs last.
+_TIER_ORDER = (
+    "unit",
+    "infra",
+    "integration/data",
+    "integration/engine",
+    "integration/cluster",
+    "integration/pipelines",
+    "integration/curation",
+    "integration/api",
+)
+
+
+def _tier(item: pytest.Item) -> int:
+    rel = Path(str(item.path)).resolve().relative_to(REPO_ROOT / "tests").as_posix()
+    ranks = [i for i, tier in enumerate(_TIER_ORDER) if rel.startswith(tier + "/")]
+    return ranks[-1] if ranks else len(_TIER_ORDER)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order tests by tier (stable within a tier); see ``_TIER_ORDER``."""
+    items.sort(key=_tier)
+
+
 @pytest.fixture(scope="session")
 def faces_dev() -> Path:
     """Root of ../shared/data/faces-dev (photos stay outside the repo)."""

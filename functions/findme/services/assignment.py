@@ -72,15 +72,16 @@ def assign_persons_to_users(
         threshold: cosine similarity in ``[-1, 1]`` (``Settings.match_threshold``).
         strategy: ``centroid`` or ``vote`` (see :mod:`findme.domain.user_matching`).
         min_vote_fraction: ``vote``: share of a person's faces that must match the user.
-        user_ids: candidate users; default: the group's members.
+        user_ids: candidate users, all members of the group; default: every member.
 
     Returns:
         An :class:`AssignmentRun`.
 
     Raises:
         NotFoundError: unknown group.
-        InvalidInputError: unknown strategy, threshold outside ``[-1, 1]`` or
-            ``min_vote_fraction`` outside ``(0, 1]``.
+        InvalidInputError: unknown strategy, threshold outside ``[-1, 1]``,
+            ``min_vote_fraction`` outside ``(0, 1]``, or ``not_group_member``: a ``user_ids``
+            entry that is not a member of the group.
     """
     strategy = _strategy(strategy)
     if not -1.0 <= threshold <= 1.0:
@@ -88,11 +89,19 @@ def assign_persons_to_users(
     if not 0.0 < min_vote_fraction <= 1.0:
         raise InvalidInputError("min_vote_fraction must be in (0, 1]", field="min_vote_fraction")
     metadata.get_group(group_id)
-    candidates = (
-        list(dict.fromkeys(user_ids))
-        if user_ids is not None
-        else [m.user_id for m in metadata.list_members(group_id)]
-    )
+    members = [m.user_id for m in metadata.list_members(group_id)]
+    candidates = members
+    if user_ids is not None:
+        candidates = list(dict.fromkeys(user_ids))
+        outsiders = sorted(set(candidates) - set(members))
+        if outsiders:
+            # a selfie of a non-member must not be probed against the group's faces
+            raise InvalidInputError(
+                "user_ids must be members of the group",
+                code="not_group_member",
+                field="user_ids",
+                user_ids=outsiders[:20],
+            )
     ref_ids: list[str] = []
     ref_users: list[str] = []
     for user_id in candidates:

@@ -1,4 +1,4 @@
-"""Shared pieces of the curation use cases: who may curate what, paging, person bookkeeping.
+"""Shared pieces of the curation use cases: who may curate what, person bookkeeping.
 
 The curation services (:mod:`~findme.services.persons`, :mod:`~findme.services.quality_review`,
 :mod:`~findme.services.duplicates`, :mod:`~findme.services.face_filters`,
@@ -11,29 +11,12 @@ everything; a group's owner or photographer curates that group; a member reads o
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-from findme.domain.records import (
-    Face,
-    GroupRole,
-    Job,
-    JobStatus,
-    JobType,
-    Page,
-    Person,
-    Role,
-    utcnow,
-)
-from findme.errors import FindMeError, InvalidInputError, NotFoundError, PermissionDeniedError
-from findme.ports import MetadataStore, ObjectStore, Orchestrator
-
-T = TypeVar("T")
+from findme.domain.records import Face, GroupRole, Person, Role
+from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.ports import MetadataStore, ObjectStore
 
 #: Group roles that may curate (rename, merge, move, delete, reprocess) a group.
 CURATOR_ROLES = frozenset({GroupRole.OWNER, GroupRole.PHOTOGRAPHER})
@@ -91,48 +74,6 @@ class CurationScope:
         return sorted(self.curated_group_ids)
 
 
-def start_job(
-    metadata: MetadataStore,
-    orchestrator: Orchestrator,
-    *,
-    job_type: JobType,
-    workflow: str,
-    user_id: str,
-    group_id: str,
-    payload: dict[str, Any],
-    total: int = 0,
-) -> Job:
-    """Write a ``pending`` job item, then start its workflow with ``job_id`` in the payload.
-
-    Same lifecycle as :mod:`findme.services.processing`'s jobs (TTL ``JOB_TTL``); when the
-    workflow cannot start, the job is marked ``failed`` and the error re-raised.
-    """
-    # Imported here: processing pulls in the API's auth stack, absent from worker images.
-    from findme.services.processing import JOB_TTL
-
-    now = utcnow()
-    job = Job(
-        job_id=str(uuid.uuid4()),
-        job_type=job_type,
-        group_id=group_id,
-        user_id=user_id,
-        params={k: v for k, v in payload.items() if k != "image_ids"},
-        total=total,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + JOB_TTL,
-    )
-    metadata.put_job(job)
-    try:
-        orchestrator.start(workflow, {**payload, "job_id": job.job_id})
-    except FindMeError as exc:
-        metadata.update_job(
-            job.job_id, status=JobStatus.FAILED, error=f"{exc.code}: {exc}", updated_at=utcnow()
-        )
-        raise
-    return job
-
-
 def scope_for(metadata: MetadataStore, user_id: str, role: Role | str) -> CurationScope:
     """Build the caller's scope from its platform role and group memberships.
 
@@ -147,39 +88,6 @@ def scope_for(metadata: MetadataStore, user_id: str, role: Role | str) -> Curati
         is_admin=str(role) == Role.ADMIN.value,
         curated_group_ids=frozenset(m.group_id for m in memberships if m.role in CURATOR_ROLES),
         member_group_ids=frozenset(m.group_id for m in memberships),
-    )
-
-
-# --- in-memory cursor paging (for lists the store returns whole) -------------------------------
-def encode_offset(offset: int) -> str:
-    """Opaque cursor for an offset into a stable, sorted listing."""
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
-
-
-def decode_offset(cursor: str | None) -> int:
-    """Offset from :func:`encode_offset`'s cursor (0 when ``None``).
-
-    Raises:
-        InvalidInputError: a cursor this module did not make.
-    """
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        offset = json.loads(raw)["o"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInputError("Invalid cursor", code="invalid_cursor") from exc
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidInputError("Invalid cursor", code="invalid_cursor")
-    return offset
-
-
-def paginate(items: Sequence[T], *, limit: int, cursor: str | None) -> Page[T]:
-    """Slice a sorted listing into a :class:`Page` with an opaque offset cursor."""
-    start = decode_offset(cursor)
-    end = start + limit
-    return Page(
-        items=list(items[start:end]), cursor=encode_offset(end) if end < len(items) else None
     )
 
 

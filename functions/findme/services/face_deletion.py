@@ -28,7 +28,8 @@ from findme.ports import (
     PresignedPost,
     VectorIndex,
 )
-from findme.services.curation import CurationScope, start_job
+from findme.services.curation import CurationScope
+from findme.services.jobs import start_job
 
 #: Batch delete size limits (peer face-gallery API: 1-500 face ids).
 MAX_BATCH_DELETE = 500

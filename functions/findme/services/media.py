@@ -46,7 +46,7 @@ from findme.errors import (
     NotFoundError,
     UnsupportedMediaTypeError,
 )
-from findme.ports import MetadataStore, ObjectStore, PresignedPost, VectorIndex
+from findme.ports import MetadataStore, ObjectStore, PresignedPost
 from findme.services.auth import Principal
 from findme.services.groups import CURATORS, GroupAccess, authorize_group, set_image_common
 
@@ -515,39 +515,3 @@ def load_images(metadata: MetadataStore, image_ids: Sequence[str]) -> dict[str, 
         except NotFoundError:
             continue
     return found
-
-
-def delete_image(
-    *,
-    metadata: MetadataStore,
-    objects: ObjectStore,
-    vectors: VectorIndex,
-    settings: Settings,
-    image: Image,
-) -> None:
-    """Delete an image everywhere, in an order a retry can finish.
-
-    Faces first (vectors, thumbnails, items, person counts: :func:`purge_faces`), then the
-    original in S3, the group's common list, and the image item last, so a failure midway
-    leaves the item in place and ``DELETE /images/{id}`` can simply be repeated.
-    """
-    from findme.services.face_deletion import purge_faces
-
-    purge_faces(
-        metadata.list_faces_of_image(image.image_id),
-        metadata=metadata,
-        vectors=vectors,
-        store=objects,
-    )
-    vectors.delete_image(image.image_id)
-    objects.delete([image.s3_key])
-    if image.common:
-        set_image_common(metadata, image, False)
-    else:
-        try:
-            group = metadata.get_group(image.group_id)
-        except NotFoundError:
-            group = None
-        if group is not None and image.image_id in group.common_photo_ids:
-            set_image_common(metadata, image, False)
-    metadata.delete_image(image.image_id)

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from findme.domain.cursors import paginate
 from findme.domain.records import Face, Image, Page, Person, utcnow
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import MetadataStore, VectorIndex
 from findme.services.curation import (
     CurationScope,
     face_for_curation,
-    paginate,
     person_for_curation,
     refresh_persons,
 )

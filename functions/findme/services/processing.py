@@ -1,10 +1,9 @@
 """Starting background jobs from the API: digest a prefix, cluster a group, build a ZIP.
 
-Each start writes a :class:`~findme.domain.records.Job` item (``pending``) first, then asks
-the :class:`~findme.ports.Orchestrator` (Step Functions in AWS, threads locally) to run the
-workflow with ``job_id`` in its payload; the workflow's steps move the job to ``running``
-and ``succeeded``/``ready``/``failed``. If the start itself fails the job is marked
-``failed`` at once, so a client polling ``GET /jobs/{job_id}`` never waits forever.
+Each start checks access, then :func:`findme.services.jobs.start_job` writes a ``pending``
+:class:`~findme.domain.records.Job` item and starts the workflow with ``job_id`` in its
+payload; the workflow's steps move the job to ``running`` and
+``succeeded``/``ready``/``failed``.
 
 Workflows and payloads (see :mod:`findme.local.orchestrator` and ``findme/workflows``):
 ``digest_prefix`` ``{"group_id", "prefix", "job_id"}``; ``cluster`` ``{"group_id",
@@ -13,58 +12,46 @@ Workflows and payloads (see :mod:`findme.local.orchestrator` and ``findme/workfl
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from findme.config import Settings
 from findme.domain.keys import KeyScheme
-from findme.domain.records import Job, JobStatus, JobType, utcnow
-from findme.errors import FindMeError, InvalidInputError, NotFoundError, PermissionDeniedError
-from findme.ports import MetadataStore, Orchestrator
+from findme.domain.records import Job, JobType
+from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.ports import MetadataStore, ObjectStore, Orchestrator
 from findme.services.auth import Principal
 from findme.services.groups import CURATORS, authorize_group
+from findme.services.jobs import start_job
 
-#: Job items expire (DynamoDB TTL) this long after creation; download jobs follow the archive.
-JOB_TTL = timedelta(days=30)
-
-
-def _start(
-    metadata: MetadataStore,
-    orchestrator: Orchestrator,
-    job: Job,
-    workflow: str,
-    payload: dict[str, Any],
-) -> Job:
-    metadata.put_job(job)
-    try:
-        orchestrator.start(workflow, {**payload, "job_id": job.job_id})
-    except FindMeError as exc:
-        metadata.update_job(
-            job.job_id, status=JobStatus.FAILED, error=f"{exc.code}: {exc}", updated_at=utcnow()
-        )
-        raise
-    return job
+#: Stop counting a digest prefix here: at most 100 ListObjectsV2 calls (1,000 keys each)
+#: before the API answers. A larger prefix shows this as its total while it runs (the job's
+#: ``params["total_capped"]`` is then true); the workflow sets the exact total at the end.
+DIGEST_COUNT_CAP = 100_000
 
 
-def _new_job(job_type: JobType, principal: Principal, **fields: Any) -> Job:
-    now = utcnow()
-    return Job(
-        job_id=str(uuid.uuid4()),
-        job_type=job_type,
-        status=JobStatus.PENDING,
-        user_id=principal.user_id,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + JOB_TTL,
-        **fields,
-    )
+def count_objects(objects: ObjectStore, prefix: str, *, cap: int = DIGEST_COUNT_CAP) -> int:
+    """Objects under ``prefix``, counting at most ``cap`` (``ObjectStore.list``, paginated).
+
+    Counts every key, as the digest workflow's Distributed Map lists every key (keys that
+    are not originals are skipped by digest and counted ``done``).
+
+    Returns:
+        ``min(number of objects, cap)``.
+    """
+    count = 0
+    for _ in objects.list(prefix):
+        count += 1
+        if count >= cap:
+            break
+    return count
 
 
 def start_digest(
     *,
     metadata: MetadataStore,
+    objects: ObjectStore,
     orchestrator: Orchestrator,
     settings: Settings,
     principal: Principal,
@@ -76,7 +63,8 @@ def start_digest(
 
     The prefix must lie inside ``originals/{group_id}/`` (empty means all of it), and the
     bucket must be FindMe's: a caller can never make the pipeline read another group's or
-    another bucket's objects.
+    another bucket's objects. The job's ``total`` is the number of objects under the prefix
+    (counted up to :data:`DIGEST_COUNT_CAP`) so progress shows while the workflow runs.
 
     Raises:
         InvalidInputError: ``wrong_bucket`` or ``prefix_outside_group``.
@@ -94,9 +82,20 @@ def start_digest(
             code="prefix_outside_group",
             field="s3_prefix",
         )
-    job = _new_job(JobType.DIGEST, principal, group_id=group_id, params={"prefix": prefix})
-    return _start(
-        metadata, orchestrator, job, "digest_prefix", {"group_id": group_id, "prefix": prefix}
+    total = count_objects(objects, prefix, cap=DIGEST_COUNT_CAP)
+    params: dict[str, Any] = {"prefix": prefix}
+    if total >= DIGEST_COUNT_CAP:
+        params["total_capped"] = True
+    return start_job(
+        metadata,
+        orchestrator,
+        job_type=JobType.DIGEST,
+        workflow="digest_prefix",
+        user_id=principal.user_id,
+        group_id=group_id,
+        payload={"group_id": group_id, "prefix": prefix},
+        params=params,
+        total=total,
     )
 
 
@@ -116,8 +115,15 @@ def start_cluster(
         payload["eps"] = eps
     if min_samples is not None:
         payload["min_samples"] = min_samples
-    job = _new_job(JobType.CLUSTER, principal, group_id=group_id, params=dict(payload))
-    return _start(metadata, orchestrator, job, "cluster", payload)
+    return start_job(
+        metadata,
+        orchestrator,
+        job_type=JobType.CLUSTER,
+        workflow="cluster",
+        user_id=principal.user_id,
+        group_id=group_id,
+        payload=payload,
+    )
 
 
 def start_download(
@@ -130,14 +136,17 @@ def start_download(
 ) -> Job:
     """A ZIP of the given images (the caller's visibility is checked by the route first)."""
     ids = list(dict.fromkeys(image_ids))
-    job = _new_job(
-        JobType.DOWNLOAD,
-        principal,
+    return start_job(
+        metadata,
+        orchestrator,
+        job_type=JobType.DOWNLOAD,
+        workflow="zip",
+        user_id=principal.user_id,
+        payload={},
         params={"image_ids": ids},
         total=len(ids),
+        ttl=timedelta(days=settings.archive_retention_days),
     )
-    job.expires_at = job.created_at + timedelta(days=settings.archive_retention_days)
-    return _start(metadata, orchestrator, job, "zip", {})
 
 
 def job_for(metadata: MetadataStore, principal: Principal, job_id: str) -> Job:

@@ -30,7 +30,8 @@ from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import MetadataStore, Orchestrator
 from findme.services import digest as digest_service
-from findme.services.curation import CurationScope, check_range, refresh_persons, start_job
+from findme.services.curation import CurationScope, check_range, refresh_persons
+from findme.services.jobs import start_job
 
 #: Workflow names the orchestrator runs (Step Functions in AWS, threads locally).
 REPROCESS_WORKFLOW = "reprocess"

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from findme.domain.cursors import paginate
 from findme.domain.records import Image, Page, Section
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import MetadataStore
-from findme.services.curation import CurationScope, paginate
+from findme.services.curation import CurationScope
 from findme.services.groups import iter_group_images
 
 MAX_SECTION_NAME = 100

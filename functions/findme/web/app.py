@@ -50,6 +50,7 @@ ROUTER_MODULES: list[str] = [
     "findme.web.routes.jobs",
     # curation API (issue 6); filters before face_curation so /faces/duplicates etc. win
     "findme.web.routes.persons",
+    "findme.web.routes.assignments",
     "findme.web.routes.filters",
     "findme.web.routes.quality",
     "findme.web.routes.face_curation",
@@ -65,7 +66,10 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "media", "description": "Uploads, my photos, image metadata, downloads."},
     {"name": "jobs", "description": "Digest, clustering and download jobs."},
     {"name": "health", "description": "Liveness and dependency checks."},
-    {"name": "persons", "description": "Curation: persons, merge, re-cluster."},
+    {
+        "name": "persons",
+        "description": "Curation: persons, merge, re-cluster, assignments to users.",
+    },
     {
         "name": "curation",
         "description": "Curation: faces, filters, duplicates, outliers, "

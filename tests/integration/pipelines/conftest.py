@@ -68,7 +68,8 @@ def wait_until_done(image_ids: list[str], timeout_s: float) -> dict[str, Image]:
         time.sleep(1.0)
 
 
-@pytest.fixture(scope="session")
+# Module scope: its SQS poller stops before the next module, so no two pollers share the queue.
+@pytest.fixture(scope="module")
 def digested(local_stack: StackHandle, faces_dev: Path) -> Iterator[Digested]:
     settings = local_stack.settings()
     metadata = wiring.metadata_store()

@@ -2,7 +2,8 @@
 
 DynamoDB and S3 are moto (``mock_aws``), Qdrant is its local ``:memory:`` mode; the tables
 come from :mod:`findme.tables`. One set per test module; tests isolate by fresh ids.
-:class:`World` seeds groups, users, photos, faces (synthetic unit embeddings) and persons.
+:class:`World` seeds groups, users, photos, faces (synthetic unit embeddings) and persons;
+:class:`RouteClient` is the real FastAPI app over the world (routes tests).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from fastapi.testclient import TestClient
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
@@ -28,10 +31,14 @@ from findme.domain.records import (
     User,
 )
 from findme.ports import FaceVector
+from findme.services.auth import TokenService
 from findme.services.curation import CurationScope, scope_for
+from findme.web import deps
+from findme.web.app import create_app
 from numpy.typing import NDArray
 
 DIM = 128
+SECRET = "curation-route-tests-secret-0123456789"
 
 
 def unit(v: NDArray[np.float64]) -> NDArray[np.float32]:
@@ -155,3 +162,37 @@ class World:
             self.metadata.update_face_person(face.face_id, person.person_id, manual=False)
             face.person_id = person.person_id
         return person
+
+
+class RecordingOrchestrator:
+    """An orchestrator that records workflow starts instead of running them."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []
+
+    def start(self, workflow: str, payload: dict[str, Any]) -> str:
+        self.started.append((workflow, payload))
+        return f"exec-{len(self.started)}"
+
+
+class RouteClient:
+    """The real app (auth, error shape, limits) over the world's stores; jobs are recorded."""
+
+    def __init__(self, world: World) -> None:
+        self.settings = Settings(
+            stage="test",
+            jwt_secret=SECRET,
+            bucket=world.settings.bucket,
+            rate_limit_per_minute=1000,
+        )
+        app = create_app(self.settings)
+        self.jobs = RecordingOrchestrator()
+        app.dependency_overrides[deps.metadata_store] = lambda: world.metadata
+        app.dependency_overrides[deps.object_store] = lambda: world.store
+        app.dependency_overrides[deps.vector_index] = lambda: world.vectors
+        app.dependency_overrides[deps.orchestrator] = lambda: self.jobs
+        self.http = TestClient(app)
+        self.tokens = TokenService(self.settings, SECRET)
+
+    def auth(self, user: User) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.issue(user).access_token}"}

@@ -6,22 +6,13 @@ import uuid
 from typing import Any
 
 import pytest
-from curation_world import World
+from curation_world import RecordingOrchestrator, World
 from findme.domain.faces import face_id_for
 from findme.domain.records import Face, JobStatus, Role
 from findme.errors import DependencyError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.services import face_deletion, reprocess
 from findme.services import persons as person_svc
 from findme.services.digest import DigestDeps, DigestOutcome, DigestStatus
-
-
-class RecordingOrchestrator:
-    def __init__(self) -> None:
-        self.started: list[tuple[str, dict[str, Any]]] = []
-
-    def start(self, workflow: str, payload: dict[str, Any]) -> str:
-        self.started.append((workflow, payload))
-        return f"exec-{len(self.started)}"
 
 
 def _gone(world: World, face_ids: list[str], thumbs: list[str]) -> None:

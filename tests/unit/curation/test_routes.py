@@ -8,50 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from curation_world import World
-from fastapi.testclient import TestClient
-from findme.config import Settings
-from findme.domain.records import JobStatus, Role, User
-from findme.services.auth import TokenService
-from findme.web import deps
-from findme.web.app import create_app
-
-SECRET = "curation-route-tests-secret-0123456789"
-
-
-class RecordingOrchestrator:
-    def __init__(self) -> None:
-        self.started: list[tuple[str, dict[str, Any]]] = []
-
-    def start(self, workflow: str, payload: dict[str, Any]) -> str:
-        self.started.append((workflow, payload))
-        return "exec"
-
-
-class Client:
-    def __init__(self, world: World) -> None:
-        self.settings = Settings(
-            stage="test",
-            jwt_secret=SECRET,
-            bucket=world.settings.bucket,
-            rate_limit_per_minute=1000,
-        )
-        app = create_app(self.settings)
-        self.jobs = RecordingOrchestrator()
-        app.dependency_overrides[deps.metadata_store] = lambda: world.metadata
-        app.dependency_overrides[deps.object_store] = lambda: world.store
-        app.dependency_overrides[deps.vector_index] = lambda: world.vectors
-        app.dependency_overrides[deps.orchestrator] = lambda: self.jobs
-        self.http = TestClient(app)
-        self.tokens = TokenService(self.settings, SECRET)
-
-    def auth(self, user: User) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens.issue(user).access_token}"}
+from curation_world import RouteClient, World
+from findme.domain.records import JobStatus, Role
 
 
 @pytest.fixture(scope="module")
-def client(world: World) -> Client:
-    return Client(world)
+def client(world: World) -> RouteClient:
+    return RouteClient(world)
 
 
 @pytest.fixture
@@ -80,7 +43,7 @@ def _error(response: Any, status: int, code: str | None = None) -> None:
         assert body["code"] == code
 
 
-def test_persons_routes(client: Client, event: dict[str, Any]) -> None:
+def test_persons_routes(client: RouteClient, event: dict[str, Any]) -> None:
     gid, owner, member = event["group"].group_id, event["owner"], event["member"]
     r = client.http.get(f"/groups/{gid}/persons", headers=client.auth(owner))
     assert r.status_code == 200
@@ -145,7 +108,7 @@ def test_persons_routes(client: Client, event: dict[str, Any]) -> None:
     _error(client.http.post(f"/groups/{gid}/recluster", json={}, headers=client.auth(member)), 403)
 
 
-def test_face_routes(client: Client, world: World, event: dict[str, Any]) -> None:
+def test_face_routes(client: RouteClient, world: World, event: dict[str, Any]) -> None:
     owner, member = event["owner"], event["member"]
     face = event["fa"][0]
     assert client.http.get(f"/faces/{face.face_id}", headers=client.auth(owner)).json()["person_id"]
@@ -201,7 +164,7 @@ def test_face_routes(client: Client, world: World, event: dict[str, Any]) -> Non
     )
 
 
-def test_review_routes(client: Client, event: dict[str, Any]) -> None:
+def test_review_routes(client: RouteClient, event: dict[str, Any]) -> None:
     owner = event["owner"]
     gid = event["group"].group_id
     found = client.http.post(
@@ -242,7 +205,7 @@ def test_review_routes(client: Client, event: dict[str, Any]) -> None:
 
 
 def test_jobs_deletes_sections_stats_admin_routes(
-    client: Client, world: World, event: dict[str, Any]
+    client: RouteClient, world: World, event: dict[str, Any]
 ) -> None:
     owner, member = event["owner"], event["member"]
     gid = event["group"].group_id
@@ -353,7 +316,7 @@ def test_jobs_deletes_sections_stats_admin_routes(
     assert set(thresholds) == {"min_face_size", "min_confidence", "blur_threshold"}
 
 
-def test_openapi_documents_the_curation_paths(client: Client) -> None:
+def test_openapi_documents_the_curation_paths(client: RouteClient) -> None:
     paths = client.http.get("/openapi.json").json()["paths"]
     for path in (
         "/groups/{group_id}/persons",

@@ -25,13 +25,16 @@ def digest(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
+    objects: deps.Objects,
     jobs: deps.Jobs,
 ) -> JobStarted:
     """Owner/photographer (or admin). ``s3_bucket`` must be FindMe's bucket and ``s3_prefix``
     inside ``originals/{group_id}/`` (empty: the whole group), else 400. Uploads are
-    digested automatically; this re-runs a whole prefix (e.g. after a model update)."""
+    digested automatically; this re-runs a whole prefix (e.g. after a model update). The
+    job's ``total`` is the prefix's object count (capped at 100,000) from the start."""
     job = processing.start_digest(
         metadata=metadata,
+        objects=objects,
         orchestrator=jobs,
         settings=settings,
         principal=principal,

@@ -20,7 +20,7 @@ from findme.errors import (
     UnsupportedMediaTypeError,
 )
 from findme.ports import MetadataStore, ObjectStore
-from findme.services import media, processing, search
+from findme.services import catalog, media, processing, search
 from findme.services.auth import Principal
 from findme.services.groups import CURATORS, authorize_group
 from findme.services.media import CheckedImage
@@ -299,17 +299,15 @@ def update_image(
 def delete_image(
     image_id: str,
     principal: deps.CurrentUser,
-    settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
     vectors: deps.Vectors,
 ) -> MessageOut:
     """The original, face thumbnails, face items, vectors and person counts go; the image
-    leaves the group's common photos. Owner/photographer (or admin)."""
+    leaves the group's common photos. Owner/photographer (or admin). Repeat on a 503: the
+    image item goes last, so a retry finishes the delete."""
     image, _ = media.image_for_curator(metadata, principal, image_id)
-    media.delete_image(
-        metadata=metadata, objects=objects, vectors=vectors, settings=settings, image=image
-    )
+    catalog.delete_image(image.image_id, metadata=metadata, vectors=vectors, store=objects)
     return MessageOut(message="Image deleted.")
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from findme.domain.records import JobType
 from findme.services import persons as svc
-from findme.services.curation import start_job
+from findme.services.jobs import start_job
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
