@@ -13,7 +13,6 @@ Returns the job result counts; the job item goes ``running -> succeeded | failed
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,16 +26,9 @@ from findme.services.face_deletion import run_delete_group_job
 from findme.services.reprocess import run_reprocess_job
 
 
-@lru_cache(maxsize=1)
 def deps() -> DigestDeps:
     """Ports and settings, built once per execution environment (models load lazily)."""
-    return DigestDeps(
-        store=wiring.object_store(),
-        metadata=wiring.metadata_store(),
-        vectors=wiring.vector_index(),
-        engine=wiring.face_engine(),
-        settings=get_settings(),
-    )
+    return wiring.digest_deps()
 
 
 @logger.inject_lambda_context

@@ -13,7 +13,6 @@ Two event shapes:
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -24,23 +23,15 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from findme import wiring
-from findme.config import get_settings
 from findme.errors import InvalidInputError
 from findme.observability import logger, metrics, tracer
 from findme.services.digest import DigestDeps, digest_keys, digest_object
 from findme.services.events import parse_distributed_map_batch, parse_s3_notification
 
 
-@lru_cache(maxsize=1)
 def deps() -> DigestDeps:
     """Ports and settings, built once per execution environment (models load lazily)."""
-    return DigestDeps(
-        store=wiring.object_store(),
-        metadata=wiring.metadata_store(),
-        vectors=wiring.vector_index(),
-        engine=wiring.face_engine(),
-        settings=get_settings(),
-    )
+    return wiring.digest_deps()
 
 
 @tracer.capture_method

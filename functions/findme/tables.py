@@ -2,8 +2,10 @@
 
 Three readers build the same tables from :data:`TABLES`:
 
-- ``findme.adapters.dynamodb`` (PynamoDB models; ``tests/unit/data/test_tables.py`` checks
-  that each model's keys, indexes and TTL attribute match this spec),
+- the adapters: ``findme.adapters.dynamodb`` (PynamoDB models; ``tests/unit/data/
+  test_table_spec.py`` checks that each model's keys, indexes and TTL attribute match this
+  spec) and, for :data:`RATE_LIMITS` (``pynamodb_model=False``), the plain boto3 client of
+  ``findme.adapters.ratelimit`` (the same test runs it against a table built from the spec),
 - the CDK app in ``infra/`` (``dynamodb.Table`` + ``add_global_secondary_index``),
 - the local stack and the tests (:func:`create_table_kwargs` -> boto3 ``create_table``).
 
@@ -66,6 +68,8 @@ class TableSpec:
     indexes: tuple[IndexSpec, ...] = ()
     ttl_attribute: str | None = None
     billing_mode: Literal["PAY_PER_REQUEST"] = "PAY_PER_REQUEST"
+    #: False for a table served by a plain boto3 client adapter instead of a PynamoDB model.
+    pynamodb_model: bool = True
 
     def key_attributes(self) -> dict[str, AttributeType]:
         """Every attribute used as a key of the table or of an index -> its type."""
@@ -226,6 +230,17 @@ JOBS = TableSpec(
     ttl_attribute="expires_at",
 )
 
+RATE_LIMITS = TableSpec(
+    name="rate-limits",
+    hash_key=KeySpec("key"),
+    range_key=None,
+    serves="api rate-limit counters: one item per caller|route and one-minute window "
+    "(UpdateItem ADD hits), shared by every api Lambda instance "
+    "(findme.adapters.ratelimit.DynamoRateLimiter)",
+    ttl_attribute="expires_at",
+    pynamodb_model=False,
+)
+
 #: Every table, in creation order.
 TABLES: tuple[TableSpec, ...] = (
     USERS,
@@ -240,6 +255,7 @@ TABLES: tuple[TableSpec, ...] = (
     PERSONS,
     ASSIGNMENTS,
     JOBS,
+    RATE_LIMITS,
 )
 
 TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}

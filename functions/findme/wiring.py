@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import wraps
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from findme.config import Settings, get_settings
 from findme.ports import (
@@ -20,6 +20,9 @@ from findme.ports import (
     SecretStore,
     VectorIndex,
 )
+
+if TYPE_CHECKING:
+    from findme.services.digest import DigestDeps
 
 T = TypeVar("T")
 
@@ -110,6 +113,20 @@ def secret_store() -> SecretStore:
     return SecretsManagerStore(get_settings())
 
 
+@_locked_cache
+def digest_deps() -> DigestDeps:
+    """The ports digest and reprocess work with (digest and curation worker handlers)."""
+    from findme.services.digest import DigestDeps
+
+    return DigestDeps(
+        store=object_store(),
+        metadata=metadata_store(),
+        vectors=vector_index(),
+        engine=face_engine(),
+        settings=get_settings(),
+    )
+
+
 def reset() -> None:
     """Forget every cached adapter and the settings (tests, local stack restarts)."""
     with _LOCK:
@@ -121,6 +138,7 @@ def reset() -> None:
             orchestrator,
             notifier,
             secret_store,
+            digest_deps,
         ):
             factory.cache_clear()
         get_settings.cache_clear()

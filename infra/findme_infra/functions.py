@@ -23,10 +23,11 @@ from aws_cdk import (
 )
 from constructs import Construct
 from findme.config import Settings
+from findme.tables import TABLES
 
 from findme_infra.stage import FunctionSizing, StageConfig
 from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, SELFIES
-from findme_infra.tables import ALL_TABLES, Tables
+from findme_infra.tables import Tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: CloudWatch metrics namespace (the one ``findme.observability.metrics`` writes to).
@@ -86,7 +87,7 @@ ACCESS: dict[str, Access] = {
             ARCHIVES: (_GET, _DELETE),
         },
         list_prefixes=(ORIGINALS, FACES, SELFIES),
-        tables_rw=tuple(spec.name for spec in ALL_TABLES),  # rate-limits included
+        tables_rw=tuple(spec.name for spec in TABLES),  # rate-limits included
         qdrant=True,
         jwt_secret=True,
         sms=True,

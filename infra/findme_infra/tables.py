@@ -1,5 +1,5 @@
-"""DynamoDB tables built from the data layer's spec, :data:`findme.tables.TABLES`, plus the
-api's rate-limit counters (:data:`RATE_LIMITS`, which that spec does not list)."""
+"""DynamoDB tables built from the one spec of every table, :data:`findme.tables.TABLES`
+(the api's rate-limit counters, :data:`findme.tables.RATE_LIMITS`, included)."""
 
 from __future__ import annotations
 
@@ -21,21 +21,6 @@ _PROJECTIONS = {
 }
 
 
-#: ``findme.adapters.ratelimit.DynamoRateLimiter``'s table (its module docstring: hash key
-#: ``key`` S, TTL ``expires_at``). Not in :data:`findme.tables.TABLES` (no PynamoDB model), so
-#: declared here; ``tests/infra/test_tables.py`` checks it against the adapter's UpdateItem.
-RATE_LIMITS = TableSpec(
-    name="rate-limits",
-    hash_key=KeySpec("key"),
-    range_key=None,
-    serves="api rate-limit counters: one item per caller|route and one-minute window "
-    "(UpdateItem ADD hits), shared by every api Lambda instance",
-    ttl_attribute="expires_at",
-)
-#: Every table the stack creates, in creation order.
-ALL_TABLES: tuple[TableSpec, ...] = (*TABLES, RATE_LIMITS)
-
-
 def _attribute(key: KeySpec) -> aws_dynamodb.Attribute:
     return aws_dynamodb.Attribute(name=key.name, type=_TYPES[key.type])
 
@@ -45,7 +30,7 @@ def _optional(key: KeySpec | None) -> aws_dynamodb.Attribute | None:
 
 
 class Tables(Construct):
-    """One on-demand table per :data:`ALL_TABLES` spec, with PITR and TTL.
+    """One on-demand table per :data:`findme.tables.TABLES` spec, with PITR and TTL.
 
     Table names are ``Settings.table_name(spec.name)`` with ``table_prefix`` =
     ``config.prefix`` (e.g. ``findme-prod-images``). In ``prod`` tables have deletion
@@ -60,8 +45,8 @@ class Tables(Construct):
         super().__init__(scope, construct_id)
         self.table_prefix = config.prefix
         self.tables: dict[str, aws_dynamodb.Table] = {}
-        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}
-        for spec in ALL_TABLES:
+        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
+        for spec in TABLES:
             table = aws_dynamodb.Table(
                 self,
                 "".join(part.capitalize() for part in spec.name.split("-")),

@@ -126,10 +126,10 @@ def _table_access(synth: Synth, role: str) -> dict[str, set[str]]:
 def test_each_function_gets_only_its_tables(synth: Synth) -> None:
     """Given the function roles, then the api reaches every table, cluster cannot write users
     or images, zip writes only jobs, and the state machines may only update jobs."""
-    from findme_infra.tables import ALL_TABLES
+    from findme.tables import TABLES
 
-    assert set(_table_access(synth, "Api")) == {spec.name for spec in ALL_TABLES}
-    assert "rate-limits" in {spec.name for spec in ALL_TABLES}
+    assert set(_table_access(synth, "Api")) == {spec.name for spec in TABLES}
+    assert "rate-limits" in {spec.name for spec in TABLES}
     cluster = _table_access(synth, "Cluster")
     assert "dynamodb:PutItem" not in cluster.get("users", set())
     assert "dynamodb:PutItem" not in cluster.get("images", set())

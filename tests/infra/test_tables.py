@@ -1,4 +1,4 @@
-"""DynamoDB tables from findme.tables.TABLES and the api rate-limit table (keys, PITR, TTL...)."""
+"""DynamoDB tables from findme.tables.TABLES, rate-limits included (keys, PITR, TTL...)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from findme.tables import TableSpec
-from findme_infra.tables import ALL_TABLES, RATE_LIMITS
+from findme.tables import RATE_LIMITS, TABLES, TableSpec
 
 pytestmark = pytest.mark.infra
 
@@ -26,7 +25,7 @@ def _key_schema(spec_hash: str, spec_range: str | None) -> list[dict[str, str]]:
     return keys
 
 
-@pytest.mark.parametrize("spec", ALL_TABLES, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", TABLES, ids=lambda s: s.name)
 def test_each_spec_table_is_on_demand_with_pitr_keys_indexes_and_ttl(
     dev: Template, spec: TableSpec
 ) -> None:
@@ -68,7 +67,7 @@ def test_prod_tables_are_protected_and_retained_dev_tables_are_not(
     for table in _tables_by_name(dev).values():
         assert table["Properties"].get("DeletionProtectionEnabled", False) is False
         assert table["DeletionPolicy"] == "Delete"
-    assert len(_tables_by_name(prod)) == len(ALL_TABLES)
+    assert len(_tables_by_name(prod)) == len(TABLES)
 
 
 def test_rate_limit_table_matches_what_the_api_limiter_writes() -> None:

@@ -5,7 +5,8 @@ Fixed one-minute windows: ``UpdateItem`` with ``ADD hits :one`` on the item
 race between concurrent Lambdas), and ``expires_at`` (epoch seconds, the table's TTL
 attribute) lets DynamoDB delete old windows. One write per request, on-demand billing.
 
-Table (``Settings.table_name("rate-limits")``): hash key ``key`` (S), TTL ``expires_at``.
+Table :data:`findme.tables.RATE_LIMITS` (``Settings.table_name("rate-limits")``): hash key
+``key`` (S), TTL ``expires_at``.
 If the table is unreachable the limiter **fails open** (the request is allowed and a
 warning logged): a throttling outage must not become an API outage.
 """
@@ -22,9 +23,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from findme.config import Settings
 from findme.observability import logger
+from findme.tables import RATE_LIMITS
 from findme.web.ratelimit import WINDOW_S, RateLimitState
 
-TABLE_ENTITY = "rate-limits"
+TABLE_ENTITY = RATE_LIMITS.name
 
 
 class DynamoRateLimiter:

@@ -36,6 +36,10 @@ class GroupRole(enum.StrEnum):
     MEMBER = "member"
 
 
+#: Group roles that curate a group (upload, rename, merge, move, delete, reprocess, assign).
+CURATOR_ROLES: frozenset[GroupRole] = frozenset({GroupRole.OWNER, GroupRole.PHOTOGRAPHER})
+
+
 class ImageStatus(enum.StrEnum):
     UPLOADED = "uploaded"
     PROCESSING = "processing"

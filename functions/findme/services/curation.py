@@ -14,12 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from findme.domain.records import Face, GroupRole, Person, Role
+from findme.domain.records import CURATOR_ROLES, Face, Person, Role
 from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.ports import MetadataStore, ObjectStore
-
-#: Group roles that may curate (rename, merge, move, delete, reprocess) a group.
-CURATOR_ROLES = frozenset({GroupRole.OWNER, GroupRole.PHOTOGRAPHER})
 
 
 @dataclass(frozen=True, slots=True)

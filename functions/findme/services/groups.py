@@ -15,12 +15,12 @@ import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
-from findme.domain.records import Group, GroupRole, Image, ImageStatus, Membership
+from findme.domain.records import CURATOR_ROLES, Group, GroupRole, Image, ImageStatus, Membership
 from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.ports import MetadataStore
 from findme.services.auth import Principal
 
-CURATORS: frozenset[GroupRole] = frozenset({GroupRole.OWNER, GroupRole.PHOTOGRAPHER})
+CURATORS: frozenset[GroupRole] = CURATOR_ROLES
 ANY_MEMBER: frozenset[GroupRole] = frozenset(GroupRole)
 #: Invite codes: 10 characters from an alphabet without look-alikes (0/O, 1/I/L); ~50 bits.
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

@@ -107,14 +107,21 @@ def start_cluster(
     group_id: str,
     eps: float | None = None,
     min_samples: int | None = None,
+    preserve_manual: bool | None = None,
 ) -> Job:
-    """Re-cluster a group's faces into persons (manual assignments kept); curators only."""
+    """Re-cluster a group's faces into persons; curators only.
+
+    ``None`` options are left out of the workflow input (the cluster worker's defaults:
+    settings' eps/min_samples, manual assignments preserved).
+    """
     authorize_group(metadata, principal, group_id, CURATORS)
     payload: dict[str, Any] = {"group_id": group_id}
     if eps is not None:
         payload["eps"] = eps
     if min_samples is not None:
         payload["min_samples"] = min_samples
+    if preserve_manual is not None:
+        payload["preserve_manual"] = preserve_manual
     return start_job(
         metadata,
         orchestrator,

@@ -20,20 +20,21 @@ from findme.services.groups import GroupSummary
 _UUID = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
 
 
-def _example(**values: Any) -> ConfigDict:
+def example(**values: Any) -> ConfigDict:
+    """``model_config`` with one OpenAPI example."""
     return ConfigDict(json_schema_extra={"examples": [values]})
 
 
 # --- common -------------------------------------------------------------------------------
 class MessageOut(BaseModel):
-    model_config = _example(message="Group updated successfully.")
+    model_config = example(message="Group updated successfully.")
     message: str
 
 
 class JobStarted(BaseModel):
     """202 body of ``/digest``, ``/cluster-faces`` and ``/download``."""
 
-    model_config = _example(job_id=_UUID, status="started", message="Digest started.")
+    model_config = example(job_id=_UUID, status="started", message="Digest started.")
     job_id: str
     status: str
     message: str
@@ -42,7 +43,7 @@ class JobStarted(BaseModel):
 class JobOut(BaseModel):
     """A job's state; digest/cluster: pending|running|succeeded|failed; download: ...|ready."""
 
-    model_config = _example(
+    model_config = example(
         job_id=_UUID,
         job_type="digest",
         status="running",
@@ -71,7 +72,7 @@ class JobOut(BaseModel):
 class DownloadStatus(BaseModel):
     """``GET /download/{job_id}``: ``url``/``expires`` once ``status`` is ``ready``."""
 
-    model_config = _example(
+    model_config = example(
         job_id=_UUID,
         status="ready",
         total=12,
@@ -95,25 +96,25 @@ class DownloadStatus(BaseModel):
 
 # --- auth -----------------------------------------------------------------------------------
 class OtpRequest(BaseModel):
-    model_config = _example(phone_number="+14155550123")
+    model_config = example(phone_number="+14155550123")
     phone_number: str = Field(min_length=8, max_length=20)
 
 
 class OtpOut(BaseModel):
-    model_config = _example(message="Code sent.", expires_in=300, sends_remaining=4)
+    model_config = example(message="Code sent.", expires_in=300, sends_remaining=4)
     message: str
     expires_in: int = Field(description="Seconds until the code expires.")
     sends_remaining: int = Field(description="Codes that may still be sent this hour.")
 
 
 class TokenRequest(BaseModel):
-    model_config = _example(phone_number="+14155550123", otp="123456")
+    model_config = example(phone_number="+14155550123", otp="123456")
     phone_number: str = Field(min_length=8, max_length=20)
     otp: str = Field(min_length=4, max_length=10)
 
 
 class TokenOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         access_token="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
         token_type="bearer",
         expires_in=604800,
@@ -128,7 +129,7 @@ class TokenOut(BaseModel):
 class RegisterOut(BaseModel):
     """201 body of ``/register``: the seed's fields plus the access token."""
 
-    model_config = _example(
+    model_config = example(
         user_id=_UUID,
         name="Ada",
         message="User registered successfully.",
@@ -147,14 +148,14 @@ class RegisterOut(BaseModel):
 
 
 class SelfieOut(BaseModel):
-    model_config = _example(face_id=_UUID, reference_faces=2, message="Selfie added.")
+    model_config = example(face_id=_UUID, reference_faces=2, message="Selfie added.")
     face_id: str
     reference_faces: int
     message: str
 
 
 class UserOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         user_id=_UUID, name="Ada", phone_number="+14155550123", role="member", reference_faces=1
     )
     user_id: str
@@ -166,20 +167,20 @@ class UserOut(BaseModel):
 
 # --- groups -----------------------------------------------------------------------------------
 class GroupCreate(BaseModel):
-    model_config = _example(group_name="Summer Gala 2026", description="Main hall, 21 June")
+    model_config = example(group_name="Summer Gala 2026", description="Main hall, 21 June")
     group_name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
 
 
 class GroupCreated(BaseModel):
-    model_config = _example(group_id=_UUID, group_name="Summer Gala 2026", invite_code="K7QX2MPR9T")
+    model_config = example(group_id=_UUID, group_name="Summer Gala 2026", invite_code="K7QX2MPR9T")
     group_id: str
     group_name: str
     invite_code: str
 
 
 class ImageCounts(BaseModel):
-    model_config = _example(uploaded=3, processing=1, processed=58, failed=2, total=64)
+    model_config = example(uploaded=3, processing=1, processed=58, failed=2, total=64)
     uploaded: int = 0
     processing: int = 0
     processed: int = 0
@@ -188,7 +189,7 @@ class ImageCounts(BaseModel):
 
 
 class GroupOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         group_id=_UUID,
         group_name="Summer Gala 2026",
         description="Main hall, 21 June",
@@ -215,26 +216,26 @@ class GroupList(BaseModel):
 
 
 class JoinRequest(BaseModel):
-    model_config = _example(invite_code="K7QX2MPR9T")
+    model_config = example(invite_code="K7QX2MPR9T")
     invite_code: str = Field(min_length=4, max_length=64)
 
 
 class JoinOut(BaseModel):
-    model_config = _example(group_id=_UUID, role="member", message="Joined the group.")
+    model_config = example(group_id=_UUID, role="member", message="Joined the group.")
     group_id: str
     role: GroupRole
     message: str
 
 
 class UpdateGroup(BaseModel):
-    model_config = _example(group_id=_UUID, common_photo_ids=[_UUID])
+    model_config = example(group_id=_UUID, common_photo_ids=[_UUID])
     group_id: str
     common_photo_ids: list[str] = Field(max_length=1000)
 
 
 # --- uploads ------------------------------------------------------------------------------------
 class DriveUpload(BaseModel):
-    model_config = _example(
+    model_config = example(
         drive_url="https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view?usp=sharing",
         group_id=_UUID,
     )
@@ -243,7 +244,7 @@ class DriveUpload(BaseModel):
 
 
 class UploadOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         message="Upload complete. Processing has been triggered.", image_ids=[_UUID]
     )
     message: str
@@ -257,7 +258,7 @@ class PresignFile(BaseModel):
 
 
 class PresignRequest(BaseModel):
-    model_config = _example(
+    model_config = example(
         files=[{"file_name": "IMG_0001.jpg", "content_type": "image/jpeg", "size_bytes": 2400000}]
     )
     files: list[PresignFile] = Field(min_length=1)
@@ -276,7 +277,7 @@ class PresignedUpload(BaseModel):
 
 
 class PresignOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         uploads=[
             {
                 "image_id": _UUID,
@@ -304,7 +305,7 @@ class PhotoOut(BaseModel):
 
 
 class GetOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         personal_images=[
             {
                 "image_id": _UUID,
@@ -321,7 +322,7 @@ class GetOut(BaseModel):
 
 
 class ImageOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         image_id=_UUID,
         group_id=_UUID,
         status="processed",
@@ -359,7 +360,7 @@ class ImageOut(BaseModel):
 
 
 class ImageUpdate(BaseModel):
-    model_config = _example(tags=["stage", "speech"], description="Opening talk", common=True)
+    model_config = example(tags=["stage", "speech"], description="Opening talk", common=True)
     tags: list[str] | None = Field(default=None, max_length=50)
     description: str | None = Field(default=None, max_length=2000)
     section_id: str | None = None
@@ -367,13 +368,13 @@ class ImageUpdate(BaseModel):
 
 
 class DownloadRequest(BaseModel):
-    model_config = _example(image_ids=[_UUID])
+    model_config = example(image_ids=[_UUID])
     image_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
 # --- faces ----------------------------------------------------------------------------------
 class DigestRequest(BaseModel):
-    model_config = _example(
+    model_config = example(
         s3_bucket="findme-media", s3_prefix=f"originals/{_UUID}/", group_id=_UUID
     )
     s3_bucket: str
@@ -382,7 +383,7 @@ class DigestRequest(BaseModel):
 
 
 class ClusterRequest(BaseModel):
-    model_config = _example(group_id=_UUID)
+    model_config = example(group_id=_UUID)
     group_id: str
     eps: float | None = Field(default=None, gt=0.0, lt=2.0)
     min_samples: int | None = Field(default=None, ge=1, le=100)
@@ -398,7 +399,7 @@ class SearchMatch(BaseModel):
 
 
 class SearchOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         matches=[
             {
                 "image_s3_path": f"s3://findme-media/originals/{_UUID}/{_UUID}.jpg",

@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from findme import tables
 from findme.adapters.dynamodb import DynamoMetadataStore
+from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
@@ -221,10 +220,8 @@ def stores() -> Iterator[Stores]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         settings = make_settings()
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        for spec in tables.TABLES:
-            ddb.create_table(**tables.create_table_kwargs(spec, settings.table_name(spec.name)))
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=settings.bucket)
+        create_tables(settings)
+        create_bucket(settings, digest_queue_arn=None)
         vectors = QdrantVectorIndex(settings)
         vectors.ensure_collection()
         yield Stores(

@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from curation_world import World
-from findme import tables
 from findme.adapters.dynamodb import DynamoMetadataStore
+from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
@@ -30,10 +29,8 @@ def world() -> Iterator[World]:
             table_prefix="cur-",
             qdrant_path=":memory:",
         )
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        for spec in tables.TABLES:
-            ddb.create_table(**tables.create_table_kwargs(spec, settings.table_name(spec.name)))
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=settings.bucket)
+        create_tables(settings)
+        create_bucket(settings, digest_queue_arn=None)
         vectors = QdrantVectorIndex(settings)
         vectors.ensure_collection()
         yield World(

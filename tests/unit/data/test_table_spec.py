@@ -1,14 +1,25 @@
-"""The table spec (findme.tables) and the PynamoDB models describe the same tables."""
+"""The table spec (findme.tables) and the adapters describe the same tables.
+
+Tables with a PynamoDB model are compared model-to-spec; ``rate-limits`` is served by a plain
+boto3 client (``findme.adapters.ratelimit``), so that adapter is run against a moto table
+created from the spec.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import boto3
 import pytest
 from findme import tables
 from findme.adapters.dynamodb import MODELS, bind_model
+from findme.adapters.ratelimit import DynamoRateLimiter
 from findme.config import Settings
+from moto import mock_aws
 from pynamodb.attributes import TTLAttribute
+
+MODEL_TABLES = tuple(spec for spec in tables.TABLES if spec.pynamodb_model)
 
 
 def _keys(schema: list[dict[str, str]]) -> dict[str, str]:
@@ -21,12 +32,13 @@ def _model_schema(spec: tables.TableSpec) -> dict[str, Any]:
     return schema
 
 
-def test_every_table_has_exactly_one_model() -> None:
-    assert set(MODELS) == {spec.name for spec in tables.TABLES}
+def test_every_table_has_exactly_one_model_or_is_a_client_table() -> None:
+    assert set(MODELS) == {spec.name for spec in MODEL_TABLES}
+    assert {s.name for s in tables.TABLES if not s.pynamodb_model} == {tables.RATE_LIMITS.name}
     assert len(tables.TABLES_BY_NAME) == len(tables.TABLES)
 
 
-@pytest.mark.parametrize("spec", tables.TABLES, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", MODEL_TABLES, ids=lambda s: s.name)
 def test_model_keys_and_attribute_types_match_spec(spec: tables.TableSpec) -> None:
     # Given the spec's create_table arguments and the model's schema
     kwargs = tables.create_table_kwargs(spec, "t")
@@ -41,7 +53,7 @@ def test_model_keys_and_attribute_types_match_spec(spec: tables.TableSpec) -> No
     assert model_types == spec.key_attributes()
 
 
-@pytest.mark.parametrize("spec", tables.TABLES, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", MODEL_TABLES, ids=lambda s: s.name)
 def test_model_indexes_match_spec(spec: tables.TableSpec) -> None:
     kwargs = tables.create_table_kwargs(spec, "t")
     schema = _model_schema(spec)
@@ -57,7 +69,7 @@ def test_model_indexes_match_spec(spec: tables.TableSpec) -> None:
     assert schema["local_secondary_indexes"] == []
 
 
-@pytest.mark.parametrize("spec", tables.TABLES, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", MODEL_TABLES, ids=lambda s: s.name)
 def test_model_ttl_attribute_matches_spec(spec: tables.TableSpec) -> None:
     model = MODELS[spec.name]
     ttl = [name for name, a in model.get_attributes().items() if isinstance(a, TTLAttribute)]
@@ -80,3 +92,24 @@ def test_create_table_kwargs_shape() -> None:
     names = [i["IndexName"] for i in kwargs["GlobalSecondaryIndexes"]]
     assert names == ["image_id-index", "person_id-index", "group_id-index"]
     assert "GlobalSecondaryIndexes" not in tables.create_table_kwargs(tables.USERS, "u")
+
+
+def test_rate_limiter_counts_in_a_table_built_from_the_spec() -> None:
+    # Given the rate-limits table created from its spec (moto checks UpdateItem's key names
+    # against the table's key schema), with its TTL attribute enabled
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    spec = tables.RATE_LIMITS
+    with mock_aws():
+        settings = Settings(aws_region="us-east-1", table_prefix="spec-")
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**tables.create_table_kwargs(spec, settings.table_name(spec.name)))
+        limiter = DynamoRateLimiter(settings, client=client, clock=lambda: 600.0)
+        # When one caller hits a route three times with a limit of two
+        states = [limiter.hit("user:u|GET /x", 2) for _ in range(3)]
+        # Then the counts were stored (a key mismatch would fail open: always allowed)
+        assert [s.allowed for s in states] == [True, True, False]
+        (item,) = client.scan(TableName=settings.table_name(spec.name))["Items"]
+        assert set(item) == {spec.hash_key.name, "hits", spec.ttl_attribute}
+        assert item["hits"] == {"N": "3"}
+        assert int(item[str(spec.ttl_attribute)]["N"]) > 600

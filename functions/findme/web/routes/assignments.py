@@ -26,7 +26,7 @@ from findme.domain.records import Assignment
 from findme.errors import PermissionDeniedError
 from findme.services import assignment as svc
 from findme.web import deps
-from findme.web.pagination import paginate
+from findme.web.pagination import PageParams, paginate
 from findme.web.ratelimit import RATE_LIMIT_KEY
 from findme.web.routes.curation_common import (
     AUTH_ERRORS,
@@ -90,7 +90,7 @@ class AssignmentRunIn(BaseModel):
     strategy: Literal["centroid", "vote"] = "centroid"
     threshold: float | None = Field(
         default=None,
-
+        ge=-1.0,
         le=1.0,
         description="Cosine similarity; default the server's match threshold.",
     )
@@ -157,6 +157,11 @@ class AssignmentPage(BaseModel):
     next_cursor: str | None = None
 
 
+def _page(found: list[Assignment], page: PageParams) -> AssignmentPage:
+    items, cursor = paginate(found, page)
+    return AssignmentPage(items=[assignment_out(a) for a in items], next_cursor=cursor)
+
+
 @router.get(
     "/groups/{group_id}/assignments",
     summary="A group's assignments (most similar first)",
@@ -169,9 +174,9 @@ def list_group_assignments(
     page: deps.Page,
     user_id: Annotated[str | None, Query(description="Only this user's.")] = None,
 ) -> AssignmentPage:
-    found = svc.list_assignments(metadata, group_id=group.group.group_id, user_id=user_id)
-    items, cursor = paginate(found, page)
-    return AssignmentPage(items=[assignment_out(a) for a in items], next_cursor=cursor)
+    return _page(
+        svc.list_assignments(metadata, group_id=group.group.group_id, user_id=user_id), page
+    )
 
 
 @router.delete(
@@ -204,9 +209,7 @@ def list_user_assignments(
     """403 for another user's unless the caller is an admin; 404 for an unknown user."""
     if user_id == "me":
         user_id = principal.user_id
-    if False:
+    if user_id != principal.user_id and not principal.is_admin:
         raise PermissionDeniedError("Only the user or an admin may list these")
     metadata.get_user(user_id)
-    found = svc.list_assignments(metadata, user_id=user_id)
-    items, cursor = paginate(found, page)
-    return AssignmentPage(items=[assignment_out(a) for a in items], next_cursor=cursor)
+    return _page(svc.list_assignments(metadata, user_id=user_id), page)

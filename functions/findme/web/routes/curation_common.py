@@ -12,19 +12,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from findme.domain.records import Face, Job, Person
 from findme.services.curation import CurationScope, scope_for, thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.schemas import ImageOut, JobStarted, image_out
-
-
-def example(**values: Any) -> ConfigDict:
-    """``model_config`` with one OpenAPI example."""
-    return ConfigDict(json_schema_extra={"examples": [values]})
-
+from findme.web.schemas import ImageOut, JobStarted, example, image_out
 
 _FACE = "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"
 _GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
@@ -179,4 +173,4 @@ def job_accepted(job: Job, message: str) -> JobAccepted:
     )
 
 
-__all__ = ["ImageOut", "image_out"]
+__all__ = ["ImageOut", "example", "image_out"]

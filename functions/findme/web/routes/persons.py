@@ -17,9 +17,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from findme.domain.records import JobType
 from findme.services import persons as svc
-from findme.services.jobs import start_job
+from findme.services import processing
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
@@ -216,14 +215,13 @@ def recluster(
     """Starts the cluster workflow; the job's ``result`` holds the counts (faces_processed,
     persons_created, persons_merged, manual_assignments_preserved, processing_time)."""
     request = body or ReclusterRequest()
-    group_id = group.group.group_id
-    job = start_job(
-        metadata,
-        jobs,
-        job_type=JobType.CLUSTER,
-        workflow="cluster",
-        user_id=principal.user_id,
-        group_id=group_id,
-        payload={"group_id": group_id, **request.model_dump(exclude_none=True)},
+    job = processing.start_cluster(
+        metadata=metadata,
+        orchestrator=jobs,
+        principal=principal,
+        group_id=group.group.group_id,
+        eps=request.eps,
+        min_samples=request.min_samples,
+        preserve_manual=request.preserve_manual,
     )
     return job_accepted(job, "Clustering started.")
