@@ -53,6 +53,7 @@ from findme.services.groups import CURATORS, GroupAccess, authorize_group, set_i
 #: Object metadata names read by digest when it creates the image item itself.
 META_UPLOADED_BY = "uploaded-by"
 META_FILE_NAME = "file-name"
+META_SECTION_ID = "section-id"
 #: Content types FindMe accepts for photos (the values of ``CONTENT_TYPES``).
 ACCEPTED_TYPES: frozenset[str] = frozenset(CONTENT_TYPES.values())
 #: Redirect hops followed when fetching a ``drive_url`` (Drive answers with 1-2).
@@ -198,6 +199,30 @@ def check_file_count(count: int, settings: Settings) -> None:
 
 
 # --- uploads ------------------------------------------------------------------------------------
+def check_section(metadata: MetadataStore, group_id: str, section_id: str | None) -> str | None:
+    """``section_id`` if it names a section of the group (``None``/blank -> ``None``).
+
+    Raises:
+        InvalidInputError: ``code="unknown_section"`` (422) when the group has no such section.
+    """
+    if section_id is None or not section_id.strip():
+        return None
+    wanted = section_id.strip()
+    if wanted not in {s.section_id for s in metadata.list_sections(group_id)}:
+        raise InvalidInputError(
+            "No such section in this group", code="unknown_section", section_id=wanted
+        )
+    return wanted
+
+
+def _object_metadata(user_id: str, file_name: str, section_id: str | None) -> dict[str, str]:
+    """S3 user metadata of an original (read by digest when it creates the image item)."""
+    meta = {META_UPLOADED_BY: user_id, META_FILE_NAME: _ascii(file_name)}
+    if section_id is not None:
+        meta[META_SECTION_ID] = section_id
+    return meta
+
+
 def store_uploads(
     *,
     metadata: MetadataStore,
@@ -206,18 +231,22 @@ def store_uploads(
     principal: Principal,
     group_id: str,
     files: Sequence[CheckedImage],
+    section_id: str | None = None,
 ) -> list[str]:
     """Write checked photos to a group (curators only) -> the new image ids.
 
-    Each photo: image item (``uploaded``), then the original at
-    ``originals/{group_id}/{image_id}{ext}``; the bucket notification triggers digest.
+    Each photo: image item (``uploaded``, in section ``section_id`` if given), then the
+    original at ``originals/{group_id}/{image_id}{ext}`` (object metadata ``section-id``
+    too); the bucket notification triggers digest.
 
     Raises:
         PermissionDeniedError / NotFoundError: from :func:`authorize_group`.
+        InvalidInputError: ``unknown_section`` (422), checked before anything is written.
         DependencyError: S3 or DynamoDB failed (what was written is removed again).
     """
     authorize_group(metadata, principal, group_id, CURATORS)
     check_file_count(len(files), settings)
+    section = check_section(metadata, group_id, section_id)
     keys = KeyScheme.from_settings(settings)
     written: list[Image] = []
     try:
@@ -234,6 +263,7 @@ def store_uploads(
                 width=checked.width,
                 height=checked.height,
                 uploaded_by=principal.user_id,
+                section_id=section,
             )
             metadata.put_image(image)
             written.append(image)
@@ -241,7 +271,7 @@ def store_uploads(
                 image.s3_key,
                 checked.data,
                 checked.content_type,
-                {META_UPLOADED_BY: principal.user_id, META_FILE_NAME: _ascii(checked.file_name)},
+                _object_metadata(principal.user_id, checked.file_name, section),
             )
     except FindMeError:
         _undo_uploads(metadata, objects, written)
@@ -273,21 +303,25 @@ def presign_uploads(
     principal: Principal,
     group_id: str,
     files: Sequence[tuple[str, str, int | None]],
+    section_id: str | None = None,
 ) -> list[tuple[str, str, PresignedPost]]:
     """Presigned POSTs for ``(file_name, content_type, size)`` -> ``(image_id, name, post)``.
 
     Each POST is bound to one exact key ``originals/{group_id}/{image_id}{ext}``, to the
     declared content type and to 1..``max_upload_bytes`` bytes (S3 enforces the policy),
     and expires after ``presigned_url_expiry_s`` seconds. Digest creates the image item
-    from the object's metadata when the file arrives.
+    from the object's metadata when the file arrives. A ``section_id`` (one for the whole
+    request) becomes the ``x-amz-meta-section-id`` field, fixed by a policy condition, so
+    the client cannot change it and digest files the image in that section.
 
     Raises:
         UnsupportedMediaTypeError: a content type other than JPEG/PNG/WebP/GIF/HEIC (415).
         ImageTooLargeError: a declared size over ``max_upload_bytes`` (413).
-        InvalidInputError: ``too_many_files`` (422).
+        InvalidInputError: ``too_many_files`` or ``unknown_section`` (422).
     """
     authorize_group(metadata, principal, group_id, CURATORS)
     check_file_count(len(files), settings)
+    section = check_section(metadata, group_id, section_id)
     keys = KeyScheme.from_settings(settings)
     by_type = {ctype: ext for ext, ctype in reversed(list(CONTENT_TYPES.items()))}
     planned: list[tuple[str, str, str, str]] = []
@@ -319,7 +353,7 @@ def presign_uploads(
             content_type_prefix=ctype,
             max_bytes=settings.max_upload_bytes,
             expires_s=settings.presigned_url_expiry_s,
-            metadata={META_UPLOADED_BY: principal.user_id, META_FILE_NAME: _ascii(safe_name)},
+            metadata=_object_metadata(principal.user_id, safe_name, section),
         )
         # The policy fixes the Content-Type prefix; hand clients the exact value to send.
         fields = {**post.fields, "Content-Type": ctype}
@@ -487,18 +521,15 @@ def update_image(
     """Update tags, description, section and the common flag (only the fields given).
 
     Raises:
-        InvalidInputError: ``unknown_section`` when ``section_id`` is not a section of the group.
+        InvalidInputError: ``unknown_section`` (422) when ``section_id`` is not a section of
+            the group.
     """
     if tags is not None:
         image.tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
     if description is not None:
         image.description = description
     if section_given:
-        if section_id is not None and section_id not in {
-            s.section_id for s in metadata.list_sections(image.group_id)
-        }:
-            raise InvalidInputError("No such section in this group", code="unknown_section")
-        image.section_id = section_id
+        image.section_id = check_section(metadata, image.group_id, section_id)
     if common is not None and common != image.common:
         image.common = common
         set_image_common(metadata, image, common)

@@ -70,6 +70,7 @@ STATUS_BY_CLASS: dict[type[e.FindMeError], int] = {
 STATUS_BY_CODE: dict[str, int] = {
     "too_many_files": 422,
     "image_pixels_exceeded": 422,
+    "unknown_section": 422,
     "validation_error": 422,
 }
 

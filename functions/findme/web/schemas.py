@@ -241,6 +241,9 @@ class DriveUpload(BaseModel):
     )
     drive_url: str = Field(max_length=2048)
     group_id: str
+    section_id: str | None = Field(
+        default=None, max_length=64, description="Put the photo into this section of the group."
+    )
 
 
 class UploadOut(BaseModel):
@@ -262,6 +265,12 @@ class PresignRequest(BaseModel):
         files=[{"file_name": "IMG_0001.jpg", "content_type": "image/jpeg", "size_bytes": 2400000}]
     )
     files: list[PresignFile] = Field(min_length=1)
+    section_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Put every photo of this request into this section of the group "
+        "(sent as the signed field x-amz-meta-section-id).",
+    )
 
 
 class PresignedUpload(BaseModel):

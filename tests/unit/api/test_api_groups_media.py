@@ -302,7 +302,7 @@ def test_image_metadata_crud(api: Api, event: dict[str, Any]) -> None:
     assert updated["common"] is True
     assert image.image_id in s.metadata.get_group(event["gid"]).common_photo_ids
     bad = api.client.put(url, json={"section_id": "nope"}, headers=api.auth(event["owner"]))
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert bad.json()["code"] == "unknown_section"
     # Delete removes object, faces, vectors, the item and the common flag
     faces = s.metadata.list_faces_of_image(image.image_id)

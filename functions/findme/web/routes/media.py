@@ -62,6 +62,7 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "items": {"type": "string", "format": "binary"},
                         },
                         "group_id": {"type": "string"},
+                        "section_id": {"type": "string"},
                     },
                 }
             },
@@ -75,7 +76,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     "/upload",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadOut,
-    summary="Upload photos (multipart `files` + `group_id`) or a Drive link (JSON)",
+    summary="Upload photos (multipart `files`, `group_id`, `section_id`?) or a Drive link (JSON)",
     openapi_extra=_UPLOAD_BODY,
     responses=error_responses(400, 401, 403, 404, 413, 415, 422),
 )
@@ -89,8 +90,10 @@ async def upload(
     """Owner/photographer (or admin) of the group. Multipart: up to ``max_upload_files``
     (50) files of at most ``max_upload_bytes`` (25 MB) each; JSON ``{"drive_url",
     "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
-    converted to their download form). Every file is checked (size 413, type 415, pixels
-    422) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
+    converted to their download form). An optional ``section_id`` (form field or JSON key)
+    puts the photos into that section of the group (422 ``unknown_section`` if the group
+    has none such). Every file is checked (size 413, type 415, pixels 422) before anything
+    is stored. API Gateway caps bodies at 10 MB: mobile apps should
     use ``POST /groups/{group_id}/uploads`` (presigned POSTs) instead."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -102,6 +105,7 @@ async def upload(
             ) from exc
         checked = await run_in_threadpool(_fetch_drive, body.drive_url, settings)
         group_id = body.group_id
+        section_id = body.section_id
         files = [checked]
     elif content_type == "multipart/form-data":
         form = await request.form(
@@ -113,6 +117,8 @@ async def upload(
                 "group_id is required", code="validation_error", field="group_id"
             )
         group_id = group_field.strip()
+        section_field = form.get("section_id")
+        section_id = section_field if isinstance(section_field, str) else None
         uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
         media.check_file_count(len(uploads), settings)
         files = []
@@ -131,6 +137,7 @@ async def upload(
             principal=principal,
             group_id=group_id,
             files=files,
+            section_id=section_id,
         )
     )
     return UploadOut(message=UPLOAD_MESSAGE, image_ids=ids)
@@ -158,7 +165,10 @@ def presign(
     """One presigned POST per file: send a ``multipart/form-data`` POST to ``url`` with every
     entry of ``fields`` and then the file as the field ``file``, before ``expires``. S3
     enforces the exact key, the content type and 1..``max_bytes`` bytes. The upload
-    triggers processing like ``/upload``. Owner/photographer (or admin)."""
+    triggers processing like ``/upload``. An optional ``section_id`` puts every photo of the
+    request into that section (a signed ``x-amz-meta-section-id`` field the client cannot
+    change; 422 ``unknown_section`` if the group has none such). Owner/photographer (or
+    admin)."""
     posts = media.presign_uploads(
         metadata=metadata,
         objects=objects,
@@ -166,6 +176,7 @@ def presign(
         principal=principal,
         group_id=group_id,
         files=[(f.file_name, f.content_type, f.size_bytes) for f in body.files],
+        section_id=body.section_id,
     )
     return PresignOut(
         uploads=[
