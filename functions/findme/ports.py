@@ -231,6 +231,10 @@ class MetadataStore(Protocol):
     # images
     def put_image(self, image: Image) -> None: ...
     def get_image(self, image_id: str) -> Image: ...
+    def get_images(self, image_ids: Iterable[str]) -> list[Image]:
+        """Images by id in the order given; unknown ids are skipped (one batched read)."""
+        ...
+
     def list_images(
         self, group_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Image]:

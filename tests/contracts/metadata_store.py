@@ -240,6 +240,36 @@ class MetadataStoreContract:
         with pytest.raises(NotFoundError):
             store.get_image(img.image_id)
 
+    def test_get_images_in_order_skipping_unknown(self, store: DynamoMetadataStore) -> None:
+        # Given two stored images of a group
+        group_id = new_id("g")
+        first, second = image(group_id), image(group_id)
+        store.put_image(first)
+        store.put_image(second)
+        # When both are read in one batch, with an unknown id and a repeat among them
+        got = store.get_images([second.image_id, new_id("i"), first.image_id, second.image_id])
+        # Then each stored image comes once, in the order asked; the unknown id is skipped
+        assert got == [second, first]
+        assert store.get_images([]) == []
+
+    @pytest.mark.parametrize("bad_id", ["", "x" * 2049], ids=["empty", "over_2048_bytes"])
+    def test_ids_dynamodb_cannot_store_are_not_found(
+        self, store: DynamoMetadataStore, bad_id: str
+    ) -> None:
+        # Given an id from a request that DynamoDB cannot hold as a key (it answers such keys
+        # with a ValidationException, which would surface as a 503)
+        # When it is looked up, Then it names nothing: NotFoundError, empty lists, no error
+        for get in (store.get_group, store.get_image, store.get_person, store.get_face):
+            with pytest.raises(NotFoundError):
+                get(bad_id)
+        assert store.get_membership(bad_id, "u") is None
+        assert store.get_faces([bad_id]) == []
+        assert store.list_images(bad_id).items == []
+        assert list(store.list_faces_of_group(bad_id)) == []
+        assert store.list_faces_of_person(bad_id) == []
+        assert store.list_persons(bad_id) == []
+        assert store.list_assignments(group_id=bad_id) == []
+
     # --- faces --------------------------------------------------------------------------------
     def test_faces_by_image_person_and_group(self, store: DynamoMetadataStore) -> None:
         # Given two images with faces, two of them assigned to one person

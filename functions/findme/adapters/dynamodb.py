@@ -68,6 +68,19 @@ _CONDITION_FAILED = {"ConditionalCheckFailedException", "TransactionCanceledExce
 #: One hour: the OTP send-rate window (``Settings.otp_sends_per_hour``).
 OTP_SEND_WINDOW = timedelta(hours=1)
 
+#: DynamoDB key value sizes, UTF-8 bytes: partition key 1-2048, sort key 1-1024 (AWS
+#: DynamoDB developer guide, "Quotas": attributes). Larger or empty keys are rejected with a
+#: ValidationException, so an id outside them names no item.
+MAX_HASH_KEY_BYTES = 2048
+MAX_RANGE_KEY_BYTES = 1024
+
+
+def _storable(hash_key: str | None, range_key: str | None = None) -> bool:
+    """Whether DynamoDB can hold these key values (an id it cannot hold names no item)."""
+    if not hash_key or len(hash_key.encode()) > MAX_HASH_KEY_BYTES:
+        return False
+    return range_key is None or 0 < len(range_key.encode()) <= MAX_RANGE_KEY_BYTES
+
 
 # --- PynamoDB models (unbound: no table name) -------------------------------------------------
 class _Str(UnicodeAttribute):
@@ -448,6 +461,9 @@ class DynamoMetadataStore:
             raise DependencyError(f"DynamoDB failed: {what}", cause=str(exc)) from exc
 
     def _get(self, model_cls: type[M], what: str, hash_key: str, range_key: str | None = None) -> M:
+        # Ids come from paths and bodies: one DynamoDB cannot store is not found (404, not 503).
+        if not _storable(hash_key, range_key):
+            raise NotFoundError(f"{what} not found", id=hash_key[:100])
         try:
             return model_cls.get(hash_key, range_key, consistent_read=True)
         except DoesNotExist as exc:
@@ -494,6 +510,17 @@ class DynamoMetadataStore:
             raw = items[-1].serialize()
             next_cursor = _encode_cursor({name: raw[name] for name in key_names})
         return Page([_from_model(record_cls, item) for item in items], next_cursor)
+
+    def _batch_get(
+        self, model_cls: type[M], key_name: str, record_cls: type[R], keys: Iterable[str], what: str
+    ) -> list[R]:
+        """Items by hash key in the order given, unknown keys skipped (PynamoDB batches 100)."""
+        ids = [k for k in dict.fromkeys(keys) if _storable(k)]
+        if not ids:
+            return []
+        items = self._call(lambda: list(model_cls.batch_get(ids)), what)
+        by_id = {getattr(item, key_name): item for item in items}
+        return [_from_model(record_cls, by_id[i]) for i in ids if i in by_id]
 
     def _batch_delete(self, model_cls: type[M], items: Iterable[M]) -> None:
         def run() -> None:
@@ -579,6 +606,8 @@ class DynamoMetadataStore:
         self._call(lambda: _to_model(self.refs, ref).save(), "put reference face")
 
     def list_reference_faces(self, user_id: str) -> list[ReferenceFace]:
+        if not _storable(user_id):
+            return []
         items = self._call(lambda: list(self.refs.query(user_id)), "list reference faces")
         return [_from_model(ReferenceFace, item) for item in items]
 
@@ -644,11 +673,15 @@ class DynamoMetadataStore:
         return None if item is None else _from_model(Membership, item)
 
     def list_groups_of_user(self, user_id: str) -> list[Membership]:
+        if not _storable(user_id):
+            return []
         index = self.memberships.user_index
         items = self._call(lambda: list(index.query(user_id)), "list groups of user")
         return [_from_model(Membership, item) for item in items]
 
     def list_members(self, group_id: str) -> list[Membership]:
+        if not _storable(group_id):
+            return []
         items = self._call(lambda: list(self.memberships.query(group_id)), "list members")
         return [_from_model(Membership, item) for item in items]
 
@@ -660,6 +693,8 @@ class DynamoMetadataStore:
         self._call(_to_model(self.sections, section).save, "put section")
 
     def list_sections(self, group_id: str) -> list[Section]:
+        if not _storable(group_id):
+            return []
         items = self._call(lambda: list(self.sections.query(group_id)), "list sections")
         return [_from_model(Section, item) for item in items]
 
@@ -674,10 +709,16 @@ class DynamoMetadataStore:
     def get_image(self, image_id: str) -> Image:
         return _from_model(Image, self._get(self.images, "image", image_id))
 
+    def get_images(self, image_ids: Iterable[str]) -> list[Image]:
+        """Images by id in the order given; unknown ids are skipped (BatchGetItem, 100 each)."""
+        return self._batch_get(self.images, "image_id", Image, image_ids, "get images")
+
     def list_images(
         self, group_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Image]:
         """Images of a group, newest first (GSI ``group_id-created_at-index``, descending)."""
+        if not _storable(group_id):
+            return Page([], None)
         index = self.images.group_index
         return self._page(
             lambda n, start: index.query(
@@ -713,25 +754,26 @@ class DynamoMetadataStore:
 
     def get_faces(self, face_ids: Iterable[str]) -> list[Face]:
         """Faces by id in the order given; unknown ids are skipped (BatchGetItem, 100 each)."""
-        ids = list(dict.fromkeys(face_ids))
-        if not ids:
-            return []
-        items = self._call(lambda: list(self.faces.batch_get(ids)), "get faces")
-        by_id = {item.face_id: item for item in items}
-        return [_from_model(Face, by_id[i]) for i in ids if i in by_id]
+        return self._batch_get(self.faces, "face_id", Face, face_ids, "get faces")
 
     def list_faces_of_image(self, image_id: str) -> list[Face]:
+        if not _storable(image_id):
+            return []
         index = self.faces.image_index
         items = self._call(lambda: list(index.query(image_id)), "list faces of image")
         return [_from_model(Face, item) for item in items]
 
     def list_faces_of_person(self, person_id: str) -> list[Face]:
+        if not _storable(person_id):
+            return []
         index = self.faces.person_index
         items = self._call(lambda: list(index.query(person_id)), "list faces of person")
         return [_from_model(Face, item) for item in items]
 
     def list_faces_of_group(self, group_id: str) -> Iterator[Face]:
         """Every face of a group, streamed page by page (GSI ``group_id-index``)."""
+        if not _storable(group_id):
+            return
         index = self.faces.group_index
         pages = self._call(lambda: index.query(group_id), "list faces of group")
         try:
@@ -769,6 +811,8 @@ class DynamoMetadataStore:
         return _from_model(Person, self._get(self.persons, "person", person_id))
 
     def list_persons(self, group_id: str) -> list[Person]:
+        if not _storable(group_id):
+            return []
         index = self.persons.group_index
         items = self._call(lambda: list(index.query(group_id)), "list persons")
         return [_from_model(Person, item) for item in items]
@@ -797,15 +841,17 @@ class DynamoMetadataStore:
             InvalidInputError: neither ``group_id`` nor ``user_id`` given.
         """
         model = self.assignments
+        if group_id is None and user_id is None:
+            raise InvalidInputError("list_assignments needs group_id or user_id")
+        if not _storable(group_id if group_id is not None else user_id):
+            return []
         if group_id is not None:
             condition = None if user_id is None else model.user_id == user_id
             items = self._call(
                 lambda: list(model.query(group_id, filter_condition=condition)), "list assignments"
             )
-        elif user_id is not None:
-            items = self._call(lambda: list(model.user_index.query(user_id)), "list assignments")
         else:
-            raise InvalidInputError("list_assignments needs group_id or user_id")
+            items = self._call(lambda: list(model.user_index.query(user_id)), "list assignments")
         return [_from_model(Assignment, item) for item in items]
 
     def delete_assignment(self, group_id: str, person_id: str) -> None:

@@ -154,13 +154,10 @@ def select_images(job: Job, metadata: MetadataStore) -> tuple[list[Image], list[
                 return images, missing
     else:
         raise InvalidInputError("a download job needs image_ids, person_id or group_id")
+    found = {image.image_id: image for image in metadata.get_images(ids)}
     for image_id in ids:
-        try:
-            image = metadata.get_image(image_id)
-        except NotFoundError:
-            missing.append(image_id)
-            continue
-        if job.group_id and image.group_id != job.group_id:
+        image = found.get(image_id)
+        if image is None or (job.group_id and image.group_id != job.group_id):
             missing.append(image_id)
             continue
         images.append(image)

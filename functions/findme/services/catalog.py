@@ -289,31 +289,38 @@ def _remove_faces(
     updated, deleted = refresh_persons(
         {f.person_id for f in faces if f.person_id}, group_id=faces[0].group_id, metadata=metadata
     )
-    return DeleteResult(faces=len(faces), persons_updated=updated, persons_deleted=deleted)
+    return DeleteResult(
+        faces=len(faces), persons_updated=len(updated), persons_deleted=len(deleted)
+    )
 
 
 def refresh_persons(
     person_ids: Iterable[str], *, group_id: str, metadata: MetadataStore
-) -> tuple[int, int]:
+) -> tuple[list[str], list[str]]:
     """Recount persons from their faces (idempotent, unlike decrements, so retries are safe).
 
     ``face_count`` = faces of the person; ``image_count`` = distinct images among them; a
     cover face that is gone is replaced by the best remaining face (highest
-    ``overall_quality``). A person with no face left is deleted with its assignment.
+    ``overall_quality``). A person with no face left is deleted with its assignment; an id
+    naming no person is skipped (its assignment went before it, so a retry has nothing left).
 
     Returns:
-        ``(updated, deleted)`` person counts.
+        ``(updated, deleted)`` person ids, sorted.
     """
-    updated = deleted = 0
+    updated: list[str] = []
+    deleted: list[str] = []
     for person_id in sorted(set(person_ids)):
         faces = metadata.list_faces_of_person(person_id)
+        try:
+            person = metadata.get_person(person_id)
+        except NotFoundError:
+            continue
         if not faces:
             metadata.delete_assignment(group_id, person_id)
             metadata.delete_person(person_id)
-            deleted += 1
+            deleted.append(person_id)
             continue
         try:
-            person = metadata.get_person(person_id)
             cover = person.cover_face_id
             if cover not in {f.face_id for f in faces}:
                 cover = max(faces, key=lambda f: f.overall_quality).face_id
@@ -327,7 +334,7 @@ def refresh_persons(
             )
         except NotFoundError:
             continue
-        updated += 1
+        updated.append(person_id)
     return updated, deleted
 
 

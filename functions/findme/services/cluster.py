@@ -418,6 +418,7 @@ def assign_new_faces(
     for f in faces:
         by_image[f.image_id].append(f)
     gained: dict[str, int] = defaultdict(int)
+    known: dict[str, Person | None] = {}  # person id -> the stored person (read once)
     for image_id, image_faces in by_image.items():
         todo = [f for f in image_faces if f.person_id is None]
         if not todo:
@@ -441,27 +442,37 @@ def assign_new_faces(
             hits, image_id=image_id, threshold=threshold, present_person_ids=present
         )
         for face, person_id in zip(todo, chosen, strict=True):
-            if person_id is None or not _person_exists(metadata, person_id, group_id):
+            if person_id is None:
+                continue
+            if person_id not in known:  # vector payloads may lag a deleted or moved person
+                known[person_id] = _person_in_group(metadata, person_id, group_id)
+            if known[person_id] is None:
                 continue
             vectors.set_person([face.face_id], person_id)
             metadata.update_face_person(face.face_id, person_id, manual=False)
             result[face.face_id] = person_id
             gained[person_id] += 1
     for person_id, count in gained.items():
-        try:
-            person = metadata.get_person(person_id)
-        except NotFoundError:
+        person = known.get(person_id)
+        if person is None:  # only persons found in the group gain faces
             continue
-        person.face_count += count
-        person.image_count += count
-        person.updated_at = utcnow()
-        metadata.put_person(person)
+        try:
+            # Only the counts: a concurrent rename, hide or cover change is not overwritten.
+            metadata.update_person(
+                person_id,
+                face_count=person.face_count + count,
+                image_count=person.image_count + count,
+                updated_at=utcnow(),
+            )
+        except NotFoundError:
+            continue  # deleted meanwhile
     return result
 
 
-def _person_exists(metadata: MetadataStore, person_id: str, group_id: str) -> bool:
-    """``True`` if the person is still stored in this group (vector payloads may lag)."""
+def _person_in_group(metadata: MetadataStore, person_id: str, group_id: str) -> Person | None:
+    """The person if it is still stored in this group, else ``None``."""
     try:
-        return metadata.get_person(person_id).group_id == group_id
+        person = metadata.get_person(person_id)
     except NotFoundError:
-        return False
+        return None
+    return person if person.group_id == group_id else None

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from findme.domain.records import CURATOR_ROLES, Face, Person, Role
-from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.errors import InvalidInputError, PermissionDeniedError
 from findme.ports import MetadataStore, ObjectStore
 
 
@@ -134,14 +134,5 @@ def refresh_persons(
     ids = sorted({p for p in person_ids if p})
     if not ids:
         return []
-    existed = {p for p in ids if _person_exists(metadata, p)}
-    catalog.refresh_persons(ids, group_id=group_id, metadata=metadata)
-    return [p for p in ids if p in existed and not _person_exists(metadata, p)]
-
-
-def _person_exists(metadata: MetadataStore, person_id: str) -> bool:
-    try:
-        metadata.get_person(person_id)
-    except NotFoundError:
-        return False
-    return True
+    _, removed = catalog.refresh_persons(ids, group_id=group_id, metadata=metadata)
+    return removed

@@ -176,26 +176,17 @@ def set_common_photos(
     """
     access = authorize_group(metadata, principal, group_id, CURATORS)
     wanted = list(dict.fromkeys(image_ids))
-    images: list[Image] = []
+    found = {i.image_id: i for i in metadata.get_images(wanted) if i.group_id == group_id}
     for image_id in wanted:
-        try:
-            image = metadata.get_image(image_id)
-        except NotFoundError:
-            image = None
-        if image is None or image.group_id != group_id:
+        if image_id not in found:
             raise InvalidInputError(
                 f"{image_id} is not an image of this group", code="unknown_image", image_id=image_id
             )
-        images.append(image)
-    for image in images:
+    for image in found.values():
         if not image.common:
             image.common = True
             metadata.put_image(image)
-    for old_id in set(access.group.common_photo_ids) - set(wanted):
-        try:
-            old = metadata.get_image(old_id)
-        except NotFoundError:
-            continue
+    for old in metadata.get_images(sorted(set(access.group.common_photo_ids) - set(wanted))):
         if old.common:
             old.common = False
             metadata.put_image(old)

@@ -43,7 +43,6 @@ from findme.errors import (
     ImageTooLargeError,
     InvalidImageError,
     InvalidInputError,
-    NotFoundError,
     UnsupportedMediaTypeError,
 )
 from findme.ports import MetadataStore, ObjectStore, PresignedPost
@@ -539,10 +538,4 @@ def update_image(
 
 def load_images(metadata: MetadataStore, image_ids: Sequence[str]) -> dict[str, Image]:
     """The images that exist among ``image_ids`` (missing ones are left out)."""
-    found: dict[str, Image] = {}
-    for image_id in dict.fromkeys(image_ids):
-        try:
-            found[image_id] = metadata.get_image(image_id)
-        except NotFoundError:
-            continue
-    return found
+    return {image.image_id: image for image in metadata.get_images(image_ids)}

@@ -146,12 +146,8 @@ def person_images(
 ) -> Page[Image]:
     """The images a person appears in, newest first (capture time, else upload time)."""
     details = person_details(metadata, scope, person_id)
-    images: list[Image] = []
-    for image_id in details.image_ids:
-        try:
-            images.append(metadata.get_image(image_id))
-        except NotFoundError:
-            continue  # a face item outliving its image is drift; the consistency check reports it
+    # A face item outliving its image is drift (skipped; the consistency check reports it).
+    images = metadata.get_images(details.image_ids)
     images.sort(key=lambda i: (i.captured_at or i.created_at, i.image_id), reverse=True)
     return paginate(images, limit=limit, cursor=cursor)
 

@@ -30,7 +30,7 @@ from findme.domain.records import GroupRole, Image
 from findme.errors import NotFoundError, PermissionDeniedError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
 from findme.services.auth import Principal, normalize_phone
-from findme.services.groups import CURATORS, authorize_group, iter_group_images
+from findme.services.groups import CURATORS, GroupAccess, authorize_group, iter_group_images
 from findme.services.users import reference_vectors
 
 #: Nearest faces fetched per reference embedding and group query.
@@ -130,27 +130,17 @@ def _common_images(metadata: MetadataStore, group_ids: Iterable[str]) -> list[Im
             group = metadata.get_group(group_id)
         except NotFoundError:
             continue
-        for image_id in group.common_photo_ids:
-            if image_id in seen:
-                continue
-            seen.add(image_id)
-            try:
-                image = metadata.get_image(image_id)
-            except NotFoundError:
-                continue
-            if image.group_id == group_id:
-                out.append(image)
+        wanted = [i for i in group.common_photo_ids if i not in seen]
+        seen.update(wanted)
+        out += [i for i in metadata.get_images(wanted) if i.group_id == group_id]
     return out
 
 
 def _load(metadata: MetadataStore, matches: dict[str, PhotoMatch]) -> list[tuple[Image, float]]:
-    out: list[tuple[Image, float]] = []
-    for match in sorted(matches.values(), key=lambda m: -m.similarity):
-        try:
-            out.append((metadata.get_image(match.image_id), round(match.similarity, 4)))
-        except NotFoundError:
-            continue  # deleted since it was indexed
-    return out
+    ranked = sorted(matches.values(), key=lambda m: -m.similarity)
+    # Images deleted since they were indexed are skipped by get_images.
+    images = {i.image_id: i for i in metadata.get_images(m.image_id for m in ranked)}
+    return [(images[m.image_id], round(m.similarity, 4)) for m in ranked if m.image_id in images]
 
 
 def photos_for(
@@ -227,11 +217,24 @@ def _photo_set(
     return PhotoSet(personal=personal, common=_common_images(metadata, group_ids))
 
 
-def group_photos(metadata: MetadataStore, principal: Principal, group_id: str) -> PhotoSet:
+def group_photos(metadata: MetadataStore, access: GroupAccess) -> PhotoSet:
     """Every image of a group for its curators (any status; newest first) as ``personal``,
-    except the common photos, which are listed apart as ``common``."""
-    authorize_group(metadata, principal, group_id, CURATORS)
-    group = metadata.get_group(group_id)
+    except the common photos, which are listed apart as ``common``.
+
+    Args:
+        access: the caller's access from :func:`~findme.services.groups.authorize_group`
+            (already loaded: the group is not read again).
+
+    Raises:
+        PermissionDeniedError: ``group_role_required`` unless ``access`` may curate.
+    """
+    if not access.can_curate:
+        raise PermissionDeniedError(
+            "Only the group's owner or photographer (or an admin) may list every photo",
+            code="group_role_required",
+        )
+    group = access.group
+    group_id = group.group_id
     commons = set(group.common_photo_ids)
     personal: list[tuple[Image, float | None]] = []
     common: list[Image] = []
@@ -316,10 +319,8 @@ def search_by_face(
         m.group_id: GroupRole(m.role) for m in metadata.list_groups_of_user(principal.user_id)
     }
     if group_id:
-        if principal.is_admin:
-            metadata.get_group(group_id)
-            memberships.setdefault(group_id, GroupRole.OWNER)
-        authorize_group(metadata, principal, group_id)
+        authorize_group(metadata, principal, group_id)  # 404 unknown group, 403 non-member
+        # An admin outside the group searches it as a curator would.
         memberships = {group_id: memberships.get(group_id, GroupRole.OWNER)}
     curated = [g for g, r in memberships.items() if r in CURATORS or principal.is_admin]
     member_only = [g for g in memberships if g not in curated]

@@ -114,7 +114,10 @@ def assign_images(
         raise InvalidInputError(f"image_ids must hold 1-{MAX_ASSIGN_IMAGES} ids", field="image_ids")
     if section_id is not None:
         get_section(metadata, group_id, section_id)
-    images = [metadata.get_image(i) for i in ids]
+    images = metadata.get_images(ids)
+    if len(images) != len(ids):
+        missing = next(i for i in ids if i not in {image.image_id for image in images})
+        raise NotFoundError("image not found", id=missing)
     if any(i.group_id != group_id for i in images):
         raise InvalidInputError("Every image must belong to the group", field="image_ids")
     for image in images:

@@ -127,9 +127,15 @@ async def _findme_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, e.RateLimitedError):
         headers["Retry-After"] = str(max(1, int(exc.retry_after_s)))
+    details = _json_safe(exc.details)
     if status >= 500:
-        logger.warning("request failed", extra={"code": exc.code, "path": request.url.path})
-    body = error_body(exc.message, exc.code, **_json_safe(exc.details))
+        # A backend's own error text is for the logs, never for the client.
+        logger.warning(
+            "request failed",
+            extra={"code": exc.code, "path": request.url.path, "details": details},
+        )
+        details = {}
+    body = error_body(exc.message, exc.code, **details)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -22,7 +22,10 @@ def stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stores]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        settings = Settings(stage="test", qdrant_path=":memory:", table_prefix="clu-")
+        # A prefix of its own per test: another package may keep one mock_aws open around us.
+        settings = Settings(
+            stage="test", qdrant_path=":memory:", table_prefix=f"clu-{uuid.uuid4().hex[:8]}-"
+        )
         create_tables(settings)
         vectors = QdrantVectorIndex(settings)
         vectors.ensure_collection()

@@ -294,6 +294,44 @@ def test_a_person_already_in_the_photo_is_not_joined_again(stores: Stores, group
     assert result == {new[1].face_id: None}
 
 
+def test_a_rename_during_incremental_assignment_is_kept(
+    stores: Stores, group_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a clustered group and a new photo with a face of identity 0
+    faces, _ = three_identities(stores, group_id, seed=5)
+    run(stores, group_id)
+    person0 = persons_of(stores, faces)[0]
+    assert person0 is not None
+    before = stores.metadata.get_person(person0).face_count
+    stored = {v.face_id: v.vector for v in stores.vectors.get([f.face_id for f in faces])}
+    c0 = unit(np.mean([stored[f.face_id] for f in faces[:5]], axis=0))
+    image_id = photo("renamed-meanwhile")
+    x = blob(np.random.default_rng(50), c0, 1, 0.2)
+    new = stores.add_faces(group_id, x, [image_id])
+    vec = FaceVector(new[0].face_id, group_id, image_id, np.asarray(x[0], np.float32))
+    # And a curator who renames person 0 right after each read of it by digest
+    real_get = stores.metadata.get_person
+    renames: list[str] = []
+
+    def get_then_rename(person_id: str) -> Person:
+        person = real_get(person_id)
+        renames.append(f"Renamed {len(renames) + 1}")
+        stores.metadata.update_person(person_id, name=renames[-1])
+        return person
+
+    monkeypatch.setattr(stores.metadata, "get_person", get_then_rename)
+    # When digest assigns the new face
+    result = assign_new_faces(
+        group_id, [vec], metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
+    )
+    monkeypatch.undo()
+    # Then the face joins person 0, its count grows, and the rename is not overwritten
+    assert result == {new[0].face_id: person0}
+    person = stores.metadata.get_person(person0)
+    assert person.face_count == before + 1
+    assert person.name == renames[-1]
+
+
 def test_assign_new_faces_needs_a_threshold(stores: Stores) -> None:
     with pytest.raises(InvalidInputError):
         assign_new_faces("g", [], metadata=stores.metadata, vectors=stores.vectors)

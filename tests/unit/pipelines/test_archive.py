@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -43,6 +43,9 @@ class JobsAndImages:
         if image_id not in self.images:
             raise NotFoundError("no image")
         return self.images[image_id]
+
+    def get_images(self, image_ids: Iterable[str]) -> list[Image]:
+        return [self.images[i] for i in dict.fromkeys(image_ids) if i in self.images]
 
     def list_images(
         self, group_id: str, *, limit: int = 50, cursor: str | None = None

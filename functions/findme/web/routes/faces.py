@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from findme.errors import NotFoundError
 from findme.services import faces as faces_service
 from findme.services.search import search_by_face
 from findme.web import deps
@@ -177,12 +176,13 @@ def search_face(
         group_id=group_id,
         limit=limit,
     )
+    # Images deleted since they were indexed are skipped by get_images.
+    keys = {i.image_id: i.s3_key for i in metadata.get_images(m.image_id for m in matches)}
     out: list[SearchMatch] = []
     for match in matches:
-        try:
-            key = metadata.get_image(match.image_id).s3_key
-        except NotFoundError:
-            continue  # deleted since it was indexed
+        key = keys.get(match.image_id)
+        if key is None:
+            continue
         out.append(
             SearchMatch(
                 image_s3_path=f"s3://{settings.bucket}/{key}",

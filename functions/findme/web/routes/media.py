@@ -22,7 +22,7 @@ from findme.errors import (
 from findme.ports import MetadataStore, ObjectStore
 from findme.services import catalog, media, processing, search
 from findme.services.auth import Principal
-from findme.services.groups import CURATORS, authorize_group
+from findme.services.groups import CURATORS, GroupAccess, authorize_group
 from findme.services.media import CheckedImage
 from findme.web import deps
 from findme.web.errors import error_responses
@@ -220,8 +220,9 @@ def get_photos(
     ``phone_number``); with only ``group_id`` they get every photo of the group.
     """
     asks_other = bool(phone_number) or (bool(user_id) and user_id != principal.user_id)
-    if group_id and not asks_other and _curates(metadata, principal, group_id):
-        found = search.group_photos(metadata, principal, group_id)
+    access = _curator_access(metadata, principal, group_id) if group_id and not asks_other else None
+    if access is not None:
+        found = search.group_photos(metadata, access)
     else:
         found = search.photos_for(
             metadata=metadata,
@@ -237,11 +238,14 @@ def get_photos(
     return GetOut(personal_images=personal, common_images=common)
 
 
-def _curates(metadata: MetadataStore, principal: Principal, group_id: str) -> bool:
+def _curator_access(
+    metadata: MetadataStore, principal: Principal, group_id: str
+) -> GroupAccess | None:
+    """The caller's access to the group if they curate it, else ``None`` (404: no group)."""
     try:
-        return authorize_group(metadata, principal, group_id, CURATORS).can_curate
+        return authorize_group(metadata, principal, group_id, CURATORS)
     except PermissionDeniedError:
-        return False
+        return None
 
 
 def _photo(objects: ObjectStore, settings: Settings, image: Image, score: float | None) -> PhotoOut:
