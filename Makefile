@@ -9,15 +9,24 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup models run test test-unit test-integration lint format bench synth clean local-down
+.PHONY: setup lock models run test test-unit test-integration lint format bench synth clean local-down
 
 setup: $(STAMP) $(MODELS_STAMP)
 
-$(STAMP): pyproject.toml
+LOCKS := functions/requirements
+# Installs only what the locks pin, each file checked by sha256 (never resolves: a new release
+# upstream cannot change a fresh clone). The project itself goes in editable, built by the
+# locked hatchling without build isolation.
+$(STAMP): pyproject.toml $(LOCKS)/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[api,digest,cluster,zip,local,infra,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCKS)/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Refresh the locks on purpose after changing pyproject.toml (UPGRADE=1: newest transitive pins).
+lock: $(STAMP)
+	$(BIN)/python $(LOCKS)/locks.py $(if $(UPGRADE),--upgrade)
 
 $(MODELS_STAMP): $(STAMP) layers/models/manifest.json
 	$(BIN)/findme models pull

@@ -5,7 +5,7 @@ Run as a script (a fresh interpreter per image, so nothing is already imported):
     python tests/infra/image_imports.py '{"extras": ["zip"], "handlers": [...], "modules": []}'
 
 Every top-level module that comes only from distributions *outside* the runtime closure of
-``findme[<extras>]`` (``functions/requirements/freeze.py``) is blocked, then each handler file
+``findme[<extras>]`` (the image's ``functions/requirements/<image>.lock``) is blocked, then each handler file
 and each extra module (those the handlers import lazily, e.g. the ONNX engine) is imported.
 Prints one JSON object: ``{"failed": {name: "ErrorType: message"}}``.
 """
@@ -25,9 +25,9 @@ from types import ModuleType
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _freeze() -> ModuleType:
-    path = REPO_ROOT / "functions" / "requirements" / "freeze.py"
-    spec = importlib.util.spec_from_file_location("findme_freeze", path)
+def _locks() -> ModuleType:
+    path = REPO_ROOT / "functions" / "requirements" / "locks.py"
+    spec = importlib.util.spec_from_file_location("findme_locks", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -51,12 +51,13 @@ class _Blocker(importlib.abc.MetaPathFinder):
 
 def blocked_modules(extras: Sequence[str]) -> set[str]:
     """Top-level modules of installed distributions the image of ``extras`` does not get."""
-    freeze = _freeze()
-    allowed = set(freeze.runtime_closure(tuple(extras))) | {"findme"}
+    locks = _locks()
+    (image,) = [name for name, ex in locks.LOCKS.items() if set(ex) == set(extras)]
+    allowed = set(locks.read_lock(image)) | {"findme"}
     return {
         module
         for module, dists in metadata.packages_distributions().items()
-        if not any(freeze._canonical(d) in allowed for d in dists)
+        if not any(locks.canonical(d) in allowed for d in dists)
     }
 
 

@@ -185,7 +185,7 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert {"pyproject.toml", "README.md", f"functions/{name}/Dockerfile"} <= files
     assert "functions/findme/config.py" in files
-    assert "functions/requirements/constraints.txt" in files
+    assert f"functions/requirements/{name}.lock" in files
     tops = {f.split("/")[0] for f in files}
     assert tops <= {"pyproject.toml", "README.md", "functions", "layers"}
     others = {f.split("/")[1] for f in files if f.startswith("functions/")}
@@ -205,7 +205,8 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
 @pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_installs_only_its_own_extras(name: str) -> None:
     """Given functions/<name>/Dockerfile, then it starts from the AWS Lambda Python base image,
-    installs the core package with exactly its own extras under the constraints (the digest
+    installs its lock with --require-hashes, then the core package with exactly its own
+    extras and no dependency resolution (the digest
     image adds the api extra: the api runs it), runs handler.handler; only digest copies the
     models to /opt/models."""
     text = (REPO_ROOT / "functions" / name / "Dockerfile").read_text()
@@ -213,7 +214,7 @@ def test_dockerfile_installs_only_its_own_extras(name: str) -> None:
     assert "public.ecr.aws/lambda/python:3.12" in text
     (extras,) = re.findall(r'"\.\[([\w,]+)\]"', text)
     assert set(extras.split(",")) == ({"digest", "api"} if name == "digest" else {name})
-    assert "--constraint functions/requirements/constraints.txt" in text
+    assert f"--require-hashes --no-deps \\\n      --target /opt/site -r functions/requirements/{name}.lock" in text
     assert 'CMD ["handler.handler"]' in text
     assert ("COPY layers/models/*.onnx /opt/models/" in text) == (name == "digest")
     assert ("COPY layers/models/manifest.json /opt/models/" in text) == (name == "digest")
@@ -290,7 +291,7 @@ IMAGE_CONTENTS: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
 
 @pytest.mark.parametrize("image", sorted(IMAGE_CONTENTS))
 def test_handlers_import_with_only_what_their_image_installs(image: str) -> None:
-    """Given an image's runtime closure (findme[<extras>] under the constraints), when its
+    """Given an image's runtime closure (findme[<extras>] as its lock pins it), when its
     handlers and the adapters they build are imported with every other installed distribution
     hidden, then all import (a dependency only the dev venv has would fail the cold start
     with Runtime.ImportModuleError) and the other images' heavy packages are absent."""
