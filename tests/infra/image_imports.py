@@ -6,7 +6,8 @@ Run as a script (a fresh interpreter per image, so nothing is already imported):
 
 Every top-level module that comes only from distributions *outside* the runtime closure of
 ``findme[<extras>]`` (the image's ``functions/requirements/<image>.lock``) is blocked, then
-each handler file and each extra module (those the handlers import lazily, e.g. the ONNX engine) is imported.
+each handler file and each extra module (those the handlers import lazily, e.g. the ONNX
+engine) is imported.
 Prints one JSON object: ``{"failed": {name: "ErrorType: message"}}``.
 """
 
