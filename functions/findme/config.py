@@ -77,10 +77,28 @@ class Settings(BaseSettings):
     face_crop_margin: float = Field(default=0.25, ge=0.0, le=1.0)
 
     # --- matching and clustering ----------------------------------------------------------
-    #: Cosine similarity at or above which two faces are the same person (~FAR 1e-3 on LFW).
+    #: Lowest cosine similarity at which a face matches (the floor of every matching bar;
+    #: ~FMR 4e-4 per pair for SFace on event-dev). The bars themselves rise with the gallery:
+    #: findme.domain.matching.
     match_threshold: float = Field(default=0.40, ge=-1.0, le=1.0)
+    #: Target expected false persons given per search ("my photos"), persons' evidence bar.
+    match_expected_false_persons: float = Field(default=0.02, gt=0.0, le=10.0)
+    #: Target expected false lone faces (faces in no person) given per search: 10x stricter,
+    #: a lone face has no other face to back it and is most often a one-photo guest.
+    match_expected_false_faces: float = Field(default=0.002, gt=0.0, le=10.0)
+    #: Target expected false candidates offered per search ("Is this you?").
+    match_candidate_false_matches: float = Field(default=1.0, gt=0.0, le=100.0)
+    #: Lowest bar at which a person is offered as a candidate.
+    match_candidate_floor: float = Field(default=0.30, ge=-1.0, le=1.0)
+    #: Best faces of a person averaged into its evidence.
+    match_top_k: int = Field(default=3, ge=1, le=50)
+    #: "average" (average linkage, the default) or "dbscan".
+    cluster_method: Literal["average", "dbscan"] = "average"
+    #: Average linkage: smallest mean cosine similarity of two clusters that merge.
+    cluster_linkage_threshold: float = Field(default=0.45, gt=0.0, le=1.0)
     #: DBSCAN eps in cosine distance (1 - cosine similarity).
     cluster_eps: float = Field(default=0.475, gt=0.0, lt=2.0)
+    #: DBSCAN min_samples; with average linkage, clusters smaller than this are noise.
     cluster_min_samples: int = Field(default=2, ge=1)
 
     # --- limits -----------------------------------------------------------------------

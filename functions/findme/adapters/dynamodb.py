@@ -176,6 +176,7 @@ class MembershipModel(Model):
     user_id = UnicodeAttribute(range_key=True)
     role = UnicodeAttribute()
     joined_at = UTCDateTimeAttribute()
+    rejected_face_ids = ListAttribute(of=UnicodeAttribute, default=list)
     user_index = UserGroupsIndex()
 
 

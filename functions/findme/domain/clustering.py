@@ -42,7 +42,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 #: Query rows per chunk of the radius search (bounds the transient per-row arrays).
 GRAPH_CHUNK_ROWS = 4096
 
+#: Query rows per chunk of the brute-force neighbour search (chunk x N float32 at a time).
+KNN_CHUNK_ROWS = 256
+
 #: Strongest edges per face kept for the constrained split (beside the maximum spanning tree).
 SPLIT_TOP_K = 10
 
@@ -65,6 +68,20 @@ MAX_REPAIR_PARTS = 1000
 
 #: Largest overlap block solved exactly (rows × columns); bigger blocks are matched greedily.
 MAX_EXACT_BLOCK = 4_000_000
+
+#: Clustering methods: DBSCAN (chains look-alikes in big groups) or average linkage.
+CLUSTER_METHODS = ("dbscan", "average")
+
+#: Average linkage: smallest mean cosine similarity between two clusters that merge (distance
+#: 0.55). On ../shared/data/event-dev (1,000 one-photo guests) 0.42 / 0.45 / 0.48 gave BCubed
+#: P 0.971 / 0.988 / 0.997 and R 0.982 / 0.976 / 0.966 (README "Matching").
+LINKAGE_THRESHOLD = 0.45
+
+#: Neighbour graph for average linkage: pairs below this cosine similarity count as 0 (SFace
+#: impostor pairs average 0.09, sd 0.09), and each face keeps its strongest neighbours only,
+#: so the graph has at most N x LINKAGE_NEIGHBOURS pairs at any group size.
+LINKAGE_GRAPH_FLOOR = 0.30
+LINKAGE_NEIGHBOURS = 30
 
 #: Tie-break weight for persons with a curator-given name: never outweighs one shared face.
 NAMED_BONUS = 0.5
@@ -194,6 +211,53 @@ def cosine_radius_graph(
     data = np.concatenate(distances) if distances else np.zeros(0, np.float32)
     del distances
     return csr_matrix((data, indices, indptr), shape=(n, n))
+
+
+def cosine_knn_graph(
+    unit: NDArray[np.float32], floor: float, k: int, *, chunk_rows: int = KNN_CHUNK_ROWS
+) -> csr_matrix:
+    """Sparse symmetric graph of each face's ``k`` most similar faces at cosine ``>= floor``.
+
+    Brute force in row chunks (``chunk_rows x N`` float32 similarities at a time, 100 MB at
+    N = 100k), so memory is bounded by the chunk plus at most ``2·k·N`` stored pairs.
+
+    Args:
+        unit: ``(N, D) float32`` L2-normalised rows.
+        floor: smallest cosine similarity kept, in ``[-1, 1]``.
+        k: neighbours kept per face (self excluded), ``>= 1``.
+        chunk_rows: query rows per chunk.
+
+    Returns:
+        ``(N, N)`` CSR matrix of cosine similarities (``float32``), symmetric (a pair kept by
+        either face), no self pairs.
+    """
+    from scipy.sparse import coo_matrix
+
+    n = unit.shape[0]
+    rows: list[NDArray[np.int32]] = []
+    cols: list[NDArray[np.int32]] = []
+    vals: list[NDArray[np.float32]] = []
+    for start in range(0, n, chunk_rows):
+        sims = unit[start : start + chunk_rows] @ unit.T
+        local = np.arange(sims.shape[0])
+        sims[local, local + start] = -np.inf  # no self pairs
+        # pairs above the floor are few (impostors pass it at about 1 %): rank only those
+        r, c = np.nonzero(sims >= floor)
+        v = sims[r, c]
+        order = np.lexsort((-v, r))
+        r, c, v = r[order], c[order], v[order]
+        first = np.searchsorted(r, r, side="left")
+        keep = (np.arange(r.size) - first) < k
+        rows.append((r[keep] + start).astype(np.int32))
+        cols.append(c[keep].astype(np.int32))
+        vals.append(v[keep].astype(np.float32))
+        del sims
+    if not rows:
+        return coo_matrix((n, n), dtype=np.float32).tocsr()
+    g = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    ).tocsr()
+    return g.maximum(g.T).tocsr()
 
 
 def dbscan_labels(graph: csr_matrix, min_samples: int) -> NDArray[np.intp]:
@@ -501,77 +565,23 @@ def _match_overlap(
 
 
 # --- the whole run ---------------------------------------------------------------------------
-def cluster_faces(
-    embeddings: NDArray[np.floating],
-    image_ids: Sequence[str],
-    person_ids: Sequence[str | None],
-    manual: Sequence[bool],
+def _dbscan_step(
+    unit: NDArray[np.float32],
     *,
-    eps: float,
+    idx: NDArray[np.intp],
+    n: int,
+    image_codes: NDArray[np.intp],
+    manual_codes: NDArray[np.intp],
     min_samples: int,
-    preserve_manual: bool = True,
-    known_person_ids: Iterable[str] = (),
-    named_person_ids: Collection[str] = frozenset(),
-    new_person_id: Callable[[], str] = _new_uuid,
-) -> ClusteringOutcome:
-    """Cluster a group's faces into persons (see the module docstring for the rules).
-
-    Args:
-        embeddings: ``(N, D) float`` face embeddings (L2-normalised here; a row of zeros or
-            NaN means "no embedding": such a face never links to another).
-        image_ids: ``N`` photo ids; two faces of one photo never share an automatic person.
-        person_ids: ``N`` current persons (``None``: unassigned), used for stable ids.
-        manual: ``N`` current ``is_manual_assignment`` flags.
-        eps: DBSCAN radius in cosine distance ``1 - cos``, in ``(0, 2)``; default setting
-            0.475 (BCubed F 0.977 on a 40-identity LFW subset, ARCHITECTURE.md §4).
-        min_samples: DBSCAN core-point count (self included), ``>= 1``.
-        preserve_manual: keep manual faces where they are and let them constrain the result;
-            ``False`` re-clusters them like any face and clears their manual flag.
-        known_person_ids: persons of the group before the run (even empty ones), so the
-            outcome lists those to remove.
-        named_person_ids: persons with a curator-given name or linked user: preferred on
-            equal overlap.
-        new_person_id: id factory for new persons (uuid4 strings by default).
+    eps: float,
+    timings: dict[str, float],
+) -> tuple[NDArray[np.intp], csr_matrix | None, int, int]:
+    """DBSCAN on the sparse radius graph, then the constrained split of conflicted clusters.
 
     Returns:
-        A :class:`ClusteringOutcome`.
-
-    Raises:
-        InvalidInputError: inconsistent lengths, ``eps`` outside ``(0, 2)`` or
-            ``min_samples < 1``.
+        ``(n,)`` component labels (``-1`` noise), the graph, clusters found, clusters split.
     """
-    t_start = time.perf_counter()
-    x = np.asarray(embeddings)
-    n = len(image_ids)
-    if x.ndim != 2 or x.shape[0] != n or len(person_ids) != n or len(manual) != n:
-        raise InvalidInputError(
-            "embeddings (N, D), image_ids, person_ids and manual must have N rows",
-            field="embeddings",
-        )
-    if not 0.0 < eps < 2.0:
-        raise InvalidInputError("eps must be in (0, 2) (cosine distance)", field="eps")
-    if min_samples < 1:
-        raise InvalidInputError("min_samples must be >= 1", field="min_samples")
-    timings: dict[str, float] = {}
-
-    unit, valid = normalize_rows(x) if n else (np.zeros((0, 1), np.float32), np.zeros(0, bool))
-    _, image_codes_u = np.unique(np.asarray(image_ids, dtype=object), return_inverse=True)
-    image_codes = image_codes_u.astype(np.intp).reshape(-1)
-    pinned = np.asarray(manual, dtype=bool) & preserve_manual
-    pinned_person: list[str | None] = [
-        p if m else None for p, m in zip(person_ids, pinned, strict=True)
-    ]
-    manual_names = sorted({p for p in pinned_person if p is not None})
-    manual_code_of = {p: i for i, p in enumerate(manual_names)}
-    manual_codes = np.array(
-        [manual_code_of[p] if p is not None else -1 for p in pinned_person], dtype=np.intp
-    )
-    # A face a curator left unassigned on purpose takes no part in clustering.
-    clusterable = valid & ~(pinned & (manual_codes < 0))
-
-    # 1. DBSCAN on the sparse radius graph
     t = time.perf_counter()
-    idx = np.flatnonzero(clusterable)
     labels = np.full(n, -1, dtype=np.intp)
     graph = None
     if idx.size:
@@ -606,6 +616,160 @@ def cluster_faces(
         small = (sizes < min_samples) & ~anchored
         comp[(comp >= 0) & small[np.maximum(comp, 0)]] = -1
     timings["split"] = time.perf_counter() - t
+
+    return comp, graph, clusters_found, int(conflicted.size)
+
+
+def _average_linkage_step(
+    unit: NDArray[np.float32],
+    *,
+    idx: NDArray[np.intp],
+    n: int,
+    image_codes: NDArray[np.intp],
+    manual_codes: NDArray[np.intp],
+    min_samples: int,
+    threshold: float,
+    timings: dict[str, float],
+) -> tuple[NDArray[np.intp], csr_matrix | None, int, int]:
+    """Average linkage with cannot-links on the top-``LINKAGE_NEIGHBOURS`` neighbour graph
+    (pairs at cosine similarity ``>= LINKAGE_GRAPH_FLOOR``); small clusters become noise.
+
+    Returns:
+        ``(n,)`` component labels (``-1`` noise), the graph, clusters found, 0 (no split:
+        the constraints hold at every merge).
+    """
+    from findme.domain.linkage import average_linkage_labels
+
+    comp = np.full(n, -1, dtype=np.intp)
+    graph = None
+    t = time.perf_counter()
+    if idx.size:
+        graph = cosine_knn_graph(unit[idx], LINKAGE_GRAPH_FLOOR, LINKAGE_NEIGHBOURS)
+        timings["graph"] = time.perf_counter() - t
+        t = time.perf_counter()
+        coo = graph.tocoo()
+        labels = average_linkage_labels(
+            coo.row.astype(np.intp),
+            coo.col.astype(np.intp),
+            coo.data,
+            int(idx.size),
+            threshold=threshold,
+            image_codes=image_codes[idx],
+            manual_codes=manual_codes[idx],
+        )
+        sizes = np.bincount(labels)
+        anchored = np.zeros(sizes.size, dtype=bool)
+        anchored[labels[manual_codes[idx] >= 0]] = True
+        keep = (sizes >= min_samples) | anchored
+        _, dense = np.unique(labels[keep[labels]], return_inverse=True)
+        sub = np.full(idx.size, -1, dtype=np.intp)
+        sub[keep[labels]] = dense.reshape(-1)
+        comp[idx] = sub
+    timings["linkage"] = time.perf_counter() - t
+    return comp, graph, int(comp.max()) + 1 if n else 0, 0
+
+
+def cluster_faces(
+    embeddings: NDArray[np.floating],
+    image_ids: Sequence[str],
+    person_ids: Sequence[str | None],
+    manual: Sequence[bool],
+    *,
+    eps: float,
+    min_samples: int,
+    preserve_manual: bool = True,
+    known_person_ids: Iterable[str] = (),
+    named_person_ids: Collection[str] = frozenset(),
+    new_person_id: Callable[[], str] = _new_uuid,
+    method: str = "dbscan",
+    linkage_threshold: float = LINKAGE_THRESHOLD,
+) -> ClusteringOutcome:
+    """Cluster a group's faces into persons (see the module docstring for the rules).
+
+    ``method="average"`` replaces step 1 (DBSCAN, then the constrained split) by average
+    linkage on a sparse neighbour graph with the same-photo and manual rules as cannot-links
+    (:mod:`findme.domain.linkage`): clusters smaller than ``min_samples`` are noise.
+
+    Args:
+        embeddings: ``(N, D) float`` face embeddings (L2-normalised here; a row of zeros or
+            NaN means "no embedding": such a face never links to another).
+        image_ids: ``N`` photo ids; two faces of one photo never share an automatic person.
+        person_ids: ``N`` current persons (``None``: unassigned), used for stable ids.
+        manual: ``N`` current ``is_manual_assignment`` flags.
+        eps: DBSCAN radius in cosine distance ``1 - cos``, in ``(0, 2)``; default setting
+            0.475 (BCubed F 0.977 on a 40-identity LFW subset, ARCHITECTURE.md §4).
+        min_samples: DBSCAN core-point count (self included), ``>= 1``.
+        preserve_manual: keep manual faces where they are and let them constrain the result;
+            ``False`` re-clusters them like any face and clears their manual flag.
+        known_person_ids: persons of the group before the run (even empty ones), so the
+            outcome lists those to remove.
+        named_person_ids: persons with a curator-given name or linked user: preferred on
+            equal overlap.
+        new_person_id: id factory for new persons (uuid4 strings by default).
+        method: ``"dbscan"`` or ``"average"`` (``Settings.cluster_method``).
+        linkage_threshold: ``average`` only: smallest mean cosine similarity between two
+            clusters that merge, in ``(0, 1]`` (``Settings.cluster_linkage_threshold``).
+
+    Returns:
+        A :class:`ClusteringOutcome`.
+
+    Raises:
+        InvalidInputError: inconsistent lengths, ``eps`` outside ``(0, 2)``,
+            ``min_samples < 1`` or an unknown ``method``.
+    """
+    t_start = time.perf_counter()
+    x = np.asarray(embeddings)
+    n = len(image_ids)
+    if x.ndim != 2 or x.shape[0] != n or len(person_ids) != n or len(manual) != n:
+        raise InvalidInputError(
+            "embeddings (N, D), image_ids, person_ids and manual must have N rows",
+            field="embeddings",
+        )
+    if not 0.0 < eps < 2.0:
+        raise InvalidInputError("eps must be in (0, 2) (cosine distance)", field="eps")
+    if min_samples < 1:
+        raise InvalidInputError("min_samples must be >= 1", field="min_samples")
+    if method not in CLUSTER_METHODS:
+        raise InvalidInputError("method must be 'dbscan' or 'average'", field="method")
+    timings: dict[str, float] = {}
+
+    unit, valid = normalize_rows(x) if n else (np.zeros((0, 1), np.float32), np.zeros(0, bool))
+    _, image_codes_u = np.unique(np.asarray(image_ids, dtype=object), return_inverse=True)
+    image_codes = image_codes_u.astype(np.intp).reshape(-1)
+    pinned = np.asarray(manual, dtype=bool) & preserve_manual
+    pinned_person: list[str | None] = [
+        p if m else None for p, m in zip(person_ids, pinned, strict=True)
+    ]
+    manual_names = sorted({p for p in pinned_person if p is not None})
+    manual_code_of = {p: i for i, p in enumerate(manual_names)}
+    manual_codes = np.array(
+        [manual_code_of[p] if p is not None else -1 for p in pinned_person], dtype=np.intp
+    )
+    # A face a curator left unassigned on purpose takes no part in clustering.
+    clusterable = valid & ~(pinned & (manual_codes < 0))
+
+    if method == "average":
+        comp, graph, clusters_found, n_split = _average_linkage_step(
+            unit,
+            idx=np.flatnonzero(clusterable),
+            n=n,
+            image_codes=image_codes,
+            manual_codes=manual_codes,
+            min_samples=min_samples,
+            threshold=linkage_threshold,
+            timings=timings,
+        )
+    else:
+        comp, graph, clusters_found, n_split = _dbscan_step(
+            unit,
+            idx=np.flatnonzero(clusterable),
+            n=n,
+            image_codes=image_codes,
+            manual_codes=manual_codes,
+            min_samples=min_samples,
+            eps=eps,
+            timings=timings,
+        )
 
     # 3. stable ids: clusters -> old persons by overlap, then the manual rule, then new ids
     t = time.perf_counter()
@@ -685,7 +849,7 @@ def cluster_faces(
         persons_merged=sum(len(v) for v in merged_into.values()),
         manual_assignments_preserved=preserved,
         clusters_found=clusters_found,
-        clusters_split=int(conflicted.size),
+        clusters_split=n_split,
         noise_faces=sum(1 for p in final if p is None),
         processing_time=time.perf_counter() - t_start,
         neighbour_pairs=int(graph.nnz) if graph is not None else 0,
@@ -717,8 +881,16 @@ def assign_incremental(
     image_id: str,
     threshold: float,
     present_person_ids: Collection[str] = (),
+    person_sizes: Mapping[str, int] | None = None,
+    linkage_threshold: float | None = None,
 ) -> list[str | None]:
     """Persons for the new faces of one photo, between two clusterings.
+
+    With ``linkage_threshold`` (average linkage, the default clustering), the rule is the
+    clustering's own: a face joins the person with the highest *mean* cosine similarity over
+    the person's faces (neighbours not returned count 0, as in :mod:`findme.domain.linkage`;
+    a person larger than the neighbours asked is averaged over that many), when that mean is
+    ``>= linkage_threshold``: one look-alike face of a big person is not enough.
 
     Rule (issue 4, item 2): a new face joins the person of its *nearest already-assigned
     face* in the group when their cosine similarity is ``>= threshold``; it never joins a
@@ -736,11 +908,26 @@ def assign_incremental(
         threshold: cosine similarity, ``Settings.match_threshold`` (0.40 ≈ FAR 1e-3 on LFW
             for SFace, ARCHITECTURE.md §4).
         present_person_ids: persons that already have a face in this photo.
+        person_sizes: faces per person (``Person.face_count``), for the linkage rule.
+        linkage_threshold: switch to the linkage rule with this bar (cosine similarity).
 
     Returns:
         Per new face, in input order, the person to join or ``None``.
     """
     best: list[tuple[float, str] | None] = []
+    if linkage_threshold is not None:
+        sizes = person_sizes or {}
+        for hits in neighbours:
+            cap = max(len(hits), 1)
+            sums: dict[str, float] = {}
+            for hit in hits:
+                if hit.person_id is None or hit.image_id == image_id or hit.similarity <= 0:
+                    continue
+                sums[hit.person_id] = sums.get(hit.person_id, 0.0) + hit.similarity
+            means = {p: v / max(1, min(sizes.get(p, 1), cap)) for p, v in sums.items()}
+            pick = max(((v, p) for p, v in means.items() if v >= linkage_threshold), default=None)
+            best.append(pick)
+        return _serve(best, present_person_ids)
     for hits in neighbours:
         top: tuple[float, str] | None = None
         for hit in hits:
@@ -749,6 +936,13 @@ def assign_incremental(
             if top is None or hit.similarity > top[0]:
                 top = (hit.similarity, hit.person_id)
         best.append(top)
+    return _serve(best, present_person_ids)
+
+
+def _serve(
+    best: Sequence[tuple[float, str] | None], present_person_ids: Collection[str]
+) -> list[str | None]:
+    """Give each face its wanted person, most similar first, never a person taken twice."""
     taken = set(present_person_ids)
     result: list[str | None] = [None] * len(best)
     order = sorted(

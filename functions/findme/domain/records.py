@@ -121,6 +121,9 @@ class Membership:
     user_id: str
     role: GroupRole
     joined_at: datetime = field(default_factory=utcnow)
+    #: Faces of persons the user said are not them ("Is this you?" -> no): never offered or
+    #: matched to this user again, whatever person ids a re-cluster gives them.
+    rejected_face_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

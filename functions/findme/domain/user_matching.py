@@ -1,6 +1,13 @@
 """Persons (clusters) to registered users, by their selfie embeddings.
 
-Two strategies, as in the peer system's cluster-to-user assignment:
+Three strategies:
+
+- ``evidence`` (default): the rule of ``GET /get`` (:mod:`findme.domain.matching`): the
+  person's evidence for a user is the mean of its ``top_k`` best face scores; the person goes
+  to the user with the highest evidence when it is ``>= threshold`` (the person bar of the
+  group, from its size and a target number of expected false matches).
+
+and two from the peer system's cluster-to-user assignment:
 
 - ``centroid``: the cosine similarity between the person's centroid (L2-normalised mean of
   its face embeddings, the usual class prototype of embedding-based face recognition, e.g.
@@ -25,10 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from findme.domain.clustering import normalize_rows
+from findme.domain.matching import EVIDENCE_TOP_K
 from findme.errors import InvalidInputError
 
 
 class Strategy(enum.StrEnum):
+    EVIDENCE = "evidence"
     CENTROID = "centroid"
     VOTE = "vote"
 
@@ -40,7 +49,8 @@ class UserMatch:
     Attributes:
         person_id: the person.
         user_id: the user.
-        similarity: ``centroid``: cosine similarity of the centroid to the user's closest
+        similarity: ``evidence``: the person's evidence for the user; ``centroid``: cosine
+            similarity of the centroid to the user's closest
             reference; ``vote``: share of the person's faces voting for the user, in ``[0, 1]``.
         mean_similarity: mean over the person's faces of the cosine similarity to the user's
             closest reference.
@@ -74,6 +84,7 @@ def match_persons_to_users(
     strategy: Strategy | str = Strategy.CENTROID,
     threshold: float,
     min_vote_fraction: float = 0.5,
+    top_k: int = EVIDENCE_TOP_K,
 ) -> list[UserMatch]:
     """Match every person to at most one user (see the module docstring).
 
@@ -85,6 +96,7 @@ def match_persons_to_users(
         strategy: ``centroid`` or ``vote``.
         threshold: cosine similarity (``Settings.match_threshold``, 0.40 ≈ FAR 1e-3).
         min_vote_fraction: ``vote`` only: share of faces that must vote for the user.
+        top_k: ``evidence`` only: best faces averaged.
 
     Returns:
         One :class:`UserMatch` per matched person, sorted by person id.
@@ -95,7 +107,9 @@ def match_persons_to_users(
     try:
         strategy = Strategy(strategy)
     except ValueError as exc:
-        raise InvalidInputError("strategy must be 'centroid' or 'vote'", field="strategy") from exc
+        raise InvalidInputError(
+            "strategy must be 'evidence', 'centroid' or 'vote'", field="strategy"
+        ) from exc
     faces, face_ok = normalize_rows(np.atleast_2d(np.asarray(face_embeddings, dtype=np.float32)))
     refs, ref_ok = normalize_rows(np.atleast_2d(np.asarray(reference_embeddings, dtype=np.float32)))
     if len(face_person_ids) != faces.shape[0] or len(reference_user_ids) != refs.shape[0]:
@@ -116,7 +130,15 @@ def match_persons_to_users(
         unit = faces[by_person[person_id]]
         per_face = _user_similarity(unit, refs, ref_users, len(users))
         mean = per_face.mean(axis=0)
-        if strategy is Strategy.CENTROID:
+        if strategy is Strategy.EVIDENCE:
+            k = min(top_k, per_face.shape[0])
+            evidence = -np.sort(-per_face, axis=0)[:k].mean(axis=0)
+            best = int(np.argmax(evidence))
+            if evidence[best] >= threshold:
+                matches.append(
+                    UserMatch(person_id, users[best], float(evidence[best]), float(mean[best]))
+                )
+        elif strategy is Strategy.CENTROID:
             centroid, _ = normalize_rows(unit.sum(axis=0, keepdims=True))
             score = _user_similarity(centroid, refs, ref_users, len(users))[0]
             best = int(np.argmax(score))

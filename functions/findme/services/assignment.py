@@ -15,11 +15,13 @@ reference vectors are read by id (``MetadataStore.list_reference_faces`` then
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from findme.config import Settings
 from findme.domain.faces import EMBEDDING_DIM
 from findme.domain.records import Assignment, utcnow
 from findme.domain.user_matching import Strategy, match_persons_to_users
@@ -58,10 +60,11 @@ def assign_persons_to_users(
     *,
     metadata: MetadataStore,
     vectors: VectorIndex,
-    threshold: float,
-    strategy: Strategy | str = Strategy.CENTROID,
+    threshold: float | None = None,
+    strategy: Strategy | str = Strategy.EVIDENCE,
     min_vote_fraction: float = 0.5,
     user_ids: Sequence[str] | None = None,
+    settings: Settings | None = None,
 ) -> AssignmentRun:
     """Match the group's persons to users and store the assignments.
 
@@ -69,10 +72,14 @@ def assign_persons_to_users(
         group_id: the group.
         metadata: metadata store.
         vectors: vector index (face vectors of the group, users' reference vectors).
-        threshold: cosine similarity in ``[-1, 1]`` (``Settings.match_threshold``).
-        strategy: ``centroid`` or ``vote`` (see :mod:`findme.domain.user_matching`).
+        threshold: cosine similarity in ``[-1, 1]``; default: for ``evidence`` the group's
+            person bar (:func:`findme.services.search.match_bars`, the rule of ``GET /get``),
+            else ``Settings.match_threshold``.
+        strategy: ``evidence`` (default), ``centroid`` or ``vote``
+            (see :mod:`findme.domain.user_matching`).
         min_vote_fraction: ``vote``: share of a person's faces that must match the user.
         user_ids: candidate users, all members of the group; default: every member.
+        settings: matching settings (default: ``Settings()``).
 
     Returns:
         An :class:`AssignmentRun`.
@@ -84,7 +91,8 @@ def assign_persons_to_users(
             entry that is not a member of the group.
     """
     strategy = _strategy(strategy)
-    if not -1.0 <= threshold <= 1.0:
+    settings = settings or Settings()
+    if threshold is not None and not -1.0 <= threshold <= 1.0:
         raise InvalidInputError("threshold must be in [-1, 1]", field="threshold")
     if not 0.0 < min_vote_fraction <= 1.0:
         raise InvalidInputError("min_vote_fraction must be in (0, 1]", field="min_vote_fraction")
@@ -118,6 +126,14 @@ def assign_persons_to_users(
         for v in vectors.scroll_group(group_id, with_vectors=True)
         if v.person_id is not None and v.person_id not in fixed
     ]
+    if threshold is None:
+        if strategy is Strategy.EVIDENCE:
+            from findme.services.search import match_bars
+
+            most_refs = max(Counter(owner.values()).values(), default=1)
+            threshold = match_bars(metadata, vectors, settings, group_id, most_refs).person
+        else:
+            threshold = settings.match_threshold
     matches = match_persons_to_users(
         _stack([v.vector for v in face_vectors]),
         [v.person_id for v in face_vectors],
@@ -126,6 +142,7 @@ def assign_persons_to_users(
         strategy=strategy,
         threshold=threshold,
         min_vote_fraction=min_vote_fraction,
+        top_k=settings.match_top_k,
     )
 
     run = AssignmentRun(
@@ -205,7 +222,9 @@ def _strategy(value: Strategy | str) -> Strategy:
     try:
         return Strategy(value)
     except ValueError as exc:
-        raise InvalidInputError("strategy must be 'centroid' or 'vote'", field="strategy") from exc
+        raise InvalidInputError(
+            "strategy must be 'evidence', 'centroid' or 'vote'", field="strategy"
+        ) from exc
 
 
 def _stack(rows: Sequence[np.ndarray]) -> np.ndarray:

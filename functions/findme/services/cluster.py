@@ -28,7 +28,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from findme.config import Settings
-from findme.domain.clustering import Neighbour, PersonPlan, assign_incremental, cluster_faces
+from findme.domain.clustering import (
+    LINKAGE_GRAPH_FLOOR,
+    LINKAGE_THRESHOLD,
+    Neighbour,
+    PersonPlan,
+    assign_incremental,
+    cluster_faces,
+)
 from findme.domain.faces import EMBEDDING_DIM
 from findme.domain.records import Assignment, Face, JobStatus, Person, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
@@ -102,6 +109,8 @@ def cluster_group(
     min_samples: int,
     preserve_manual: bool = True,
     write_concurrency: int = WRITE_CONCURRENCY,
+    method: str = "average",
+    linkage_threshold: float = LINKAGE_THRESHOLD,
 ) -> ClusterResult:
     """Re-cluster every face of a group into persons and write the result.
 
@@ -123,6 +132,9 @@ def cluster_group(
         preserve_manual: keep manual assignments (default); ``False`` re-clusters every face
             and clears the manual flags.
         write_concurrency: parallel face-item updates.
+        method: ``"average"`` (average linkage) or ``"dbscan"`` (``Settings.cluster_method``).
+        linkage_threshold: average linkage's merge bar, mean cosine similarity
+            (``Settings.cluster_linkage_threshold``).
 
     Returns:
         The run's :class:`ClusterResult`.
@@ -154,6 +166,8 @@ def cluster_group(
         eps=eps,
         min_samples=min_samples,
         preserve_manual=preserve_manual,
+        method=method,
+        linkage_threshold=linkage_threshold,
         known_person_ids=persons_before,
         named_person_ids={p for p, rec in persons_before.items() if rec.name or rec.linked_user_id},
     )
@@ -345,6 +359,8 @@ def run_cluster_job(
                 task.min_samples if task.min_samples is not None else settings.cluster_min_samples
             ),
             preserve_manual=task.preserve_manual,
+            method=settings.cluster_method,
+            linkage_threshold=settings.cluster_linkage_threshold,
         )
     except Exception as exc:
         if task.job_id:
@@ -376,15 +392,18 @@ def assign_new_faces(
 ) -> dict[str, str | None]:
     """Join new faces to known persons, photo by photo (digest calls this per image).
 
-    Rule (:func:`findme.domain.clustering.assign_incremental`): a face joins the person of
-    its nearest already-assigned face in the group when their cosine similarity is
-    ``>= threshold``, never a person already present in the same photo; otherwise it stays
-    unassigned until the next clustering. Faces that already have a person (a re-delivered
-    notification, a manual move) keep it and are left alone. Writes the vector payload, then
-    the face item (``is_manual_assignment=False``), then bumps the person's ``face_count``
-    and ``image_count`` by one per face (a photo adds at most one face to a person); these
-    counts are approximate under concurrent digests and exact again after the next
-    clustering.
+    Rule (:func:`findme.domain.clustering.assign_incremental`), the clustering's own: with
+    ``Settings.cluster_method == "average"``, a face joins the person whose faces it matches
+    with the highest mean cosine similarity when that mean is
+    ``>= Settings.cluster_linkage_threshold`` (so one look-alike face of a person is not
+    enough); with DBSCAN (or no settings), the person of its nearest already-assigned face
+    at cosine similarity ``>= threshold``. Never a person already present in the same photo;
+    otherwise the face stays unassigned until the next clustering. Faces that already have a
+    person (a re-delivered notification, a manual move) keep it and are left alone. Writes the
+    vector payload, then the face item (``is_manual_assignment=False``), then bumps the
+    person's ``face_count`` and ``image_count`` by one per face (a photo adds at most one
+    face to a person); these counts are approximate under concurrent digests and exact again
+    after the next clustering.
 
     Call it after the faces' items and vectors are stored (the vector index is queried
     with ``group_ids=[group_id]``; hits from the same photo, the faces themselves included,
@@ -413,6 +432,12 @@ def assign_new_faces(
         if settings is None:
             raise InvalidInputError("assign_new_faces needs a threshold or settings")
         threshold = settings.match_threshold
+    linkage = (
+        settings.cluster_linkage_threshold
+        if settings is not None and settings.cluster_method == "average"
+        else None
+    )
+    query_floor = min(threshold, LINKAGE_GRAPH_FLOOR) if linkage is not None else threshold
     result: dict[str, str | None] = {f.face_id: f.person_id for f in faces}
     by_image: dict[str, list[FaceVector]] = defaultdict(list)
     for f in faces:
@@ -433,13 +458,27 @@ def assign_new_faces(
             [
                 Neighbour(h.face_id, h.image_id, h.person_id, h.score)
                 for h in vectors.query(
-                    f.vector, group_ids=[group_id], limit=neighbours, score_threshold=threshold
+                    f.vector, group_ids=[group_id], limit=neighbours, score_threshold=query_floor
                 )
             ]
             for f in todo
         ]
+        sizes: dict[str, int] = {}
+        if linkage is not None:
+            for person_id in {h.person_id for face_hits in hits for h in face_hits}:
+                if person_id is None:
+                    continue
+                if person_id not in known:
+                    known[person_id] = _person_in_group(metadata, person_id, group_id)
+                person = known[person_id]
+                sizes[person_id] = person.face_count if person is not None else 1
         chosen = assign_incremental(
-            hits, image_id=image_id, threshold=threshold, present_person_ids=present
+            hits,
+            image_id=image_id,
+            threshold=threshold,
+            present_person_ids=present,
+            person_sizes=sizes,
+            linkage_threshold=linkage,
         )
         for face, person_id in zip(todo, chosen, strict=True):
             if person_id is None:

@@ -1,14 +1,22 @@
 """Finding a user's photos, and searching a group by a face photo.
 
-*Personal photos* of a user in a set of groups (:func:`personal_matches`), most similar first:
+*Personal photos* of a user in a set of groups (:func:`match_user`, rule in
+:mod:`findme.domain.matching`), group by group:
 
-1. every reference embedding of the user (their selfies) is queried against the group
-   faces (``kind="face"``, filtered by the groups) at cosine similarity ≥
-   ``Settings.match_threshold`` (0.40 ≈ FAR 1e-3 for SFace on LFW);
-2. each matched face's *person* (cluster) adds the person's other photos, scored by their
-   own face's best similarity to a reference (so a profile shot the selfie does not match
-   directly is still found, as Rekognition "Users" and Immich do);
-3. persons assigned to the user by the cluster-to-user assignment add theirs too.
+1. the bars: from the number of persons and unclustered faces in the group and the user's
+   reference count, for a target number of expected false matches per search
+   (``Settings.match_expected_false_persons`` / ``match_expected_false_faces``);
+2. every reference embedding of the user (all their selfies) is queried against the group
+   faces at the candidate bar; each hit's *person* gets its evidence (mean of its
+   ``top_k`` best face scores over *all* its faces) and the other registered members'
+   evidence for it (exclusivity);
+3. persons at or above the person bar are the user's: all their photos, each scored by
+   its own face's best similarity (a profile shot the selfie does not match directly is
+   still found, as Rekognition "Users" and Immich do); faces in no person need the face bar;
+4. persons between the candidate and person bars are *candidates* ("Is this you?",
+   ``GET /users/me/candidates``); a person the user confirmed is an assignment and always
+   included, one they rejected (by face ids, on their membership) never again;
+5. assignments of persons to the user (curator, confirmed or automatic) add their photos.
 
 Scores are cosine similarities of L2-normalised 128-d SFace embeddings.
 
@@ -26,15 +34,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from findme.config import Settings
-from findme.domain.records import GroupRole, Image
+from findme.domain.matching import MatchBars, decide, face_scores, person_evidence
+from findme.domain.records import Face, GroupRole, Image, Person
 from findme.errors import NotFoundError, PermissionDeniedError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
 from findme.services.auth import Principal, normalize_phone
 from findme.services.groups import CURATORS, GroupAccess, authorize_group, iter_group_images
-from findme.services.users import reference_vectors
+from findme.services.users import REFERENCE_GROUP, reference_vectors
 
 #: Nearest faces fetched per reference embedding and group query.
 QUERY_LIMIT = 1000
+
+#: Registered users whose selfies are compared with a person for exclusivity.
+RIVAL_LIMIT = 20
+
+#: A person is rejected for a user when at least this share of its faces were rejected.
+REJECTED_SHARE = 0.5
 
 
 @dataclass(slots=True)
@@ -45,6 +60,40 @@ class PhotoMatch:
     group_id: str
     similarity: float
     matched_by: str  # "face" | "person" | "assignment"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A person that may be the user ("Is this you?").
+
+    Attributes:
+        person_id: the person.
+        group_id: its group.
+        score: its evidence for the user (mean of its best face scores, cosine similarity).
+        cover_face: the face to show (the person's cover, else its best-scoring face).
+        face_count: faces of the person.
+    """
+
+    person_id: str
+    group_id: str
+    score: float
+    cover_face: Face | None
+    face_count: int
+
+
+@dataclass(slots=True)
+class UserMatches:
+    """What :func:`match_user` found.
+
+    Attributes:
+        matches: image id -> :class:`PhotoMatch`, the user's photos.
+        candidates: persons between the candidate and person bars, best first.
+        bars: group id -> the bars used there.
+    """
+
+    matches: dict[str, PhotoMatch] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
+    bars: dict[str, MatchBars] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -63,55 +112,228 @@ def personal_matches(
     group_ids: Sequence[str],
 ) -> dict[str, PhotoMatch]:
     """image id -> :class:`PhotoMatch` for the user's photos within ``group_ids``."""
-    if not group_ids:
-        return {}
-    refs = reference_vectors(metadata, vectors, user_id)
-    matches: dict[str, PhotoMatch] = {}
-    person_scores: dict[str, float] = {}
+    return match_user(metadata, vectors, settings, user_id, group_ids).matches
 
-    def offer(image_id: str, group_id: str, score: float, how: str) -> None:
-        old = matches.get(image_id)
-        if old is None or score > old.similarity:
-            matches[image_id] = PhotoMatch(image_id, group_id, score, how)
 
-    for ref in refs:
-        hits = vectors.query(
-            ref.vector,
-            group_ids=list(group_ids),
-            limit=QUERY_LIMIT,
-            score_threshold=settings.match_threshold,
-            kind="face",
-        )
-        for hit in hits:
-            offer(hit.image_id, hit.group_id, hit.score, "face")
-            if hit.person_id:
-                person_scores[hit.person_id] = max(
-                    person_scores.get(hit.person_id, -1.0), hit.score
-                )
-    wanted = set(group_ids)
-    for assignment in metadata.list_assignments(user_id=user_id):
-        if assignment.group_id in wanted:
-            person_scores.setdefault(assignment.person_id, assignment.similarity)
-    # Other photos of matched persons: scored by their own face's best similarity to a
-    # reference (so a profile shot ranks below the frontal ones), or the person's score
-    # when the vector is unavailable. Direct matches keep their own score.
-    expanded = [
-        face
-        for person_id in person_scores
-        for face in metadata.list_faces_of_person(person_id)
-        if face.group_id in wanted and face.image_id not in matches
-    ]
-    own = (
-        {v.face_id: v.vector for v in vectors.get([f.face_id for f in expanded])}
-        if expanded
-        else {}
+def match_bars(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    group_id: str,
+    references: int,
+    persons: Sequence[Person] | None = None,
+) -> MatchBars:
+    """The bars of a search of ``references`` selfies in ``group_id`` (module docstring).
+
+    Args:
+        persons: the group's persons when already read (else read here).
+    """
+    found = metadata.list_persons(group_id) if persons is None else persons
+    clustered = sum(p.face_count for p in found)
+    unclustered = max(0, vectors.count(group_id) - clustered)
+    return MatchBars.for_gallery(
+        persons=len(found),
+        unclustered_faces=unclustered,
+        references=references,
+        expected_false_matches=settings.match_expected_false_persons,
+        face_expected_false_matches=settings.match_expected_false_faces,
+        candidate_false_matches=settings.match_candidate_false_matches,
+        floor=settings.match_threshold,
+        candidate_floor=settings.match_candidate_floor,
     )
-    for face in expanded:
-        vector = own.get(face.face_id)
-        fallback = person_scores.get(face.person_id or "", 0.0)
-        score = best_similarity(vector, refs) if vector is not None and refs else fallback
-        offer(face.image_id, face.group_id, score, "person")
-    return matches
+
+
+def match_user(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    user_id: str,
+    group_ids: Sequence[str],
+) -> UserMatches:
+    """The user's photos and candidate persons in ``group_ids`` (module docstring).
+
+    Raises:
+        DependencyError: from the stores.
+    """
+    out = UserMatches()
+    if not group_ids:
+        return out
+    refs = reference_vectors(metadata, vectors, user_id)
+    ref_matrix = _stack([r.vector for r in refs])
+    assigned: dict[str, dict[str, float]] = {}
+    for assignment in metadata.list_assignments(user_id=user_id):
+        assigned.setdefault(assignment.group_id, {})[assignment.person_id] = assignment.similarity
+    for group_id in dict.fromkeys(group_ids):
+        _match_in_group(
+            metadata,
+            vectors,
+            settings,
+            user_id,
+            group_id,
+            refs,
+            ref_matrix,
+            assigned.get(group_id, {}),
+            out,
+        )
+    out.candidates.sort(key=lambda c: (-c.score, c.person_id))
+    return out
+
+
+def _match_in_group(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    user_id: str,
+    group_id: str,
+    refs: Sequence[FaceVector],
+    ref_matrix: NDArray[np.float32],
+    assigned: dict[str, float],
+    out: UserMatches,
+) -> None:
+    membership = metadata.get_membership(group_id, user_id)
+    rejected = set(membership.rejected_face_ids) if membership is not None else set()
+    persons = {p.person_id: p for p in metadata.list_persons(group_id)}
+    person_faces: dict[str, list[Face]] = {}
+    person_scores: dict[str, NDArray[np.float32]] = {}
+    person_vectors: dict[str, NDArray[np.float32]] = {}
+    own: dict[str, float] = {}  # face id -> score, for every face scored here
+    lone: dict[str, float] = {}
+    lone_image: dict[str, str] = {}
+    if refs:
+        bars = match_bars(metadata, vectors, settings, group_id, len(refs), list(persons.values()))
+        out.bars[group_id] = bars
+        hit_persons: set[str] = set()
+        for ref in refs:
+            for hit in vectors.query(
+                ref.vector,
+                group_ids=[group_id],
+                limit=QUERY_LIMIT,
+                score_threshold=bars.candidate,
+                kind="face",
+            ):
+                if hit.person_id:
+                    hit_persons.add(hit.person_id)
+                elif hit.face_id not in rejected and hit.score > lone.get(hit.face_id, -1.0):
+                    lone[hit.face_id] = hit.score
+                    lone_image[hit.face_id] = hit.image_id
+        for person_id in sorted(hit_persons | set(assigned)):
+            faces = [f for f in metadata.list_faces_of_person(person_id) if f.group_id == group_id]
+            if not faces:
+                continue
+            person_faces[person_id] = faces
+            if person_id in assigned:
+                continue  # scored below with the other faces, decided by the assignment
+            if sum(f.face_id in rejected for f in faces) >= REJECTED_SHARE * len(faces):
+                continue
+            stored = {v.face_id: v.vector for v in vectors.get([f.face_id for f in faces])}
+            ids = [f.face_id for f in faces if f.face_id in stored]
+            if not ids:
+                continue
+            matrix = _stack([stored[i] for i in ids])
+            scores = face_scores(matrix, ref_matrix)
+            own.update(zip(ids, scores.tolist(), strict=True))
+            person_scores[person_id] = scores
+            person_vectors[person_id] = matrix
+        rivals = _rival_evidence(
+            metadata, vectors, settings, user_id, group_id, person_vectors, person_scores, bars
+        )
+        decision = decide(
+            person_scores, lone, bars, rival_evidence=rivals, top_k=settings.match_top_k
+        )
+    else:
+        decision = decide({}, {}, MatchBars(person=1.0, face=1.0, candidate=1.0))
+        for person_id in assigned:
+            faces = [f for f in metadata.list_faces_of_person(person_id) if f.group_id == group_id]
+            person_faces[person_id] = faces
+
+    def offer(image_id: str, score: float, how: str) -> None:
+        old = out.matches.get(image_id)
+        if old is None or score > old.similarity:
+            out.matches[image_id] = PhotoMatch(image_id, group_id, score, how)
+
+    for face_id, score in decision.faces.items():
+        offer(lone_image[face_id], score, "face")
+    chosen = {**decision.persons, **assigned}
+    if assigned and refs:
+        # an assigned person's faces are scored too (its photos rank by their own face)
+        for person_id in assigned:
+            faces = person_faces.get(person_id, [])
+            stored = {v.face_id: v.vector for v in vectors.get([f.face_id for f in faces])}
+            ids = [f.face_id for f in faces if f.face_id in stored]
+            if ids:
+                scores = face_scores(_stack([stored[i] for i in ids]), ref_matrix)
+                own.update(zip(ids, scores.tolist(), strict=True))
+    for person_id, evidence in chosen.items():
+        how = "assignment" if person_id in assigned else "person"
+        for face in person_faces.get(person_id, []):
+            offer(face.image_id, own.get(face.face_id, evidence), how)
+    for person_id, evidence in decision.candidates.items():
+        if person_id in assigned:
+            continue
+        faces = person_faces[person_id]
+        person = persons.get(person_id)
+        cover = next(
+            (f for f in faces if person is not None and f.face_id == person.cover_face_id),
+            None,
+        ) or max(faces, key=lambda f: own.get(f.face_id, -1.0))
+        out.candidates.append(Candidate(person_id, group_id, round(evidence, 4), cover, len(faces)))
+
+
+def _rival_evidence(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    user_id: str,
+    group_id: str,
+    person_vectors: dict[str, NDArray[np.float32]],
+    person_scores: dict[str, NDArray[np.float32]],
+    bars: MatchBars,
+) -> dict[str, float]:
+    """person id -> the highest evidence of another registered member of the group.
+
+    Only persons that reach the candidate bar for the user are looked at: their best faces
+    are queried against every reference embedding (``kind="reference"``); the members found
+    get their evidence over all the person's faces.
+    """
+    members: set[str] | None = None
+    rival_refs: dict[str, NDArray[np.float32]] = {}
+    out: dict[str, float] = {}
+    for person_id, scores in person_scores.items():
+        if person_evidence(scores, settings.match_top_k) < bars.candidate:
+            continue
+        matrix = person_vectors[person_id]
+        found: set[str] = set()
+        for i in np.argsort(-scores)[: settings.match_top_k].tolist():
+            for hit in vectors.query(
+                matrix[i],
+                group_ids=[REFERENCE_GROUP],
+                limit=RIVAL_LIMIT,
+                score_threshold=bars.candidate,
+                kind="reference",
+            ):
+                if hit.user_id and hit.user_id != user_id:
+                    found.add(hit.user_id)
+        if not found:
+            continue
+        if members is None:
+            members = {m.user_id for m in metadata.list_members(group_id)}
+        for other in sorted(found & members):
+            if other not in rival_refs:
+                rival_refs[other] = _stack(
+                    [r.vector for r in reference_vectors(metadata, vectors, other)]
+                )
+            if rival_refs[other].shape[0] == 0:
+                continue
+            evidence = person_evidence(face_scores(matrix, rival_refs[other]), settings.match_top_k)
+            out[person_id] = max(out.get(person_id, -1.0), evidence)
+    return out
+
+
+def _stack(rows: Sequence[NDArray[np.floating]]) -> NDArray[np.float32]:
+    """``(len(rows), 128) float32`` (an empty ``(0, 128)`` array for no rows)."""
+    if not rows:
+        return np.zeros((0, 128), dtype=np.float32)
+    return np.vstack([np.asarray(r, dtype=np.float32) for r in rows])
 
 
 def best_similarity(probe: NDArray[np.float32], refs: Iterable[FaceVector]) -> float:

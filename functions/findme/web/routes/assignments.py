@@ -87,12 +87,15 @@ class AssignmentRunIn(BaseModel):
 
     model_config = example(strategy="vote", threshold=0.4, min_vote_fraction=0.5)
 
-    strategy: Literal["centroid", "vote"] = "centroid"
+    strategy: Literal["evidence", "centroid", "vote"] = "evidence"
     threshold: float | None = Field(
         default=None,
         ge=-1.0,
         le=1.0,
-        description="Cosine similarity; default the server's match threshold.",
+        description=(
+            "Cosine similarity; default: for evidence the group's person bar (the rule of "
+            "GET /get), else the server's match threshold."
+        ),
     )
     min_vote_fraction: float = Field(
         default=0.5, gt=0.0, le=1.0, description="vote: share of faces that must match."
@@ -128,16 +131,18 @@ def run_assignments(
     vectors: deps.Vectors,
     body: AssignmentRunIn | None = None,
 ) -> AssignmentRunOut:
-    """Replaces the group's earlier ``centroid``/``vote`` assignments; ``manual`` ones and
-    their persons are kept. 400 ``not_group_member`` when ``user_ids`` names a non-member;
-    422 for a strategy other than centroid|vote or a threshold outside [-1, 1]."""
+    """Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``)
+    assignments; ``manual`` and ``confirmed`` ones and their persons are kept. 400
+    ``not_group_member`` when ``user_ids`` names a non-member; 422 for a strategy other than
+    evidence|centroid|vote or a threshold outside [-1, 1]."""
     request = body or AssignmentRunIn()
     run = svc.assign_persons_to_users(
         group.group.group_id,
         metadata=metadata,
         vectors=vectors,
-        threshold=settings.match_threshold if request.threshold is None else request.threshold,
+        threshold=request.threshold,
         strategy=request.strategy,
+        settings=settings,
         min_vote_fraction=request.min_vote_fraction,
         user_ids=request.user_ids,
     )
