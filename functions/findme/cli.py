@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "findme.commands.local",
     "findme.commands.jobs",
     "findme.commands.api",
+    "findme.commands.evaluate",
 )
 
 

@@ -87,11 +87,14 @@ class UserMatches:
 
     Attributes:
         matches: image id -> :class:`PhotoMatch`, the user's photos.
+        persons: person id -> evidence, for the persons found to be the user's (by the rule;
+            assigned persons are in ``matches`` only).
         candidates: persons between the candidate and person bars, best first.
         bars: group id -> the bars used there.
     """
 
     matches: dict[str, PhotoMatch] = field(default_factory=dict)
+    persons: dict[str, float] = field(default_factory=dict)
     candidates: list[Candidate] = field(default_factory=list)
     bars: dict[str, MatchBars] = field(default_factory=dict)
 
@@ -253,6 +256,7 @@ def _match_in_group(
 
     for face_id, score in decision.faces.items():
         offer(lone_image[face_id], score, "face")
+    out.persons.update(decision.persons)
     chosen = {**decision.persons, **assigned}
     if assigned and refs:
         # an assigned person's faces are scored too (its photos rank by their own face)

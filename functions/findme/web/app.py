@@ -51,6 +51,7 @@ ROUTER_MODULES: list[str] = [
     # curation API (issue 6); filters before face_curation so /faces/duplicates etc. win
     "findme.web.routes.persons",
     "findme.web.routes.assignments",
+    "findme.web.routes.candidates",
     "findme.web.routes.filters",
     "findme.web.routes.quality",
     "findme.web.routes.face_curation",

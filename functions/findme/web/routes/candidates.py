@@ -1,0 +1,137 @@
+""" "Is this you?": candidate persons of the caller and their answers (mobile clients).
+
+Paths::
+
+    GET  /users/me/candidates?group_id=       up to 10 persons that may be the caller
+    POST /users/me/candidates/{person_id}     {"is_me": true|false}
+
+Rule and storage: :mod:`findme.services.candidates`; client guide: ``docs/candidates.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from findme.services import candidates as svc
+from findme.services.curation import thumbnail_url
+from findme.web import deps
+from findme.web.errors import error_responses
+from findme.web.ratelimit import RATE_LIMIT_KEY
+from findme.web.routes.assignments import AssignmentOut, assignment_out
+from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_READ, LIMIT_WRITE, example
+
+router = APIRouter(tags=["users"])
+
+_GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
+_PERSON = "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b"
+
+
+class CandidateOut(BaseModel):
+    """A person of the group that may be the caller."""
+
+    model_config = example(
+        person_id=_PERSON,
+        group_id=_GROUP,
+        score=0.41,
+        face_count=4,
+        thumbnail_url="https://bucket.s3.amazonaws.com/faces/...",
+    )
+
+    person_id: str
+    group_id: str
+    score: float = Field(
+        description="Evidence that it is you: mean cosine similarity of its best faces to "
+        "your selfies (between the group's candidate and match bars)."
+    )
+    face_count: int
+    thumbnail_url: str | None = Field(description="Presigned URL of a face crop to show.")
+
+
+class CandidateList(BaseModel):
+    group_id: str
+    items: list[CandidateOut]
+
+
+class CandidateAnswerIn(BaseModel):
+    model_config = example(is_me=True)
+
+    is_me: bool = Field(description="true: it is me (its photos become mine); false: never ask.")
+
+
+class CandidateAnswerOut(BaseModel):
+    person_id: str
+    group_id: str
+    is_me: bool
+    assignment: AssignmentOut | None = None
+    faces_rejected: int = 0
+    message: str
+
+
+@router.get(
+    "/users/me/candidates",
+    summary='"Is this you?": persons that may be you in a group',
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def list_candidates(
+    group_id: Annotated[str, Query(min_length=1, max_length=2048, description="The group.")],
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+    objects: deps.Objects,
+) -> CandidateList:
+    """Persons too close to you to ignore but not close enough to be given as yours (their
+    photos are not in ``GET /get`` until you answer), best first, at most 10. 403
+    ``not_group_member``; 404 unknown group."""
+    found = svc.list_candidates(metadata, vectors, settings, principal, group_id)
+    return CandidateList(
+        group_id=group_id,
+        items=[
+            CandidateOut(
+                person_id=c.person_id,
+                group_id=c.group_id,
+                score=c.score,
+                face_count=c.face_count,
+                thumbnail_url=(
+                    thumbnail_url(objects, c.cover_face, expires_s=settings.presigned_url_expiry_s)
+                    if c.cover_face is not None
+                    else None
+                ),
+            )
+            for c in found
+        ],
+    )
+
+
+@router.post(
+    "/users/me/candidates/{person_id}",
+    summary='Answer "Is this you?" for a person',
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
+)
+def answer_candidate(
+    person_id: str,
+    body: CandidateAnswerIn,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    vectors: deps.Vectors,
+) -> CandidateAnswerOut:
+    """``is_me: true`` makes the person yours (a ``confirmed`` assignment: its photos are in
+    ``GET /get`` from now on); ``false`` stores its faces as "not me": it is never offered
+    or given to you again, even after a re-cluster. 403 ``not_a_candidate`` for a person that
+    is neither offered nor matched to you; 404 unknown person; 409 ``person_assigned`` when
+    a curator or another user holds it."""
+    done = svc.answer_candidate(metadata, vectors, settings, principal, person_id, is_me=body.is_me)
+    return CandidateAnswerOut(
+        person_id=done.person_id,
+        group_id=done.group_id,
+        is_me=done.is_me,
+        assignment=assignment_out(done.assignment) if done.assignment else None,
+        faces_rejected=done.faces_rejected,
+        message="Added to your photos." if done.is_me else "We won't ask about this person again.",
+    )
