@@ -31,6 +31,7 @@ _TIER_ORDER = (
     "integration/cluster",
     "integration/pipelines",
     "integration/curation",
+    "integration/matching",
     "integration/api",
 )
 

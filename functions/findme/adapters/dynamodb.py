@@ -159,6 +159,9 @@ class GroupModel(Model):
     invite_code = _Str()
     common_photo_ids = ListAttribute(of=UnicodeAttribute, default=list)
     created_at = UTCDateTimeAttribute()
+    person_count = NumberAttribute(default=0)
+    clustered_face_count = NumberAttribute(default=0)
+    gallery_updated_at = UTCDateTimeAttribute(null=True)
     invite_code_index = InviteCodeIndex()
 
 
@@ -636,6 +639,23 @@ class DynamoMetadataStore:
         # GSI keys cannot be empty strings: no invite code = not in the (sparse) index.
         model = _to_model(self.groups, group, invite_code=group.invite_code or None)
         self._call(model.save, "put group")
+
+    def set_group_gallery(self, group_id: str, *, persons: int, clustered_faces: int) -> None:
+        """Record the gallery size of the last clustering (one UpdateItem; other fields of
+        the group are left alone). NotFoundError when the group is gone."""
+        model = self.groups
+        item = model(group_id=group_id)
+        actions: list[Action] = [
+            model.person_count.set(persons),
+            model.clustered_face_count.set(clustered_faces),
+            model.gallery_updated_at.set(utcnow()),
+        ]
+        try:
+            self._call(
+                lambda: item.update(actions, condition=model.group_id.exists()), "update group"
+            )
+        except ConflictError as exc:
+            raise NotFoundError("group not found", id=group_id) from exc
 
     def get_group(self, group_id: str) -> Group:
         return self._group_record(self._get(self.groups, "group", group_id))

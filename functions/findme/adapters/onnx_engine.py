@@ -381,14 +381,27 @@ class OnnxFaceEngine:
             face.aligned = _warp(image.pixels, matrix, ALIGNED_PX)
 
     def _embed(self, faces: list[DetectedFace]) -> None:
+        batch = np.stack([f.aligned for f in faces if f.aligned is not None])
+        for face, vector in zip(faces, self.embed_aligned(batch), strict=True):
+            face.embedding = vector
+
+    def embed_aligned(self, crops: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """SFace embeddings of aligned crops.
+
+        Args:
+            crops: ``(N, 112, 112, 3) uint8`` BGR crops aligned to the ArcFace template.
+
+        Returns:
+            ``(N, 128) float32``, L2-normalised.
+
+        Raises:
+            ModelUnavailableError: SFace is not pulled.
+        """
         session = self._session("sface")
         assert session is not None
         # SFace takes RGB 0-255, no normalisation (OpenCV FaceRecognizerSF::feature).
-        batch = np.stack([f.aligned for f in faces if f.aligned is not None])
-        blob = batch[:, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-        vectors = self._run_batched(session, blob)
-        for face, vector in zip(faces, l2_normalize(vectors), strict=True):
-            face.embedding = vector
+        blob = crops[:, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32)
+        return l2_normalize(self._run_batched(session, blob))
 
     @staticmethod
     def _run_batched(

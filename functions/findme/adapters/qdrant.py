@@ -16,8 +16,11 @@ Qdrant docs, "Multitenancy": one collection, tenant key indexed with ``is_tenant
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -82,6 +85,11 @@ class QdrantVectorIndex:
         self.collection = settings.qdrant_collection
         self._client = client if client is not None else build_client(settings)
         self._local = not settings.qdrant_url
+        # Local mode is not thread-safe: an upsert grows the arrays a concurrent query reads
+        # (IndexError in payload_filters). Qdrant Cloud serves concurrent calls itself.
+        self._lock: AbstractContextManager[Any] = (
+            threading.RLock() if self._local else contextlib.nullcontext()
+        )
 
     def close(self) -> None:
         """Release the client (and the local-mode directory lock)."""
@@ -89,7 +97,8 @@ class QdrantVectorIndex:
 
     def _run(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with self._lock:
+                return fn(*args, **kwargs)
         except _QDRANT_ERRORS as exc:
             raise DependencyError(f"Qdrant {what} failed", cause=str(exc)) from exc
         except ValueError as exc:  # local mode: e.g. "Collection faces not found"

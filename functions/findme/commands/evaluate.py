@@ -92,9 +92,11 @@ def evaluate_event(args: argparse.Namespace) -> dict[str, Any]:
     from findme.adapters.provision import create_bucket, create_tables
     from findme.adapters.qdrant import QdrantVectorIndex
     from findme.adapters.s3 import S3ObjectStore
+    from findme.observability import logger
     from findme.services.digest import DigestDeps
     from findme.services.evaluation import plan_event, run_event
 
+    logger.setLevel("WARNING")  # one INFO line per photo would drown the report
     if not args.images.is_dir():
         raise InvalidInputError(f"{args.images} is not a folder", field="images")
     if not args.labels.is_file():
@@ -106,6 +108,7 @@ def evaluate_event(args: argparse.Namespace) -> dict[str, Any]:
         settings = Settings(
             stage="test",
             aws_endpoint_url=None,
+            dynamodb_endpoint_url=None,
             aws_region="us-east-1",
             qdrant_url=None,
             qdrant_path=":memory:",

@@ -77,9 +77,9 @@ CLUSTER_METHODS = ("dbscan", "average")
 #: P 0.971 / 0.988 / 0.997 and R 0.982 / 0.976 / 0.966 (README "Matching").
 LINKAGE_THRESHOLD = 0.45
 
-#: Neighbour graph for average linkage: pairs below this cosine similarity count as 0 (SFace
-#: impostor pairs average 0.09, sd 0.09), and each face keeps its strongest neighbours only,
-#: so the graph has at most N x LINKAGE_NEIGHBOURS pairs at any group size.
+#: Neighbour graph for average linkage (which clusters are compared; the linkage itself is
+#: exact): each face's strongest neighbours at cosine similarity >= the floor (SFace impostor
+#: pairs average 0.09, sd 0.09), at most N x LINKAGE_NEIGHBOURS pairs at any group size.
 LINKAGE_GRAPH_FLOOR = 0.30
 LINKAGE_NEIGHBOURS = 30
 
@@ -649,10 +649,9 @@ def _average_linkage_step(
         t = time.perf_counter()
         coo = graph.tocoo()
         labels = average_linkage_labels(
+            unit[idx],
             coo.row.astype(np.intp),
             coo.col.astype(np.intp),
-            coo.data,
-            int(idx.size),
             threshold=threshold,
             image_codes=image_codes[idx],
             manual_codes=manual_codes[idx],

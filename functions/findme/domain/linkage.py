@@ -6,13 +6,14 @@ look-alikes. Average linkage (UPGMA, Sokal & Michener 1958) merges two clusters 
 the *mean* similarity over all their cross pairs is high, so one look-alike pair cannot join
 two people's photos (on ``../shared/data/event-dev`` with 1,000 guests: README "Matching").
 
-Scale: the dense algorithm needs the N×N matrix. Here only the pairs of the sparse radius
-graph (cosine similarity ≥ ``floor``) are known and every other pair counts as similarity 0
-(true impostor pairs of SFace average about 0.0-0.1), so the linkage of clusters ``A`` and
-``B`` is ``S(A, B) / (|A|·|B|)`` with ``S`` the sum of known cross similarities: a slight
-under-estimate of UPGMA's mean, never an over-estimate for pairs below ``floor``. Clusters
-are merged best-first (a heap with lazy invalidation by cluster version) while the best
-linkage is ``>= threshold``; memory and time grow with the number of graph edges, not N².
+Scale: the dense algorithm needs the N×N matrix. Here the linkage is exact without it: for
+unit vectors the mean cosine similarity over all cross pairs of clusters ``A`` and ``B`` is
+``(ΣA · ΣB) / (|A|·|B|)``, the dot product of the clusters' vector sums, so each cluster
+keeps one sum vector. Which clusters are compared comes from a sparse neighbour graph
+(each face's strongest neighbours): two clusters with no edge between them are never
+merged (their faces are not near each other). Clusters are merged best-first (a heap with
+lazy invalidation by cluster version) while the best linkage is ``>= threshold``; memory
+and time grow with N·D and the number of graph edges, not N².
 
 Cannot-links: two clusters holding faces of the same photo, or manual faces of two different
 persons, are never merged (the constraint is checked at each merge, so it holds for the result).
@@ -29,23 +30,20 @@ from findme.errors import InvalidInputError
 
 
 def average_linkage_labels(
+    unit: NDArray[np.floating],
     rows: NDArray[np.intp],
     cols: NDArray[np.intp],
-    similarities: NDArray[np.floating],
-    n: int,
     *,
     threshold: float,
     image_codes: NDArray[np.intp],
     manual_codes: NDArray[np.intp] | None = None,
 ) -> NDArray[np.intp]:
-    """Cluster labels from best-first average linkage over a sparse similarity graph.
+    """Cluster labels from best-first average linkage (UPGMA) on cosine similarity.
 
     Args:
-        rows, cols: ``(E,)`` endpoints of the graph's edges (each undirected pair once or
-            twice; self-loops ignored).
-        similarities: ``(E,)`` cosine similarity of each edge, in ``[-1, 1]``; pairs absent
-            from the graph count as 0.
-        n: number of faces.
+        unit: ``(n, D)`` L2-normalised embeddings.
+        rows, cols: ``(E,)`` endpoints of the neighbour graph's edges: only clusters joined
+            by an edge are ever compared (self-loops ignored).
         threshold: smallest average cosine similarity at which two clusters merge, in
             ``(0, 1]`` (``Settings.cluster_linkage_threshold``).
         image_codes: ``(n,)`` photo of each face: faces of one photo never share a cluster.
@@ -58,38 +56,32 @@ def average_linkage_labels(
     Raises:
         InvalidInputError: ``threshold`` outside ``(0, 1]`` or arrays of other lengths.
     """
+    x = np.asarray(unit, dtype=np.float64)
+    n = x.shape[0]
     if not 0.0 < threshold <= 1.0:
         raise InvalidInputError("threshold must be in (0, 1] (cosine similarity)")
-    if len(rows) != len(cols) or len(rows) != len(similarities) or len(image_codes) != n:
-        raise InvalidInputError("rows, cols and similarities (E,), image_codes (n,) required")
+    if len(rows) != len(cols) or len(image_codes) != n:
+        raise InvalidInputError("rows and cols (E,), unit (n, D) and image_codes (n,) required")
     manual = np.full(n, -1, dtype=np.intp) if manual_codes is None else manual_codes
-    # undirected, one entry per pair (the larger similarity if given twice)
-    a = np.minimum(rows, cols).astype(np.int64)
-    b = np.maximum(rows, cols).astype(np.int64)
-    keep = a != b
-    a, b, s = a[keep], b[keep], np.asarray(similarities, dtype=np.float64)[keep]
-    if a.size:
-        key = a * n + b
-        order = np.lexsort((-s, key))
-        key, s = key[order], s[order]
-        first = np.ones(key.size, dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        key, s = key[first], s[first]
-        a, b = key // n, key % n
-    # clusters: sizes, neighbour sums, photo sets, manual person
-    size = [1] * n
+    sums = x.copy()  # per cluster: the sum of its unit vectors
+    size = np.ones(n, dtype=np.float64)
     parent = list(range(n))
     version = [0] * n
     alive = [True] * n
-    adj: list[dict[int, float]] = [{} for _ in range(n)]
-    for i, j, w in zip(a.tolist(), b.tolist(), s.tolist(), strict=True):
-        adj[i][j] = w
-        adj[j][i] = w
+    adj: list[set[int]] = [set() for _ in range(n)]
+    a = np.asarray(rows, dtype=np.intp)
+    b = np.asarray(cols, dtype=np.intp)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    for i, j in zip(a.tolist(), b.tolist(), strict=True):
+        adj[i].add(j)
+        adj[j].add(i)
     photos: list[set[int]] = [{int(c)} for c in np.asarray(image_codes).tolist()]
     pinned: list[int] = [int(m) for m in np.asarray(manual).tolist()]
+    first = np.einsum("ij,ij->i", x[a], x[b]) if a.size else np.zeros(0)
     heap: list[tuple[float, int, int, int, int]] = [
-        (-w, i, j, 0, 0)
-        for i, j, w in zip(a.tolist(), b.tolist(), s.tolist(), strict=True)
+        (-float(w), i, j, 0, 0)
+        for i, j, w in zip(a.tolist(), b.tolist(), first.tolist(), strict=True)
         if w >= threshold
     ]
     heapq.heapify(heap)
@@ -107,24 +99,26 @@ def average_linkage_labels(
         parent[j] = i
         version[i] += 1
         size[i] += size[j]
+        sums[i] += sums[j]
         photos[i] |= photos[j]
         photos[j] = set()
         if pinned[i] < 0:
             pinned[i] = pinned[j]
-        ai, aj = adj[i], adj[j]
-        ai.pop(j, None)
-        for k, w in aj.items():
-            if k == i:
-                continue
-            ai[k] = ai.get(k, 0.0) + w
-            ak = adj[k]
-            ak.pop(j, None)
-            ak[i] = ai[k]
-        adj[j] = {}
-        for k, total in ai.items():
-            linkage = total / (size[i] * size[k])
-            if linkage >= threshold:
-                heapq.heappush(heap, (-linkage, i, k, version[i], version[k]))
+        for k in adj[j]:
+            if k != i:
+                adj[k].discard(j)
+                adj[k].add(i)
+                adj[i].add(k)
+        adj[i].discard(j)
+        adj[j] = set()
+        if not adj[i]:
+            continue
+        others = np.fromiter(adj[i], dtype=np.intp, count=len(adj[i]))
+        # UPGMA's mean pairwise cosine similarity, exactly: (sum_A . sum_B) / (|A| |B|)
+        linkage = (sums[others] @ sums[i]) / (size[others] * size[i])
+        for k, value in zip(others.tolist(), linkage.tolist(), strict=True):
+            if value >= threshold:
+                heapq.heappush(heap, (-value, i, k, version[i], version[k]))
     root = np.asarray(parent, dtype=np.intp)
     while True:  # path halving over the merge forest, vectorised
         up = root[root]

@@ -113,6 +113,11 @@ class Group:
     invite_code: str = ""
     common_photo_ids: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
+    #: Gallery size at the last clustering (the matching bars depend on it): persons, and
+    #: faces that are in a person; ``None`` time: never clustered.
+    person_count: int = 0
+    clustered_face_count: int = 0
+    gallery_updated_at: datetime | None = None
 
 
 @dataclass(slots=True)

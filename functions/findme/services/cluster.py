@@ -182,6 +182,11 @@ def cluster_group(
     _write_faces(changed, metadata, vectors, write_concurrency)
     merged_into = {old: plan.person_id for plan in outcome.persons for old in plan.merged_from}
     _remove_persons(group_id, outcome.removed_person_ids, merged_into, metadata)
+    assigned_faces = sum(1 for p in outcome.person_ids if p is not None)
+    # the matching bars of GET /get scale with these (findme.services.search.match_bars)
+    metadata.set_group_gallery(
+        group_id, persons=len(outcome.persons), clustered_faces=assigned_faces
+    )
     write_s = time.perf_counter() - t_write
 
     assigned = sum(1 for p in outcome.person_ids if p is not None)

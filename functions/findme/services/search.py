@@ -124,18 +124,25 @@ def match_bars(
     settings: Settings,
     group_id: str,
     references: int,
-    persons: Sequence[Person] | None = None,
 ) -> MatchBars:
     """The bars of a search of ``references`` selfies in ``group_id`` (module docstring).
 
-    Args:
-        persons: the group's persons when already read (else read here).
+    The gallery size comes from the group's last clustering (``Group.person_count``,
+    ``clustered_face_count``: one item read) and the vector count; a group never clustered
+    lists its persons instead.
+
+    Raises:
+        NotFoundError: unknown group.
     """
-    found = metadata.list_persons(group_id) if persons is None else persons
-    clustered = sum(p.face_count for p in found)
+    group = metadata.get_group(group_id)
+    if group.gallery_updated_at is not None:
+        persons, clustered = group.person_count, group.clustered_face_count
+    else:
+        found = metadata.list_persons(group_id)
+        persons, clustered = len(found), sum(p.face_count for p in found)
     unclustered = max(0, vectors.count(group_id) - clustered)
     return MatchBars.for_gallery(
-        persons=len(found),
+        persons=persons,
         unclustered_faces=unclustered,
         references=references,
         expected_false_matches=settings.match_expected_false_persons,
@@ -195,7 +202,6 @@ def _match_in_group(
 ) -> None:
     membership = metadata.get_membership(group_id, user_id)
     rejected = set(membership.rejected_face_ids) if membership is not None else set()
-    persons = {p.person_id: p for p in metadata.list_persons(group_id)}
     person_faces: dict[str, list[Face]] = {}
     person_scores: dict[str, NDArray[np.float32]] = {}
     person_vectors: dict[str, NDArray[np.float32]] = {}
@@ -203,7 +209,7 @@ def _match_in_group(
     lone: dict[str, float] = {}
     lone_image: dict[str, str] = {}
     if refs:
-        bars = match_bars(metadata, vectors, settings, group_id, len(refs), list(persons.values()))
+        bars = match_bars(metadata, vectors, settings, group_id, len(refs))
         out.bars[group_id] = bars
         hit_persons: set[str] = set()
         for ref in refs:
@@ -275,7 +281,10 @@ def _match_in_group(
         if person_id in assigned:
             continue
         faces = person_faces[person_id]
-        person = persons.get(person_id)
+        try:
+            person: Person | None = metadata.get_person(person_id)
+        except NotFoundError:
+            person = None
         cover = next(
             (f for f in faces if person is not None and f.face_id == person.cover_face_id),
             None,
@@ -299,7 +308,7 @@ def _rival_evidence(
     are queried against every reference embedding (``kind="reference"``); the members found
     get their evidence over all the person's faces.
     """
-    members: set[str] | None = None
+    members: dict[str, bool] = {}
     rival_refs: dict[str, NDArray[np.float32]] = {}
     out: dict[str, float] = {}
     for person_id, scores in person_scores.items():
@@ -319,9 +328,11 @@ def _rival_evidence(
                     found.add(hit.user_id)
         if not found:
             continue
-        if members is None:
-            members = {m.user_id for m in metadata.list_members(group_id)}
-        for other in sorted(found & members):
+        for other in sorted(found):
+            if other not in members:
+                members[other] = metadata.get_membership(group_id, other) is not None
+            if not members[other]:
+                continue
             if other not in rival_refs:
                 rival_refs[other] = _stack(
                     [r.vector for r in reference_vectors(metadata, vectors, other)]
