@@ -4,7 +4,8 @@ Each size runs in its own process so its peak RSS (``ru_maxrss``) is its own. Fa
 from :func:`findme.domain.synthetic.synthetic_faces` (identities calibrated on SFace
 faces-dev statistics, Zipf-like identity sizes, 10 % strangers, 1-4 faces per photo). For
 each size: a first clustering from scratch, then a re-clustering with the persons of the
-first (the nightly path: stable ids by overlap), with the default eps/min_samples.
+first (the nightly path: stable ids by overlap), with the default method (average linkage;
+``--method dbscan`` for DBSCAN) and eps/min_samples.
 scipy/scikit-learn import time (a cold start's) is measured apart. Wall times depend on the
 machine's load (``load_avg_1m``); ``first_run_cpu_s`` is this process's CPU time.
 
@@ -24,7 +25,7 @@ import time
 from typing import Any
 
 
-def one(n: int, *, eps: float, min_samples: int, seed: int) -> dict[str, Any]:
+def one(n: int, *, eps: float, min_samples: int, seed: int, method: str) -> dict[str, Any]:
     """Cluster ``n`` synthetic faces twice; return the figures of this process."""
     import numpy as np
     from findme.domain.clustering import cluster_faces
@@ -47,6 +48,7 @@ def one(n: int, *, eps: float, min_samples: int, seed: int) -> dict[str, Any]:
         [False] * n,
         eps=eps,
         min_samples=min_samples,
+        method=method,
     )
     first_s = time.perf_counter() - t
     first_cpu_s = time.process_time() - cpu0
@@ -58,6 +60,7 @@ def one(n: int, *, eps: float, min_samples: int, seed: int) -> dict[str, Any]:
         [False] * n,
         eps=eps,
         min_samples=min_samples,
+        method=method,
         known_person_ids=[p.person_id for p in first.persons],
     )
     second_s = time.perf_counter() - t
@@ -69,6 +72,7 @@ def one(n: int, *, eps: float, min_samples: int, seed: int) -> dict[str, Any]:
         "identities": int(sizes.size),
         "largest_identity": int(sizes.max()),
         "photos": len(set(faces.image_ids)),
+        "method": method,
         "eps": eps,
         "min_samples": min_samples,
         "neighbour_pairs": first.neighbour_pairs,
@@ -95,11 +99,17 @@ def main() -> int:
     parser.add_argument("--eps", type=float, default=0.475)
     parser.add_argument("--min-samples", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--method", choices=["average", "dbscan"], default="average", help="clustering method"
+    )
     parser.add_argument("--out", help="also write the JSON to this file")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, eps=args.eps, min_samples=args.min_samples, seed=args.seed)))
+        figures = one(
+            args.one, eps=args.eps, min_samples=args.min_samples, seed=args.seed, method=args.method
+        )
+        print(json.dumps(figures))
         return 0
     results = []
     for n in args.sizes:
@@ -114,6 +124,8 @@ def main() -> int:
             str(args.min_samples),
             "--seed",
             str(args.seed),
+            "--method",
+            args.method,
         ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))

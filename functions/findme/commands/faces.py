@@ -174,6 +174,8 @@ def _analyze(args: argparse.Namespace) -> int:
             [False] * len(owners),
             eps=settings.cluster_eps,
             min_samples=settings.cluster_min_samples,
+            method=settings.cluster_method,
+            linkage_threshold=settings.cluster_linkage_threshold,
             new_person_id=_person_label([0]),
         )
         for (photo_index, face_index), person in zip(owners, outcome.person_ids, strict=True):
@@ -186,6 +188,8 @@ def _analyze(args: argparse.Namespace) -> int:
         "faces": len(owners),
         "people": len(people),
         "unassigned_faces": len(owners) - sum(len(v) for v in people.values()),
+        "cluster_method": settings.cluster_method,
+        "cluster_linkage_threshold": settings.cluster_linkage_threshold,
         "cluster_eps": settings.cluster_eps,
         "cluster_min_samples": settings.cluster_min_samples,
     }
@@ -230,6 +234,15 @@ def _print_text(
     out.write(
         f"\n{summary['photos']} photo(s), {summary['faces']} face(s), {summary['people']} "
         f"people, {summary['unassigned_faces']} unassigned, {summary['failed']} failed "
-        f"(DBSCAN cosine eps {summary['cluster_eps']}, min_samples "
-        f"{summary['cluster_min_samples']})\n"
+        f"({_method(summary)})\n"
     )
+
+
+def _method(summary: dict[str, Any]) -> str:
+    """How the people were clustered, for the text report."""
+    if summary["cluster_method"] == "dbscan":
+        return (
+            f"DBSCAN cosine eps {summary['cluster_eps']}, "
+            f"min_samples {summary['cluster_min_samples']}"
+        )
+    return f"average linkage, mean cosine >= {summary['cluster_linkage_threshold']}"

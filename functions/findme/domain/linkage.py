@@ -78,20 +78,38 @@ def average_linkage_labels(
         adj[j].add(i)
     photos: list[set[int]] = [{int(c)} for c in np.asarray(image_codes).tolist()]
     pinned: list[int] = [int(m) for m in np.asarray(manual).tolist()]
-    first = np.einsum("ij,ij->i", x[a], x[b]) if a.size else np.zeros(0)
-    heap: list[tuple[float, int, int, int, int]] = [
-        (-float(w), i, j, 0, 0)
-        for i, j, w in zip(a.tolist(), b.tolist(), first.tolist(), strict=True)
-        if w >= threshold
-    ]
-    heapq.heapify(heap)
+    blocked: list[set[int]] = [set() for _ in range(n)]
+    heap: list[tuple[float, int, int, int, int]] = []
+
+    def push_best(i: int) -> None:
+        """Push cluster ``i``'s most similar neighbour (one live entry per cluster)."""
+        candidates = adj[i] - blocked[i] if blocked[i] else adj[i]
+        if not candidates:
+            return
+        others = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
+        # UPGMA's mean pairwise cosine similarity, exactly: (sum_A . sum_B) / (|A| |B|)
+        linkage = (sums[others] @ sums[i]) / (size[others] * size[i])
+        best = int(np.argmax(linkage))
+        if linkage[best] >= threshold:
+            k = int(others[best])
+            heapq.heappush(heap, (-float(linkage[best]), i, k, version[i], version[k]))
+
+    for i in range(n):
+        push_best(i)
     while heap:
         _, i, j, vi, vj = heapq.heappop(heap)
-        if not (alive[i] and alive[j]) or version[i] != vi or version[j] != vj:
+        if not alive[i] or version[i] != vi:
+            continue  # i changed since: its newer entry is in the heap
+        if not alive[j] or version[j] != vj:
+            push_best(i)  # the partner changed: find i's best again
             continue
-        if not photos[i].isdisjoint(photos[j]):
-            continue  # cannot-link: one photo; both sets only grow, so it stays blocked
-        if pinned[i] >= 0 and pinned[j] >= 0 and pinned[i] != pinned[j]:
+        if not photos[i].isdisjoint(photos[j]) or (
+            pinned[i] >= 0 and pinned[j] >= 0 and pinned[i] != pinned[j]
+        ):
+            # cannot-link (one photo, or two manual persons): both sets only grow
+            blocked[i].add(j)
+            blocked[j].add(i)
+            push_best(i)
             continue
         if size[i] < size[j]:
             i, j = j, i  # merge the smaller cluster j into i
@@ -111,14 +129,12 @@ def average_linkage_labels(
                 adj[i].add(k)
         adj[i].discard(j)
         adj[j] = set()
-        if not adj[i]:
-            continue
-        others = np.fromiter(adj[i], dtype=np.intp, count=len(adj[i]))
-        # UPGMA's mean pairwise cosine similarity, exactly: (sum_A . sum_B) / (|A| |B|)
-        linkage = (sums[others] @ sums[i]) / (size[others] * size[i])
-        for k, value in zip(others.tolist(), linkage.tolist(), strict=True):
-            if value >= threshold:
-                heapq.heappush(heap, (-value, i, k, version[i], version[k]))
+        for k in blocked[j]:
+            blocked[k].discard(j)
+            blocked[k].add(i)
+            blocked[i].add(k)
+        blocked[j] = set()
+        push_best(i)
     root = np.asarray(parent, dtype=np.intp)
     while True:  # path halving over the merge forest, vectorised
         up = root[root]

@@ -23,14 +23,16 @@ unclustered faces searched, times the user's reference count) and a target of
     t(n, E) = max(floor, mu + sigma * z(1 - E / n))      z = standard normal quantile
 
 - *person bar*: ``n = persons searched x references``, ``E = expected_false_matches``
-  (0.01: one false person in a hundred searches);
-- *face bar*, for faces in no person: ``n = unclustered faces x references``, same ``E``;
-  a lone face has no other evidence, and there are more of them, so its bar is higher;
+  (``Settings.match_expected_false_persons``, 0.02: one false person in fifty searches);
+- *face bar*, for faces in no person: ``n = unclustered faces x references``,
+  ``E = face_expected_false_matches`` (0.002): a lone face has no other face to back it and
+  is most often a one-photo guest, so it gets a stricter target;
 - *candidate bar* ("Is this you?"): ``E = candidate_false_matches`` (1.0), with a lower
   floor; persons between the candidate and person bars are asked about, not given.
 
 So a group of 100 faces and one of 100,000 keep the same expected number of false matches
-per search (the bar for 300 persons is 0.46; for 10,000, 0.53).
+per search (the person bar for 310 persons is 0.44; for 30,000, 0.54). Table and
+calibration: ``docs/matching.md``.
 
 **Exclusivity.** A person goes to at most one registered member of the group: when another
 member's evidence for it is higher, it is not the user's (twins, siblings, look-alikes who

@@ -3,9 +3,8 @@
 60 attendees (seeded sample) register with their first photo; their other photos and 200
 one-photo guests are uploaded, digested with the real models, clustered; ``GET /get``'s
 matching is scored per attendee. The whole event is ``benchmarks/event_accuracy.py``.
-The thresholds sit a little under what this slice measured (closing note of issue 10:
-precision 1.0 mean, recall ~0.97, BCubed F ~0.99); the old single-face rule scored
-precision ~0.88 on the same slice and fails them.
+The thresholds sit a little under what this slice measured (precision 1.0, no attendee
+below 0.9, recall 0.989, persons BCubed P 1.0 / F 0.992; 57 s on 2 vCPUs).
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def report() -> dict[str, object]:
 
 def test_attendees_get_their_photos_and_no_strangers(report: dict[str, object]) -> None:
     """Given the slice, then mean precision >= 0.98 with at most one attendee below 0.9,
-    and mean recall >= 0.93."""
+    and mean recall >= 0.95."""
     precision = report["precision"]
     recall = report["recall"]
     assert isinstance(precision, dict)
@@ -53,14 +52,14 @@ def test_attendees_get_their_photos_and_no_strangers(report: dict[str, object]) 
     assert report["attendees"] == 60
     assert precision["mean"] >= 0.98, report["worst_attendees"]
     assert report["attendees_below_precision_0_9"] <= 1, report["worst_attendees"]
-    assert recall["mean"] >= 0.93, report["worst_attendees"]
+    assert recall["mean"] >= 0.95, report["worst_attendees"]
 
 
 def test_persons_do_not_chain_guests(report: dict[str, object]) -> None:
     """Given 200 one-photo guests among the attendees' photos, then persons keep BCubed
-    precision >= 0.97 and F >= 0.95 over the labelled faces."""
+    precision >= 0.97 and F >= 0.96 over the labelled faces."""
     score = report["persons_bcubed"]
     assert isinstance(score, dict)
     assert score["precision"] >= 0.97
-    assert score["f"] >= 0.95
+    assert score["f"] >= 0.96
     assert score["faces"] >= 500
