@@ -59,7 +59,11 @@ def main() -> int:
     parser.add_argument("--attendees", type=int)
     parser.add_argument("--guests", type=int)
     args = parser.parse_args()
-    results = [run(name.strip(), args) for name in args.runs.split(",") if name.strip()]
+    results = []
+    for name in (n.strip() for n in args.runs.split(",")):
+        if name:
+            results.append(run(name, args))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     print(json.dumps({"benchmark": "event_accuracy", "results": results}))
     return 0 if all("error" not in r for r in results) else 1
 

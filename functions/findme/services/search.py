@@ -38,6 +38,7 @@ from findme.domain.matching import MatchBars, decide, face_scores, person_eviden
 from findme.domain.records import Face, GroupRole, Image, Person
 from findme.errors import NotFoundError, PermissionDeniedError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
+from findme.services.assignment import AUTOMATIC_STRATEGIES
 from findme.services.auth import Principal, normalize_phone
 from findme.services.groups import CURATORS, GroupAccess, authorize_group, iter_group_images
 from findme.services.users import REFERENCE_GROUP, reference_vectors
@@ -202,6 +203,12 @@ def _match_in_group(
 ) -> None:
     membership = metadata.get_membership(group_id, user_id)
     rejected = set(membership.rejected_face_ids) if membership is not None else set()
+    # persons a curator (or another user's "that's me") gave to someone else: not the user's
+    held = {
+        a.person_id
+        for a in metadata.list_assignments(group_id=group_id)
+        if a.user_id != user_id and a.strategy not in AUTOMATIC_STRATEGIES
+    }
     person_faces: dict[str, list[Face]] = {}
     person_scores: dict[str, NDArray[np.float32]] = {}
     person_vectors: dict[str, NDArray[np.float32]] = {}
@@ -225,7 +232,7 @@ def _match_in_group(
                 elif hit.face_id not in rejected and hit.score > lone.get(hit.face_id, -1.0):
                     lone[hit.face_id] = hit.score
                     lone_image[hit.face_id] = hit.image_id
-        for person_id in sorted(hit_persons | set(assigned)):
+        for person_id in sorted((hit_persons - held) | set(assigned)):
             faces = [f for f in metadata.list_faces_of_person(person_id) if f.group_id == group_id]
             if not faces:
                 continue
@@ -304,8 +311,8 @@ def _rival_evidence(
 ) -> dict[str, float]:
     """person id -> the highest evidence of another registered member of the group.
 
-    Only persons that reach the candidate bar for the user are looked at: their best faces
-    are queried against every reference embedding (``kind="reference"``); the members found
+    Only persons that reach the candidate bar for the user are looked at: their best face is
+    queried against every reference embedding (``kind="reference"``); the members found
     get their evidence over all the person's faces.
     """
     members: dict[str, bool] = {}
@@ -315,17 +322,18 @@ def _rival_evidence(
         if person_evidence(scores, settings.match_top_k) < bars.candidate:
             continue
         matrix = person_vectors[person_id]
-        found: set[str] = set()
-        for i in np.argsort(-scores)[: settings.match_top_k].tolist():
+        # the selfies nearest the person's best face: whoever could out-score the user
+        found = {
+            hit.user_id
             for hit in vectors.query(
-                matrix[i],
+                matrix[int(np.argmax(scores))],
                 group_ids=[REFERENCE_GROUP],
                 limit=RIVAL_LIMIT,
                 score_threshold=bars.candidate,
                 kind="reference",
-            ):
-                if hit.user_id and hit.user_id != user_id:
-                    found.add(hit.user_id)
+            )
+            if hit.user_id and hit.user_id != user_id
+        }
         if not found:
             continue
         for other in sorted(found):
