@@ -12,7 +12,15 @@ import uuid
 import numpy as np
 import pytest
 from curation_world import DIM, RouteClient, World, unit
-from findme.domain.records import Face, Group, GroupRole, Membership, ReferenceFace, User
+from findme.domain.records import (
+    Assignment,
+    Face,
+    Group,
+    GroupRole,
+    Membership,
+    ReferenceFace,
+    User,
+)
 from findme.ports import FaceVector
 from findme.services.users import REFERENCE_GROUP
 from numpy.typing import NDArray
@@ -194,3 +202,28 @@ def test_candidates_need_membership(world: World, client: RouteClient) -> None:
         client.http.get("/users/me/candidates?group_id=x", headers=client.auth(me)).status_code
         == 404
     )
+
+
+def test_a_person_a_curator_gave_to_someone_else_is_not_mine(
+    world: World, client: RouteClient
+) -> None:
+    """Given a person an organiser assigned by hand to another member, then it is neither
+    given nor offered to a user it resembles."""
+    owner, me, other = world.user(), world.user(), world.user()
+    group = world.group(owner, member=me)
+    world.metadata.put_membership(Membership(group.group_id, other.user_id, GroupRole.MEMBER))
+    ref = world.identity()
+    selfie(world, me, ref)
+    faces = person_at(world, group, ref, [0.7, 0.7, 0.36])
+    world.metadata.put_assignment(
+        Assignment(
+            group_id=group.group_id,
+            person_id=faces[0].person_id or "",
+            user_id=other.user_id,
+            similarity=1.0,
+            strategy="manual",
+        )
+    )
+    assert not my_photos(client, me, group) & {f.image_id for f in faces}
+    url = f"/users/me/candidates?group_id={group.group_id}"
+    assert client.http.get(url, headers=client.auth(me)).json()["items"] == []
