@@ -184,9 +184,12 @@ def cluster_group(
     _remove_persons(group_id, outcome.removed_person_ids, merged_into, metadata)
     assigned_faces = sum(1 for p in outcome.person_ids if p is not None)
     # the matching bars of GET /get scale with these (findme.services.search.match_bars)
-    metadata.set_group_gallery(
-        group_id, persons=len(outcome.persons), clustered_faces=assigned_faces
-    )
+    try:
+        metadata.set_group_gallery(
+            group_id, persons=len(outcome.persons), clustered_faces=assigned_faces
+        )
+    except NotFoundError:
+        logger.warning("clustered a group with no group item", extra={"group_id": group_id})
     write_s = time.perf_counter() - t_write
 
     assigned = sum(1 for p in outcome.person_ids if p is not None)
