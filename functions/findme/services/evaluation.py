@@ -18,6 +18,9 @@ unlabelled and left out.
 ``incremental_share`` of the photos (the last ones, in a seeded random order) are uploaded
 after clustering, so digest's incremental assignment places them, as between two nightly
 re-clusters of a live event.
+
+``after_truthful_candidate_answers`` scores the photos once each attendee has answered "Is
+this you?" truthfully (yes when most of the candidate person's photos show them).
 """
 
 from __future__ import annotations
@@ -136,6 +139,7 @@ class EventReport:
     share_below_precision_bar: float = 0.0
     attendees_given_nothing: int = 0
     candidates_mean: float = 0.0
+    after_candidates: dict[str, float] = field(default_factory=dict)
     selfies_needing_crop: int = 0
     bcubed: dict[str, float] = field(default_factory=dict)
     worst: list[dict[str, Any]] = field(default_factory=list)
@@ -155,6 +159,7 @@ class EventReport:
             "share_below_precision_0_9": self.share_below_precision_bar,
             "attendees_given_nothing": self.attendees_given_nothing,
             "candidates_per_attendee": self.candidates_mean,
+            "after_truthful_candidate_answers": self.after_candidates,
             "selfies_needing_crop": self.selfies_needing_crop,
             "persons_bcubed": self.bcubed,
             "worst_attendees": self.worst,
@@ -277,15 +282,32 @@ def run_event(
     t = time.perf_counter()
     precisions: list[float] = []
     recalls: list[float] = []
+    precisions_after: list[float] = []
+    recalls_after: list[float] = []
     candidates = 0
     rows: list[dict[str, Any]] = []
     for person, truth in plan.truth.items():
         user_id = user_of.get(person)
         got: set[str] = set()
+        answered: set[str] = set()
         if user_id is not None:
             found = match_user(metadata, vectors, settings, user_id, [group_id])
             got = {image_file[i] for i in found.matches if i in image_file}
             candidates += len(found.candidates)
+            # an attendee who answers "Is this you?" truthfully (most of the person's photos
+            # show them) adds the person's photos
+            for c in found.candidates:
+                photos = {
+                    image_file[f.image_id]
+                    for f in metadata.list_faces_of_person(c.person_id)
+                    if f.image_id in image_file
+                }
+                if photos and len(photos & truth) * 2 > len(photos):
+                    answered |= photos
+        answered |= got
+        right_after = len(answered & truth)
+        precisions_after.append(right_after / len(answered) if answered else 1.0)
+        recalls_after.append(right_after / len(truth) if truth else 1.0)
         right = len(got & truth)
         precision = right / len(got) if got else 1.0
         recall = right / len(truth) if truth else 1.0
@@ -317,6 +339,10 @@ def run_event(
         report.attendees_below_precision_bar = below
         report.share_below_precision_bar = round(below / p.size, 4)
         report.candidates_mean = round(candidates / p.size, 3)
+        report.after_candidates = {
+            "precision_mean": round(float(np.mean(precisions_after)), 4),
+            "recall_mean": round(float(np.mean(recalls_after)), 4),
+        }
     rows.sort(key=lambda x: (x["precision"], x["recall"]))
     report.worst = rows[:5]
 
