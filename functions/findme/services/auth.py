@@ -286,8 +286,11 @@ class OtpService:
             logger.info("OTP sent (local stack)", extra={"phone_number": phone, "code": code})
         return OtpSent(expires_in=ttl, sends_remaining=max(0, limit - sends))
 
-    def verify(self, phone_number: str, code: str) -> str:
+    def verify(self, phone_number: str, code: str, *, consume: bool = True) -> str:
         """Check ``code`` for ``phone_number`` and consume it; returns the normalised phone.
+
+        With ``consume=False`` the code is only checked (a wrong one still counts as an
+        attempt) and stays usable, for a request that may still fail for another reason.
 
         Raises:
             InvalidInputError: bad phone number.
@@ -310,6 +313,8 @@ class OtpService:
             challenge.attempts += 1
             self._metadata.put_otp(challenge)
             raise AuthenticationError("Wrong code", code="otp_invalid")
+        if not consume:
+            return phone
         # Single use; the record stays so the hourly send window keeps counting.
         challenge.code_hash = CONSUMED
         challenge.expires_at = now

@@ -173,19 +173,23 @@ def register(
 ) -> Registration:
     """Register a user: phone OTP + a selfie with exactly one acceptable face.
 
-    The selfie is checked before the code is consumed, so a bad selfie costs no new SMS.
+    The code is checked first (a wrong code is 401 whatever the phone and the selfie), and
+    consumed only after the selfie passed, so a bad selfie costs no new SMS.
     The user becomes ``admin`` when the phone is in ``Settings.admin_phones``.
 
     Raises:
         InvalidInputError: bad name/phone.
-        ConflictError: ``phone_registered`` (use ``POST /auth/token``).
+        AuthenticationError: wrong, expired or used code (401), checked first.
+        ConflictError: ``phone_registered`` (use ``POST /auth/token``), for a right code.
         FaceRequirementError: see :func:`check_selfie` (422).
-        AuthenticationError: wrong, expired or used code (401).
     """
     clean_name = " ".join(name.split())
     if not clean_name or len(clean_name) > 100:
         raise InvalidInputError("name must be 1-100 characters", field="name")
     phone = normalize_phone(phone_number)
+    # The code first: a wrong code is 401 whether or not the phone is registered (no phone
+    # enumeration) and before any image work; it is consumed only once all else passed.
+    otps.verify(phone, otp, consume=False)
     if metadata.find_user_by_phone(phone) is not None:
         raise ConflictError(
             "This phone number is already registered; sign in with POST /auth/token",

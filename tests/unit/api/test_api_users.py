@@ -152,3 +152,30 @@ def test_more_selfies_and_account_deletion(api: Api) -> None:
     assert all(api.stores.objects.head(r.s3_key) is None for r in refs)
     assert api.stores.metadata.get_membership(group["group_id"], user_id) is None
     assert api.client.get("/users/me", headers=api.auth(token)).status_code == 401
+
+
+def test_wrong_code_is_401_whatever_the_phone_and_selfie(api: Api) -> None:
+    """Given a registered phone and a new one, when /register gets a wrong code (with a good
+    selfie, or with a two-face selfie), then both answer 401 otp_invalid: the answer tells
+    nothing about which phones are registered, and the code is checked before the image."""
+    registered = new_phone()
+    assert _register(api, registered, _otp(api, registered), _good(api, 41)).status_code == 201
+    fresh = new_phone()
+    code = _otp(api, fresh)
+    wrong = "000000" if code != "000000" else "111111"
+    _otp(api, registered)
+    for phone in (registered, fresh):
+        response = _register(api, phone, wrong, _good(api, 42))
+        assert response.status_code == 401, response.text
+        assert response.json()["code"] == "otp_invalid"
+    two = [detected(api.stores.identity(), index=0), detected(api.stores.identity(), index=1)]
+    response = _register(api, fresh, wrong, api.engine.register(jpeg(seed=43), two))
+    assert response.status_code == 401
+    assert response.json()["code"] == "otp_invalid"
+    # And the right code still registers the new phone
+    assert _register(api, fresh, code, _good(api, 44)).status_code == 201
+
+
+def _good(api: Api, seed: int) -> bytes:
+    selfie: bytes = api.engine.register(jpeg(seed=seed), [detected(api.stores.identity())])
+    return selfie
