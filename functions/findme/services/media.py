@@ -363,25 +363,45 @@ def presign_uploads(
 # --- Google Drive / HTTPS links ---------------------------------------------------------------
 _DRIVE_FILE = re.compile(r"^/file/d/([A-Za-z0-9_-]{10,})(?:/|$)")
 _DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com"})
+#: Hosts a Drive download may redirect to: Drive itself and Google's content hosts.
+_DRIVE_CONTENT_HOSTS = frozenset({"drive.usercontent.google.com"})
+_DRIVE_CONTENT_SUFFIX = ".googleusercontent.com"
+
+
+def is_drive_host(host: str) -> bool:
+    """Whether a Drive download may be fetched from ``host``: exactly ``drive.google.com``,
+    ``docs.google.com``, ``drive.usercontent.google.com``, or a ``*.googleusercontent.com``
+    content host (where Drive redirects downloads). Never a look-alike such as
+    ``drive.google.com.evil.example``."""
+    name = host.lower().rstrip(".")
+    return (
+        name in _DRIVE_HOSTS
+        or name in _DRIVE_CONTENT_HOSTS
+        or (name.endswith(_DRIVE_CONTENT_SUFFIX) and name != _DRIVE_CONTENT_SUFFIX[1:])
+    )
 
 
 def drive_download_url(url: str) -> str:
-    """The direct-download form of a link; Google Drive share links are converted.
+    """The direct-download form of a Google Drive share link.
 
     ``https://drive.google.com/file/d/{id}/view?usp=sharing``, ``.../open?id={id}`` and
-    ``.../uc?id={id}`` all become ``https://drive.google.com/uc?export=download&id={id}``;
-    other HTTPS links are returned unchanged.
+    ``.../uc?id={id}`` all become ``https://drive.google.com/uc?export=download&id={id}``.
+    Only ``drive.google.com`` and ``docs.google.com``, exactly, are accepted.
 
     Raises:
-        InvalidInputError: not ``https://`` (``code="https_required"``), a Drive folder or
-            a Drive link without a file id (``code="unsupported_drive_link"``).
+        InvalidInputError: not ``https://`` (``code="https_required"``), another host
+            (``code="unsupported_url_host"``), a Drive folder or a Drive link without a
+            file id (``code="unsupported_drive_link"``).
     """
     parts = urlsplit(url.strip())
     if parts.scheme != "https" or not parts.hostname:
         raise InvalidInputError("drive_url must be an https:// link", code="https_required")
     host = parts.hostname.lower()
     if host not in _DRIVE_HOSTS:
-        return url.strip()
+        raise InvalidInputError(
+            "drive_url must be a Google Drive link (https://drive.google.com/...)",
+            code="unsupported_url_host",
+        )
     match = _DRIVE_FILE.match(parts.path)
     file_id = match.group(1) if match else None
     if file_id is None and parts.path in ("/open", "/uc"):
@@ -422,15 +442,18 @@ def fetch_https(
     *,
     client: httpx.Client | None = None,
     resolve: Callable[[str], list[str]] = resolve_host,
+    allowed_host: Callable[[str], bool] | None = None,
 ) -> tuple[bytes, str]:
     """Download one file over HTTPS, at most ``max_upload_bytes`` -> ``(bytes, file name)``.
 
-    Redirects are followed by hand (at most 5), each hop checked again: HTTPS only, and the
-    host must resolve to public addresses (no SSRF into the VPC or instance metadata).
+    Redirects are followed by hand (at most 5), each hop checked again: HTTPS only, the host
+    accepted by ``allowed_host`` (when given), and resolving to public addresses (no SSRF
+    into the VPC or instance metadata).
     The body is streamed and cut off past the limit, so a huge file never fills memory.
 
     Raises:
-        InvalidInputError: ``https_required``, ``forbidden_url_host``, ``unreachable_url``,
+        InvalidInputError: ``https_required``, ``unsupported_url_host`` (refused by
+            ``allowed_host``), ``forbidden_url_host``, ``unreachable_url``,
             ``too_many_redirects``, ``download_failed`` (a non-2xx answer).
         ImageTooLargeError: the file is over ``max_upload_bytes`` (413).
     """
@@ -443,6 +466,10 @@ def fetch_https(
             parts = urlsplit(current)
             if parts.scheme != "https" or not parts.hostname:
                 raise InvalidInputError("Only https:// links are fetched", code="https_required")
+            if allowed_host is not None and not allowed_host(parts.hostname):
+                raise InvalidInputError(
+                    f"Refusing to fetch from {parts.hostname}", code="unsupported_url_host"
+                )
             _public_host(parts.hostname, resolve)
             with http.stream("GET", current, follow_redirects=False) as response:
                 if response.is_redirect:

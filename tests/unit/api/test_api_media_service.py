@@ -19,6 +19,7 @@ from findme.services.media import (
     drive_download_url,
     fetch_https,
     image_dimensions,
+    is_drive_host,
     sniff_image_type,
 )
 from PIL import Image as PILImage
@@ -103,7 +104,6 @@ def test_pixel_limit_is_checked_from_the_header() -> None:
             "https://drive.google.com/uc?id=1AbCdEfGhIjKlMnOp&export=download",
             "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp",
         ),
-        ("https://example.com/photos/a.jpg", "https://example.com/photos/a.jpg"),
     ],
 )
 def test_drive_share_links_become_download_links(link: str, direct: str) -> None:
@@ -117,6 +117,15 @@ def test_drive_share_links_become_download_links(link: str, direct: str) -> None
         ("ftp://example.com/a.jpg", "https_required"),
         ("https://drive.google.com/drive/folders/1AbCdEfGhIjKlMnOp", "unsupported_drive_link"),
         ("https://docs.google.com/document/d/1AbCdEfGhIjKlMnOp/edit", "unsupported_drive_link"),
+        ("https://example.com/photos/a.jpg", "unsupported_url_host"),
+        (
+            "https://drive.google.com.evil.example/file/d/1AbCdEfGhIjKlMnOp/view",
+            "unsupported_url_host",
+        ),
+        (
+            "https://evil.example/drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view",
+            "unsupported_url_host",
+        ),
     ],
 )
 def test_unsupported_links_are_refused(link: str, code: str) -> None:
@@ -227,3 +236,41 @@ def test_fetch_reports_upstream_errors_and_redirect_loops() -> None:
             resolve=public,
         )
     assert err.value.code == "too_many_redirects"
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("drive.google.com", True),
+        ("docs.google.com", True),
+        ("drive.usercontent.google.com", True),
+        ("doc-0s-8c-docs.googleusercontent.com", True),
+        ("drive.google.com.evil.example", False),
+        ("googleusercontent.com", False),
+        ("evilgoogleusercontent.com", False),
+        ("google.com", False),
+    ],
+)
+def test_drive_hosts_are_matched_exactly(host: str, ok: bool) -> None:
+    assert is_drive_host(host) is ok
+
+
+def test_fetch_refuses_a_redirect_off_drive() -> None:
+    """Given Drive redirecting to another host, when fetched with the Drive host rule, then
+    the other host is never contacted (400 unsupported_url_host)."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        return httpx.Response(302, headers={"location": "https://evil.example/a.jpg"})
+
+    with pytest.raises(InvalidInputError) as err:
+        fetch_https(
+            "https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp",
+            make_settings(),
+            client=_client(httpx.MockTransport(handler)),
+            resolve=public,
+            allowed_host=is_drive_host,
+        )
+    assert err.value.code == "unsupported_url_host"
+    assert seen == ["drive.google.com"]

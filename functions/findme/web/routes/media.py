@@ -144,7 +144,9 @@ async def upload(
 
 
 def _fetch_drive(url: str, settings: Settings) -> CheckedImage:
-    data, name = media.fetch_https(media.drive_download_url(url), settings)
+    data, name = media.fetch_https(
+        media.drive_download_url(url), settings, allowed_host=media.is_drive_host
+    )
     return media.check_image(data, name, settings)
 
 
