@@ -141,6 +141,47 @@ class MetadataStoreContract:
         store.delete_otp(otp.phone_number)
         assert store.get_otp(otp.phone_number) is None
 
+    def test_otp_attempts_are_counted_up_to_the_limit_for_this_code(
+        self, store: DynamoMetadataStore
+    ) -> None:
+        # Given a challenge with one attempt used, limit 3
+        now = datetime.now(UTC).replace(microsecond=0)
+        otp = OtpChallenge(new_phone(), "h1", now + timedelta(minutes=5), 1, 1, now)
+        store.put_otp(otp)
+        # Then two more guesses are counted, the third is refused
+        assert store.take_otp_attempt(otp.phone_number, "h1", 3)
+        assert store.take_otp_attempt(otp.phone_number, "h1", 3)
+        assert not store.take_otp_attempt(otp.phone_number, "h1", 3)
+        stored = store.get_otp(otp.phone_number)
+        assert stored is not None
+        assert stored.attempts == 3
+        # And a guess at a code that was replaced meanwhile, or a phone with none, is refused
+        assert not store.take_otp_attempt(otp.phone_number, "old", 10)
+        assert not store.take_otp_attempt(new_phone(), "h1", 10)
+
+    def test_concurrent_otp_guesses_never_pass_the_limit(self, store: DynamoMetadataStore) -> None:
+        if not self.atomic_under_concurrency:
+            pytest.skip("this backend's writes are not atomic under concurrency")
+        # Given a fresh challenge and ten guesses racing, limit 5
+        now = datetime.now(UTC).replace(microsecond=0)
+        otp = OtpChallenge(new_phone(), "h", now + timedelta(minutes=5), 0, 1, now)
+        store.put_otp(otp)
+        admitted: list[bool] = []
+
+        def guess() -> None:
+            admitted.append(store.take_otp_attempt(otp.phone_number, "h", 5))
+
+        threads = [threading.Thread(target=guess) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # Then exactly five are admitted
+        assert admitted.count(True) == 5
+        stored = store.get_otp(otp.phone_number)
+        assert stored is not None
+        assert stored.attempts == 5
+
     # --- groups, memberships, sections --------------------------------------------------------
     def test_group_by_invite_code(self, store: DynamoMetadataStore) -> None:
         # Given a group with an invite code and one without

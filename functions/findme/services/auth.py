@@ -289,8 +289,10 @@ class OtpService:
     def verify(self, phone_number: str, code: str, *, consume: bool = True) -> str:
         """Check ``code`` for ``phone_number`` and consume it; returns the normalised phone.
 
-        With ``consume=False`` the code is only checked (a wrong one still counts as an
-        attempt) and stays usable, for a request that may still fail for another reason.
+        Every guess is counted *before* it is compared, atomically in the store
+        (:meth:`MetadataStore.take_otp_attempt`), so concurrent guesses cannot get more than
+        ``Settings.otp_max_attempts`` answers between them. With ``consume=False`` the code
+        is only checked and stays usable (:meth:`consume` it once the request succeeded).
 
         Raises:
             InvalidInputError: bad phone number.
@@ -304,22 +306,40 @@ class OtpService:
             raise AuthenticationError("No valid code for this phone", code="otp_invalid")
         if now >= challenge.expires_at:
             raise AuthenticationError("The code has expired", code="otp_expired")
-        if challenge.attempts >= self._settings.otp_max_attempts:
+        if not self._metadata.take_otp_attempt(
+            phone, challenge.code_hash, self._settings.otp_max_attempts
+        ):
             raise AuthenticationError(
                 "Too many wrong codes; request a new one", code="otp_attempts_exceeded"
             )
         given = (code or "").strip()
         if not hmac.compare_digest(self.hash_code(phone, given), challenge.code_hash):
-            challenge.attempts += 1
-            self._metadata.put_otp(challenge)
             raise AuthenticationError("Wrong code", code="otp_invalid")
-        if not consume:
-            return phone
+        if consume:
+            self._consume(challenge, now)
+        return phone
+
+    def consume(self, phone_number: str, code: str) -> None:
+        """Use up a code already checked by ``verify(..., consume=False)`` in this request.
+
+        Raises:
+            AuthenticationError: ``otp_invalid``: the code is no longer the phone's (used or
+                replaced meanwhile).
+        """
+        phone = normalize_phone(phone_number)
+        challenge = self._metadata.get_otp(phone)
+        given = (code or "").strip()
+        if challenge is None or not hmac.compare_digest(
+            self.hash_code(phone, given), challenge.code_hash
+        ):
+            raise AuthenticationError("No valid code for this phone", code="otp_invalid")
+        self._consume(challenge, self._clock())
+
+    def _consume(self, challenge: OtpChallenge, now: datetime) -> None:
         # Single use; the record stays so the hourly send window keeps counting.
         challenge.code_hash = CONSUMED
         challenge.expires_at = now
         self._metadata.put_otp(challenge)
-        return phone
 
 
 def _random_code() -> str:

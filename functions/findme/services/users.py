@@ -196,7 +196,7 @@ def register(
             code="phone_registered",
         )
     face = analyze_selfie(engine, selfie, settings)
-    otps.verify(phone, otp)
+    otps.consume(phone, otp)
     role = Role.ADMIN if phone in settings.admin_phones else Role.MEMBER
     user = User(user_id=str(uuid.uuid4()), phone_number=phone, name=clean_name, role=role)
     metadata.put_user(user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -28,12 +29,21 @@ class MemoryOtps:
 
     def __init__(self) -> None:
         self.items: dict[str, OtpChallenge] = {}
+        self.lock = threading.Lock()
 
     def put_otp(self, otp: OtpChallenge) -> None:
         self.items[otp.phone_number] = otp
 
     def get_otp(self, phone_number: str) -> OtpChallenge | None:
         return self.items.get(phone_number)
+
+    def take_otp_attempt(self, phone_number: str, code_hash: str, max_attempts: int) -> bool:
+        with self.lock:  # the store's conditional update is atomic
+            item = self.items.get(phone_number)
+            if item is None or item.code_hash != code_hash or item.attempts >= max_attempts:
+                return False
+            item.attempts += 1
+            return True
 
     def delete_otp(self, phone_number: str) -> None:
         self.items.pop(phone_number, None)
@@ -177,6 +187,50 @@ def test_otp_allows_few_attempts_then_locks() -> None:
     with pytest.raises(AuthenticationError) as err:
         otps.verify("+14155550100", code)
     assert err.value.code == "otp_attempts_exceeded"
+
+
+def test_concurrent_wrong_guesses_get_no_more_answers_than_the_limit() -> None:
+    """Given a code and 5 allowed attempts, when 10 wrong guesses race, then at most 5 are
+    compared (otp_invalid), the others are refused unanswered, and the right code is then
+    refused too: the limit holds under concurrency (issue 11, defect 3)."""
+    clock = Clock()
+    otps, _, sms = _otps(clock, otp_max_attempts=5)
+    otps.send("+14155550100")
+    code = sms.last_code("+14155550100")
+    wrong = "000000" if code != "000000" else "111111"
+    barrier = threading.Barrier(10)
+    codes: list[str] = []
+
+    def guess() -> None:
+        barrier.wait()
+        try:
+            otps.verify("+14155550100", wrong)
+        except AuthenticationError as err:
+            codes.append(err.code)
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes.count("otp_invalid") == 5
+    assert codes.count("otp_attempts_exceeded") == 5
+    with pytest.raises(AuthenticationError) as err:
+        otps.verify("+14155550100", code)
+    assert err.value.code == "otp_attempts_exceeded"
+
+
+def test_a_checked_code_is_consumed_once() -> None:
+    clock = Clock()
+    otps, _, sms = _otps(clock)
+    otps.send("+14155550100")
+    code = sms.last_code("+14155550100")
+    assert otps.verify("+14155550100", code, consume=False) == "+14155550100"
+    otps.consume("+14155550100", code)
+    with pytest.raises(AuthenticationError):
+        otps.consume("+14155550100", code)
+    with pytest.raises(AuthenticationError):
+        otps.verify("+14155550100", code)
 
 
 def test_otp_sending_is_rate_limited_per_phone_per_hour() -> None:
