@@ -214,6 +214,7 @@ class ImageModel(Model):
     face_count = _Number(default=0)
     common = BooleanAttribute(default=False)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
+    deleted_face_ids = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
     section_id = _Str()
     uploaded_by = _Str()

@@ -183,10 +183,13 @@ def _digest(
     timings["analyze"] = _ms(t0)
 
     previous = {f.face_id: f for f in deps.metadata.list_faces_of_image(image.image_id)}
+    deleted = set(image.deleted_face_ids)  # a curator deleted them: never written again
     faces: list[Face] = []
     vectors: list[FaceVector] = []
     thumbnails: dict[str, bytes] = {}
     for detected in analysis.faces:
+        if face_id_for(image.image_id, detected.index) in deleted:
+            continue
         face = face_record(
             image, detected, keys, previous.get(face_id_for(image.image_id, detected.index))
         )

@@ -201,6 +201,7 @@ def batch_delete_faces(
         delete_thumbnails=delete_thumbnails,
     )
     deleted = set(result.deleted_face_ids)
+    _remember_deleted(metadata, [f for f in allowed if f.face_id in deleted])
     logger.info(
         "faces deleted",
         extra={"deleted_count": len(deleted), "deleted_thumbnails": result.deleted_thumbnails},
@@ -212,6 +213,21 @@ def batch_delete_faces(
         skipped_face_ids=[i for i in ids if i not in deleted],
         removed_person_ids=result.removed_person_ids,
     )
+
+
+def _remember_deleted(metadata: MetadataStore, faces: Sequence[Face]) -> None:
+    """Record the deleted faces on their images, so a redelivered S3 notification (or an
+    automatic re-digest) does not bring them back; a curator's reprocess clears them."""
+    by_image: dict[str, list[str]] = {}
+    for face in faces:
+        by_image.setdefault(face.image_id, []).append(face.face_id)
+    for image_id, face_ids in by_image.items():
+        try:
+            image = metadata.get_image(image_id)
+        except NotFoundError:
+            continue
+        image.deleted_face_ids = list(dict.fromkeys([*image.deleted_face_ids, *face_ids]))
+        metadata.put_image(image)
 
 
 # --- delete a whole group (as a job) -----------------------------------------------------------

@@ -87,6 +87,9 @@ def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> Reprocess
         NotFoundError: unknown image. DependencyError: a backing service failed (retry).
     """
     image = deps.metadata.get_image(image_id)
+    if image.deleted_face_ids:  # a curator asked for a reprocess: deleted faces may return
+        image.deleted_face_ids = []
+        deps.metadata.put_image(image)
     old = deps.metadata.list_faces_of_image(image_id)
     old_boxes = {f.face_id: _boxed(f) for f in old}
     result = digest_service.digest_object(image.s3_key, deps, force=True)

@@ -220,3 +220,57 @@ def test_new_face_joins_the_person_of_its_nearest_assigned_face(
     assert (same.assigned, other.assigned) == (1, 0)
     assert deps.metadata.get_face(face_id_for(image2, 0)).person_id == person.person_id
     assert deps.metadata.get_face(face_id_for(image3, 0)).person_id is None
+
+
+def test_deleted_face_stays_deleted_after_redelivery_until_a_curator_reprocesses(
+    deps: DigestDeps, group_id: str
+) -> None:
+    """Given a processed photo of two faces and a curator's batch delete of one, when the same
+    S3 notification is delivered again (at least once delivery) and a back-fill re-digests,
+    then the face stays deleted (no item, no vector, count 1); when a curator reprocesses the
+    photo, then it comes back (issue 11, defect 2)."""
+    from findme.services.curation import CurationScope
+    from findme.services.face_deletion import batch_delete_faces
+    from findme.services.reprocess import reprocess_image
+
+    key, image_id = upload(deps, group_id, b"IMG\x02\x05")
+    digest_object(key, deps)
+    gone = face_id_for(image_id, 1)
+    admin = CurationScope(user_id="admin", is_admin=True)
+    batch_delete_faces(deps.metadata, deps.vectors, deps.store, admin, [gone])
+
+    digest_object(key, deps)  # redelivery
+    digest_object(key, deps, force=False)  # a back-fill skips it anyway
+    faces = deps.metadata.list_faces_of_image(image_id)
+    assert [f.face_id for f in faces] == [face_id_for(image_id, 0)]
+    assert deps.vectors.get([gone]) == []
+    assert deps.metadata.get_image(image_id).face_count == 1
+
+    reprocess_image(image_id, deps)
+    assert {f.face_id for f in deps.metadata.list_faces_of_image(image_id)} == {
+        face_id_for(image_id, 0),
+        gone,
+    }
+    assert deps.metadata.get_image(image_id).deleted_face_ids == []
+
+
+def test_deleted_image_is_not_recreated_by_a_late_notification(
+    deps: DigestDeps, group_id: str
+) -> None:
+    """Given a processed photo that is then deleted, when its notification arrives again,
+    then it is skipped: no image item, faces or vectors come back."""
+    from findme.services import catalog
+
+    key, image_id = upload(deps, group_id, b"IMG\x01\x06")
+    digest_object(key, deps)
+    catalog.delete_image(
+        image_id,
+        metadata=deps.metadata,
+        vectors=deps.vectors,
+        store=deps.store,
+    )
+    outcome = digest_object(key, deps)
+    assert outcome.status == DigestStatus.SKIPPED
+    assert deps.metadata.get_images([image_id]) == []
+    assert deps.metadata.list_faces_of_image(image_id) == []
+    assert deps.vectors.get([face_id_for(image_id, 0)]) == []
