@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from findme.config import Settings
 from findme.domain.matching import MatchBars, decide, face_scores, person_evidence
-from findme.domain.records import Face, GroupRole, Image, Person
+from findme.domain.records import Face, GroupRole, Image
 from findme.errors import NotFoundError, PermissionDeniedError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
 from findme.services.assignment import AUTOMATIC_STRATEGIES
@@ -190,6 +190,18 @@ def match_user(
     return out
 
 
+@dataclass(slots=True)
+class _Scored:
+    """The persons and lone faces one search in one group looked at."""
+
+    faces: dict[str, list[Face]] = field(default_factory=dict)  # person id -> its faces
+    scores: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # person -> (n,)
+    vectors: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # person -> (n, 128)
+    own: dict[str, float] = field(default_factory=dict)  # face id -> score
+    lone: dict[str, float] = field(default_factory=dict)  # face in no person -> score
+    lone_image: dict[str, str] = field(default_factory=dict)  # its image
+
+
 def _match_in_group(
     metadata: MetadataStore,
     vectors: VectorIndex,
@@ -201,6 +213,7 @@ def _match_in_group(
     assigned: dict[str, float],
     out: UserMatches,
 ) -> None:
+    """One group of :func:`match_user`: hits, scores, rivals, decision, photos, candidates."""
     membership = metadata.get_membership(group_id, user_id)
     rejected = set(membership.rejected_face_ids) if membership is not None else set()
     # persons a curator (or another user's "that's me") gave to someone else: not the user's
@@ -209,58 +222,22 @@ def _match_in_group(
         for a in metadata.list_assignments(group_id=group_id)
         if a.user_id != user_id and a.strategy not in AUTOMATIC_STRATEGIES
     }
-    person_faces: dict[str, list[Face]] = {}
-    person_scores: dict[str, NDArray[np.float32]] = {}
-    person_vectors: dict[str, NDArray[np.float32]] = {}
-    own: dict[str, float] = {}  # face id -> score, for every face scored here
-    lone: dict[str, float] = {}
-    lone_image: dict[str, str] = {}
+    seen = _Scored()
+    decision = decide({}, {}, MatchBars(person=1.0, face=1.0, candidate=1.0))
     if refs:
         bars = match_bars(metadata, vectors, settings, group_id, len(refs))
         out.bars[group_id] = bars
-        hit_persons: set[str] = set()
-        for ref in refs:
-            for hit in vectors.query(
-                ref.vector,
-                group_ids=[group_id],
-                limit=QUERY_LIMIT,
-                score_threshold=bars.candidate,
-                kind="face",
-            ):
-                if hit.person_id:
-                    hit_persons.add(hit.person_id)
-                elif hit.face_id not in rejected and hit.score > lone.get(hit.face_id, -1.0):
-                    lone[hit.face_id] = hit.score
-                    lone_image[hit.face_id] = hit.image_id
-        for person_id in sorted((hit_persons - held) | set(assigned)):
-            faces = [f for f in metadata.list_faces_of_person(person_id) if f.group_id == group_id]
-            if not faces:
-                continue
-            person_faces[person_id] = faces
-            if person_id in assigned:
-                continue  # scored below with the other faces, decided by the assignment
-            if sum(f.face_id in rejected for f in faces) >= REJECTED_SHARE * len(faces):
-                continue
-            stored = {v.face_id: v.vector for v in vectors.get([f.face_id for f in faces])}
-            ids = [f.face_id for f in faces if f.face_id in stored]
-            if not ids:
-                continue
-            matrix = _stack([stored[i] for i in ids])
-            scores = face_scores(matrix, ref_matrix)
-            own.update(zip(ids, scores.tolist(), strict=True))
-            person_scores[person_id] = scores
-            person_vectors[person_id] = matrix
+        hit_persons = _gallery_hits(vectors, group_id, refs, bars, rejected, seen)
+        for person_id in sorted(hit_persons - held - set(assigned)):
+            _score_person(metadata, vectors, group_id, person_id, ref_matrix, rejected, seen)
         rivals = _rival_evidence(
-            metadata, vectors, settings, user_id, group_id, person_vectors, person_scores, bars
+            metadata, vectors, settings, user_id, group_id, seen.vectors, seen.scores, bars
         )
         decision = decide(
-            person_scores, lone, bars, rival_evidence=rivals, top_k=settings.match_top_k
+            seen.scores, seen.lone, bars, rival_evidence=rivals, top_k=settings.match_top_k
         )
-    else:
-        decision = decide({}, {}, MatchBars(person=1.0, face=1.0, candidate=1.0))
-        for person_id in assigned:
-            faces = [f for f in metadata.list_faces_of_person(person_id) if f.group_id == group_id]
-            person_faces[person_id] = faces
+    for person_id in assigned:  # always the user's: scored for ranking, not decided
+        _score_person(metadata, vectors, group_id, person_id, ref_matrix, set(), seen)
 
     def offer(image_id: str, score: float, how: str) -> None:
         old = out.matches.get(image_id)
@@ -268,35 +245,84 @@ def _match_in_group(
             out.matches[image_id] = PhotoMatch(image_id, group_id, score, how)
 
     for face_id, score in decision.faces.items():
-        offer(lone_image[face_id], score, "face")
+        offer(seen.lone_image[face_id], score, "face")
     out.persons.update(decision.persons)
-    chosen = {**decision.persons, **assigned}
-    if assigned and refs:
-        # an assigned person's faces are scored too (its photos rank by their own face)
-        for person_id in assigned:
-            faces = person_faces.get(person_id, [])
-            stored = {v.face_id: v.vector for v in vectors.get([f.face_id for f in faces])}
-            ids = [f.face_id for f in faces if f.face_id in stored]
-            if ids:
-                scores = face_scores(_stack([stored[i] for i in ids]), ref_matrix)
-                own.update(zip(ids, scores.tolist(), strict=True))
-    for person_id, evidence in chosen.items():
+    for person_id, evidence in {**decision.persons, **assigned}.items():
         how = "assignment" if person_id in assigned else "person"
-        for face in person_faces.get(person_id, []):
-            offer(face.image_id, own.get(face.face_id, evidence), how)
+        for face in seen.faces.get(person_id, []):
+            offer(face.image_id, seen.own.get(face.face_id, evidence), how)
     for person_id, evidence in decision.candidates.items():
-        if person_id in assigned:
-            continue
-        faces = person_faces[person_id]
-        try:
-            person: Person | None = metadata.get_person(person_id)
-        except NotFoundError:
-            person = None
-        cover = next(
-            (f for f in faces if person is not None and f.face_id == person.cover_face_id),
-            None,
-        ) or max(faces, key=lambda f: own.get(f.face_id, -1.0))
-        out.candidates.append(Candidate(person_id, group_id, round(evidence, 4), cover, len(faces)))
+        out.candidates.append(_candidate(metadata, group_id, person_id, evidence, seen))
+
+
+def _gallery_hits(
+    vectors: VectorIndex,
+    group_id: str,
+    refs: Sequence[FaceVector],
+    bars: MatchBars,
+    rejected: set[str],
+    seen: _Scored,
+) -> set[str]:
+    """Query every reference at the candidate bar: the persons hit (returned) and the lone
+    faces hit (kept in ``seen`` with their best score), rejected faces left out."""
+    hit_persons: set[str] = set()
+    for ref in refs:
+        for hit in vectors.query(
+            ref.vector,
+            group_ids=[group_id],
+            limit=QUERY_LIMIT,
+            score_threshold=bars.candidate,
+            kind="face",
+        ):
+            if hit.person_id:
+                hit_persons.add(hit.person_id)
+            elif hit.face_id not in rejected and hit.score > seen.lone.get(hit.face_id, -1.0):
+                seen.lone[hit.face_id] = hit.score
+                seen.lone_image[hit.face_id] = hit.image_id
+    return hit_persons
+
+
+def _score_person(
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    group_id: str,
+    person_id: str,
+    ref_matrix: NDArray[np.float32],
+    rejected: set[str],
+    seen: _Scored,
+) -> None:
+    """Read the person's faces and vectors and score each face against the references; a
+    person the user rejected (by a share of its faces) is left unscored."""
+    faces = [f for f in metadata.list_faces_of_person(person_id) if f.group_id == group_id]
+    if not faces:
+        return
+    seen.faces[person_id] = faces
+    if sum(f.face_id in rejected for f in faces) >= REJECTED_SHARE * len(faces):
+        return
+    stored = {v.face_id: v.vector for v in vectors.get([f.face_id for f in faces])}
+    ids = [f.face_id for f in faces if f.face_id in stored]
+    if not ids or ref_matrix.shape[0] == 0:
+        return
+    matrix = _stack([stored[i] for i in ids])
+    scores = face_scores(matrix, ref_matrix)
+    seen.own.update(zip(ids, scores.tolist(), strict=True))
+    seen.scores[person_id] = scores
+    seen.vectors[person_id] = matrix
+
+
+def _candidate(
+    metadata: MetadataStore, group_id: str, person_id: str, evidence: float, seen: _Scored
+) -> Candidate:
+    """The "Is this you?" entry: the person's cover face, else its best-scoring face."""
+    faces = seen.faces[person_id]
+    try:
+        cover_id = metadata.get_person(person_id).cover_face_id
+    except NotFoundError:
+        cover_id = None
+    cover = next((f for f in faces if f.face_id == cover_id), None) or max(
+        faces, key=lambda f: seen.own.get(f.face_id, -1.0)
+    )
+    return Candidate(person_id, group_id, round(evidence, 4), cover, len(faces))
 
 
 def _rival_evidence(
