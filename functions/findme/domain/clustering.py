@@ -609,12 +609,7 @@ def _dbscan_step(
             )
             comp[members] = parts + next_label
             next_label += int(parts.max()) + 1
-        # parts too small to be a cluster are noise, unless a manual face anchors them
-        sizes = np.bincount(comp[comp >= 0], minlength=next_label)
-        anchored = np.zeros(next_label, dtype=bool)
-        anchored[comp[(comp >= 0) & (manual_codes >= 0)]] = True
-        small = (sizes < min_samples) & ~anchored
-        comp[(comp >= 0) & small[np.maximum(comp, 0)]] = -1
+        comp = _small_to_noise(comp, manual_codes, min_samples)
     timings["split"] = time.perf_counter() - t
 
     return comp, graph, clusters_found, int(conflicted.size)
@@ -644,28 +639,39 @@ def _average_linkage_step(
     graph = None
     t = time.perf_counter()
     if idx.size:
-        graph = cosine_knn_graph(unit[idx], LINKAGE_GRAPH_FLOOR, LINKAGE_NEIGHBOURS)
+        sub = unit[idx]
+        graph = cosine_knn_graph(sub, LINKAGE_GRAPH_FLOOR, LINKAGE_NEIGHBOURS)
         timings["graph"] = time.perf_counter() - t
         t = time.perf_counter()
         coo = graph.tocoo()
         labels = average_linkage_labels(
-            unit[idx],
+            sub,
             coo.row.astype(np.intp),
             coo.col.astype(np.intp),
             threshold=threshold,
             image_codes=image_codes[idx],
             manual_codes=manual_codes[idx],
         )
-        sizes = np.bincount(labels)
-        anchored = np.zeros(sizes.size, dtype=bool)
-        anchored[labels[manual_codes[idx] >= 0]] = True
-        keep = (sizes >= min_samples) | anchored
-        _, dense = np.unique(labels[keep[labels]], return_inverse=True)
-        sub = np.full(idx.size, -1, dtype=np.intp)
-        sub[keep[labels]] = dense.reshape(-1)
-        comp[idx] = sub
+        comp[idx] = _small_to_noise(labels, manual_codes[idx], min_samples)
     timings["linkage"] = time.perf_counter() - t
-    return comp, graph, int(comp.max()) + 1 if n else 0, 0
+    return comp, graph, int(np.unique(comp[comp >= 0]).size), 0
+
+
+def _small_to_noise(
+    labels: NDArray[np.intp], manual_codes: NDArray[np.intp], min_samples: int
+) -> NDArray[np.intp]:
+    """Clusters smaller than ``min_samples`` become noise (``-1``), unless a manual face
+    anchors them (the curator said it is a person)."""
+    out = labels.copy()
+    clustered = out >= 0
+    if not clustered.any():
+        return out
+    sizes = np.bincount(out[clustered])
+    anchored = np.zeros(sizes.size, dtype=bool)
+    anchored[out[clustered & (manual_codes >= 0)]] = True
+    small = (sizes < min_samples) & ~anchored
+    out[clustered & small[np.maximum(out, 0)]] = -1
+    return out
 
 
 def cluster_faces(
@@ -887,9 +893,10 @@ def assign_incremental(
 
     With ``linkage_threshold`` (average linkage, the default clustering), the rule is the
     clustering's own: a face joins the person with the highest *mean* cosine similarity over
-    the person's faces (neighbours not returned count 0, as in :mod:`findme.domain.linkage`;
-    a person larger than the neighbours asked is averaged over that many), when that mean is
-    ``>= linkage_threshold``: one look-alike face of a big person is not enough.
+    the person's faces, when that mean is ``>= linkage_threshold``: one look-alike face of a
+    big person is not enough. Only the neighbours returned are known, so the others count 0
+    (a slight under-estimate of the exact UPGMA mean :mod:`findme.domain.linkage` uses), and
+    a person larger than the neighbours asked is averaged over that many.
 
     Rule (issue 4, item 2): a new face joins the person of its *nearest already-assigned
     face* in the group when their cosine similarity is ``>= threshold``; it never joins a

@@ -8,6 +8,7 @@ dot product.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,6 +22,14 @@ LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left"
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 EMBEDDING_DIM = 128
+
+
+def stack_embeddings(rows: Sequence[NDArray[np.floating]]) -> NDArray[np.float32]:
+    """``(len(rows), 128) float32`` from ``(128,)`` embeddings (``(0, 128)`` for no rows)."""
+    if not rows:
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    return np.vstack([np.asarray(r, dtype=np.float32) for r in rows])
+
 
 #: Namespace for deterministic ids (``face_id = uuid5(image_id, face_index)``).
 FINDME_NAMESPACE = uuid.UUID("6f1c2a9e-3b7d-5e41-9a0c-2d8f4b6e1a37")

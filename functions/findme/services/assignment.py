@@ -19,10 +19,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from findme.config import Settings
-from findme.domain.faces import EMBEDDING_DIM
+from findme.domain.faces import stack_embeddings
 from findme.domain.records import Assignment, utcnow
 from findme.domain.user_matching import Strategy, match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
@@ -135,9 +133,9 @@ def assign_persons_to_users(
         else:
             threshold = settings.match_threshold
     matches = match_persons_to_users(
-        _stack([v.vector for v in face_vectors]),
+        stack_embeddings([v.vector for v in face_vectors]),
         [v.person_id for v in face_vectors],
-        _stack([v.vector for v in refs]),
+        stack_embeddings([v.vector for v in refs]),
         [owner[v.face_id] for v in refs],
         strategy=strategy,
         threshold=threshold,
@@ -225,10 +223,3 @@ def _strategy(value: Strategy | str) -> Strategy:
         raise InvalidInputError(
             "strategy must be 'evidence', 'centroid' or 'vote'", field="strategy"
         ) from exc
-
-
-def _stack(rows: Sequence[np.ndarray]) -> np.ndarray:
-    """``(len(rows), 128) float32`` (an empty ``(0, 128)`` array for no rows)."""
-    if not rows:
-        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    return np.vstack([np.asarray(r, dtype=np.float32) for r in rows])

@@ -24,7 +24,7 @@ from findme.config import Settings
 from findme.domain.records import Assignment, Face, utcnow
 from findme.errors import ConflictError, NotFoundError, PermissionDeniedError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.assignment import AUTOMATIC_STRATEGIES
+from findme.services.assignment import AUTOMATIC_STRATEGIES, delete_assignment
 from findme.services.auth import Principal
 from findme.services.groups import authorize_group
 from findme.services.search import Candidate, match_user
@@ -119,12 +119,12 @@ def answer_candidate(
             raise ConflictError(
                 "This person is already assigned to someone else", code="person_assigned"
             )
-        evidence = next((c.score for c in found.candidates if c.person_id == person_id), None)
+        evidence = {c.person_id: c.score for c in found.candidates} | found.persons
         assignment = Assignment(
             group_id=group_id,
             person_id=person_id,
             user_id=principal.user_id,
-            similarity=round(evidence if evidence is not None else 0.0, 4),
+            similarity=round(evidence.get(person_id, 0.0), 4),
             strategy=CONFIRMED,
         )
         metadata.put_assignment(assignment)
@@ -139,10 +139,8 @@ def answer_candidate(
         return CandidateAnswer(person_id, group_id, True, assignment, 0)
     added = _reject(membership.rejected_face_ids, faces)
     metadata.put_membership(membership)
-    for a in mine:
-        metadata.delete_assignment(group_id, person_id)
-        if person.linked_user_id == a.user_id:
-            metadata.update_person(person_id, linked_user_id=None, updated_at=utcnow())
+    if mine:  # the assignment goes, and the person is unlinked from the user
+        delete_assignment(metadata, group_id, person_id)
     return CandidateAnswer(person_id, group_id, False, None, added)
 
 

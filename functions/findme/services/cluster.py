@@ -182,17 +182,14 @@ def cluster_group(
     _write_faces(changed, metadata, vectors, write_concurrency)
     merged_into = {old: plan.person_id for plan in outcome.persons for old in plan.merged_from}
     _remove_persons(group_id, outcome.removed_person_ids, merged_into, metadata)
-    assigned_faces = sum(1 for p in outcome.person_ids if p is not None)
+    assigned = sum(1 for p in outcome.person_ids if p is not None)
     # the matching bars of GET /get scale with these (findme.services.search.match_bars)
     try:
-        metadata.set_group_gallery(
-            group_id, persons=len(outcome.persons), clustered_faces=assigned_faces
-        )
+        metadata.set_group_gallery(group_id, persons=len(outcome.persons), clustered_faces=assigned)
     except NotFoundError:
         logger.warning("clustered a group with no group item", extra={"group_id": group_id})
     write_s = time.perf_counter() - t_write
 
-    assigned = sum(1 for p in outcome.person_ids if p is not None)
     result = ClusterResult(
         group_id=group_id,
         faces_processed=outcome.faces_processed,

@@ -221,12 +221,9 @@ def _remember_deleted(metadata: MetadataStore, faces: Sequence[Face]) -> None:
     by_image: dict[str, list[str]] = {}
     for face in faces:
         by_image.setdefault(face.image_id, []).append(face.face_id)
-    for image_id, face_ids in by_image.items():
-        try:
-            image = metadata.get_image(image_id)
-        except NotFoundError:
-            continue
-        image.deleted_face_ids = list(dict.fromkeys([*image.deleted_face_ids, *face_ids]))
+    for image in metadata.get_images(by_image):  # one batch read; deleted images skipped
+        ids = by_image[image.image_id]
+        image.deleted_face_ids = list(dict.fromkeys([*image.deleted_face_ids, *ids]))
         metadata.put_image(image)
 
 

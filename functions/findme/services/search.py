@@ -34,7 +34,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from findme.config import Settings
-from findme.domain.matching import MatchBars, decide, face_scores, person_evidence
+from findme.domain.faces import stack_embeddings
+from findme.domain.matching import MatchBars, MatchDecision, decide, face_scores, person_evidence
 from findme.domain.records import Face, GroupRole, Image
 from findme.errors import NotFoundError, PermissionDeniedError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
@@ -170,22 +171,9 @@ def match_user(
     if not group_ids:
         return out
     refs = reference_vectors(metadata, vectors, user_id)
-    ref_matrix = _stack([r.vector for r in refs])
-    assigned: dict[str, dict[str, float]] = {}
-    for assignment in metadata.list_assignments(user_id=user_id):
-        assigned.setdefault(assignment.group_id, {})[assignment.person_id] = assignment.similarity
+    ref_matrix = stack_embeddings([r.vector for r in refs])
     for group_id in dict.fromkeys(group_ids):
-        _match_in_group(
-            metadata,
-            vectors,
-            settings,
-            user_id,
-            group_id,
-            refs,
-            ref_matrix,
-            assigned.get(group_id, {}),
-            out,
-        )
+        _match_in_group(metadata, vectors, settings, user_id, group_id, refs, ref_matrix, out)
     out.candidates.sort(key=lambda c: (-c.score, c.person_id))
     return out
 
@@ -210,20 +198,21 @@ def _match_in_group(
     group_id: str,
     refs: Sequence[FaceVector],
     ref_matrix: NDArray[np.float32],
-    assigned: dict[str, float],
     out: UserMatches,
 ) -> None:
     """One group of :func:`match_user`: hits, scores, rivals, decision, photos, candidates."""
     membership = metadata.get_membership(group_id, user_id)
     rejected = set(membership.rejected_face_ids) if membership is not None else set()
+    assignments = metadata.list_assignments(group_id=group_id)
+    assigned = {a.person_id: a.similarity for a in assignments if a.user_id == user_id}
     # persons a curator (or another user's "that's me") gave to someone else: not the user's
     held = {
         a.person_id
-        for a in metadata.list_assignments(group_id=group_id)
+        for a in assignments
         if a.user_id != user_id and a.strategy not in AUTOMATIC_STRATEGIES
     }
     seen = _Scored()
-    decision = decide({}, {}, MatchBars(person=1.0, face=1.0, candidate=1.0))
+    decision = MatchDecision()
     if refs:
         bars = match_bars(metadata, vectors, settings, group_id, len(refs))
         out.bars[group_id] = bars
@@ -303,7 +292,7 @@ def _score_person(
     ids = [f.face_id for f in faces if f.face_id in stored]
     if not ids or ref_matrix.shape[0] == 0:
         return
-    matrix = _stack([stored[i] for i in ids])
+    matrix = stack_embeddings([stored[i] for i in ids])
     scores = face_scores(matrix, ref_matrix)
     seen.own.update(zip(ids, scores.tolist(), strict=True))
     seen.scores[person_id] = scores
@@ -368,7 +357,7 @@ def _rival_evidence(
             if not members[other]:
                 continue
             if other not in rival_refs:
-                rival_refs[other] = _stack(
+                rival_refs[other] = stack_embeddings(
                     [r.vector for r in reference_vectors(metadata, vectors, other)]
                 )
             if rival_refs[other].shape[0] == 0:
@@ -376,13 +365,6 @@ def _rival_evidence(
             evidence = person_evidence(face_scores(matrix, rival_refs[other]), settings.match_top_k)
             out[person_id] = max(out.get(person_id, -1.0), evidence)
     return out
-
-
-def _stack(rows: Sequence[NDArray[np.floating]]) -> NDArray[np.float32]:
-    """``(len(rows), 128) float32`` (an empty ``(0, 128)`` array for no rows)."""
-    if not rows:
-        return np.zeros((0, 128), dtype=np.float32)
-    return np.vstack([np.asarray(r, dtype=np.float32) for r in rows])
 
 
 def best_similarity(probe: NDArray[np.float32], refs: Iterable[FaceVector]) -> float:
