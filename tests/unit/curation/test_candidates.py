@@ -227,3 +227,17 @@ def test_a_person_a_curator_gave_to_someone_else_is_not_mine(
     assert not my_photos(client, me, group) & {f.image_id for f in faces}
     url = f"/users/me/candidates?group_id={group.group_id}"
     assert client.http.get(url, headers=client.auth(me)).json()["items"] == []
+
+
+def test_every_selfie_counts_as_evidence(world: World, client: RouteClient) -> None:
+    """Given a user with two selfies (say frontal and profile) and a person that matches only
+    the second (0.7; 0.05 to the first), then its photos are the user's."""
+    owner, me = world.user(), world.user()
+    group = world.group(owner, member=me)
+    first = world.identity()
+    second = at(world.rng, first, 0.0)
+    selfie(world, me, first)
+    selfie(world, me, second)
+    faces = [world.photo(group, [at(world.rng, second, 0.7)])[0] for _ in range(3)]
+    world.person(group, faces)
+    assert {f.image_id for f in faces} <= my_photos(client, me, group)
