@@ -904,6 +904,17 @@ class DynamoMetadataStore:
     def get_job(self, job_id: str) -> Job:
         return _from_model(Job, self._get(self.jobs, "job", job_id))
 
+    def list_unfinished_jobs(self) -> Iterator[Job]:
+        """Jobs still ``pending`` or ``running``, streamed (Scan: local-stack recovery only)."""
+        model = self.jobs
+        unfinished = model.status.is_in(JobStatus.PENDING.value, JobStatus.RUNNING.value)
+        pages = self._call(lambda: model.scan(filter_condition=unfinished), "scan jobs")
+        try:
+            for item in pages:
+                yield _from_model(Job, item)
+        except PynamoDBException as exc:
+            raise DependencyError("DynamoDB failed: scan jobs") from exc
+
     def update_job(self, job_id: str, **changes: Any) -> Job:
         """Set some fields of a job (``updated_at`` is set too) and return the whole job.
 

@@ -120,20 +120,33 @@ def create_queues(settings: Settings, name: str = "findme-digest") -> tuple[str,
     return queue_url, queue_arn, dlq_url
 
 
+def _bucket_exists(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def create_bucket(settings: Settings, digest_queue_arn: str | None) -> None:
     """The media bucket: lifecycle rules and the ``originals/`` -> SQS notification."""
     s3 = _client("s3", settings, settings.aws_endpoint_url)
-    try:
-        if settings.aws_region == "us-east-1":
-            s3.create_bucket(Bucket=settings.bucket)
-        else:
-            s3.create_bucket(
-                Bucket=settings.bucket,
-                CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
-            )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
-            raise
+    # moto answers CreateBucket on an existing us-east-1 bucket by emptying it (AWS keeps it):
+    # never create a bucket that is there, or a restored local stack loses its photos.
+    if not _bucket_exists(s3, settings.bucket):
+        try:
+            if settings.aws_region == "us-east-1":
+                s3.create_bucket(Bucket=settings.bucket)
+            else:
+                s3.create_bucket(
+                    Bucket=settings.bucket,
+                    CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
     s3.put_bucket_lifecycle_configuration(
         Bucket=settings.bucket,
         LifecycleConfiguration={

@@ -56,6 +56,14 @@ class SqsQueue:
             for m in response.get("Messages", [])
         ]
 
+    def send(self, body: str) -> str:
+        """Send one message -> its id. Raises DependencyError."""
+        try:
+            response = self._client.send_message(QueueUrl=self.url, MessageBody=body)
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyError(f"SQS send failed: {exc}") from exc
+        return str(response["MessageId"])
+
     def delete(self, receipt_handles: Sequence[str]) -> None:
         for start in range(0, len(receipt_handles), 10):
             chunk = receipt_handles[start : start + 10]

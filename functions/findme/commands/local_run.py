@@ -1,7 +1,9 @@
 """``findme local run``: the whole system on this machine (what ``make run`` calls).
 
 Starts the local stack (or reuses one started by ``findme local up``), points this process
-at it, starts the digest worker (SQS poller fed by the bucket's notifications) and the
+at it, hands on the work a crashed run left unfinished (:mod:`findme.local.recovery`: the
+stack's state is on disk under the state directory and survives ``kill -9``), starts the
+digest worker (SQS poller fed by the bucket's notifications) and the
 in-process orchestrator, then serves the API with uvicorn on ``127.0.0.1:FINDME_PORT``
 (8080) until Ctrl-C, and stops everything it started.
 """
@@ -32,6 +34,8 @@ def register_local(local_subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from findme.adapters.sqs import SqsQueue
+    from findme.local.recovery import recover
     from findme.local.stack import read_state, running_pids, start_stack
     from findme.local.worker import start_workers
     from findme.web.app import create_app
@@ -54,9 +58,13 @@ def _run(args: argparse.Namespace) -> int:
     # Build the shared adapters before threads race for them (Qdrant local mode allows one
     # client per path, and the wiring caches are not locked).
     wiring.vector_index()
-    wiring.metadata_store()
+    metadata = wiring.metadata_store()
     wiring.object_store()
-    stop_workers = start_workers(settings)
+    # Work a crashed run left unfinished goes on now, not after the visibility timeout.
+    queue = SqsQueue(settings)
+    report = recover(settings, metadata, queue, moto_url=settings.aws_endpoint_url)
+    print(f"recovered unfinished work: {report.as_dict()}")
+    stop_workers = start_workers(settings, queue=queue)
     try:
         print(f"FindMe API on http://{HOST}:{settings.port}  (Swagger UI: /docs; Ctrl-C stops)")
         config = uvicorn.Config(

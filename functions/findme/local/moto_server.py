@@ -17,7 +17,11 @@ Using POST (AWS Signature Version 4)" and "Creating a POST Policy"):
 Refusals use S3's codes: 403 ``AccessDenied`` (policy, signature, expiry), 400
 ``EntityTooLarge`` / ``EntityTooSmall`` (size). Anything else passes to moto unchanged.
 
-Run: ``python -m findme.local.moto_server --port PORT`` (binds 127.0.0.1).
+With ``--state-dir DIR`` moto's state is durable under ``DIR``
+(:mod:`findme.local.persistence`): restored at start, and every state-changing request is on
+disk before it is answered.
+
+Run: ``python -m findme.local.moto_server --port PORT [--state-dir DIR]`` (binds 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import io
@@ -32,6 +37,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -213,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path, default=None, help="keep moto's state here")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
     # moto is imported late: MOTO_PORT must be set before it builds queue URLs.
@@ -224,8 +231,14 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import run_simple
 
     secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "test")
-    app = PostPolicyMiddleware(DomainDispatcherApplication(create_backend_app), secret)
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    with contextlib.ExitStack() as stack:
+        if args.state_dir is not None:
+            from findme.local.persistence import DurabilityMiddleware, durable
+
+            app = DurabilityMiddleware(app, stack.enter_context(durable(args.state_dir)))
+        app = PostPolicyMiddleware(app, secret)
+        run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -377,6 +377,7 @@ def start_stack(
     bucket: str = "findme-media",
     detach: bool = False,
     write_state: bool = False,
+    persist: bool = True,
 ) -> StackHandle:
     """Start moto server + DynamoDB Local on 127.0.0.1 and provision them.
 
@@ -391,6 +392,10 @@ def start_stack(
             SIGTERM when it dies (tests).
         write_state: write ``stack.json``/``stack.env`` and refuse if a stack already runs
             there.
+        persist: keep the state on disk under ``state_dir`` and restore it at start
+            (``dynamodb/``: DynamoDB Local's ``-dbPath``; ``moto/``: S3 objects, queued
+            messages, topics and the JWT secret, see :mod:`findme.local.persistence`). Off:
+            everything in memory (faster, for throw-away test stacks).
 
     Returns:
         A :class:`StackHandle`; call ``stop()`` when done.
@@ -440,9 +445,15 @@ def start_stack(
     child_env.pop("AWS_SESSION_TOKEN", None)
     handle = StackHandle(state_dir, {"s3": moto_url, "dynamodb": ddb_url}, env, {})
     try:
-        ddb_cmd = dynamodb_command(cache_dir, chosen["dynamodb"])
+        db_path = state_dir / "dynamodb" if persist else None
+        if db_path is not None:
+            db_path.mkdir(parents=True, exist_ok=True)
+        ddb_cmd = dynamodb_command(cache_dir, chosen["dynamodb"], db_path)
+        moto_cmd = [sys.executable, "-m", "findme.local.moto_server", "--port", str(chosen["moto"])]
+        if persist:
+            moto_cmd += ["--state-dir", str(state_dir / "moto")]
         moto = _spawn(
-            [sys.executable, "-m", "findme.local.moto_server", "--port", str(chosen["moto"])],
+            moto_cmd,
             logs / "moto.log",
             child_env,
             detach,

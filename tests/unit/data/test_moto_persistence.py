@@ -1,0 +1,220 @@
+"""Durable moto state (findme.local.persistence): snapshot, crash, restore, in one process.
+
+moto's backends are process globals; ``mock_aws`` resets them on entry, which is what a
+crashed moto server loses. Each test writes a snapshot inside one ``mock_aws`` and restores
+it inside a fresh one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import pytest
+from findme.local.persistence import (
+    BLOB_DIR,
+    RELEASE_PATH,
+    DurabilityMiddleware,
+    MotoState,
+    changes_state,
+)
+from moto import mock_aws
+
+REGION = "us-east-1"
+BUCKET = "findme-media"
+
+
+def _clients() -> dict[str, Any]:
+    return {
+        name: boto3.client(name, region_name=REGION) for name in ("s3", "sqs", "secretsmanager")
+    }
+
+
+def _provision(c: dict[str, Any]) -> str:
+    c["s3"].create_bucket(Bucket=BUCKET)
+    queue_url: str = c["sqs"].create_queue(QueueName="digest")["QueueUrl"]
+    arn = c["sqs"].get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    c["s3"].put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": arn["Attributes"]["QueueArn"], "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    c["secretsmanager"].create_secret(Name="jwt", SecretString="s3cr3t")
+    return queue_url
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+def test_objects_messages_and_secret_survive_a_restart(tmp_path: Path) -> None:
+    bodies = {f"originals/g/{i}.jpg": os.urandom(1000 + i) for i in range(5)}
+    with mock_aws():
+        c = _clients()
+        queue_url = _provision(c)
+        for key, body in bodies.items():
+            c["s3"].put_object(Bucket=BUCKET, Key=key, Body=body)
+        # one message is in flight when the "crash" comes: its worker is gone
+        received = c["sqs"].receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=300
+        )
+        assert len(received["Messages"]) == 1
+        state = MotoState(tmp_path)
+        state.save()
+    with mock_aws():  # a fresh moto: everything in memory is gone
+        c = _clients()
+        assert c["s3"].list_buckets()["Buckets"] == []
+        assert MotoState(tmp_path).restore()
+        for key, body in bodies.items():
+            assert c["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
+        # every notification is still queued, the in-flight one visible again at once
+        messages = []
+        for _ in range(5):
+            batch = c["sqs"].receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+            messages += batch.get("Messages", [])
+        events = [json.loads(m["Body"]) for m in messages]
+        keys = {unquote(e["Records"][0]["s3"]["object"]["key"]) for e in events if "Records" in e}
+        assert keys == set(bodies)
+        assert c["secretsmanager"].get_secret_value(SecretId="jwt")["SecretString"] == "s3cr3t"
+        # new writes after a restore work as before (notifications included)
+        c["s3"].put_object(Bucket=BUCKET, Key="originals/g/new.jpg", Body=b"x")
+        batch = c["sqs"].receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        event = json.loads(batch["Messages"][0]["Body"])
+        assert len(batch["Messages"]) == 1
+        assert unquote(event["Records"][0]["s3"]["object"]["key"]) == "originals/g/new.jpg"
+
+
+def test_each_object_is_written_once_and_deleted_blobs_are_collected(tmp_path: Path) -> None:
+    with mock_aws():
+        c = _clients()
+        _provision(c)
+        c["s3"].put_object(Bucket=BUCKET, Key="a", Body=b"a" * 100)
+        c["s3"].put_object(Bucket=BUCKET, Key="b", Body=b"b" * 100)
+        state = MotoState(tmp_path)
+        state.save()
+        first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / BLOB_DIR).iterdir()}
+        assert len(first) == 2
+        c["s3"].delete_object(Bucket=BUCKET, Key="a")
+        state.save()
+        second = {p.name: p.stat().st_mtime_ns for p in (tmp_path / BLOB_DIR).iterdir()}
+        assert len(second) == 1
+        assert set(second) < set(first)  # b's blob was not rewritten
+        assert second == {k: v for k, v in first.items() if k in second}
+    with mock_aws():
+        c = _clients()
+        restored = MotoState(tmp_path)
+        assert restored.restore()
+        # a snapshot right after a restore rewrites no object
+        restored.save()
+        assert {p.name for p in (tmp_path / BLOB_DIR).iterdir()} == set(second)
+        assert c["s3"].get_object(Bucket=BUCKET, Key="b")["Body"].read() == b"b" * 100
+
+
+def test_no_snapshot_means_a_fresh_start(tmp_path: Path) -> None:
+    with mock_aws():
+        assert not MotoState(tmp_path / "empty").restore()
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "expected"),
+    [
+        ("GET", "", False),
+        ("HEAD", "", False),
+        ("PUT", "", True),
+        ("POST", "", True),
+        ("DELETE", "", True),
+        ("POST", "AmazonSQS.SendMessage", True),
+        ("POST", "AmazonSQS.GetQueueAttributes", False),
+        ("POST", "secretsmanager.GetSecretValue", False),
+        ("POST", "AmazonSQS.ListQueues", False),
+    ],
+)
+def test_which_requests_must_be_durable(method: str, target: str, expected: bool) -> None:
+    environ = {"REQUEST_METHOD": method, "HTTP_X_AMZ_TARGET": target}
+    assert changes_state(environ) is expected
+
+
+def test_a_mutation_is_answered_only_after_its_snapshot(tmp_path: Path) -> None:
+    # Given a middleware whose snapshot writer has not started yet
+    state = MotoState(tmp_path)
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        calls.append("app")
+        return [b"ok"]
+
+    middleware = DurabilityMiddleware(app, state)
+    answered = threading.Event()
+    statuses: list[str] = []
+
+    def request() -> None:
+        environ = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/key"}
+        list(middleware(environ, lambda status, headers: statuses.append(status)))
+        answered.set()
+
+    with mock_aws():
+        thread = threading.Thread(target=request)
+        thread.start()
+        # Then the request ran but is not answered before the snapshot is written
+        assert not answered.wait(0.5)
+        assert calls == ["app"]
+        state.start()
+        assert answered.wait(10)
+        thread.join()
+        state.close()
+    assert statuses == ["200 OK"]
+    assert (tmp_path / "moto-state.pickle").is_file()
+
+
+def test_release_route_makes_in_flight_messages_visible(tmp_path: Path) -> None:
+    with mock_aws():
+        c = _clients()
+        queue_url = c["sqs"].create_queue(QueueName="q")["QueueUrl"]
+        c["sqs"].send_message(QueueUrl=queue_url, MessageBody="work")
+        c["sqs"].receive_message(QueueUrl=queue_url, VisibilityTimeout=300)
+        assert "Messages" not in c["sqs"].receive_message(QueueUrl=queue_url)
+        state = MotoState(tmp_path)
+        state.start()
+        middleware = DurabilityMiddleware(lambda e, s: [], state)
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": RELEASE_PATH}
+        body = b"".join(middleware(environ, lambda status, headers: None))
+        state.close()
+        assert json.loads(body) == {"released": 1}
+        again = c["sqs"].receive_message(QueueUrl=queue_url)
+        assert [m["Body"] for m in again["Messages"]] == ["work"]
+
+
+def test_provisioning_a_restored_stack_keeps_its_objects_and_secret(tmp_path: Path) -> None:
+    # moto empties an existing us-east-1 bucket on CreateBucket if it does not know the bucket
+    # exists: the restore must bring back S3's bucket index, and provisioning must not recreate
+    from findme.adapters.provision import provision_objects
+    from findme.config import Settings
+
+    settings = Settings(stage="local", aws_region=REGION, bucket=BUCKET)
+    with mock_aws():
+        first = provision_objects(settings)
+        boto3.client("s3", region_name=REGION).put_object(
+            Bucket=BUCKET, Key="originals/g/i.jpg", Body=b"photo"
+        )
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        secret = sm.get_secret_value(SecretId=first.jwt_secret_id)["SecretString"]
+        MotoState(tmp_path).save()
+    with mock_aws():
+        assert MotoState(tmp_path).restore()
+        provision_objects(settings)  # what every start of the stack does
+        s3 = boto3.client("s3", region_name=REGION)
+        assert s3.get_object(Bucket=BUCKET, Key="originals/g/i.jpg")["Body"].read() == b"photo"
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        assert sm.get_secret_value(SecretId=first.jwt_secret_id)["SecretString"] == secret
