@@ -19,6 +19,7 @@ from findme.local.stack import (
     DEFAULT_PORTS,
     ENV_FILE,
     read_state,
+    reset_state,
     running_pids,
     start_stack,
     stop_state,
@@ -47,6 +48,12 @@ def register(subparsers: Any) -> None:
     down = local_sub.add_parser("down", help="stop the local stack started by 'local up'")
     _state_dir_argument(down)
     down.set_defaults(func=_down)
+
+    reset = local_sub.add_parser(
+        "reset", help="delete the local stack's data (users, groups, photos, queues, vectors)"
+    )
+    _state_dir_argument(reset)
+    reset.set_defaults(func=_reset)
 
     status = local_sub.add_parser("status", help="is the local stack running? its endpoints")
     status.add_argument("--json", action="store_true")
@@ -101,6 +108,13 @@ def _up(args: argparse.Namespace) -> int:
 def _down(args: argparse.Namespace) -> int:
     stopped = stop_state(_state_dir(args))
     print(f"stopped: {', '.join(stopped)}" if stopped else "the local stack was not running")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    state_dir = _state_dir(args)
+    removed = reset_state(state_dir)
+    print(f"removed: {', '.join(removed)}" if removed else f"nothing to remove in {state_dir}")
     return 0
 
 

@@ -337,6 +337,44 @@ def stop_state(state_dir: Path) -> list[str]:
     return sorted(alive)
 
 
+#: What ``persist`` keeps under the state directory (``findme local reset`` deletes them).
+DATA_DIRS = ("dynamodb", "moto", "qdrant", "sms")
+
+
+def reset_state(state_dir: Path) -> list[str]:
+    """Delete the stack's data under ``state_dir`` (not its logs) -> the names removed.
+
+    Raises:
+        LocalStackError: the stack is running there (stop it first).
+    """
+    state = read_state(state_dir)
+    if state is not None and running_pids(state):
+        raise LocalStackError("the local stack is running: stop it first (findme local down)")
+    if _qdrant_in_use(state_dir / "qdrant"):
+        raise LocalStackError("a findme local run still uses this state directory: stop it first")
+    removed = []
+    for name in DATA_DIRS:
+        path = state_dir / name
+        if path.exists():
+            shutil.rmtree(path)
+            removed.append(name)
+    return removed
+
+
+def _qdrant_in_use(path: Path) -> bool:
+    """Whether a process holds Qdrant local mode's lock on ``path`` (``.lock``, flock)."""
+    lock = path / ".lock"
+    if not lock.exists():
+        return False
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
 def _write_state(handle: StackHandle) -> None:
     handle.state_dir.mkdir(parents=True, exist_ok=True)
     state = {"endpoints": handle.endpoints, "pids": handle.pids, "env": handle.env}

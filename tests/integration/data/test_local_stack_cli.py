@@ -58,6 +58,18 @@ def test_up_status_down_and_clear_refusals(tmp_path: Path) -> None:
         again = findme("local", "up", "--state-dir", state, *ports)
         assert again.returncode == 2
         assert "already running" in json.loads(again.stderr)["message"]
+        # And its data cannot be reset under it
+        refused = findme("local", "reset", "--state-dir", state)
+        assert refused.returncode == 2
+        assert "running" in json.loads(refused.stderr)["message"]
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=info["endpoints"]["s3"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        s3.put_object(Bucket="findme-media", Key="originals/g/kept.jpg", Body=b"photo")
     finally:
         down = findme("local", "down", "--state-dir", state)
     # When brought down, the servers are gone
@@ -68,6 +80,26 @@ def test_up_status_down_and_clear_refusals(tmp_path: Path) -> None:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+    # The data outlives the servers: up again, the photo is there; reset deletes it all
+    up = findme("local", "up", "--state-dir", state, *ports, "--json")
+    try:
+        assert up.returncode == 0, up.stderr
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=json.loads(up.stdout)["endpoints"]["s3"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        kept = s3.get_object(Bucket="findme-media", Key="originals/g/kept.jpg")
+        assert kept["Body"].read() == b"photo"
+    finally:
+        assert findme("local", "down", "--state-dir", state).returncode == 0
+    reset = findme("local", "reset", "--state-dir", state)
+    assert reset.returncode == 0, reset.stderr
+    assert "dynamodb" in reset.stdout
+    assert "moto" in reset.stdout
+    assert not (Path(state) / "moto").exists()
 
 
 def test_taken_port_is_refused_with_a_clear_message(tmp_path: Path) -> None:
