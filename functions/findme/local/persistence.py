@@ -96,17 +96,26 @@ class _BlobStore:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._names: weakref.WeakKeyDictionary[Any, tuple[str, int]] = weakref.WeakKeyDictionary()
+        #: Blobs were written whose directory entries are not fsync'd yet.
+        self.unsynced = False
 
     def name_for(self, key: Any) -> str:
         """The blob holding ``key``'s bytes, written now if this object has none yet."""
-        value: bytes = key.value
         known = self._names.get(key)
-        if known is not None and known[1] == len(value):
+        if known is not None and known[1] == key.size:  # size: metadata, no read of the bytes
             return known[0]
+        value: bytes = key.value
         name = uuid.uuid4().hex
-        _write_durably(self.directory / name, value)
+        _write_durably(self.directory / name, value, sync_dir=False)
         self._names[key] = (name, len(value))
+        self.unsynced = True
         return name
+
+    def sync(self) -> None:
+        """fsync the blob directory once for every blob written since the last call."""
+        if self.unsynced:
+            _fsync_dir(self.directory)
+            self.unsynced = False
 
     def adopt(self, key: Any, name: str, size: int) -> None:
         """Remember that restored ``key`` already lives in blob ``name``."""
@@ -125,8 +134,9 @@ class _BlobStore:
         return removed
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temporary file, fsync, rename, fsync the dir."""
+def _write_durably(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically: temporary file, fsync, rename (then fsync the
+    directory, unless the caller does that once for many files)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -138,7 +148,12 @@ def _write_durably(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    if sync_dir:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -351,6 +366,7 @@ class MotoState:
                 last = exc
                 time.sleep(0.005)
                 continue
+            self._blobs.sync()  # the blobs it names are on disk before the snapshot is
             _write_durably(self.snapshot_path, buffer.getvalue())
             self.snapshots += 1
             return pickler.referenced
