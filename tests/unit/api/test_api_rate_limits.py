@@ -182,7 +182,8 @@ def served(config: uvicorn.Config) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped"
+        assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{config.port}"
@@ -281,3 +282,21 @@ def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: St
     same_source = [remaining_for("203.0.113.7", f"198.51.100.{i}, 203.0.113.7") for i in range(3)]
     assert same_source == [same_source[0], same_source[0] - 1, same_source[0] - 2]
     assert remaining_for("203.0.113.8", "198.51.100.0") == same_source[0]
+
+
+# --- the counters -------------------------------------------------------------------------------
+def test_memory_counters_keep_long_windows_when_pruning_short_ones() -> None:
+    """Given an hourly counter at its limit and more than 10,000 one-minute counters, when the
+    process drops the windows that have ended, then the hourly count survives: minute traffic
+    does not reset an SMS budget."""
+    clock = Clock()
+    counters = MemoryRateLimiter(clock=clock)
+    assert counters.hit("sms | all", 1, 3600).allowed
+    clock.now = T0 + 60
+    for i in range(10_001):
+        counters.hit(f"GET /groups | user:{i}", 5, 60)
+    clock.now = T0 + 180  # those minute windows have ended; the next hit prunes them
+    assert counters.hit("GET /groups | user:0", 5, 60).remaining == 4
+    refused = counters.hit("sms | all", 1, 3600)
+    assert not refused.allowed
+    assert refused.retry_after_s == 3600 - 180
