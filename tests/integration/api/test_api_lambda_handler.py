@@ -181,3 +181,23 @@ def test_rest_api_v1_events(handler: Any, attendee_flow: Flow) -> None:
     )
     assert created["statusCode"] == 201
     assert _json(created)["group_name"] == "Via REST API"
+
+
+def test_rate_limits_count_the_source_ip_not_x_forwarded_for(handler: Any) -> None:
+    """Given the api handler behind API Gateway (HTTP API, payload 2.0), when events from one
+    ``requestContext.http.sourceIp`` carry made-up X-Forwarded-For headers, then they count
+    in one bucket, and another source IP has its own (issue 11: keys by client address)."""
+    body = json.dumps({"phone_number": "not-a-phone"}).encode()  # 400, counted per address
+    source = f"198.51.100.{uuid.uuid4().int % 200 + 1}"
+
+    def remaining(source_ip: str, forwarded_for: str) -> int:
+        headers = {"content-type": "application/json", "x-forwarded-for": forwarded_for}
+        event = v2_event("POST", "/auth/otp", headers=headers, body=body)
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        response = handler(event, _context())
+        assert response["statusCode"] == 400, response["body"]
+        return int(_headers(response)["x-ratelimit-remaining"])
+
+    counted = [remaining(source, f"192.0.2.{i}, {source}") for i in range(3)]
+    assert counted == [counted[0], counted[0] - 1, counted[0] - 2]
+    assert remaining("203.0.113.250", "192.0.2.9") > counted[-1]

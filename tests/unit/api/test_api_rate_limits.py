@@ -1,29 +1,18 @@
 """Rate limits through the real app (issue 11, item 4): crowds behind one address, keys of
-token-less routes (address and phone, never the token's user), the client address under
-uvicorn (proxy headers) and behind API Gateway (Mangum), and the counters themselves.
+token-less routes (address and phone, never the token's user), the counters themselves.
+The client address itself (uvicorn, API Gateway) is in test_api_client_address.
 
 Windows are driven by a fake clock given to the app's counters, never by sleeping."""
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from api_fakes import MemorySignUp, Stores, build_api, detected, jpeg, new_phone
-from findme.commands.local_run import uvicorn_config
-from findme.local.stack import free_port
 from findme.web import deps
 from findme.web.ratelimit import MemoryRateLimiter
-from mangum import Mangum
 
 #: A moment that starts a 5-minute and a 1-hour window (epoch seconds; 1.8e9 = 6e6 x 300).
 T0 = 1_800_000_000.0
@@ -171,117 +160,6 @@ def test_token_less_routes_count_each_phone_number_across_addresses(stores: Stor
     )
     assert register.status_code != 429  # its own route: a fresh bucket for the phone
     assert remaining(register) == per_phone - 1
-
-
-# --- the client address: uvicorn (make run) and API Gateway (Mangum) -------------------------
-@contextmanager
-def served(config: uvicorn.Config) -> Iterator[str]:
-    """Serve ``config`` over HTTP on 127.0.0.1 in a thread; yields the base URL."""
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def _remaining_by_forwarded_for(base_url: str) -> list[int]:
-    """X-RateLimit-Remaining of /auth/otp for requests claiming 3 different origins."""
-    with httpx.Client(base_url=base_url, timeout=10) as http:
-        return [
-            remaining(http.post("/auth/otp", json=BAD_PHONE, headers={"X-Forwarded-For": spoofed}))
-            for spoofed in ("198.51.100.1", "198.51.100.2", "198.51.100.3")
-        ]
-
-
-def test_make_run_does_not_let_x_forwarded_for_choose_the_key(stores: Stores) -> None:
-    """Given the API served as ``findme local run`` serves it, when a local client sends
-    different X-Forwarded-For values, then all its requests count for its own address."""
-    # Given uvicorn's own defaults believe X-Forwarded-For from 127.0.0.1 (so this probe
-    # can see a spoof when there is one)
-    app = build_api(stores).client.app
-    defaults = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    with served(defaults) as url:
-        spoofed = _remaining_by_forwarded_for(url)
-    assert len(set(spoofed)) == 1  # three fresh buckets: the client chose its key
-    # When served with findme's config (no FINDME_TRUSTED_PROXIES)
-    app = build_api(stores).client.app
-    with served(
-        uvicorn_config(app, app.state.settings, port=free_port(), log_level="warning")
-    ) as url:
-        counted = _remaining_by_forwarded_for(url)
-    # Then one bucket counts down
-    assert counted == [counted[0], counted[0] - 1, counted[0] - 2]
-
-
-def test_make_run_believes_x_forwarded_for_from_a_configured_proxy(stores: Stores) -> None:
-    """Given FINDME_TRUSTED_PROXIES names 127.0.0.1 (a local reverse proxy), when requests
-    from it carry different X-Forwarded-For values, then each origin has its own bucket."""
-    app = build_api(stores, trusted_proxies="127.0.0.1").client.app
-    config = uvicorn_config(app, app.state.settings, port=free_port(), log_level="warning")
-    with served(config) as url:
-        counted = _remaining_by_forwarded_for(url)
-    assert len(set(counted)) == 1
-
-
-def http_api_event(
-    path: str, body: dict[str, Any], *, source_ip: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) proxy event, as API Gateway sends it."""
-    raw = json.dumps(body).encode()
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "api.example.com", "content-type": "application/json", **headers},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": "POST",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": "pytest",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1_795_312_800_000,
-        },
-        "body": base64.b64encode(raw).decode(),
-        "isBase64Encoded": True,
-    }
-
-
-def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: Stores) -> None:
-    """Given the app behind Mangum as the api Lambda runs it, when HTTP API v2 events carry
-    made-up X-Forwarded-For headers, then requests count for ``requestContext.http.sourceIp``
-    (what API Gateway saw), and another source IP has its own bucket."""
-    handler = Mangum(build_api(stores).client.app, lifespan="off")
-
-    def remaining_for(source_ip: str, forwarded_for: str) -> int:
-        event = http_api_event(
-            "/auth/otp", BAD_PHONE, source_ip=source_ip, headers={"x-forwarded-for": forwarded_for}
-        )
-        response = handler(event, None)  # type: ignore[arg-type]
-        assert response["statusCode"] == 400, response
-        return int(response["headers"]["x-ratelimit-remaining"])
-
-    same_source = [remaining_for("203.0.113.7", f"198.51.100.{i}, 203.0.113.7") for i in range(3)]
-    assert same_source == [same_source[0], same_source[0] - 1, same_source[0] - 2]
-    assert remaining_for("203.0.113.8", "198.51.100.0") == same_source[0]
 
 
 # --- the counters -------------------------------------------------------------------------------
