@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -38,13 +38,16 @@ from findme.domain.records import (
     User,
 )
 from findme.errors import ConflictError, InvalidImageError, NotFoundError
-from findme.ports import FaceVector, RateLimiter
+from findme.ports import FaceVector
 from findme.services.auth import code_in_message
 from findme.web import deps
 from findme.web.app import create_app
 from moto import mock_aws
 from numpy.typing import NDArray
 from PIL import Image as PILImage
+
+if TYPE_CHECKING:
+    from findme.ports import RateLimiter
 
 DIM = 128
 SECRET = "unit-test-secret-0123456789abcdef-0123456789"
