@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.provision import create_bucket, create_tables
@@ -351,9 +352,16 @@ class Api:
         body = response.json()
         return body["user_id"], body["access_token"], vector
 
+    @property
+    def app(self) -> FastAPI:
+        """The app under test (its ``dependency_overrides``, ``state``)."""
+        app = self.client.app
+        assert isinstance(app, FastAPI)
+        return app
+
     def client_at(self, address: str) -> TestClient:
         """A client of the same app whose requests come from ``address`` (the TCP peer)."""
-        return TestClient(self.client.app, raise_server_exceptions=False, client=(address, 50000))
+        return TestClient(self.app, raise_server_exceptions=False, client=(address, 50000))
 
     @staticmethod
     def auth(token: str) -> dict[str, str]:

@@ -60,13 +60,13 @@ def test_make_run_does_not_let_x_forwarded_for_choose_the_key(stores: Stores) ->
     different X-Forwarded-For values, then all its requests count for its own address."""
     # Given uvicorn's own defaults believe X-Forwarded-For from 127.0.0.1 (so this probe
     # can see a spoof when there is one)
-    app = build_api(stores).client.app
+    app = build_api(stores).app
     defaults = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     with served(defaults) as url:
         spoofed = _remaining_by_forwarded_for(url)
     assert len(set(spoofed)) == 1  # three fresh buckets: the client chose its key
     # When served with findme's config (no FINDME_TRUSTED_PROXIES)
-    app = build_api(stores).client.app
+    app = build_api(stores).app
     with served(
         uvicorn_config(app, app.state.settings, port=free_port(), log_level="warning")
     ) as url:
@@ -78,7 +78,7 @@ def test_make_run_does_not_let_x_forwarded_for_choose_the_key(stores: Stores) ->
 def test_make_run_believes_x_forwarded_for_from_a_configured_proxy(stores: Stores) -> None:
     """Given FINDME_TRUSTED_PROXIES names 127.0.0.1 (a local reverse proxy), when requests
     from it carry different X-Forwarded-For values, then each origin has its own bucket."""
-    app = build_api(stores, trusted_proxies="127.0.0.1").client.app
+    app = build_api(stores, trusted_proxies="127.0.0.1").app
     config = uvicorn_config(app, app.state.settings, port=free_port(), log_level="warning")
     with served(config) as url:
         counted = _remaining_by_forwarded_for(url)
@@ -123,7 +123,7 @@ def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: St
     """Given the app behind Mangum as the api Lambda runs it, when HTTP API v2 events carry
     made-up X-Forwarded-For headers, then requests count for ``requestContext.http.sourceIp``
     (what API Gateway saw), and another source IP has its own bucket."""
-    handler = Mangum(build_api(stores).client.app, lifespan="off")
+    handler = Mangum(build_api(stores).app, lifespan="off")
 
     def remaining_for(source_ip: str, forwarded_for: str) -> int:
         event = http_api_event(

@@ -50,7 +50,7 @@ def test_300_attendees_behind_one_address_get_codes_and_register_within_5_minute
     api = build_api(stores, rate_limiter=MemoryRateLimiter(clock=clock))
     signups = MemorySignUp()  # moto would take ~10 s for 300 sign-ups
     for store in (deps.metadata_store, deps.object_store, deps.vector_index):
-        api.client.app.dependency_overrides[store] = lambda: signups
+        api.app.dependency_overrides[store] = lambda: signups
     otp_status, register_status = [], []
     started = time.perf_counter()
     with api.client_at("198.51.100.20") as venue:
