@@ -4,18 +4,16 @@ behind API Gateway (Mangum) it is the request context's source IP."""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import uvicorn
 from api_fakes import Stores, build_api
+from api_gateway_events import v2_event
 from findme.commands.local_run import uvicorn_config
 from findme.local.stack import free_port
 from mangum import Mangum
@@ -85,40 +83,6 @@ def test_make_run_believes_x_forwarded_for_from_a_configured_proxy(stores: Store
     assert len(set(counted)) == 1
 
 
-def http_api_event(
-    path: str, body: dict[str, Any], *, source_ip: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) proxy event, as API Gateway sends it."""
-    raw = json.dumps(body).encode()
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "api.example.com", "content-type": "application/json", **headers},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": "POST",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": "pytest",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1_795_312_800_000,
-        },
-        "body": base64.b64encode(raw).decode(),
-        "isBase64Encoded": True,
-    }
-
-
 def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: Stores) -> None:
     """Given the app behind Mangum as the api Lambda runs it, when HTTP API v2 events carry
     made-up X-Forwarded-For headers, then requests count for ``requestContext.http.sourceIp``
@@ -126,9 +90,9 @@ def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: St
     handler = Mangum(build_api(stores).app, lifespan="off")
 
     def remaining_for(source_ip: str, forwarded_for: str) -> int:
-        event = http_api_event(
-            "/auth/otp", BAD_PHONE, source_ip=source_ip, headers={"x-forwarded-for": forwarded_for}
-        )
+        headers = {"content-type": "application/json", "x-forwarded-for": forwarded_for}
+        body = json.dumps(BAD_PHONE).encode()
+        event = v2_event("POST", "/auth/otp", headers=headers, body=body, source_ip=source_ip)
         response = handler(event, None)  # type: ignore[arg-type]
         assert response["statusCode"] == 400, response
         return int(response["headers"]["x-ratelimit-remaining"])
