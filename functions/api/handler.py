@@ -3,8 +3,11 @@
 The app is built once per execution environment (cold start); Powertools adds the Lambda
 context and API Gateway request id to every log line and traces the invocation. The face
 engine loads lazily on the first face route (see ``findme.web.app`` for why the api runs
-from the digest container image). On ``dev``/``prod`` rate limits are counted in the
-DynamoDB table ``{table_prefix}rate-limits`` (hash key ``key``, TTL ``expires_at``).
+from the digest container image). On ``dev``/``prod`` rate limits and the hourly SMS
+budgets are counted in the DynamoDB table ``{table_prefix}rate-limits`` (hash key ``key``,
+TTL ``expires_at``), shared by every instance. The client address they are counted under is
+Mangum's ``scope["client"]``: API Gateway's ``requestContext.http.sourceIp`` (payload 2.0)
+or ``requestContext.identity.sourceIp`` (REST v1); ``X-Forwarded-For`` is not read.
 """
 
 from __future__ import annotations

@@ -6,15 +6,20 @@ A missing or malformed value fails at cold start with pydantic's message naming 
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Repository root when running from a checkout (``functions/findme/config.py`` -> root).
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: An E.164 country calling code with its plus: 1 to 3 digits, never starting with 0.
+COUNTRY_CODE = re.compile(r"^\+[1-9]\d{0,2}$")
 
 
 def _default_model_dir() -> Path:
@@ -122,10 +127,30 @@ class Settings(BaseSettings):
     jwt_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     otp_ttl_s: int = Field(default=300, ge=30)
     otp_max_attempts: int = Field(default=5, ge=1)
+    #: SMS codes to one phone per hour (fixed window from its first code; SMS pumping defence).
     otp_sends_per_hour: int = Field(default=5, ge=1)
     #: Phone numbers (E.164) that are platform admins.
     admin_phones: list[str] = Field(default_factory=list)
+
+    # --- rate limits and SMS budgets (docs/rate-limits.md) ----------------------------
+    #: Requests per minute per caller on routes that declare no limit of their own.
     rate_limit_per_minute: int = Field(default=120, ge=1)
+    #: Proxies whose ``X-Forwarded-For`` uvicorn believes (``findme local run``), as IP
+    #: addresses or CIDR networks, comma-separated or a JSON list. Empty (the default): none,
+    #: the TCP peer is the client. In AWS the client is API Gateway's ``sourceIp`` instead.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: SMS to one destination country calling code (``+44``) per hour, unless
+    #: ``sms_country_limits`` names the code. Default: a 300-attendee crowd registering in
+    #: 5 minutes (issue 11) is 300 SMS; 1,000 leaves room for three such events in one
+    #: country in the same hour, while pumping through one country stops at 1,000.
+    sms_per_country_per_hour: int = Field(default=1000, ge=0)
+    #: Per-code overrides of ``sms_per_country_per_hour`` as JSON, e.g. ``{"+1": 5000,
+    #: "+44": 2000}`` to raise home markets or ``{"+882": 0}`` to send nothing there.
+    sms_country_limits: dict[str, int] = Field(default_factory=dict)
+    #: SMS the whole service sends per hour (every country); past it every code request is
+    #: 429 ``sms_budget_exhausted`` and the ``SmsBudgetExhausted`` alarm fires. Default:
+    #: three countries at their default limit.
+    sms_budget_per_hour: int = Field(default=3000, ge=0)
 
     # --- workflows -------------------------------------------------------------------
     digest_state_machine_arn: str | None = None
@@ -145,6 +170,33 @@ class Settings(BaseSettings):
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if not value.endswith("/") or value.startswith("/"):
             raise ValueError("key prefixes end with '/' and do not start with one")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("sms_country_limits")
+    @classmethod
+    def _country_codes(cls, value: dict[str, int]) -> dict[str, int]:
+        for code, limit in value.items():
+            if not COUNTRY_CODE.match(code) or limit < 0:
+                raise ValueError(
+                    f"sms_country_limits wants '+<1-3 digits>': <limit >= 0>, got {code!r}"
+                )
         return value
 
     @field_validator("model_mirror", mode="before")

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
+from findme.domain.ratelimits import RateLimitState
 from findme.domain.records import (
     Assignment,
     Face,
@@ -326,6 +327,23 @@ class MessageQueue(Protocol):
         ...
 
     def delete(self, receipt_handles: Sequence[str]) -> None: ...
+
+
+class RateLimiter(Protocol):
+    """Fixed-window counters shared by every instance that should agree on a limit.
+
+    In AWS a DynamoDB table (:class:`findme.adapters.ratelimit.DynamoRateLimiter`, an atomic
+    ``ADD`` per hit); per process :class:`findme.web.ratelimit.MemoryRateLimiter`.
+    """
+
+    def hit(self, key: str, limit: int, window_s: int = 60) -> RateLimitState:
+        """Count one event under ``key`` in the current ``window_s``-second window.
+
+        Returns:
+            The state after counting; ``allowed`` is False once more than ``limit`` events
+            were counted in the window (refused events count too).
+        """
+        ...
 
 
 class Notifier(Protocol):

@@ -234,9 +234,9 @@ RATE_LIMITS = TableSpec(
     name="rate-limits",
     hash_key=KeySpec("key"),
     range_key=None,
-    serves="api rate-limit counters: one item per caller|route and one-minute window "
-    "(UpdateItem ADD hits), shared by every api Lambda instance "
-    "(findme.adapters.ratelimit.DynamoRateLimiter)",
+    serves="api rate-limit counters and hourly SMS budgets: one item per key "
+    "(route|caller, sms|country, sms|all) and fixed window (UpdateItem ADD hits), shared by "
+    "every api Lambda instance (findme.adapters.ratelimit.DynamoRateLimiter)",
     ttl_attribute="expires_at",
     pynamodb_model=False,
 )

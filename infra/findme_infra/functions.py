@@ -23,6 +23,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 from findme.config import Settings
+from findme.observability import METRICS_NAMESPACE  # the namespace every metric is written to
 from findme.tables import TABLES
 
 from findme_infra.stage import FunctionSizing, StageConfig
@@ -30,8 +31,6 @@ from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, SELFIES
 from findme_infra.tables import Tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: CloudWatch metrics namespace (the one ``findme.observability.metrics`` writes to).
-METRICS_NAMESPACE = "FindMe"
 
 _READ_ITEMS = (
     "dynamodb:GetItem",
@@ -217,6 +216,8 @@ class FindMeFunction(Construct):
         function: the Lambda function (``findme-<stage>-<name>``).
         role: its execution role (inline statements only).
         log_group: its log group (retention from the stage).
+        service_name: its Powertools service and ``FINDME_SERVICE_NAME`` (``findme-<name>``),
+            the ``service`` dimension of the metrics it publishes.
     """
 
     def __init__(
@@ -253,6 +254,7 @@ class FindMeFunction(Construct):
             )
         )
         service = f"findme-{name}"
+        self.service_name = service
         self.function = aws_lambda.DockerImageFunction(
             self,
             "Function",

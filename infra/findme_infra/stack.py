@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
+from findme_infra.alarms import SmsAlarms
 from findme_infra.api import Api
 from findme_infra.functions import ACCESS, FindMeFunction, findme_env, grant_access
 from findme_infra.secrets import Secrets
@@ -31,7 +32,7 @@ class FindMeStack(Stack):
     """The whole FindMe deployment for one stage (``findme-dev`` or ``findme-prod``).
 
     Attributes:
-        storage, tables, secrets, workflows, api: the constructs per concern.
+        storage, tables, secrets, workflows, api, sms_alarms: the constructs per concern.
         functions: function name (``"digest"``) -> :class:`FindMeFunction`.
     """
 
@@ -96,6 +97,13 @@ class FindMeStack(Stack):
             machine.grant_start_execution(api_role)
         self.secrets.jwt_secret.grant_read(api_role)
         self.api = Api(self, "HttpApi", config=config, handler=self.functions["api"].function)
+        self.sms_alarms = SmsAlarms(
+            self,
+            "SmsAlarms",
+            config=config,
+            service=self.functions["api"].service_name,
+            topic=self.storage.alarm_topic,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.http_api.api_endpoint)
         CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)

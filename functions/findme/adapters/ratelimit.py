@@ -1,9 +1,10 @@
 """Rate-limit counters shared by every api Lambda instance: one DynamoDB item per window.
 
-Fixed one-minute windows: ``UpdateItem`` with ``ADD hits :one`` on the item
-``{"key": "{caller|route}#{window}"}`` returns the new count atomically (no read-modify-write
+Fixed windows (one minute for most routes, five for sign-in, one hour for the SMS budgets of
+:mod:`findme.services.sms_budget`): ``UpdateItem`` with ``ADD hits :one`` on the item
+``{"key": "{key}#{window index}"}`` returns the new count atomically (no read-modify-write
 race between concurrent Lambdas), and ``expires_at`` (epoch seconds, the table's TTL
-attribute) lets DynamoDB delete old windows. One write per request, on-demand billing.
+attribute) lets DynamoDB delete old windows. One write per counted key, on-demand billing.
 
 Table :data:`findme.tables.RATE_LIMITS` (``Settings.table_name("rate-limits")``): hash key
 ``key`` (S), TTL ``expires_at``.
@@ -13,7 +14,6 @@ warning logged): a throttling outage must not become an API outage.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,15 +22,15 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from findme.config import Settings
+from findme.domain.ratelimits import FixedWindow, RateLimitState
 from findme.observability import logger
 from findme.tables import RATE_LIMITS
-from findme.web.ratelimit import WINDOW_S, RateLimitState
 
 TABLE_ENTITY = RATE_LIMITS.name
 
 
 class DynamoRateLimiter:
-    """:class:`findme.web.ratelimit.RateLimiter` over a DynamoDB table (see module docstring)."""
+    """:class:`findme.ports.RateLimiter` over a DynamoDB table (see module docstring)."""
 
     def __init__(
         self,
@@ -47,18 +47,17 @@ class DynamoRateLimiter:
         )
         self._clock = clock
 
-    def hit(self, key: str, limit: int, window_s: int = WINDOW_S) -> RateLimitState:
+    def hit(self, key: str, limit: int, window_s: int = 60) -> RateLimitState:
         now = self._clock()
-        window = int(now // window_s)
-        reset_at = (window + 1) * window_s
+        window = FixedWindow.at(now, window_s)
         try:
             answer = self._client.update_item(
                 TableName=self._table,
-                Key={"key": {"S": f"{key}#{window}"}},
+                Key={"key": {"S": f"{key}#{window.index}"}},
                 UpdateExpression="ADD hits :one SET expires_at = :expires",
                 ExpressionAttributeValues={
                     ":one": {"N": "1"},
-                    ":expires": {"N": str(reset_at + window_s)},
+                    ":expires": {"N": str(window.end + window_s)},
                 },
                 ReturnValues="UPDATED_NEW",
             )
@@ -66,9 +65,4 @@ class DynamoRateLimiter:
         except (ClientError, BotoCoreError) as exc:
             logger.warning("rate limiter unavailable; allowing", extra={"error": str(exc)[:200]})
             count = 1
-        return RateLimitState(
-            limit=limit,
-            remaining=max(0, limit - count),
-            reset_at=math.ceil(reset_at),
-            allowed=count <= limit,
-        )
+        return RateLimitState.counted(count, limit, window, now)

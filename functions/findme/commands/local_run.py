@@ -5,7 +5,8 @@ at it, hands on the work a crashed run left unfinished (:mod:`findme.local.recov
 stack's state is on disk under the state directory and survives ``kill -9``), starts the
 digest worker (SQS poller fed by the bucket's notifications) and the
 in-process orchestrator, then serves the API with uvicorn on ``127.0.0.1:FINDME_PORT``
-(8080) until Ctrl-C, and stops everything it started.
+(8080) until Ctrl-C, and stops everything it started. ``X-Forwarded-For`` is believed only
+from ``FINDME_TRUSTED_PROXIES`` (:func:`uvicorn_config`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from findme import wiring
-from findme.config import get_settings
+from findme.config import Settings, get_settings
 from findme.observability import logger
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
 
 HOST = "127.0.0.1"
 
@@ -29,6 +34,33 @@ def register_local(local_subparsers: Any) -> None:
     run.add_argument("--port", type=int, default=None, help="API port (default FINDME_PORT, 8080)")
     run.add_argument("--state-dir", type=Path, default=None, help="local stack state directory")
     run.set_defaults(func=_run)
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.Config:
+    """uvicorn's config for the API on ``127.0.0.1:Settings.port`` (``findme local run``).
+
+    uvicorn rewrites the client address from ``X-Forwarded-For`` when the TCP peer is in
+    ``forwarded_allow_ips``, which defaults to 127.0.0.1: any local client could then choose
+    the address its rate limits are counted under. Proxy headers are therefore read only
+    from ``Settings.trusted_proxies`` (none by default, ``proxy_headers=False``).
+
+    Args:
+        app: the ASGI app (:func:`findme.web.app.create_app`).
+        settings: ``port`` and ``trusted_proxies``.
+        options: further ``uvicorn.Config`` options (tests pass ``port``, ``log_level``).
+    """
+    import uvicorn
+
+    trusted = list(settings.trusted_proxies)
+    values: dict[str, Any] = {
+        "host": HOST,
+        "port": settings.port,
+        "log_level": "info",
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+        **options,
+    }
+    return uvicorn.Config(app, **values)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -67,10 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     stop_workers = start_workers(settings, queue=queue)
     try:
         print(f"FindMe API on http://{HOST}:{settings.port}  (Swagger UI: /docs; Ctrl-C stops)")
-        config = uvicorn.Config(
-            create_app(settings), host=HOST, port=settings.port, log_level="info"
-        )
-        uvicorn.Server(config).run()
+        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
     finally:
         stop_workers()
         orchestrator = wiring.orchestrator()

@@ -12,12 +12,15 @@ key derived from the JWT secret is stored (a leaked table does not reveal codes,
 10⁶-code space cannot be brute-forced offline without the key); a code expires after
 ``Settings.otp_ttl_s`` seconds, allows ``Settings.otp_max_attempts`` wrong guesses and is
 single-use; sending is limited to ``Settings.otp_sends_per_hour`` per phone (fixed one-hour
-window). The SMS goes through the :class:`~findme.ports.Notifier` (SNS in AWS); on the local
-stack the SNS adapter also records it (:mod:`findme.local.outbox`) so ``findme local otp
-PHONE`` can print the code.
+window from the phone's first code) and by the hourly per-country and service-wide SMS
+budgets of :class:`~findme.services.sms_budget.SmsBudget` (SMS pumping). The SMS goes
+through the :class:`~findme.ports.Notifier` (SNS in AWS); on the local stack the SNS adapter
+also records it (:mod:`findme.local.outbox`) so ``findme local otp PHONE`` can print the code.
 
-Known limit: the attempts counter is a read-modify-write (not a conditional update), so two
-concurrent wrong guesses may count once; the hourly send limit bounds the damage.
+Known limit: the per-phone send count is a read-modify-write of the phone's challenge, so
+concurrent requests for one phone may count once; the atomic per-phone route limit
+(:data:`findme.web.routes.auth.SIGN_IN_PER_PHONE` per 5 minutes) and the SMS budgets bound
+the damage. Wrong guesses are counted atomically (:meth:`OtpService.verify`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from findme.domain.records import OtpChallenge, Role, User, utcnow
 from findme.errors import AuthenticationError, InvalidInputError, RateLimitedError
 from findme.observability import logger
 from findme.ports import MetadataStore, Notifier, SecretStore
+from findme.services.sms_budget import SmsBudget
 
 #: The only accepted JWT algorithm (pinned on decode).
 JWT_ALGORITHM = "HS256"
@@ -220,6 +224,7 @@ class OtpService:
         notifier: sends the SMS.
         settings: ``otp_ttl_s`` (seconds), ``otp_max_attempts``, ``otp_sends_per_hour``.
         pepper: HMAC key for code hashes (derive it from the JWT secret).
+        budget: the per-country and service-wide hourly SMS budgets, spent before each SMS.
         clock: current UTC time.
         code_factory: returns a new 6-digit code (tests make it deterministic).
     """
@@ -231,12 +236,14 @@ class OtpService:
         settings: Settings,
         pepper: str,
         *,
+        budget: SmsBudget,
         clock: Callable[[], datetime] = utcnow,
         code_factory: Callable[[], str] | None = None,
     ) -> None:
         self._metadata = metadata
         self._notifier = notifier
         self._settings = settings
+        self._budget = budget
         self._key = hmac.new(pepper.encode(), b"findme-otp-v1", hashlib.sha256).digest()
         self._clock = clock
         self._code_factory = code_factory or _random_code
@@ -250,7 +257,9 @@ class OtpService:
 
         Raises:
             InvalidInputError: bad phone number.
-            RateLimitedError: more than ``otp_sends_per_hour`` sends in the current hour.
+            RateLimitedError: ``otp_rate_limited``: more than ``otp_sends_per_hour`` sends to
+                this phone in its current hour; ``sms_country_limited`` or
+                ``sms_budget_exhausted``: see :meth:`SmsBudget.spend`.
         """
         phone = normalize_phone(phone_number)
         now = self._clock()
@@ -266,6 +275,7 @@ class OtpService:
                     code="otp_rate_limited",
                 )
             window_start, sends = previous.window_started_at, previous.sends_in_window + 1
+        self._budget.spend(phone)
         code = self._code_factory()
         ttl = self._settings.otp_ttl_s
         self._metadata.put_otp(

@@ -5,7 +5,8 @@
 1. error handlers (:mod:`findme.web.errors`: the one error shape ``{"detail", "code"}``),
 2. middleware: request-body size guard (413, :mod:`findme.web.limits`) and the
    ``X-RateLimit-*`` response headers (:mod:`findme.web.ratelimit`),
-3. an app-wide dependency that rate limits every API route per caller and route,
+3. an app-wide dependency that rate limits every API route per route and caller (the user
+   on routes that need a token, else the client address and the body's phone number),
 4. the routers named in :data:`ROUTER_MODULES`.
 
 Adding routes (e.g. the curation API): write ``findme/web/routes/<name>.py`` exposing
@@ -35,10 +36,11 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from findme.config import Settings, get_settings
+from findme.ports import RateLimiter
 from findme.web.deps import enforce_rate_limit
 from findme.web.errors import install_error_handlers
 from findme.web.limits import BodySizeLimitMiddleware
-from findme.web.ratelimit import RateLimiter, RateLimitHeadersMiddleware
+from findme.web.ratelimit import RateLimitHeadersMiddleware
 
 #: Router modules, each exposing ``router: APIRouter``. Append yours (see module docstring).
 ROUTER_MODULES: list[str] = [
@@ -91,7 +93,8 @@ Organisers: `POST /create-group` → `POST /groups/{group_id}/uploads` (presigne
 `POST /upload` → `GET /groups/{group_id}` (processing counts).
 
 Send `Authorization: Bearer <access_token>`. Errors are `{"detail": ..., "code": ...}`.
-Every route is rate limited per caller; see the `X-RateLimit-*` response headers.
+Every route is rate limited: per user on routes that need a token, per client address and
+per phone number on the others; see the `X-RateLimit-*` response headers.
 """
 
 
@@ -104,7 +107,8 @@ def create_app(
         settings: web-layer settings (limits, auth, stage); defaults to
             :func:`findme.config.get_settings`. Stores are built by :mod:`findme.wiring`
             from the process settings; tests override ``findme.web.deps`` providers.
-        rate_limiter: shared counters (e.g. DynamoDB in AWS); default in-memory.
+        rate_limiter: shared counters for the route limits and the SMS budgets (DynamoDB in
+            AWS); default in-memory, per process.
 
     Returns:
         The app, with Swagger UI at ``/docs`` and the OpenAPI document at ``/openapi.json``.

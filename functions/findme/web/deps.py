@@ -22,7 +22,8 @@ alias                  gives
 ``Engine``             :class:`~findme.ports.FaceEngine` (loads models lazily)
 ``Jobs``               :class:`~findme.ports.Orchestrator`
 ``Tokens``             :class:`~findme.services.auth.TokenService`
-``Otps``               :class:`~findme.services.auth.OtpService`
+``Counters``           the shared :class:`~findme.ports.RateLimiter` (route limits, SMS budgets)
+``Otps``               :class:`~findme.services.auth.OtpService` (with the SMS budgets)
 ``CurrentUser``        :class:`~findme.services.auth.Principal` (401 without a valid token)
 ``OptionalUser``       ``Principal | None`` (no 401; a bad token is still 401)
 ``AdminUser``          a platform admin (else 403)
@@ -34,40 +35,55 @@ alias                  gives
 =====================  ===================================================================
 
 Every API route is rate limited by :func:`enforce_rate_limit` (installed app-wide by
-:func:`findme.web.app.create_app`); a route sets its own limit with
-``openapi_extra={RATE_LIMIT_KEY: n}`` (see :mod:`findme.web.ratelimit`).
+:func:`findme.web.app.create_app`); a route sets its own limits with
+``openapi_extra={RATE_LIMIT_KEY: n}`` or ``RouteLimit(...).extra()`` (see
+:mod:`findme.web.ratelimit` for who a request is counted as).
 """
 
 from __future__ import annotations
 
+import json
 import threading
-import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from findme import wiring
 from findme.config import Settings
+from findme.domain.ratelimits import binding
 from findme.domain.records import GroupRole, Role
 from findme.errors import (
     AuthenticationError,
     FindMeError,
+    InvalidInputError,
     ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
 )
-from findme.ports import FaceEngine, MetadataStore, Notifier, ObjectStore, Orchestrator, VectorIndex
+from findme.ports import (
+    FaceEngine,
+    MetadataStore,
+    Notifier,
+    ObjectStore,
+    Orchestrator,
+    RateLimiter,
+    VectorIndex,
+)
 from findme.services.auth import (
     OtpService,
     Principal,
     TokenService,
+    normalize_phone,
     resolve_jwt_secret,
 )
 from findme.services.groups import ANY_MEMBER, CURATORS, GroupAccess, authorize_group
+from findme.services.sms_budget import SmsBudget
 from findme.web.pagination import PageParams
-from findme.web.ratelimit import RATE_LIMIT_KEY, STATE_ATTR, MemoryRateLimiter, RateLimiter
+from findme.web.ratelimit import STATE_ATTR, MemoryRateLimiter, RouteLimit, client_address
 
 _lock = threading.Lock()
 
@@ -150,10 +166,25 @@ def token_service(settings: SettingsDep, secret: JwtSecret) -> TokenService:
 Tokens = Annotated[TokenService, Depends(token_service)]
 
 
+def rate_limiter(request: Request) -> RateLimiter:
+    """The app's shared counters (route limits and SMS budgets); in memory unless given."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        with _lock:
+            limiter = getattr(request.app.state, "rate_limiter", None)
+            if limiter is None:
+                limiter = MemoryRateLimiter()
+                request.app.state.rate_limiter = limiter
+    return limiter
+
+
+Counters = Annotated[RateLimiter, Depends(rate_limiter)]
+
+
 def otp_service(
-    settings: SettingsDep, metadata: Metadata, sms: Sms, secret: JwtSecret
+    settings: SettingsDep, metadata: Metadata, sms: Sms, secret: JwtSecret, counters: Counters
 ) -> OtpService:
-    return OtpService(metadata, sms, settings, pepper=secret)
+    return OtpService(metadata, sms, settings, pepper=secret, budget=SmsBudget(counters, settings))
 
 
 Otps = Annotated[OtpService, Depends(otp_service)]
@@ -240,18 +271,44 @@ Page = Annotated[PageParams, Depends()]
 
 
 # --- rate limits ------------------------------------------------------------------------------
-def rate_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    if limiter is None:
-        with _lock:
-            limiter = getattr(request.app.state, "rate_limiter", None)
-            if limiter is None:
-                limiter = MemoryRateLimiter()
-                request.app.state.rate_limiter = limiter
-    return limiter
+def requires_token(route: object) -> bool:
+    """Whether ``route`` (an ``APIRoute``) needs a bearer token: ``current_user`` is among its
+    dependencies (``CurrentUser``, ``AdminUser``, ``GroupMember``... all build on it)."""
+    dependant = getattr(route, "dependant", None)
+    return dependant is not None and _depends_on(dependant, current_user)
 
 
-def _caller_key(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return dependant.call is call or any(_depends_on(d, call) for d in dependant.dependencies)
+
+
+async def body_phone(request: Request) -> str | None:
+    """The E.164 ``phone_number`` of a token-less route's JSON or form body, else ``None``.
+
+    Only read on routes that need no token (their bodies are small, and already parsed and
+    cached by FastAPI); a malformed number gives ``None`` (the route itself refuses it).
+    """
+    if requires_token(request.scope.get("route")):
+        return None
+    content_type = request.headers.get("content-type", "")
+    raw: object = None
+    if content_type.startswith("application/json"):
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            return None
+        raw = data.get("phone_number") if isinstance(data, dict) else None
+    elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raw = (await request.form()).get("phone_number")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return normalize_phone(raw)
+    except InvalidInputError:
+        return None
+
+
+def _user_or_address(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is not None:
         try:
             settings: Settings = request.app.state.settings
@@ -259,30 +316,40 @@ def _caller_key(request: Request, credentials: HTTPAuthorizationCredentials | No
             return f"user:{claims.sub}"
         except FindMeError:
             pass  # the auth dependency reports the bad token; count it by address here
-    client = request.client.host if request.client else "unknown"
-    return f"ip:{client}"
+    return f"ip:{client_address(request)}"
 
 
 def enforce_rate_limit(
     request: Request,
     credentials: BearerCredentials,
     settings: SettingsDep,
-    limiter: Annotated[RateLimiter, Depends(rate_limiter)],
+    limiter: Counters,
+    phone: Annotated[str | None, Depends(body_phone)],
 ) -> None:
-    """Count this request for (caller, route); 429 ``rate_limited`` past the route's limit.
+    """Count this request per route and caller; 429 ``rate_limited`` past a limit.
 
-    The resulting :class:`~findme.web.ratelimit.RateLimitState` is kept on
-    ``request.state`` and turned into ``X-RateLimit-*`` headers by the middleware.
+    Routes that require a token count per user (per address when the token is bad); every
+    other route counts per client address and per ``phone_number`` in the body, whatever
+    token is attached (see :mod:`findme.web.ratelimit`). The counter closest to refusing is
+    kept on ``request.state`` and turned into ``X-RateLimit-*`` headers by the middleware.
     """
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    extra = getattr(route, "openapi_extra", None) or {}
-    limit = int(extra.get(RATE_LIMIT_KEY, settings.rate_limit_per_minute))
-    key = f"{request.method} {path} | {_caller_key(request, credentials)}"
-    state = limiter.hit(key, limit)
+    limits = RouteLimit.of_route(
+        getattr(route, "openapi_extra", None), settings.rate_limit_per_minute
+    )
+    if requires_token(route):
+        callers = [(_user_or_address(request, credentials), limits.limit)]
+    else:
+        callers = [(f"ip:{client_address(request)}", limits.limit)]
+        if phone is not None:
+            callers.append((f"phone:{phone}", limits.phone_limit))
+    state = binding(
+        [
+            limiter.hit(f"{request.method} {path} | {caller}", limit, limits.window_s)
+            for caller, limit in callers
+        ]
+    )
     setattr(request.state, STATE_ATTR, state)
     if not state.allowed:
-        raise RateLimitedError(
-            "Too many requests; slow down",
-            retry_after_s=max(1, int(state.reset_at - time.time())),
-        )
+        raise RateLimitedError("Too many requests; slow down", retry_after_s=state.retry_after_s)

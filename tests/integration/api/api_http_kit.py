@@ -3,10 +3,11 @@
 API on the local stack: the real app served by uvicorn over HTTP, real models, real photos.
 
 ``api_server`` (session) serves :func:`findme.web.app.create_app` on a free port of
-127.0.0.1 with the stack's settings, the in-process orchestrator (digest/cluster/zip
-workflows) and the SQS digest poller fed by the bucket's notifications — what
-``findme local run`` does. ``attendee_flow`` (session) then walks the whole product once, as
-clients would, and records what it saw; the tests assert on it. Photos are processed once.
+127.0.0.1 with the stack's settings, ``findme local run``'s uvicorn config, the in-process
+orchestrator (digest/cluster/zip workflows) and the SQS digest poller fed by the bucket's
+notifications — what ``findme local run`` does. ``attendee_flow`` (session) then walks the
+whole product once, as clients would, and records what it saw; the tests assert on it.
+Photos are processed once.
 """
 
 from __future__ import annotations

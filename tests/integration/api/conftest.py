@@ -29,6 +29,7 @@ from api_http_kit import (
     phone,
 )
 from findme import wiring
+from findme.commands.local_run import uvicorn_config
 from findme.local.orchestrator import InProcessOrchestrator
 from findme.local.stack import StackHandle, free_port
 from findme.local.worker import start_workers
@@ -51,8 +52,9 @@ def api_server(local_stack: StackHandle, model_dir: Path) -> Iterator[Server]:
     app = create_app(settings)
     app.dependency_overrides[deps.orchestrator] = lambda: orchestrator
     port = free_port()
+    # Served as `findme local run` serves it (proxy headers only from trusted proxies).
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn_config(app, settings, port=port, log_level="warning", lifespan="off")
     )
     thread = threading.Thread(target=server.run, name="api-server", daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from api_gateway_events import v1_event, v2_event
 from api_http_kit import Flow, Server
 from findme.local.orchestrator import LocalContext, load_handler
 
@@ -19,75 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.models]
 
 def _context() -> LocalContext:
     return LocalContext(function_name="findme-api", aws_request_id=str(uuid.uuid4()))
-
-
-def v2_event(
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-    query: str = "",
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) proxy event."""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {"host": "api.example.com", **(headers or {})},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "pytest",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1_795_312_800_000,
-        },
-        "body": base64.b64encode(body).decode() if body is not None else None,
-        "isBase64Encoded": body is not None,
-    }
-
-
-def v1_event(
-    method: str, path: str, *, headers: dict[str, str] | None = None, body: str | None = None
-) -> dict[str, Any]:
-    """An API Gateway REST API (v1) proxy event."""
-    all_headers = {"Host": "api.example.com", **(headers or {})}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "httpMethod": method,
-            "identity": {"sourceIp": "203.0.113.8", "userAgent": "pytest"},
-            "path": f"/prod{path}",
-            "protocol": "HTTP/1.1",
-            "requestId": str(uuid.uuid4()),
-            "resourcePath": "/{proxy+}",
-            "stage": "prod",
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
 
 
 def _json(response: dict[str, Any]) -> Any:
@@ -181,3 +113,22 @@ def test_rest_api_v1_events(handler: Any, attendee_flow: Flow) -> None:
     )
     assert created["statusCode"] == 201
     assert _json(created)["group_name"] == "Via REST API"
+
+
+def test_rate_limits_count_the_source_ip_not_x_forwarded_for(handler: Any) -> None:
+    """Given the api handler behind API Gateway (HTTP API, payload 2.0), when events from one
+    ``requestContext.http.sourceIp`` carry made-up X-Forwarded-For headers, then they count
+    in one bucket, and another source IP has its own (issue 11: keys by client address)."""
+    body = json.dumps({"phone_number": "not-a-phone"}).encode()  # 400, counted per address
+    source = f"198.51.100.{uuid.uuid4().int % 200 + 1}"
+
+    def remaining(source_ip: str, forwarded_for: str) -> int:
+        headers = {"content-type": "application/json", "x-forwarded-for": forwarded_for}
+        event = v2_event("POST", "/auth/otp", headers=headers, body=body, source_ip=source_ip)
+        response = handler(event, _context())
+        assert response["statusCode"] == 400, response["body"]
+        return int(_headers(response)["x-ratelimit-remaining"])
+
+    counted = [remaining(source, f"192.0.2.{i}, {source}") for i in range(3)]
+    assert counted == [counted[0], counted[0] - 1, counted[0] - 2]
+    assert remaining("203.0.113.250", "192.0.2.9") > counted[-1]

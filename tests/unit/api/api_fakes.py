@@ -9,16 +9,19 @@ limiter) over module-wide stores; tests isolate by fresh ids (phones, groups).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.provision import create_bucket, create_tables
@@ -26,8 +29,16 @@ from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
 from findme.domain.faces import BoundingBox, DecodedImage, DetectedFace, ImageAnalysis, Quality
-from findme.domain.records import Face, Image, ImageStatus, Person
-from findme.errors import InvalidImageError
+from findme.domain.records import (
+    Face,
+    Image,
+    ImageStatus,
+    OtpChallenge,
+    Person,
+    ReferenceFace,
+    User,
+)
+from findme.errors import ConflictError, InvalidImageError, NotFoundError
 from findme.ports import FaceVector
 from findme.services.auth import code_in_message
 from findme.web import deps
@@ -35,6 +46,9 @@ from findme.web.app import create_app
 from moto import mock_aws
 from numpy.typing import NDArray
 from PIL import Image as PILImage
+
+if TYPE_CHECKING:
+    from findme.ports import RateLimiter
 
 DIM = 128
 SECRET = "unit-test-secret-0123456789abcdef-0123456789"
@@ -130,6 +144,80 @@ class FakeNotifier:
                 assert code is not None
                 return code
         raise AssertionError(f"no SMS to {phone}")
+
+
+class MemorySignUp:
+    """In memory, the parts of MetadataStore, ObjectStore and VectorIndex that ``/auth/otp``
+    and ``/register`` use: OTP challenges, users, reference faces, selfies, their vectors.
+
+    For crowd-sized tests (hundreds of sign-ups in a few seconds, where moto costs ~2.5 ms a
+    call); the contract suites check the real adapters' semantics mirrored here.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.otps: dict[str, OtpChallenge] = {}
+        self.users: dict[str, User] = {}
+        self.references: dict[str, list[ReferenceFace]] = {}
+        self.objects: dict[str, bytes] = {}
+        self.vectors: dict[str, FaceVector] = {}
+
+    # MetadataStore
+    def get_otp(self, phone_number: str) -> OtpChallenge | None:
+        otp = self.otps.get(phone_number)
+        return dataclasses.replace(otp) if otp is not None else None
+
+    def put_otp(self, otp: OtpChallenge) -> None:
+        self.otps[otp.phone_number] = dataclasses.replace(otp)
+
+    def take_otp_attempt(self, phone_number: str, code_hash: str, max_attempts: int) -> bool:
+        with self.lock:
+            otp = self.otps.get(phone_number)
+            if otp is None or otp.code_hash != code_hash or otp.attempts >= max_attempts:
+                return False
+            otp.attempts += 1
+            return True
+
+    def find_user_by_phone(self, phone_number: str) -> User | None:
+        return next((u for u in self.users.values() if u.phone_number == phone_number), None)
+
+    def put_user(self, user: User) -> None:
+        with self.lock:
+            if self.find_user_by_phone(user.phone_number) is not None:
+                raise ConflictError("phone taken", code="phone_registered")
+            self.users[user.user_id] = user
+
+    def get_user(self, user_id: str) -> User:
+        if user_id not in self.users:
+            raise NotFoundError(f"user {user_id}")
+        return self.users[user_id]
+
+    def delete_user(self, user_id: str) -> None:
+        self.users.pop(user_id, None)
+
+    def put_reference_face(self, ref: ReferenceFace) -> None:
+        self.references.setdefault(ref.user_id, []).append(ref)
+
+    def list_reference_faces(self, user_id: str) -> list[ReferenceFace]:
+        return list(self.references.get(user_id, []))
+
+    # ObjectStore
+    def put(
+        self, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None:
+        self.objects[key] = data
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.objects.pop(key, None)
+
+    # VectorIndex
+    def upsert(self, vectors: Sequence[FaceVector]) -> None:
+        self.vectors.update({v.face_id: v for v in vectors})
+
+    def delete_faces(self, face_ids: Sequence[str]) -> None:
+        for face_id in face_ids:
+            self.vectors.pop(face_id, None)
 
 
 @dataclass
@@ -264,6 +352,17 @@ class Api:
         body = response.json()
         return body["user_id"], body["access_token"], vector
 
+    @property
+    def app(self) -> FastAPI:
+        """The app under test (its ``dependency_overrides``, ``state``)."""
+        app = self.client.app
+        assert isinstance(app, FastAPI)
+        return app
+
+    def client_at(self, address: str) -> TestClient:
+        """A client of the same app whose requests come from ``address`` (the TCP peer)."""
+        return TestClient(self.app, raise_server_exceptions=False, client=(address, 50000))
+
     @staticmethod
     def auth(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -285,10 +384,12 @@ class Api:
         assert response.status_code == 200, response.text
 
 
-def build_api(stores: Stores, **overrides: Any) -> Api:
+def build_api(stores: Stores, *, rate_limiter: RateLimiter | None = None, **overrides: Any) -> Api:
+    """A fresh app over ``stores``; ``rate_limiter`` replaces its in-memory counters (a fake
+    clock, or the DynamoDB counters of another "Lambda instance"); ``overrides`` are settings."""
     settings = make_settings(**overrides)
     engine, orchestrator, sms = FakeEngine(), FakeOrchestrator(), FakeNotifier()
-    app = create_app(settings)
+    app = create_app(settings, rate_limiter=rate_limiter)
     app.dependency_overrides[deps.metadata_store] = lambda: stores.metadata
     app.dependency_overrides[deps.object_store] = lambda: stores.objects
     app.dependency_overrides[deps.vector_index] = lambda: stores.vectors

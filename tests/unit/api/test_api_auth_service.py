@@ -14,6 +14,8 @@ from api_fakes import SECRET, FakeNotifier, make_settings
 from findme.domain.records import OtpChallenge, Role, User
 from findme.errors import AuthenticationError, InvalidInputError, RateLimitedError
 from findme.services.auth import OtpService, TokenService, normalize_phone, resolve_jwt_secret
+from findme.services.sms_budget import SmsBudget
+from findme.web.ratelimit import MemoryRateLimiter
 
 
 class Clock:
@@ -139,7 +141,9 @@ def test_secret_comes_from_secrets_manager_when_unset() -> None:
 
 def _otps(clock: Clock, **settings: object) -> tuple[OtpService, MemoryOtps, FakeNotifier]:
     store, sms = MemoryOtps(), FakeNotifier()
-    service = OtpService(store, sms, make_settings(**settings), SECRET, clock=clock)  # type: ignore[arg-type]
+    config = make_settings(**settings)
+    budget = SmsBudget(MemoryRateLimiter(clock=lambda: clock().timestamp()), config)
+    service = OtpService(store, sms, config, SECRET, budget=budget, clock=clock)  # type: ignore[arg-type]
     return service, store, sms
 
 
