@@ -34,10 +34,11 @@ LOGIN_PER_MINUTE = 10
     response_model=OtpOut,
     summary="Send a 6-digit sign-in code by SMS",
     openapi_extra={RATE_LIMIT_KEY: OTP_PER_MINUTE},
-    responses=error_responses(422, 429),
+    responses=error_responses(400, 422, 429),
 )
 def send_otp(body: OtpRequest, otps: deps.Otps) -> OtpOut:
-    """Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164).
+    """Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164; else 400
+    ``invalid_phone_number``).
 
     At most ``otp_sends_per_hour`` codes per phone per hour (429 ``otp_rate_limited``).
     On the local stack the SMS is not sent: ``findme local otp PHONE`` prints the code.
@@ -106,7 +107,7 @@ def register(
     response_model=TokenOut,
     summary="Sign in with phone and code",
     openapi_extra={RATE_LIMIT_KEY: LOGIN_PER_MINUTE},
-    responses=error_responses(401, 422, 429),
+    responses=error_responses(400, 401, 422, 429),
 )
 def token(
     body: TokenRequest, metadata: deps.Metadata, otps: deps.Otps, tokens: deps.Tokens

@@ -28,7 +28,7 @@ router = APIRouter(tags=["groups"])
     status_code=status.HTTP_201_CREATED,
     response_model=GroupCreated,
     summary="Create a group (you become its owner)",
-    responses=error_responses(401, 422),
+    responses=error_responses(400, 401, 422),
 )
 def create_group(
     body: GroupCreate, principal: deps.CurrentUser, metadata: deps.Metadata
