@@ -20,10 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: faces-dev photos used for the world (two different people, and a photo with faces).
+#: faces-dev photos used for the world (three different people, and a photo with faces).
 ORGANISER_SELFIE = "img3.jpg"
 MEMBER_SELFIE = "img1.jpg"
+ADMIN_SELFIE = "img4.jpg"
 PHOTO = "couple.jpg"
+#: The fuzzing server's admin (``FINDME_ADMIN_PHONES``), so admin routes are reached too.
+ADMIN_PHONE = "+15550000001"
 START_TIMEOUT_S = 300.0
 
 
@@ -51,7 +54,7 @@ def register_local(local_subparsers: Any) -> None:
         "--photos",
         type=Path,
         default=Path("../shared/data/faces-dev/images"),
-        help=f"folder with {ORGANISER_SELFIE}, {MEMBER_SELFIE} and {PHOTO}",
+        help=f"folder with {ORGANISER_SELFIE}, {MEMBER_SELFIE}, {ADMIN_SELFIE} and {PHOTO}",
     )
     fuzz.add_argument(
         "--workdir",
@@ -105,7 +108,11 @@ def _fuzz(args: argparse.Namespace) -> int:
     base_url = f"http://127.0.0.1:{port}"
     # Fuzzing sends hundreds of requests a minute per route: only the routes' own limits
     # (OTP, sign-in) stay, so their 429s are exercised without starving the rest.
-    env = {**os.environ, "FINDME_RATE_LIMIT_PER_MINUTE": "1000000"}
+    env = {
+        **os.environ,
+        "FINDME_RATE_LIMIT_PER_MINUTE": "1000000",
+        "FINDME_ADMIN_PHONES": json.dumps([ADMIN_PHONE]),
+    }
     command = [
         sys.executable,
         "-m",
@@ -140,6 +147,7 @@ def _fuzz(args: argparse.Namespace) -> int:
                     organiser_selfie=photos / ORGANISER_SELFIE,
                     member_selfie=photos / MEMBER_SELFIE,
                     photo=photos / PHOTO,
+                    admin=(ADMIN_PHONE, photos / ADMIN_SELFIE),
                 )
             world_s = time.monotonic() - started
             summary = run_fuzz(

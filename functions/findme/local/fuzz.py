@@ -5,8 +5,9 @@ Used by ``findme local fuzz`` (``make fuzz``) and by the CI test
 
 1. :func:`build_world` makes the few real resources fuzzing needs to get past 404s, through
    the API as a client would: an **organiser** (registered with a selfie) owning a group with
-   a section and one processed, clustered photo (so a person, a face and jobs exist), and a
-   **member** (registered with a selfie) who joined the group.
+   a section and one processed, clustered photo (so a person, a face and jobs exist), a
+   **member** (registered with a selfie) who joined the group, and, when the server lists an
+   admin phone, an **admin**.
 2. :func:`run_fuzz` runs the schemathesis CLI once per pass (:data:`PASSES`), each with one
    caller's bearer token, over every operation of ``/openapi.json``. The world's ids are
    offered as values of the matching path, query and body parameters (schemathesis
@@ -39,10 +40,11 @@ import httpx
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance")
 #: Failure types (schemathesis ``Failure`` classes) counted as server errors.
 SERVER_ERROR_TYPES = frozenset({"ServerError"})
-#: Operations that destroy the world (the caller, the group, the photo, faces, the section);
+#: Operations that destroy the world (a user, the group, the photo, faces, the section);
 #: run only in the last passes. Names are schemathesis's ``METHOD /path``.
 DESTRUCTIVE: tuple[str, ...] = (
     "DELETE /users/me",
+    "DELETE /admin/users/{user_id}",
     "DELETE /groups/{group_id}",
     "DELETE /images/{image_id}",
     "POST /faces:batch-delete",
@@ -57,17 +59,20 @@ class Pass:
     """One schemathesis run: whose token, and which operations (``destructive`` or the rest)."""
 
     name: str
-    caller: str  # "organiser" | "member"
+    caller: str  # "organiser" | "member" | "admin"
     destructive: bool
 
 
-#: Member first (it cannot change the group), then the organiser, then the destructive
-#: operations: member (it deletes itself), organiser (group, photo, itself) last.
+#: Member first (it cannot change the group), then the organiser and the admin, then the
+#: destructive operations: member (it deletes itself), organiser (group, photo, itself),
+#: admin (any user) last. A pass whose caller the world lacks is skipped.
 PASSES: tuple[Pass, ...] = (
     Pass("member", "member", destructive=False),
     Pass("organiser", "organiser", destructive=False),
+    Pass("admin", "admin", destructive=False),
     Pass("member-destructive", "member", destructive=True),
     Pass("organiser-destructive", "organiser", destructive=True),
+    Pass("admin-destructive", "admin", destructive=True),
 )
 
 
@@ -86,9 +91,15 @@ class FuzzWorld:
     person_id: str | None
     face_id: str | None
     job_ids: tuple[str, ...]
+    admin_token: str | None = None
 
-    def token(self, caller: str) -> str:
-        return self.organiser_token if caller == "organiser" else self.member_token
+    def token(self, caller: str) -> str | None:
+        tokens = {
+            "organiser": self.organiser_token,
+            "member": self.member_token,
+            "admin": self.admin_token,
+        }
+        return tokens[caller]
 
     def dictionaries(self) -> dict[str, list[str]]:
         """Schemathesis dictionaries: parameter name -> the world's values for it."""
@@ -171,10 +182,14 @@ def _poll(what: str, probe: Callable[[], Any], timeout_s: float, every_s: float 
 
 
 def register_user(
-    http: httpx.Client, otp_for: Callable[[str], str], name: str, selfie: Path
+    http: httpx.Client,
+    otp_for: Callable[[str], str],
+    name: str,
+    selfie: Path,
+    phone: str | None = None,
 ) -> tuple[str, str]:
     """Sign up through ``/auth/otp`` + ``/register`` -> ``(user_id, access_token)``."""
-    phone = _phone()
+    phone = phone or _phone()
     _ok(http.post("/auth/otp", json={"phone_number": phone}), 200)
     body = _ok(
         http.post(
@@ -194,15 +209,18 @@ def build_world(
     organiser_selfie: Path,
     member_selfie: Path,
     photo: Path,
+    admin: tuple[str, Path] | None = None,
     timeout_s: float = 600.0,
 ) -> FuzzWorld:
-    """Create the organiser, the group (section, one processed and clustered photo), the member.
+    """Create the organiser, the group (section, one processed and clustered photo), the
+    member and (optionally) an admin.
 
     Args:
         http: a client on the API's base URL.
         otp_for: phone number -> the last code sent to it (the local stack's SMS outbox).
         organiser_selfie / member_selfie: photos of one face each (different people).
         photo: a photo with faces, uploaded to the group.
+        admin: ``(phone, selfie)`` of an admin (a phone in the server's ``admin_phones``).
         timeout_s: how long to wait for digest and clustering, seconds.
 
     Raises:
@@ -255,7 +273,11 @@ def build_world(
         ),
         200,
     )
+    admin_token = None
+    if admin is not None:
+        _, admin_token = register_user(http, otp_for, "Fuzz Admin", admin[1], phone=admin[0])
     return FuzzWorld(
+        admin_token=admin_token,
         organiser_token=organiser,
         member_token=member,
         organiser_id=organiser_id,
@@ -417,12 +439,15 @@ def run_fuzz(
     )
     started = time.monotonic()
     for fuzz_pass in passes:
+        token = world.token(fuzz_pass.caller)
+        if token is None:
+            continue
         report_path = workdir / f"{fuzz_pass.name}.json"
         report_path.unlink(missing_ok=True)
         command = schemathesis_command(
             base_url,
             config=config,
-            token=world.token(fuzz_pass.caller),
+            token=token,
             report=report_path,
             max_examples=max_examples,
             destructive=fuzz_pass.destructive,
