@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from contracts.bad_images import BadFile, corpus
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
@@ -37,6 +38,8 @@ from findme.services.digest import DigestDeps, DigestStatus, digest_object
 from moto import mock_aws
 
 CAPTURED = datetime(2019, 7, 20, 17, 45, 22)
+#: Files the API refuses by their bytes (the digest settings' 25 MB limit: no over-size file).
+REFUSED = [f for f in corpus() if f.outcome == "refused"]
 #: SOI + SOS ... EOI: the smallest bytes that pass ``check_image`` as a whole JPEG.
 _JPEG_HEAD, _JPEG_TAIL = b"\xff\xd8\xff\xda", b"\xff\xd9"
 
@@ -156,6 +159,23 @@ def test_undecodable_photo_fails_with_a_reason_and_writes_nothing(
     assert image.failure_reason == "invalid_image: not a recognised image format"
     assert deps.metadata.list_faces_of_image(image_id) == []
     assert deps.vectors.count(group_id) == 0
+
+
+@pytest.mark.parametrize("bad", REFUSED, ids=[f.kind for f in REFUSED])
+def test_a_presigned_upload_the_api_would_refuse_fails_with_the_api_code(
+    deps: DigestDeps, group_id: str, bad: BadFile
+) -> None:
+    # Given bad bytes that reached S3 through a presigned POST (the API never saw them)
+    image_id = str(uuid.uuid4())
+    key = KeyScheme().original(group_id, image_id, ".jpg")
+    deps.store.put(key, bad.data, "image/jpeg", metadata={"file-name": bad.file_name})
+    # When digested
+    outcome = digest_object(key, deps)
+    # Then the image is failed with the code the API answers for such a file, nothing written
+    image = deps.metadata.get_image(image_id)
+    assert (outcome.status, image.status) == (DigestStatus.FAILED, ImageStatus.FAILED)
+    assert (image.failure_reason or "").split(":")[0] == bad.code
+    assert deps.metadata.list_faces_of_image(image_id) == []
 
 
 def test_transient_error_is_raised_for_retry_and_a_retry_succeeds(
