@@ -83,11 +83,12 @@ def _png_with_bad_idat() -> bytes:
 
 
 def _png_text_bomb() -> bytes:
-    """A small PNG with a zTXt chunk that inflates to 64 MB (a text decompression bomb)."""
+    """A small PNG with a zTXt chunk before the image data that inflates to 64 MB (a text
+    decompression bomb, read while the header is parsed)."""
     base = _encode(_noise(32, 32), "PNG")
     bomb = _chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"A" * 64_000_000, 9))
-    end = base.rfind(b"IEND") - 4
-    return base[:end] + bomb + base[end:]
+    after_ihdr = 8 + 25  # signature, then IHDR: length, type, 13 bytes, CRC
+    return base[:after_ihdr] + bomb + base[after_ihdr:]
 
 
 def _gif_declaring(width: int, height: int) -> bytes:
@@ -96,7 +97,7 @@ def _gif_declaring(width: int, height: int) -> bytes:
     return bytes(base)
 
 
-def _jpeg_with_huge_exif(base: bytes, segments: int = 100) -> bytes:
+def _jpeg_with_huge_exif(base: bytes, segments: int = 40) -> bytes:
     """``base`` with ``segments`` APP1 segments of ~64 KB each (EXIF-like junk) after SOI."""
     rng = np.random.default_rng(3)
     app1 = b""

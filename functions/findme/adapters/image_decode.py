@@ -140,7 +140,12 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int = 1280) -> 
             pixels = decoded.astype(np.uint8, copy=False)
         else:
             factor = 1
-    pixels = _decode_pillow(img) if pixels is None else _orient(pixels, orientation)
+    if pixels is None:
+        # A fresh image: reading EXIF may already have tried (and failed) to load this one,
+        # and Pillow would then hand back blank pixels instead of the error.
+        pixels = _decode_pillow(Image.open(io.BytesIO(data)))
+    else:
+        pixels = _orient(pixels, orientation)
     swapped = orientation in (5, 6, 7, 8)
     width, height = (raw_h, raw_w) if swapped else (raw_w, raw_h)
     scale = width / pixels.shape[1] if factor > 1 else 1.0

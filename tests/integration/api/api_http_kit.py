@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from findme.config import Settings
 from findme.local.orchestrator import InProcessOrchestrator
 from findme.local.outbox import last_sms
@@ -42,6 +43,7 @@ class Server:
     base_url: str
     settings: Settings
     orchestrator: InProcessOrchestrator
+    app: FastAPI
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=120.0)
