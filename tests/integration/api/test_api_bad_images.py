@@ -29,6 +29,7 @@ from api_http_kit import (
     bearer,
     otp_for,
     phone,
+    serving_with,
 )
 from contracts.bad_images import BadFile, corpus
 from contracts.openapi import OpenApiDocument
@@ -52,14 +53,8 @@ class Unlimited:
 
 @pytest.fixture
 def unlimited(api_server: Server) -> Iterator[None]:
-    state = api_server.app.state
-    saved = getattr(state, "rate_limiter", None)
-    state.rate_limiter = Unlimited()
-    yield
-    if saved is None:
-        del state.rate_limiter
-    else:
-        state.rate_limiter = saved
+    with serving_with(api_server, Unlimited()):
+        yield
 
 
 def rss_bytes() -> int:

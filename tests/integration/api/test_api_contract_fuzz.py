@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_http_kit import Server
+from api_http_kit import Server, serving_with
 from findme.local.fuzz import build_world, run_fuzz
 from findme.local.outbox import last_sms
 from findme.services.auth import code_in_message
@@ -32,14 +32,8 @@ PASS_TIMEOUT_S = 900.0
 
 @pytest.fixture
 def own_rate_limits(api_server: Server) -> Iterator[None]:
-    state = api_server.app.state
-    saved = getattr(state, "rate_limiter", None)
-    state.rate_limiter = MemoryRateLimiter()
-    yield
-    if saved is None:
-        del state.rate_limiter
-    else:
-        state.rate_limiter = saved
+    with serving_with(api_server, MemoryRateLimiter()):
+        yield
 
 
 def test_fuzzing_the_whole_document_finds_no_server_error_and_no_schema_violation(
