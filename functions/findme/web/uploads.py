@@ -47,4 +47,4 @@ def read_image(
         UnsupportedMediaTypeError: not JPEG, PNG, WebP, GIF or HEIC (415).
     """
     data = read_upload(file, settings, field=field)
-    return check_image(data, (file.filename if file else None) or field, settings)
+    return check_image(data, (file.filename if file else None) or "", settings)
