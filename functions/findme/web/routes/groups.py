@@ -33,7 +33,8 @@ router = APIRouter(tags=["groups"])
 def create_group(
     body: GroupCreate, principal: deps.CurrentUser, metadata: deps.Metadata
 ) -> GroupCreated:
-    """``{"group_id", "group_name"}`` plus the ``invite_code`` attendees join with."""
+    """``{"group_id", "group_name"}`` plus the ``invite_code`` attendees join with; a blank
+    ``group_name`` is 400 ``invalid_input``."""
     group = groups_service.create_group(metadata, principal, body.group_name, body.description)
     return GroupCreated(
         group_id=group.group_id, group_name=group.name, invite_code=group.invite_code
