@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup lock models run test test-unit test-integration lint format bench synth clean local-down
+.PHONY: setup lock models run test test-unit test-integration lint format bench fuzz synth clean local-down
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -55,6 +55,16 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Contract fuzzing: schemathesis over the whole OpenAPI document against a fresh `make run`
+# (own free port and state directory) with an organiser's, a member's and an admin's tokens;
+# prints a JSON summary and fails on any server error or schema violation.
+FUZZ_EXAMPLES ?= 25
+FUZZ_SEED ?=
+FACES_DEV ?= ../shared/data/faces-dev
+fuzz: setup
+	$(BIN)/findme local fuzz --max-examples $(FUZZ_EXAMPLES) --photos $(FACES_DEV)/images \
+		$(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

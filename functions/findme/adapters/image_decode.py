@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 
 from findme.domain.faces import DecodedImage
+from findme.domain.image_format import jpeg_is_complete
 from findme.errors import ImageTooLargeError, InvalidImageError
 
 register_heif_opener()
@@ -40,7 +41,11 @@ def _open_header(data: bytes, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image is over the pixel limit: {exc}") from exc
+        raise ImageTooLargeError(
+            f"image is over the pixel limit: {exc}",
+            code="image_pixels_exceeded",
+            max_pixels=max_pixels,
+        ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise InvalidImageError("not a recognised image format") from exc
     width, height = img.size
@@ -49,20 +54,12 @@ def _open_header(data: bytes, max_pixels: int) -> Image.Image:
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"image is {width}x{height} = {width * height} pixels, over the {max_pixels} limit",
+            code="image_pixels_exceeded",
             width=width,
             height=height,
             max_pixels=max_pixels,
         )
     return img
-
-
-def _jpeg_is_complete(data: bytes) -> bool:
-    """A JPEG whose last scan (SOS marker) is followed by an EOI marker.
-
-    0xFF bytes inside entropy-coded data are always stuffed (0xFF00), so FFD9 after the last
-    FFDA is the real end of image; libjpeg would otherwise fill a truncated file with grey.
-    """
-    return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0
 
 
 def _orient(pixels: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
@@ -134,7 +131,7 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int = 1280) -> 
     factor = 1
     pixels: NDArray[np.uint8] | None = None
     if fmt in _CV2_FORMATS:
-        if fmt == "JPEG" and not _jpeg_is_complete(data):
+        if fmt == "JPEG" and not jpeg_is_complete(data):
             raise InvalidImageError("JPEG data is truncated")
         factor, flags = _reduction(fmt, raw_w, raw_h, min_long_side)
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -143,7 +140,12 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int = 1280) -> 
             pixels = decoded.astype(np.uint8, copy=False)
         else:
             factor = 1
-    pixels = _decode_pillow(img) if pixels is None else _orient(pixels, orientation)
+    if pixels is None:
+        # A fresh image: reading EXIF may already have tried (and failed) to load this one,
+        # and Pillow would then hand back blank pixels instead of the error.
+        pixels = _decode_pillow(Image.open(io.BytesIO(data)))
+    else:
+        pixels = _orient(pixels, orientation)
     swapped = orientation in (5, 6, 7, 8)
     width, height = (raw_h, raw_w) if swapped else (raw_w, raw_h)
     scale = width / pixels.shape[1] if factor > 1 else 1.0

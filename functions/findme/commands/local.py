@@ -29,6 +29,7 @@ from findme.local.stack import (
 LOCAL_SUBCOMMAND_MODULES: tuple[str, ...] = (
     "findme.commands.local_run",
     "findme.commands.local_otp",
+    "findme.commands.local_fuzz",
 )
 
 

@@ -30,6 +30,7 @@ from findme.domain.records import Face, Image, ImageStatus, utcnow
 from findme.errors import DependencyError, ImageTooLargeError, InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
+from findme.services.media import check_image
 
 #: Object metadata names (``x-amz-meta-*``) an upload may set; read when the image item is new.
 META_UPLOADED_BY = "uploaded-by"
@@ -172,6 +173,9 @@ def _digest(
     timings["read"] = _ms(t0)
 
     t0 = time.perf_counter()
+    # The API's checks (bytes, type, pixels, whole file) for presigned uploads, which reach S3
+    # without passing the API: the same reason codes as the API's answers.
+    check_image(data, image.file_name or image.s3_key, settings)
     decoded = deps.engine.decode(data)
     analysis = deps.engine.analyze(
         decoded,

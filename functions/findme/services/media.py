@@ -1,20 +1,25 @@
 """Photos in and out: upload checks, multipart and Drive uploads, presigned POSTs, image CRUD.
 
 Upload limits (all from :class:`~findme.config.Settings`), checked before anything is
-written, so a refused request leaves nothing behind:
+written, so a refused request leaves nothing behind. The same bad file gets the same answer
+on every route that takes one (``docs/errors.md``):
 
-=====================  ========================================  =====================
-limit                  setting                                   error (HTTP)
-=====================  ========================================  =====================
-bytes per file         ``max_upload_bytes``                       ImageTooLargeError 413
-files per request      ``max_upload_files``                       ``too_many_files`` 422
-type (magic bytes)     JPEG, PNG, WebP, GIF, HEIC/HEIF            UnsupportedMediaType 415
-pixels per image       ``max_image_pixels`` (header, no decode)   ``image_pixels_exceeded`` 422
-=====================  ========================================  =====================
+=====================  ========================================  ============================
+check                  rule                                      error (HTTP, code)
+=====================  ========================================  ============================
+bytes per file         ``max_upload_bytes``                       413 ``image_too_large``
+files per request      ``max_upload_files``                       422 ``too_many_files``
+empty                  at least one byte                          400 ``invalid_image``
+type (magic bytes)     JPEG, PNG, WebP, GIF, HEIC/HEIF            415 ``unsupported_media_type``
+pixels per image       ``max_image_pixels`` (header, no decode)   413 ``image_pixels_exceeded``
+whole file             the format's end is there (no decode)      400 ``invalid_image``
+=====================  ========================================  ============================
 
 The file type is sniffed from the bytes (the client's ``Content-Type`` is not trusted);
 pixel counts are read from the JPEG/PNG/GIF/WebP header without decoding (HEIC is
-checked by the digest decoder, which marks such an image ``failed``).
+checked by the decoder); truncation by :func:`findme.domain.image_format.is_complete`.
+Corruption only decoding reveals is found by the decoder (400 ``invalid_image`` on the
+routes that decode; digest marks such an upload ``failed``).
 
 Writes go image item first, then the S3 object: the S3 ``ObjectCreated`` notification
 starts digest, which finds the item (status ``uploaded``) and never races an item written
@@ -36,6 +41,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 
 from findme.config import Settings
+from findme.domain.image_format import is_complete
 from findme.domain.keys import CONTENT_TYPES, KeyScheme
 from findme.domain.records import Image, ImageStatus
 from findme.errors import (
@@ -150,13 +156,13 @@ def image_dimensions(data: bytes) -> tuple[int, int] | None:
 
 
 def check_image(data: bytes, file_name: str, settings: Settings) -> CheckedImage:
-    """Apply the byte, type and pixel limits to one upload.
+    """Apply the byte, type, pixel and whole-file checks to one upload (module docstring).
 
     Raises:
-        ImageTooLargeError: more than ``max_upload_bytes`` (413) or, with
-            ``code="image_pixels_exceeded"``, more than ``max_image_pixels`` (422).
+        ImageTooLargeError: more than ``max_upload_bytes`` (413 ``image_too_large``) or
+            more than ``max_image_pixels`` (413 ``image_pixels_exceeded``).
+        InvalidImageError: empty, a header without pixels, or truncated (400).
         UnsupportedMediaTypeError: not a photo type FindMe accepts (415).
-        InvalidImageError: empty.
     """
     if len(data) > settings.max_upload_bytes:
         raise ImageTooLargeError(
@@ -173,6 +179,12 @@ def check_image(data: bytes, file_name: str, settings: Settings) -> CheckedImage
             code="image_pixels_exceeded",
             max_pixels=settings.max_image_pixels,
             file_name=file_name,
+        )
+    if dims is not None and 0 in dims:
+        raise InvalidImageError(f"{file_name or 'image'} has no pixels", file_name=file_name)
+    if not is_complete(data, ext):
+        raise InvalidImageError(
+            f"{file_name or 'image'} is truncated (the file ends early)", file_name=file_name
         )
     safe_name = posixpath.basename((file_name or "").replace("\\", "/"))[:200] or f"photo{ext}"
     return CheckedImage(

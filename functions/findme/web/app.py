@@ -7,7 +7,9 @@
    ``X-RateLimit-*`` response headers (:mod:`findme.web.ratelimit`),
 3. an app-wide dependency that rate limits every API route per route and caller (the user
    on routes that need a token, else the client address and the body's phone number),
-4. the routers named in :data:`ROUTER_MODULES`.
+4. the routers named in :data:`ROUTER_MODULES`,
+5. the OpenAPI document's error responses (:mod:`findme.web.openapi`: one ``ErrorOut``
+   schema, every status each operation can answer with).
 
 Adding routes (e.g. the curation API): write ``findme/web/routes/<name>.py`` exposing
 ``router = APIRouter(tags=[...])`` built on the aliases in :mod:`findme.web.deps`, and
@@ -40,6 +42,7 @@ from findme.ports import RateLimiter
 from findme.web.deps import enforce_rate_limit
 from findme.web.errors import install_error_handlers
 from findme.web.limits import BodySizeLimitMiddleware
+from findme.web.openapi import install_contract
 from findme.web.ratelimit import RateLimitHeadersMiddleware
 
 #: Router modules, each exposing ``router: APIRouter``. Append yours (see module docstring).
@@ -136,4 +139,5 @@ def create_app(
                 continue
             raise
         app.include_router(module.router)
+    install_contract(app)
     return app

@@ -82,6 +82,7 @@ from findme.services.auth import (
 )
 from findme.services.groups import ANY_MEMBER, CURATORS, GroupAccess, authorize_group
 from findme.services.sms_budget import SmsBudget
+from findme.web.errors import raises
 from findme.web.pagination import PageParams
 from findme.web.ratelimit import STATE_ATTR, MemoryRateLimiter, RouteLimit, client_address
 
@@ -98,18 +99,22 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+@raises(503)
 def metadata_store() -> MetadataStore:
     return wiring.metadata_store()
 
 
+@raises(503)
 def object_store() -> ObjectStore:
     return wiring.object_store()
 
 
+@raises(503)
 def vector_index() -> VectorIndex:
     return wiring.vector_index()
 
 
+@raises(503)
 def face_engine() -> FaceEngine:
     """The ONNX face engine (models load lazily, once per process).
 
@@ -125,10 +130,12 @@ def face_engine() -> FaceEngine:
         ) from exc
 
 
+@raises(503)
 def orchestrator() -> Orchestrator:
     return wiring.orchestrator()
 
 
+@raises(503)
 def notifier() -> Notifier:
     """SNS notifier (on the local stack it also records each SMS, see findme.local.outbox)."""
     return wiring.notifier()
@@ -143,6 +150,7 @@ Sms = Annotated[Notifier, Depends(notifier)]
 
 
 # --- tokens and OTP ---------------------------------------------------------------------------
+@raises(503)
 def jwt_secret(request: Request) -> str:
     """The HS256 key, resolved once per app (Settings or Secrets Manager), then cached."""
     state = request.app.state
@@ -198,6 +206,7 @@ bearer_scheme = HTTPBearer(
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
+@raises(401)
 def optional_user(
     request: Request, credentials: BearerCredentials, tokens: Tokens, metadata: Metadata
 ) -> Principal | None:
@@ -219,6 +228,7 @@ def optional_user(
     return Principal.from_user(user)
 
 
+@raises(401)
 def current_user(principal: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
     """The authenticated caller.
 
@@ -237,6 +247,7 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 def require_role(*roles: Role) -> Any:
     """A dependency admitting only callers whose platform role is in ``roles``."""
 
+    @raises(403)
     def check(principal: CurrentUser) -> Principal:
         if principal.role not in roles:
             raise PermissionDeniedError(
@@ -257,6 +268,7 @@ def require_group_role(*roles: GroupRole) -> Any:
     """
     allowed = frozenset(roles) or ANY_MEMBER
 
+    @raises(403, 404)
     def check(group_id: str, principal: CurrentUser, metadata: Metadata) -> GroupAccess:
         return authorize_group(metadata, principal, group_id, allowed)
 
@@ -319,6 +331,7 @@ def _user_or_address(request: Request, credentials: HTTPAuthorizationCredentials
     return f"ip:{client_address(request)}"
 
 
+@raises(429)
 def enforce_rate_limit(
     request: Request,
     credentials: BearerCredentials,

@@ -1,6 +1,7 @@
 """The ONE place where errors become HTTP responses.
 
-Every error response has the same JSON shape::
+Every error response has the same JSON shape, documented as the ``ErrorOut`` schema on every
+error status of every operation (:mod:`findme.web.openapi`)::
 
     {"detail": "human readable message", "code": "machine_readable_code", ...details}
 
@@ -13,10 +14,12 @@ Status mapping (most specific class wins; see :data:`STATUS_BY_CLASS`):
 =================================  ======  ==============================================
 domain error                        status  notes
 =================================  ======  ==============================================
-ImageTooLargeError                  413     byte or pixel limit
-UnsupportedMediaTypeError           415
+ImageTooLargeError                  413     byte limit (``image_too_large``) or pixel limit
+                                            (``image_pixels_exceeded``)
+UnsupportedMediaTypeError           415     not JPEG/PNG/WebP/GIF/HEIC (sniffed from bytes)
 FaceRequirementError                422     selfie without exactly one acceptable face
-InvalidImageError                   400     the seed's "400 when no image or invalid file"
+InvalidImageError                   400     no file, empty, truncated or undecodable
+                                            (the seed's "400 when no image or invalid file")
 InvalidInputError                   400     unless its ``code`` is in :data:`STATUS_BY_CODE`
 NotFoundError                       404
 ConflictError                       409
@@ -28,16 +31,23 @@ LocalStackError                     503
 any other FindMeError               500
 =================================  ======  ==============================================
 
+The same bad file gets the same status on every route that takes one (``docs/errors.md``).
+
 Request validation (pydantic/FastAPI) gives 422 ``{"detail", "code": "validation_error",
 "errors": [{"loc", "msg", "type"}]}``; Starlette HTTP errors (404 unknown path, 405, 413
 from the body-size guard) keep their status with a ``code`` derived from it. Anything
 unexpected is logged and becomes 500 ``internal_error`` without internals in the body.
+
+Dependencies declare the statuses they raise with :func:`raises`; the OpenAPI document lists
+them on every operation that uses the dependency (:mod:`findme.web.openapi`).
 """
 
 from __future__ import annotations
 
+import http
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -69,7 +79,6 @@ STATUS_BY_CLASS: dict[type[e.FindMeError], int] = {
 #: Raise e.g. ``InvalidInputError("...", code="too_many_files")`` to get 422.
 STATUS_BY_CODE: dict[str, int] = {
     "too_many_files": 422,
-    "image_pixels_exceeded": 422,
     "unknown_section": 422,
     "validation_error": 422,
 }
@@ -161,7 +170,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = CODE_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
     return JSONResponse(
-        error_body(exc.detail, code),
+        error_body(str(exc.detail), code),
         status_code=exc.status_code,
         headers=dict(exc.headers) if exc.headers else None,
     )
@@ -180,22 +189,65 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-#: OpenAPI ``responses=`` entry describing the error shape, reusable by routers.
-ERROR_RESPONSE_SCHEMA: dict[str, Any] = {
-    "description": "Error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["detail", "code"],
-                "properties": {"detail": {}, "code": {"type": "string"}},
-            },
-            "example": {"detail": "Missing bearer token", "code": "unauthenticated"},
-        }
-    },
+#: The component name of the one error schema (:class:`findme.web.schemas.ErrorOut`).
+ERROR_SCHEMA = "ErrorOut"
+ERROR_SCHEMA_REF = f"#/components/schemas/{ERROR_SCHEMA}"
+
+#: What each error status means in this API (the OpenAPI response descriptions).
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request: a body that cannot be parsed (`bad_request`), or input the route "
+    "checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`).",
+    401: "Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, "
+    "`token_expired`), or a wrong/expired sign-in code.",
+    403: "Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...).",
+    404: "No such resource (`not_found`, ...).",
+    409: "Conflicts with the current state (`conflict`, `phone_registered`, ...).",
+    413: "Too large: the request body (`payload_too_large`), a file's bytes "
+    "(`image_too_large`) or an image's pixels (`image_pixels_exceeded`).",
+    415: "Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC.",
+    422: "Request validation failed (`validation_error`, with `errors`), or a well-formed "
+    "request the route cannot process (e.g. `face_requirement`, `too_many_files`).",
+    429: "Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`.",
+    503: "A backing service or the face models are unavailable "
+    "(`dependency_unavailable`, `model_error`, ...); retry later.",
 }
 
 
+def error_response(status: int, description: str | None = None) -> dict[str, Any]:
+    """An OpenAPI response object for ``status`` with the shared ``ErrorOut`` body."""
+    return {
+        "description": description
+        or STATUS_DESCRIPTIONS.get(status)
+        or http.HTTPStatus(status).phrase,
+        "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}},
+    }
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each status documented with the shared error shape."""
-    return {status: ERROR_RESPONSE_SCHEMA for status in statuses}
+    """``responses=`` for a route: each status documented with the shared error shape.
+
+    Statuses a route's dependencies raise (401, 403, 404, 422, 429, 503, ...) are added to
+    the document by :mod:`findme.web.openapi`; list here what the route itself raises.
+    """
+    return {status: error_response(status) for status in statuses}
+
+
+#: Attribute on a dependency callable naming the HTTP statuses it can answer with.
+ERROR_STATUSES_ATTR = "__findme_error_statuses__"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def raises(*statuses: int) -> Callable[[_F], _F]:
+    """Mark a dependency as answering with ``statuses`` (documented on every route using it)."""
+
+    def mark(fn: _F) -> _F:
+        setattr(fn, ERROR_STATUSES_ATTR, tuple(statuses))
+        return fn
+
+    return mark
+
+
+def declared_statuses(fn: object) -> tuple[int, ...]:
+    """The statuses :func:`raises` declared on ``fn`` (empty if none)."""
+    statuses: tuple[int, ...] = getattr(fn, ERROR_STATUSES_ATTR, ())
+    return statuses

@@ -15,6 +15,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from findme.domain import cursors
+from findme.web.errors import raises
 
 T = TypeVar("T")
 
@@ -22,8 +23,12 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
+@raises(400)
 class PageParams:
-    """Query parameters of a paginated list (use as ``Depends()``, alias ``deps.Page``)."""
+    """Query parameters of a paginated list (use as ``Depends()``, alias ``deps.Page``).
+
+    A route taking a page decodes ``cursor``: 400 ``invalid_cursor`` when it cannot.
+    """
 
     def __init__(
         self,

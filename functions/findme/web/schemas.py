@@ -26,6 +26,47 @@ def example(**values: Any) -> ConfigDict:
 
 
 # --- common -------------------------------------------------------------------------------
+class ValidationIssue(BaseModel):
+    """One problem found by request validation."""
+
+    loc: list[str] = Field(description='Where: e.g. `["query", "limit"]`.', examples=[["body"]])
+    msg: str
+    type: str = Field(description="pydantic's error type, e.g. `greater_than_equal`.")
+
+
+class ErrorOut(BaseModel):
+    """Every error answer, whatever its status (see :mod:`findme.web.errors`).
+
+    ``code`` is stable (clients switch on it), ``detail`` is for people. Some codes add keys
+    (``reason``, ``max_bytes``, ``accepted``, ``image_ids``, ...); ``validation_error`` adds
+    ``errors``.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "query.limit: Input should be greater than or equal to 1",
+                    "code": "validation_error",
+                    "errors": [
+                        {
+                            "loc": ["query", "limit"],
+                            "msg": "Input should be greater than or equal to 1",
+                            "type": "greater_than_equal",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    detail: str = Field(description="What went wrong, for people.")
+    code: str = Field(description="What went wrong, for programs (stable).")
+    errors: list[ValidationIssue] | None = Field(
+        default=None, description="Only with `validation_error`: every problem found."
+    )
+
+
 class MessageOut(BaseModel):
     model_config = example(message="Group updated successfully.")
     message: str

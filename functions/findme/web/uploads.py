@@ -1,4 +1,5 @@
-"""Reading multipart files within the byte limit (shared by the routes that take images)."""
+"""Reading multipart files within the byte limit, and checking them as photos (shared by the
+routes that take images, so a bad file gets the same answer on each)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import UploadFile
 
 from findme.config import Settings
 from findme.errors import ImageTooLargeError, InvalidImageError
+from findme.services.media import CheckedImage, check_image
 
 
 def read_upload(file: UploadFile | None, settings: Settings, *, field: str = "image") -> bytes:
@@ -32,3 +34,17 @@ def read_upload(file: UploadFile | None, settings: Settings, *, field: str = "im
     if not data:
         raise InvalidImageError(f"The {field} file is empty", field=field)
     return data
+
+
+def read_image(
+    file: UploadFile | None, settings: Settings, *, field: str = "image"
+) -> CheckedImage:
+    """:func:`read_upload`, then every check of :func:`findme.services.media.check_image`.
+
+    Raises:
+        InvalidImageError: no file, empty or truncated (400).
+        ImageTooLargeError: over the byte or the pixel limit (413).
+        UnsupportedMediaTypeError: not JPEG, PNG, WebP, GIF or HEIC (415).
+    """
+    data = read_upload(file, settings, field=field)
+    return check_image(data, (file.filename if file else None) or "", settings)

@@ -15,16 +15,20 @@ from __future__ import annotations
 import csv
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from findme.config import Settings
 from findme.local.orchestrator import InProcessOrchestrator
 from findme.local.outbox import last_sms
 from findme.services.auth import code_in_message
+from findme.web.ratelimit import RateLimiter
 
 #: Upper bound for processing the uploads on a busy 2-core machine, seconds.
 PROCESS_TIMEOUT_S = 900.0
@@ -43,9 +47,25 @@ class Server:
     base_url: str
     settings: Settings
     orchestrator: InProcessOrchestrator
+    app: FastAPI
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=120.0)
+
+
+@contextmanager
+def serving_with(server: Server, limiter: RateLimiter) -> Iterator[None]:
+    """The server counts rate limits with ``limiter`` inside the block (its own after)."""
+    state = server.app.state
+    saved = getattr(state, "rate_limiter", None)
+    state.rate_limiter = limiter
+    try:
+        yield
+    finally:
+        if saved is None:
+            del state.rate_limiter
+        else:
+            state.rate_limiter = saved
 
 
 def phone() -> str:

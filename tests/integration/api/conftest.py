@@ -65,7 +65,7 @@ def api_server(local_stack: StackHandle, model_dir: Path) -> Iterator[Server]:
         time.sleep(0.05)
     stop_workers = start_workers(settings, wait_s=1, auto_cluster=False)
     try:
-        yield Server(f"http://127.0.0.1:{port}", settings, orchestrator)
+        yield Server(f"http://127.0.0.1:{port}", settings, orchestrator, app)
     finally:
         stop_workers()
         server.should_exit = True

@@ -32,7 +32,7 @@ def test_domain_errors_map_to_statuses_in_one_place() -> None:
         InvalidInputError("x"): 400,
         InvalidInputError("x", code="too_many_files"): 422,
         ImageTooLargeError("x"): 413,
-        ImageTooLargeError("x", code="image_pixels_exceeded"): 422,
+        ImageTooLargeError("x", code="image_pixels_exceeded"): 413,
         UnsupportedMediaTypeError("x"): 415,
         FaceRequirementError("x"): 422,
         NotFoundError("x"): 404,

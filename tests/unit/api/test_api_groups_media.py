@@ -367,12 +367,12 @@ def test_search_face_scope(api: Api, event: dict[str, Any]) -> None:
         "/search-face", files=files, headers=api.auth(event["member"])
     ).json()
     assert as_member["matches"] == []
-    # No image -> 400; garbage -> 400
+    # No image -> 400; not a photo -> 415, as on every route taking a photo (docs/errors.md)
     assert api.client.post("/search-face", headers=api.auth(event["owner"])).status_code == 400
     garbage = {"image": ("p.jpg", b"\x00\x01garbage", "image/jpeg")}
     assert (
         api.client.post("/get-faces", files=garbage, headers=api.auth(event["owner"])).status_code
-        == 400
+        == 415
     )
 
 

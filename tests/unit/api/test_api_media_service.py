@@ -23,12 +23,25 @@ from findme.services.media import (
     sniff_image_type,
 )
 from PIL import Image as PILImage
+from pillow_heif import register_heif_opener
 
 
 def encoded(fmt: str, width: int, height: int) -> bytes:
     buf = io.BytesIO()
     PILImage.new("RGB", (width, height), (120, 30, 200)).save(buf, format=fmt)
     return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "HEIF"])
+def test_a_whole_photo_passes_and_a_cut_one_is_refused_without_decoding(fmt: str) -> None:
+    # Given a whole photo of each accepted format, and the same photo cut short
+    register_heif_opener()
+    data = encoded(fmt, 64, 48)
+    # When checked, Then the whole one passes and the cut one is a 400 invalid_image
+    assert check_image(data, "p", make_settings()).width in (64, None)
+    for cut in (data[: len(data) // 2], data[:-3]):
+        with pytest.raises(InvalidImageError, match="truncated"):
+            check_image(cut, "p", make_settings())
 
 
 @pytest.mark.parametrize(

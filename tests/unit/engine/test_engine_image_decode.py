@@ -74,6 +74,27 @@ def test_truncated_png_is_invalid() -> None:
         decode_image(data[: len(data) // 2], max_pixels=LIMIT)
 
 
+def test_png_with_corrupt_image_data_is_invalid_not_blank() -> None:
+    # Given a whole PNG (IEND, right CRCs) whose IDAT is not zlib data
+    ihdr = struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", b"not zlib" * 40)
+        + _chunk(b"IEND", b"")
+    )
+    # When decoded, Then it is an invalid image (not 64x64 black pixels)
+    with pytest.raises(InvalidImageError):
+        decode_image(data, max_pixels=LIMIT)
+
+
+def test_pixel_limit_errors_carry_the_api_code() -> None:
+    # Given a header over the pixel limit, When decoded, Then the code is the API's
+    with pytest.raises(ImageTooLargeError) as raised:
+        decode_image(_png_header(10_000, 10_000), max_pixels=LIMIT)
+    assert raised.value.code == "image_pixels_exceeded"
+
+
 def test_over_limit_is_checked_before_decoding() -> None:
     # Given a valid 1000x1000 PNG and a limit just below its pixel count
     data = _encode(_gradient(1000, 1000), "PNG")

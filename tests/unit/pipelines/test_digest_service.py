@@ -3,6 +3,8 @@
 The fake engine reads a tiny "photo" format: ``b"IMG" + <face count> + <identity seed>``;
 ``b"BAD..."`` is undecodable, ``b"FLAKY..."`` fails with a transient error. Embeddings are unit
 vectors seeded by the identity byte, so two photos with the same seed are the same person.
+Uploads wrap the payload in a JPEG's markers (:func:`photo`), so they pass digest's upload
+checks (type, whole file) as real photos do.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from contracts.bad_images import BadFile, corpus
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
@@ -35,6 +38,15 @@ from findme.services.digest import DigestDeps, DigestStatus, digest_object
 from moto import mock_aws
 
 CAPTURED = datetime(2019, 7, 20, 17, 45, 22)
+#: Files the API refuses by their bytes (the digest settings' 25 MB limit: no over-size file).
+REFUSED = [f for f in corpus() if f.outcome == "refused"]
+#: SOI + SOS ... EOI: the smallest bytes that pass ``check_image`` as a whole JPEG.
+_JPEG_HEAD, _JPEG_TAIL = b"\xff\xd8\xff\xda", b"\xff\xd9"
+
+
+def photo(payload: bytes) -> bytes:
+    """The test format's ``payload`` in a JPEG's start, scan and end markers."""
+    return _JPEG_HEAD + payload + _JPEG_TAIL
 
 
 class FakeEngine:
@@ -44,6 +56,8 @@ class FakeEngine:
         self._last = b""
 
     def decode(self, data: bytes) -> DecodedImage:
+        if data.startswith(_JPEG_HEAD) and data.endswith(_JPEG_TAIL):
+            data = data[len(_JPEG_HEAD) : -len(_JPEG_TAIL)]
         if data.startswith(b"BAD"):
             raise InvalidImageError("not a recognised image format")
         if data.startswith(b"FLAKY"):
@@ -106,7 +120,9 @@ def group_id(deps: DigestDeps) -> str:
 def upload(deps: DigestDeps, group_id: str, data: bytes) -> tuple[str, str]:
     image_id = str(uuid.uuid4())
     key = KeyScheme().original(group_id, image_id, ".jpg")
-    deps.store.put(key, data, "image/jpeg", metadata={"file-name": "a.jpg", "uploaded-by": "u1"})
+    deps.store.put(
+        key, photo(data), "image/jpeg", metadata={"file-name": "a.jpg", "uploaded-by": "u1"}
+    )
     return key, image_id
 
 
@@ -145,6 +161,23 @@ def test_undecodable_photo_fails_with_a_reason_and_writes_nothing(
     assert deps.vectors.count(group_id) == 0
 
 
+@pytest.mark.parametrize("bad", REFUSED, ids=[f.kind for f in REFUSED])
+def test_a_presigned_upload_the_api_would_refuse_fails_with_the_api_code(
+    deps: DigestDeps, group_id: str, bad: BadFile
+) -> None:
+    # Given bad bytes that reached S3 through a presigned POST (the API never saw them)
+    image_id = str(uuid.uuid4())
+    key = KeyScheme().original(group_id, image_id, ".jpg")
+    deps.store.put(key, bad.data, "image/jpeg", metadata={"file-name": bad.file_name})
+    # When digested
+    outcome = digest_object(key, deps)
+    # Then the image is failed with the code the API answers for such a file, nothing written
+    image = deps.metadata.get_image(image_id)
+    assert (outcome.status, image.status) == (DigestStatus.FAILED, ImageStatus.FAILED)
+    assert (image.failure_reason or "").split(":")[0] == bad.code
+    assert deps.metadata.list_faces_of_image(image_id) == []
+
+
 def test_transient_error_is_raised_for_retry_and_a_retry_succeeds(
     deps: DigestDeps, group_id: str
 ) -> None:
@@ -157,7 +190,7 @@ def test_transient_error_is_raised_for_retry_and_a_retry_succeeds(
     assert image.status is ImageStatus.FAILED
     assert (image.failure_reason or "").startswith("retrying: dependency_unavailable")
     # When the object is fine on the retry, Then it ends processed with no reason left
-    deps.store.put(key, b"IMG\x01\x02", "image/jpeg")
+    deps.store.put(key, photo(b"IMG\x01\x02"), "image/jpeg")
     assert digest_object(key, deps).status == DigestStatus.PROCESSED
     image = deps.metadata.get_image(image_id)
     assert (image.status, image.failure_reason) == (ImageStatus.PROCESSED, None)

@@ -42,10 +42,11 @@ SIGN_IN_LIMIT = RouteLimit(
     response_model=OtpOut,
     summary="Send a 6-digit sign-in code by SMS",
     openapi_extra=SIGN_IN_LIMIT.extra(),
-    responses=error_responses(422, 429),
+    responses=error_responses(400, 422, 429),
 )
 def send_otp(body: OtpRequest, otps: deps.Otps) -> OtpOut:
-    """Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164).
+    """Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164; else 400
+    ``invalid_phone_number``).
 
     At most ``otp_sends_per_hour`` codes per phone per hour (429 ``otp_rate_limited``),
     ``sms_per_country_per_hour`` per country calling code (429 ``sms_country_limited``) and
@@ -116,7 +117,7 @@ def register(
     response_model=TokenOut,
     summary="Sign in with phone and code",
     openapi_extra=SIGN_IN_LIMIT.extra(),
-    responses=error_responses(401, 422, 429),
+    responses=error_responses(400, 401, 422, 429),
 )
 def token(
     body: TokenRequest, metadata: deps.Metadata, otps: deps.Otps, tokens: deps.Tokens

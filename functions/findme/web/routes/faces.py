@@ -1,5 +1,7 @@
 """Stateless face processing (``/get-faces``, ``/get-features``, ``/get-embedding``) and
-``/search-face``. Multipart field ``image``; 400 when it is missing or not an image.
+``/search-face``. Multipart field ``image``: a missing, empty or broken file is 400, another
+file type 415, too many bytes or pixels 413 (the same answers as every route taking a photo,
+see ``docs/errors.md``).
 
 These routes need a signed-in caller (the work is CPU-heavy: ~15 ms detection plus
 ~30-60 ms per face for embedding and attributes on 2 vCPUs) and run in the threadpool.
@@ -17,7 +19,7 @@ from findme.services.search import search_by_face
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.schemas import SearchMatch, SearchOut
-from findme.web.uploads import read_upload
+from findme.web.uploads import read_image
 
 router = APIRouter(tags=["faces"])
 
@@ -72,7 +74,7 @@ def get_faces(
 ) -> dict[str, Any]:
     """``{"faces": [{"face_id", "face_b64", "facial_area": {"x","y","w","h"}, "confidence"}]}``;
     pixel coordinates of the EXIF-oriented original; ``face_b64`` is a base64 JPEG crop."""
-    data = read_upload(image, settings)
+    data = read_image(image, settings).data
     analysis = engine.analyze(data, embed=False, quality=False, attributes=False, crops=True)
     return faces_service.faces_response(analysis, faces_service.image_id_for_bytes(data))
 
@@ -93,7 +95,7 @@ def get_features(
     """Per face ``features``: ``emotion`` (appearance only, not a feeling), ``age`` with
     ``age_range`` (the model's MAE is 5.6-8 years), ``gender``, ``landmarks`` (pixels).
     A switched-off model gives ``null`` values and an ``unavailable`` reason."""
-    data = read_upload(image, settings)
+    data = read_image(image, settings).data
     analysis = engine.analyze(data, embed=False, quality=False, attributes=True, crops=False)
     return faces_service.features_response(analysis, faces_service.image_id_for_bytes(data))
 
@@ -129,7 +131,7 @@ def get_embedding(
 ) -> dict[str, Any]:
     """``embedding`` is the SFace vector (128 floats, L2-normalised: cosine similarity is
     the dot product; the same person typically scores ≥ 0.40)."""
-    data = read_upload(image, settings)
+    data = read_image(image, settings).data
     analysis = engine.analyze(data, embed=True, quality=True, attributes=True, crops=True)
     return faces_service.embedding_response(analysis, faces_service.image_id_for_bytes(data))
 
@@ -163,7 +165,7 @@ def search_face(
     first, only in groups the caller may search: groups they curate (owner/photographer,
     or any for admins), and groups where they are a member only when the probe face is
     the caller's own (members can find themselves, not others)."""
-    data = read_upload(image, settings)
+    data = read_image(image, settings).data
     analysis = engine.analyze(data, embed=True, quality=False, attributes=False, crops=False)
     probes = [f.embedding for f in analysis.faces if f.embedding is not None]
     matches = search_by_face(

@@ -28,12 +28,13 @@ router = APIRouter(tags=["groups"])
     status_code=status.HTTP_201_CREATED,
     response_model=GroupCreated,
     summary="Create a group (you become its owner)",
-    responses=error_responses(401, 422),
+    responses=error_responses(400, 401, 422),
 )
 def create_group(
     body: GroupCreate, principal: deps.CurrentUser, metadata: deps.Metadata
 ) -> GroupCreated:
-    """``{"group_id", "group_name"}`` plus the ``invite_code`` attendees join with."""
+    """``{"group_id", "group_name"}`` plus the ``invite_code`` attendees join with; a blank
+    ``group_name`` is 400 ``invalid_input``."""
     group = groups_service.create_group(metadata, principal, body.group_name, body.description)
     return GroupCreated(
         group_id=group.group_id, group_name=group.name, invite_code=group.invite_code

@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from findme.errors import NotFoundError
 from findme.observability import logger
 from findme.web import deps
+from findme.web.errors import ERROR_SCHEMA_REF
 
 router = APIRouter(tags=["health"])
 
@@ -23,6 +25,19 @@ HEALTH_EXAMPLE = {
         "qdrant": {"ok": True, "latency_ms": 0.8},
     },
 }
+
+
+class DependencyCheck(BaseModel):
+    ok: bool
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class HealthOut(BaseModel):
+    """``status`` ``ok`` (200) or ``degraded`` (503), and each store's check."""
+
+    status: str
+    checks: dict[str, DependencyCheck]
 
 
 def _check(probe: Callable[[], object]) -> dict[str, Any]:
@@ -40,9 +55,23 @@ def _check(probe: Callable[[], object]) -> dict[str, Any]:
 @router.get(
     "/health",
     summary="Liveness and dependency checks",
+    response_model=HealthOut,
     responses={
         200: {"content": {"application/json": {"example": HEALTH_EXAMPLE}}},
-        503: {"description": "A dependency is unreachable (same body, status `degraded`)."},
+        503: {
+            "description": "A dependency is unreachable: the same body with status "
+            "`degraded`, or `dependency_unavailable` when a store cannot even be built.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/HealthOut"},
+                            {"$ref": ERROR_SCHEMA_REF},
+                        ]
+                    }
+                }
+            },
+        },
     },
 )
 def health(metadata: deps.Metadata, objects: deps.Objects, vectors: deps.Vectors) -> JSONResponse:

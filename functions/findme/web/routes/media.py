@@ -42,7 +42,7 @@ from findme.web.schemas import (
     UploadOut,
     image_out,
 )
-from findme.web.uploads import read_upload
+from findme.web.uploads import read_image
 
 router = APIRouter(tags=["media"])
 
@@ -92,8 +92,8 @@ async def upload(
     "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
     converted to their download form). An optional ``section_id`` (form field or JSON key)
     puts the photos into that section of the group (422 ``unknown_section`` if the group
-    has none such). Every file is checked (size 413, type 415, pixels 422) before anything
-    is stored. API Gateway caps bodies at 10 MB: mobile apps should
+    has none such). Every file is checked (bytes or pixels 413, type 415, empty or truncated
+    400) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
     use ``POST /groups/{group_id}/uploads`` (presigned POSTs) instead."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -121,10 +121,10 @@ async def upload(
         section_id = section_field if isinstance(section_field, str) else None
         uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
         media.check_file_count(len(uploads), settings)
-        files = []
-        for item in uploads:
-            data = read_upload(item, settings, field="files")  # type: ignore[arg-type]
-            files.append(media.check_image(data, item.filename or "", settings))
+        files = [
+            read_image(item, settings, field="files")  # type: ignore[arg-type]
+            for item in uploads
+        ]
     else:
         raise UnsupportedMediaTypeError(
             "Send multipart/form-data (files, group_id) or application/json (drive_url, group_id)"
@@ -154,7 +154,7 @@ def _fetch_drive(url: str, settings: Settings) -> CheckedImage:
     "/groups/{group_id}/uploads",
     response_model=PresignOut,
     summary="Presigned POSTs to upload photos straight to S3",
-    responses=error_responses(401, 403, 404, 413, 415, 422),
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def presign(
     group_id: str,
@@ -200,7 +200,7 @@ def presign(
     "/get",
     response_model=GetOut,
     summary="My photos (or, for admins and organisers, a user's or a group's)",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(400, 401, 403, 404),
 )
 def get_photos(
     principal: deps.CurrentUser,
@@ -217,7 +217,8 @@ def get_photos(
     common photos of the groups searched. URLs are presigned GETs valid
     ``presigned_url_expiry_s`` seconds (``expires``).
 
-    Members may only ask for themselves (403 ``not_your_photos``). Admins, and owners or
+    A ``phone_number`` not in E.164 form is 400 ``invalid_phone_number``. Members may only
+    ask for themselves (403 ``not_your_photos``). Admins, and owners or
     photographers of the user's groups, may ask for another user (by ``user_id`` or
     ``phone_number``); with only ``group_id`` they get every photo of the group.
     """
@@ -333,7 +334,7 @@ def delete_image(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobStarted,
     summary="Build a ZIP of photos you may see",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 def download(
     body: DownloadRequest,
