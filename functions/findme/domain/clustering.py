@@ -33,8 +33,8 @@ memory. Memory grows with the number of neighbour pairs, never with N²;
 The incremental rule digest applies between clusterings (:func:`assign_incremental`) lives
 here too, so both paths share one notion of "same person".
 
-scipy and scikit-learn are imported inside the functions that use them: the digest image
-imports this module for :func:`assign_incremental` and ships neither.
+scipy, scikit-learn and faiss are imported inside the functions that use them: the digest
+image imports this module for :func:`assign_incremental` and ships none of them.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,8 +57,15 @@ if TYPE_CHECKING:
 #: Query rows per chunk of the radius search (bounds the transient per-row arrays).
 GRAPH_CHUNK_ROWS = 4096
 
-#: Query rows per chunk of the brute-force neighbour search (chunk x N float32 at a time).
-KNN_CHUNK_ROWS = 256
+#: Neighbour search for average linkage (:func:`cosine_knn_graph`): exact up to this many
+#: faces (faiss ``IndexFlatIP``: 10k faces in 0.3 s), HNSW above.
+KNN_EXACT_MAX = 20_000
+#: HNSW links per node (faiss ``M``): 32 found 91 % of the exact neighbours above the floor at
+#: 100k synthetic faces, 16 only 84 % (``efConstruction`` 64, ``efSearch`` 48).
+HNSW_M = 32
+#: HNSW build and search breadth (faiss ``efConstruction`` / ``efSearch``), same measurement.
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 64
 
 #: Strongest edges per face kept for the constrained split (beside the maximum spanning tree).
 SPLIT_TOP_K = 10
@@ -214,49 +221,54 @@ def cosine_radius_graph(
 
 
 def cosine_knn_graph(
-    unit: NDArray[np.float32], floor: float, k: int, *, chunk_rows: int = KNN_CHUNK_ROWS
+    unit: NDArray[np.float32], floor: float, k: int, *, exact_max: int = KNN_EXACT_MAX
 ) -> csr_matrix:
     """Sparse symmetric graph of each face's ``k`` most similar faces at cosine ``>= floor``.
 
-    Brute force in row chunks (``chunk_rows x N`` float32 similarities at a time, 100 MB at
-    N = 100k), so memory is bounded by the chunk plus at most ``2·k·N`` stored pairs.
+    Search by faiss (Johnson, Douze & Jégou 2019) on inner products of the unit rows:
+    exact (``IndexFlatIP``) up to ``exact_max`` faces; above, approximate with an HNSW index
+    (Malkov & Yashunin 2018; ``M`` = :data:`HNSW_M`, ``efConstruction`` =
+    :data:`HNSW_EF_CONSTRUCTION`, ``efSearch`` = :data:`HNSW_EF_SEARCH`). At 100k synthetic
+    faces HNSW finds about 91 % of the exact neighbours above the floor in a fifth of the
+    time, and the average-linkage persons built on it score BCubed precision 0.982 / recall
+    0.9996 against 0.980 / 1.0 on the exact graph (``benchmarks/cluster.py``); the linkage
+    itself stays exact (cluster vector sums), the graph only says which clusters to compare.
 
     Args:
         unit: ``(N, D) float32`` L2-normalised rows.
         floor: smallest cosine similarity kept, in ``[-1, 1]``.
         k: neighbours kept per face (self excluded), ``>= 1``.
-        chunk_rows: query rows per chunk.
+        exact_max: largest ``N`` searched exactly.
 
     Returns:
         ``(N, N)`` CSR matrix of cosine similarities (``float32``), symmetric (a pair kept by
-        either face), no self pairs.
+        either face), no self pairs. Memory: the index (``N·D`` floats, plus ``2·M`` links
+        per face for HNSW) and ``N·(k+1)`` search results.
     """
+    import faiss
     from scipy.sparse import coo_matrix
 
-    n = unit.shape[0]
-    rows: list[NDArray[np.int32]] = []
-    cols: list[NDArray[np.int32]] = []
-    vals: list[NDArray[np.float32]] = []
-    kk = min(k + 1, n)
-    for start in range(0, n, chunk_rows):
-        sims = unit[start : start + chunk_rows] @ unit.T
-        local = np.arange(sims.shape[0])
-        sims[local, local + start] = -np.inf  # no self pairs
-        if kk < n:
-            top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-        else:
-            top = np.broadcast_to(np.arange(n), sims.shape)
-        best = np.take_along_axis(sims, top, axis=1)
-        r, c = np.nonzero(best >= floor)
-        rows.append((r + start).astype(np.int32))
-        cols.append(top[r, c].astype(np.int32))
-        vals.append(best[r, c].astype(np.float32))
-        del sims
-    if not rows:
+    x = np.ascontiguousarray(unit, dtype=np.float32)
+    n, dim = x.shape
+    if n < 2:
         return coo_matrix((n, n), dtype=np.float32).tocsr()
-    g = coo_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    ).tocsr()
+    kk = min(k + 1, n)  # the face itself is (nearly always) its own first hit
+    index: Any
+    if n <= exact_max:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = max(HNSW_EF_SEARCH, kk)
+    index.add(x)
+    sims, nbrs = index.search(x, kk)
+    del index
+    rows = np.repeat(np.arange(n, dtype=np.int32), kk)
+    cols = nbrs.ravel()
+    vals = sims.ravel()
+    keep = (cols >= 0) & (cols != rows) & (vals >= floor)
+    g = coo_matrix((vals[keep], (rows[keep], cols[keep].astype(np.int32))), shape=(n, n)).tocsr()
+    # a face missing from its own hit list (HNSW ties) cost it one neighbour, never a self pair
     return g.maximum(g.T).tocsr()
 
 

@@ -56,26 +56,18 @@ def average_linkage_labels(
     Raises:
         InvalidInputError: ``threshold`` outside ``(0, 1]`` or arrays of other lengths.
     """
-    x = np.asarray(unit, dtype=np.float64)
-    n = x.shape[0]
+    sums = np.array(unit, dtype=np.float64)  # per cluster: the sum of its unit vectors
+    n = sums.shape[0]
     if not 0.0 < threshold <= 1.0:
         raise InvalidInputError("threshold must be in (0, 1] (cosine similarity)")
     if len(rows) != len(cols) or len(image_codes) != n:
         raise InvalidInputError("rows and cols (E,), unit (n, D) and image_codes (n,) required")
     manual = np.full(n, -1, dtype=np.intp) if manual_codes is None else manual_codes
-    sums = x.copy()  # per cluster: the sum of its unit vectors
     size = np.ones(n, dtype=np.float64)
     parent = list(range(n))
     version = [0] * n
     alive = [True] * n
-    adj: list[set[int]] = [set() for _ in range(n)]
-    a = np.asarray(rows, dtype=np.intp)
-    b = np.asarray(cols, dtype=np.intp)
-    keep = a != b
-    a, b = a[keep], b[keep]
-    for i, j in zip(a.tolist(), b.tolist(), strict=True):
-        adj[i].add(j)
-        adj[j].add(i)
+    adj = _adjacency(n, np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp))
     photos: list[set[int]] = [{int(c)} for c in np.asarray(image_codes).tolist()]
     pinned: list[int] = [int(m) for m in np.asarray(manual).tolist()]
     blocked: list[set[int]] = [set() for _ in range(n)]
@@ -123,10 +115,10 @@ def average_linkage_labels(
         if pinned[i] < 0:
             pinned[i] = pinned[j]
         for k in adj[j]:
-            if k != i:
-                adj[k].discard(j)
-                adj[k].add(i)
-                adj[i].add(k)
+            adj[k].discard(j)
+            adj[k].add(i)
+        adj[i] |= adj[j]
+        adj[i].discard(i)
         adj[i].discard(j)
         adj[j] = set()
         for k in blocked[j]:
@@ -143,3 +135,21 @@ def average_linkage_labels(
         root = up
     _, labels = np.unique(root, return_inverse=True)
     return labels.astype(np.intp).reshape(-1)
+
+
+def _adjacency(n: int, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> list[set[int]]:
+    """Each node's neighbour set (both directions, no self-loops), built row by row.
+
+    The ints in the sets are shared objects (one per node), and no list of all ``E`` edges is
+    ever made: at 100k faces and 4.7M edges this keeps the sets near 250 MB.
+    """
+    keep = rows != cols
+    a = np.concatenate([rows[keep], cols[keep]])
+    b = np.concatenate([cols[keep], rows[keep]])
+    order = np.argsort(a, kind="stable")
+    b = b[order]
+    bounds = np.searchsorted(a[order], np.arange(n + 1)).tolist()
+    del a, order
+    node = list(range(n))
+    get = node.__getitem__
+    return [set(map(get, b[bounds[i] : bounds[i + 1]].tolist())) for i in range(n)]
