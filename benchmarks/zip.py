@@ -1,16 +1,18 @@
-"""ZIP throughput and peak memory: a > 1 GB archive streamed from repeated S3 objects.
+"""ZIP throughput and peak memory for real photo sizes, on the local stack.
 
-Starts the local stack (moto server + DynamoDB Local, :func:`findme.local.stack.start_stack`),
-uploads one random object of ``--object-mib`` MiB (streamed, never held whole), creates
-``--copies`` image items that all point at it and a download job over them, then runs
+Starts the local stack (moto server + DynamoDB Local, :func:`findme.local.stack.start_stack`;
+durable like ``make run``, or ``--in-memory``), uploads the real photos of ``--photos``
+(faces-dev: 64 phone and web photos, 20 KB to 2.5 MB, 360 KB on average), creates
+``--entries`` image items cycling over them (each entry is its own original object, as in a
+real event) and a download job over them, then runs
 :func:`findme.services.archive.build_archive` while a thread samples this process's RSS.
 Checks the result through ranged GETs (central directory, first and last entries' SHA-256).
 
 Prints JSON: archive bytes, seconds, MB/s (10^6 bytes of archive per second), RSS baseline,
 peak and delta in MiB, and whether the peak stayed under ``--ceiling-mib``. The moto server
-keeps objects in its own memory; that process is not what is measured.
+keeps objects in its own process; that process is not what is measured.
 
-    .venv/bin/python benchmarks/zip.py [--object-mib 48] [--copies 24] [--ceiling-mib 300]
+    .venv/bin/python benchmarks/zip.py [--entries 1500] [--ceiling-mib 256] [--in-memory]
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from findme.local.stack import start_stack
 from findme.services.archive import build_archive
 
 MIB = 1024 * 1024
+FACES_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces-dev" / "images"
 
 
 class RssSampler(threading.Thread):
@@ -102,13 +105,15 @@ class RangedReader(io.RawIOBase):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--object-mib", type=int, default=48)
-    parser.add_argument("--copies", type=int, default=24)
-    parser.add_argument("--ceiling-mib", type=int, default=300)
+    parser.add_argument("--photos", type=Path, default=FACES_DEV)
+    parser.add_argument("--entries", type=int, default=1500)
+    parser.add_argument("--ceiling-mib", type=int, default=256)
+    parser.add_argument("--in-memory", action="store_true", help="moto and DynamoDB in memory")
     args = parser.parse_args()
+    photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
 
     with tempfile.TemporaryDirectory(prefix="findme-zipbench-") as tmp:
-        stack = start_stack(Path(tmp), qdrant_path=":memory:")
+        stack = start_stack(Path(tmp), qdrant_path=":memory:", persist=not args.in_memory)
         try:
             os.environ.update(stack.env)
             settings = stack.settings()
@@ -116,27 +121,26 @@ def main() -> int:
             metadata = DynamoMetadataStore(settings)
             group_id = "bench"
             metadata.put_group(Group(group_id=group_id, name="bench", owner_id="bench"))
-            source_key = f"originals/{group_id}/{uuid.uuid4()}.jpg"
-            sha = hashlib.sha256()
-            with store.open_multipart_writer(source_key, "image/jpeg") as out:
-                for _ in range(args.object_mib):
-                    chunk = os.urandom(MIB)
-                    sha.update(chunk)
-                    out.write(chunk)
-            image_ids = []
-            for i in range(args.copies):
+            image_ids: list[str] = []
+            sources: list[bytes] = []
+            for i in range(args.entries):
+                data = photos[i % len(photos)].read_bytes()
                 image_id = str(uuid.uuid4())
+                key = f"originals/{group_id}/{image_id}.jpg"
+                store.put(key, data, "image/jpeg")
                 metadata.put_image(
                     Image(
                         image_id=image_id,
                         group_id=group_id,
-                        s3_key=source_key,
+                        s3_key=key,
                         status=ImageStatus.PROCESSED,
-                        file_name=f"photo-{i:03d}.jpg",
-                        size_bytes=args.object_mib * MIB,
+                        file_name=f"photo-{i:04d}.jpg",
+                        size_bytes=len(data),
                     )
                 )
                 image_ids.append(image_id)
+                if i in (0, args.entries - 1):
+                    sources.append(data)
             job_id = str(uuid.uuid4())
             metadata.put_job(
                 Job(
@@ -162,18 +166,16 @@ def main() -> int:
             archive_bytes = reader._size
             with zipfile.ZipFile(io.BufferedReader(reader, buffer_size=4 * MIB)) as zf:
                 infos = zf.infolist()
-                entries_ok = len(infos) == args.copies and all(
-                    i.file_size == args.object_mib * MIB for i in infos
-                )
-                digests_ok = all(
-                    hashlib.sha256(zf.read(info)).hexdigest() == sha.hexdigest()
-                    for info in (infos[0], infos[-1])
-                )
+                entries_ok = len(infos) == args.entries
+                digests_ok = [
+                    hashlib.sha256(zf.read(info)).digest() for info in (infos[0], infos[-1])
+                ] == [hashlib.sha256(data).digest() for data in sources]
             job = metadata.get_job(job_id)
             figures = {
                 "benchmark": "zip",
                 "entries": len(infos),
-                "object_mib": args.object_mib,
+                "mean_entry_kb": round(archive_bytes / max(len(infos), 1) / 1000, 1),
+                "local_stack": "in memory" if args.in_memory else "durable (make run)",
                 "archive_bytes": archive_bytes,
                 "archive_gb": round(archive_bytes / 1e9, 3),
                 "seconds": round(seconds, 2),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
@@ -34,6 +36,8 @@ else:
 MIN_PART_BYTES = 5 * 1024 * 1024
 #: Part size used by the multipart writer (8 MiB: boto3's default multipart_chunksize).
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
+#: Multipart parts uploaded concurrently by one writer (S3 serves parts in parallel).
+PARTS_IN_FLIGHT = 3
 #: DeleteObjects accepts at most 1,000 keys per request.
 DELETE_BATCH = 1000
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
@@ -48,6 +52,8 @@ def build_client(settings: Settings) -> S3Client:
     config = Config(
         signature_version="s3v4",
         retries={"max_attempts": 5, "mode": "standard"},
+        # ZIP builds fetch originals ahead and upload parts concurrently (about 9 at once)
+        max_pool_connections=16,
         s3={"addressing_style": "path" if settings.aws_endpoint_url else "auto"},
     )
     return boto3.session.Session().client(
@@ -80,14 +86,22 @@ class _BodyReader(io.RawIOBase):
 
 
 class _MultipartWriter(io.RawIOBase):
-    """Buffers writes into parts of ``part_bytes`` and uploads each as an S3 multipart part.
+    """Buffers writes into parts of ``part_bytes`` and uploads them as S3 multipart parts,
+    up to ``parts_in_flight`` at a time on threads (a write waits only when that many are
+    still uploading, so memory stays near ``(parts_in_flight + 1) x part_bytes``).
 
     Nothing is uploaded until the first part is full; an object smaller than one part is
     written with a single ``PutObject`` on :meth:`finish`.
     """
 
     def __init__(
-        self, client: S3Client, bucket: str, key: str, content_type: str, part_bytes: int
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        content_type: str,
+        part_bytes: int,
+        parts_in_flight: int = PARTS_IN_FLIGHT,
     ) -> None:
         self._client = client
         self._bucket = bucket
@@ -97,6 +111,10 @@ class _MultipartWriter(io.RawIOBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._next_number = 1
+        self._max_in_flight = max(1, parts_in_flight)
+        self._in_flight: deque[Future[dict[str, Any]]] = deque()
+        self._pool: ThreadPoolExecutor | None = None
         self.size_bytes = 0
 
     def writable(self) -> bool:
@@ -109,25 +127,43 @@ class _MultipartWriter(io.RawIOBase):
         self._buffer += chunk
         self.size_bytes += len(chunk)
         while len(self._buffer) >= self._part_bytes:
-            self._upload_part(bytes(self._buffer[: self._part_bytes]))
+            self._submit_part(bytes(self._buffer[: self._part_bytes]))
             del self._buffer[: self._part_bytes]
         return len(chunk)
 
-    def _upload_part(self, data: bytes) -> None:
+    def _submit_part(self, data: bytes) -> None:
         if self._upload_id is None:
             created = self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=self._key, ContentType=self._content_type
             )
             self._upload_id = created["UploadId"]
-        number = len(self._parts) + 1
+            self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="s3-part")
+        assert self._pool is not None
+        while len(self._in_flight) >= self._max_in_flight:
+            self._parts.append(self._in_flight.popleft().result())
+        number = self._next_number
+        self._next_number += 1
+        self._in_flight.append(self._pool.submit(self._upload_part, number, data))
+
+    def _upload_part(self, number: int, data: bytes) -> dict[str, Any]:
         part = self._client.upload_part(
             Bucket=self._bucket,
             Key=self._key,
-            UploadId=self._upload_id,
+            UploadId=str(self._upload_id),
             PartNumber=number,
             Body=data,
         )
-        self._parts.append({"ETag": part["ETag"], "PartNumber": number})
+        return {"ETag": part["ETag"], "PartNumber": number}
+
+    def _drain(self) -> None:
+        """Wait for every part in flight (re-raising the first upload error)."""
+        try:
+            while self._in_flight:
+                self._parts.append(self._in_flight.popleft().result())
+        finally:
+            for pending in self._in_flight:
+                pending.cancel()
+            self._in_flight.clear()
 
     def finish(self) -> None:
         """Upload the rest and complete the upload (or ``PutObject`` if it fits one part)."""
@@ -140,23 +176,32 @@ class _MultipartWriter(io.RawIOBase):
             )
         else:
             if self._buffer:
-                self._upload_part(bytes(self._buffer))
+                self._submit_part(bytes(self._buffer))
+            self._drain()
             self._client.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
+                MultipartUpload={"Parts": sorted(self._parts, key=lambda p: p["PartNumber"])},
             )
         self._buffer.clear()
 
     def abort(self) -> None:
         """Abort the multipart upload (no parts are billed or left behind)."""
         self._buffer.clear()
+        with contextlib.suppress(Exception):
+            self._drain()  # parts still uploading would outlive the abort
         if self._upload_id is not None:
             self._client.abort_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
             )
             self._upload_id = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        super().close()
 
 
 class S3ObjectStore:

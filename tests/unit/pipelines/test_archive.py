@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -14,6 +17,7 @@ from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
 from findme.domain.records import Face, Image, Job, JobStatus, JobType, Page
 from findme.errors import InvalidInputError, NotFoundError
+from findme.services import archive
 from findme.services.archive import build_archive, unique_names
 from moto import mock_aws
 
@@ -176,3 +180,46 @@ def test_unique_names_are_case_insensitive_and_never_empty() -> None:
         [("i1", "originals/g/i1.png", ""), ("i2", "k", "A.jpg"), ("i3", "k", "a.jpg")]
     )
     assert [e.name for e in entries] == ["i1.png", "A.jpg", "a (2).jpg"]
+
+
+def test_prefetch_is_bounded_and_large_originals_stream() -> None:
+    # Given 20 small originals and one over the prefetch size, behind a slow store
+    class SlowStore:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.in_flight = 0
+            self.most = 0
+            self.streamed: list[str] = []
+
+        def get(self, key: str) -> bytes:
+            with self.lock:
+                self.in_flight += 1
+                self.most = max(self.most, self.in_flight)
+            time.sleep(0.01)
+            with self.lock:
+                self.in_flight -= 1
+            return key.encode()
+
+        def open_read(self, key: str) -> io.BytesIO:
+            self.streamed.append(key)
+            return io.BytesIO(key.encode())
+
+    store = SlowStore()
+    big = archive.PREFETCH_MAX_OBJECT_BYTES + 1
+    entries = [archive.ArchiveEntry(f"i{n}", f"k{n}", f"{n}.jpg", 10) for n in range(20)]
+    entries.insert(7, archive.ArchiveEntry("big", "kbig", "big.jpg", big))
+    # When they are copied in order with the fetches running ahead
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w") as zf,
+        ThreadPoolExecutor(archive.PREFETCH_OBJECTS) as pool,
+    ):
+        for entry, fetched in archive._prefetched(entries, store, pool):  # type: ignore[arg-type]
+            archive._copy_entry(zf, entry, store, fetched)  # type: ignore[arg-type]
+    # Then the archive keeps the order, at most PREFETCH_OBJECTS fetches ran at once, and
+    # the large original was streamed in its turn, not held ahead
+    with zipfile.ZipFile(out) as zf:
+        assert zf.namelist() == [e.name for e in entries]
+        assert zf.read("big.jpg") == b"kbig"
+    assert 1 < store.most <= archive.PREFETCH_OBJECTS
+    assert store.streamed == ["kbig"]
