@@ -101,7 +101,7 @@ def main() -> int:
         photos = photos[: args.limit]
     results = []
     with tempfile.TemporaryDirectory(prefix="findme-digestbench-") as tmp:
-        stack = start_stack(Path(tmp), qdrant_path=":memory:")
+        stack = start_stack(Path(tmp), qdrant_path=":memory:", persist=False)
         try:
             os.environ.update(stack.env)
             vectors = QdrantVectorIndex(stack.settings(qdrant_path=":memory:"))
