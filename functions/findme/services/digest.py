@@ -1,8 +1,11 @@
-"""Digest one uploaded photo: faces, thumbnails, vectors, incremental person assignment.
+"""Digest one uploaded photo: renditions, faces, thumbnails, vectors, person assignment.
 
 Per original ``originals/{group_id}/{image_id}[.ext]``: read it from S3, decode (EXIF
 orientation applied), detect, align, embed, score quality (and attributes when enabled),
-write face thumbnails ``faces/{group_id}/{face_id}.jpg``, image and face items and vectors
+render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
+``photo_thumbnail_px``, 320) and preview ``previews/{group_id}/{image_id}.jpg``
+(``photo_preview_px``, 1,280) from the decoded pixels, write them with the face thumbnails
+``faces/{group_id}/{face_id}.jpg``, image and face items and vectors
 (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
 (:func:`findme.services.cluster.assign_new_faces`), then mark the image ``processed``.
 
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from findme.config import Settings
-from findme.domain.faces import DetectedFace, face_id_for
+from findme.domain.faces import DecodedImage, DetectedFace, face_id_for
 from findme.domain.keys import CONTENT_TYPES, KeyScheme, OriginalKey
 from findme.domain.records import Face, Image, ImageStatus, utcnow
 from findme.errors import DependencyError, ImageTooLargeError, InvalidInputError, NotFoundError
@@ -68,7 +71,8 @@ class DigestOutcome:
         face_count: faces written.
         assigned: new faces joined to an existing person by incremental assignment.
         reason: why ``failed`` / ``skipped``, as ``"<error code>: <message>"``.
-        timings_ms: ``read``, ``analyze``, ``save``, ``assign``, ``total`` in milliseconds.
+        timings_ms: ``read``, ``analyze``, ``render``, ``save``, ``assign``, ``total`` in
+            milliseconds.
     """
 
     key: str
@@ -182,11 +186,14 @@ def _digest(
     )
     timings["analyze"] = _ms(t0)
 
+    t0 = time.perf_counter()
+    objects = _renditions(image, decoded, keys, deps)
+    timings["render"] = _ms(t0)
+
     previous = {f.face_id: f for f in deps.metadata.list_faces_of_image(image.image_id)}
     deleted = set(image.deleted_face_ids)  # a curator deleted them: never written again
     faces: list[Face] = []
     vectors: list[FaceVector] = []
-    thumbnails: dict[str, bytes] = {}
     for detected in analysis.faces:
         if face_id_for(image.image_id, detected.index) in deleted:
             continue
@@ -205,7 +212,7 @@ def _digest(
                 )
             )
         if detected.crop_jpeg is not None and face.thumbnail_key is not None:
-            thumbnails[face.thumbnail_key] = detected.crop_jpeg
+            objects[face.thumbnail_key] = detected.crop_jpeg
 
     image.width = analysis.width
     image.height = analysis.height
@@ -213,7 +220,7 @@ def _digest(
     image.face_count = len(faces)
 
     t0 = time.perf_counter()
-    _save(image, faces, vectors, thumbnails, deps)
+    _save(image, faces, vectors, objects, deps)
     timings["save"] = _ms(t0)
 
     t0 = time.perf_counter()
@@ -234,6 +241,19 @@ def _digest(
         assigned=assigned,
         timings_ms=timings,
     )
+
+
+def _renditions(
+    image: Image, decoded: DecodedImage, keys: KeyScheme, deps: DigestDeps
+) -> dict[str, bytes]:
+    """The photo's thumbnail and preview as ``{key: JPEG}``; their keys go on ``image``."""
+    settings = deps.settings
+    thumbnail, preview = deps.engine.render(
+        decoded, [settings.photo_thumbnail_px, settings.photo_preview_px]
+    )
+    image.thumbnail_key = keys.photo_thumbnail(image.group_id, image.image_id)
+    image.preview_key = keys.photo_preview(image.group_id, image.image_id)
+    return {image.thumbnail_key: thumbnail, image.preview_key: preview}
 
 
 def face_record(
@@ -291,7 +311,7 @@ def _save(
     image: Image,
     faces: list[Face],
     vectors: list[FaceVector],
-    thumbnails: Mapping[str, bytes],
+    objects: Mapping[str, bytes],
     deps: DigestDeps,
 ) -> None:
     from findme.services.catalog import save_image_faces
@@ -300,7 +320,7 @@ def _save(
         image,
         faces,
         vectors,
-        thumbnails,
+        objects,
         metadata=deps.metadata,
         vectors=deps.vectors,
         store=deps.store,
