@@ -1,0 +1,43 @@
+// A tiny history router: the app's pages are `/`, `/e/{invite}`, `/me`, `/o`, `/o/events/{id}`
+// (the same list the API serves index.html for: findme/web/static.py APP_PATHS).
+import { useEffect, useState } from "preact/hooks";
+
+export function navigate(path: string, replace = false): void {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  window.dispatchEvent(new Event("findme:navigate"));
+  window.scrollTo(0, 0);
+}
+
+export function usePath(): string {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const update = () => setPath(location.pathname);
+    window.addEventListener("popstate", update);
+    window.addEventListener("findme:navigate", update);
+    return () => {
+      window.removeEventListener("popstate", update);
+      window.removeEventListener("findme:navigate", update);
+    };
+  }, []);
+  return path;
+}
+
+/** Same-origin links navigate without a reload. */
+export function onLinkClick(event: MouseEvent): void {
+  const anchor = (event.target as HTMLElement).closest("a");
+  if (
+    !anchor ||
+    anchor.target ||
+    anchor.hasAttribute("download") ||
+    (anchor.getAttribute("href") ?? "").startsWith("#") ||
+    anchor.origin !== location.origin ||
+    event.metaKey ||
+    event.ctrlKey ||
+    event.shiftKey ||
+    event.button !== 0
+  )
+    return;
+  event.preventDefault();
+  navigate(anchor.pathname + anchor.search);
+}
