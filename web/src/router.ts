@@ -9,10 +9,11 @@ export function navigate(path: string, replace = false): void {
   window.scrollTo(0, 0);
 }
 
+/** The current path; the component re-renders when the path or the query changes. */
 export function usePath(): string {
-  const [path, setPath] = useState(location.pathname);
+  const [href, setHref] = useState(location.pathname + location.search);
   useEffect(() => {
-    const update = () => setPath(location.pathname);
+    const update = () => setHref(location.pathname + location.search);
     window.addEventListener("popstate", update);
     window.addEventListener("findme:navigate", update);
     return () => {
@@ -20,7 +21,7 @@ export function usePath(): string {
       window.removeEventListener("findme:navigate", update);
     };
   }, []);
-  return path;
+  return href.split("?")[0];
 }
 
 /** Same-origin links navigate without a reload. */

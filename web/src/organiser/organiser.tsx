@@ -309,7 +309,7 @@ function UploadPanel(props: {
               Retry the failed uploads
             </button>
           )}
-          <ul class="uploads" aria-label="Files">
+          <ul class="uploads" aria-label="Files" tabIndex={0}>
             {uploader.items.map((item) => (
               <li key={item.id}>
                 <span class="name" title={item.file.name}>{item.file.name}</span>

@@ -29,6 +29,7 @@ export function Persons(props: { groupId: string }) {
   const [editing, setEditing] = useState<string | null>(null);
   const [draft, setDraft] = useState("");
   const [note, setNote] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [grouping, setGrouping] = useState(false);
 
   const load = () => allPersons(props.groupId, hidden).then(setPersons, (e) => setNote({ kind: "error", text: message(e) }));
   useEffect(() => {
@@ -69,6 +70,27 @@ export function Persons(props: { groupId: string }) {
       return `Merged ${sources.length + 1} persons into ${label(target)} (${result.moved_face_count} faces moved).`;
     });
 
+  const regroup = () =>
+    act(async () => {
+      setGrouping(true);
+      try {
+        const job = ok(
+          await api.POST("/groups/{group_id}/recluster", {
+            params: { path: { group_id: props.groupId } },
+            body: { preserve_manual: true },
+          }),
+        );
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 1500));
+          const status = ok(await api.GET("/jobs/{job_id}", { params: { path: { job_id: job.job_id } } }));
+          if (status.status === "failed") throw new Error(status.error ?? "Grouping failed.");
+          if (status.status === "succeeded") return "Faces are grouped into persons; your renames, merges and moves are kept.";
+        }
+      } finally {
+        setGrouping(false);
+      }
+    });
+
   if (!persons) return <Spinner label="Loading persons…" />;
   return (
     <div class="stack">
@@ -79,6 +101,9 @@ export function Persons(props: { groupId: string }) {
         </label>
         <button type="button" disabled={picked.length < 2} onClick={merge}>
           Merge {picked.length >= 2 ? picked.length : ""} selected
+        </button>
+        <button type="button" class="secondary" onClick={regroup} disabled={grouping}>
+          {grouping ? "Grouping faces…" : "Group new faces into persons"}
         </button>
         <span class="hint">{persons.length} persons. Tick two or more to merge them.</span>
       </div>
