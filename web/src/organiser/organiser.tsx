@@ -134,6 +134,10 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [uploader]);
+  const uploading = uploader.active;
+  useEffect(() => {
+    void refresh().catch(() => undefined); // the last photo landed: counts move on at once
+  }, [uploading]);
   const counts = group?.image_counts;
   const busy = uploader.active || (!!counts && counts.uploaded + counts.processing > 0);
   usePoll(refresh, 2500, busy, [busy]);
