@@ -246,7 +246,7 @@ def organised(browser: Any, shared: Shared, api_server: Server) -> Shared:
 
     person_card = page.locator(".persons > li").first
     person_card.get_by_role("button", name="Rename").click()
-    person_card.get_by_label("Name").fill("Gala Guest")
+    person_card.get_by_role("textbox", name="Name").fill("Gala Guest")
     person_card.get_by_role("button", name="Save").click()
     page.get_by_text("Renamed to Gala Guest.").wait_for()
     assert page.locator(".persons > li strong", has_text="Gala Guest").count() == 1
