@@ -21,6 +21,7 @@ from aws_cdk import (
     Duration,
     aws_cloudfront,
     aws_cloudfront_origins,
+    aws_logs,
     aws_s3,
     aws_s3_deployment,
 )
@@ -60,6 +61,7 @@ class WebApp(Construct):
         access_logs: aws_s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._config = config
         self.bucket = aws_s3.Bucket(
             self,
             "Bucket",
@@ -115,6 +117,12 @@ class WebApp(Construct):
         if not (web_dist / "index.html").is_file():
             raise FileNotFoundError(f"no built web app in {web_dist}: run `make web` first")
         year = aws_s3_deployment.CacheControl.max_age(Duration.days(365))
+        logs = aws_logs.LogGroup(
+            self,
+            "DeployLogs",
+            retention=self._config.log_retention,
+            removal_policy=self._config.removal_policy,
+        )
         assets = aws_s3_deployment.BucketDeployment(
             self,
             "Assets",
@@ -123,6 +131,7 @@ class WebApp(Construct):
             cache_control=[year, aws_s3_deployment.CacheControl.immutable()],
             prune=False,  # old tabs still load the assets of the build they started with
             memory_limit=256,
+            log_group=logs,
         )
         shell = aws_s3_deployment.BucketDeployment(
             self,
@@ -137,5 +146,6 @@ class WebApp(Construct):
             distribution=self.distribution,
             distribution_paths=["/index.html", "/sw.js", "/config.json", "/manifest.webmanifest"],
             memory_limit=256,
+            log_group=logs,
         )
         shell.node.add_dependency(assets)  # the new shell never points at missing assets

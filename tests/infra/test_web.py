@@ -4,6 +4,7 @@ on the media bucket and the HTTP API."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -39,9 +40,7 @@ def test_app_bucket_is_private_and_read_only_by_the_distribution(dev: Template) 
                                 "Action": "s3:GetObject",
                                 "Effect": "Allow",
                                 "Principal": {"Service": "cloudfront.amazonaws.com"},
-                                "Condition": {
-                                    "StringEquals": {"AWS:SourceArn": Match.any_value()}
-                                },
+                                "Condition": {"StringEquals": {"AWS:SourceArn": Match.any_value()}},
                             }
                         )
                     ]
@@ -70,9 +69,7 @@ def test_distribution_uses_origin_access_control_https_and_spa_rewrite(dev: Temp
             "DistributionConfig": Match.object_like(
                 {
                     "DefaultRootObject": "index.html",
-                    "Origins": [
-                        Match.object_like({"OriginAccessControlId": Match.any_value()})
-                    ],
+                    "Origins": [Match.object_like({"OriginAccessControlId": Match.any_value()})],
                     "DefaultCacheBehavior": Match.object_like(
                         {
                             "ViewerProtocolPolicy": "redirect-to-https",
@@ -101,7 +98,8 @@ def test_build_is_deployed_with_its_api_config_and_shell_invalidated(dev: Templa
     assert "max-age=31536000" in str(assets["SystemMetadata"])
     assert "no-cache" in str(shell["SystemMetadata"])
     assert "/index.html" in shell["DistributionPaths"]
-    assert "config.json" in str(shell["SourceMarkers"]) or "apiUrl" in str(shell)
+    assert len(shell["SourceObjectKeys"]) == 2  # the build's shell files and config.json
+    assert "HttpApi" in json.dumps(shell["SourceMarkers"])  # {"apiUrl": <the API endpoint>}
 
 
 def test_media_bucket_and_api_allow_the_apps_origin(dev: Template) -> None:
