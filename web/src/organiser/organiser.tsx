@@ -114,11 +114,18 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
   sectionRef.current = sectionId;
   const uploader = useMemo(() => new Uploader(props.groupId, () => force((n) => n + 1), () => sectionRef.current), [props.groupId]);
 
+  // Photos this tab uploaded count as "arriving" until digest has created their items.
+  const baseline = useRef<number | null>(null);
+  const arriving = (g: Group | null) => {
+    const total = g?.image_counts?.total ?? 0;
+    return Math.max(0, (baseline.current ?? total) + uploader.totals().done - total);
+  };
   const refresh = async () => {
     const g = ok(await api.GET("/groups/{group_id}", { params: { path: { group_id: props.groupId } } }));
+    if (baseline.current === null) baseline.current = g.image_counts?.total ?? 0;
     setGroup(g);
     const c = g.image_counts;
-    return !uploader.active && !!c && c.uploaded + c.processing === 0;
+    return !uploader.active && !!c && c.uploaded + c.processing === 0 && arriving(g) === 0;
   };
   const loadSections = () =>
     api.GET("/groups/{group_id}/sections", { params: { path: { group_id: props.groupId } } }).then((r) => setSections(r.data?.sections ?? []));
@@ -139,7 +146,8 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
     void refresh().catch(() => undefined); // the last photo landed: counts move on at once
   }, [uploading]);
   const counts = group?.image_counts;
-  const busy = uploader.active || (!!counts && counts.uploaded + counts.processing > 0);
+  const waiting = arriving(group);
+  const busy = uploader.active || waiting > 0 || (!!counts && counts.uploaded + counts.processing > 0);
   usePoll(refresh, 2500, busy, [busy]);
 
   const select = (t: Tab) => navigate(`/o/events/${props.groupId}?tab=${t}`, true);
@@ -157,7 +165,7 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
         ))}
       </div>
       <section id="panel" role="tabpanel" aria-labelledby={`tab-${tab}`}>
-        {counts && <Counts counts={counts} />}
+        {counts && <Counts counts={counts} arriving={waiting} />}
         {tab === "overview" && group && <InviteCard group={group} />}
         {tab === "upload" && (
           <UploadPanel uploader={uploader} sections={sections} sectionId={sectionId} onSection={setSectionId} />
@@ -171,21 +179,22 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
   );
 }
 
-function Counts(props: { counts: Schemas["ImageCounts"] }) {
+function Counts(props: { counts: Schemas["ImageCounts"]; arriving: number }) {
   const c = props.counts;
   const finished = c.processed + c.failed;
+  const total = c.total + props.arriving;
   return (
     <div class="card" aria-labelledby="processing">
       <h2 id="processing" class="sr-only">Processing</h2>
       <div class="counts">
-        <div><strong>{c.total}</strong> photos</div>
+        <div><strong>{total}</strong> photos</div>
         <div><strong>{c.processed}</strong> processed</div>
-        <div><strong>{c.uploaded + c.processing}</strong> in progress</div>
+        <div><strong>{c.uploaded + c.processing + props.arriving}</strong> in progress</div>
         <div><strong>{c.failed}</strong> failed</div>
       </div>
-      <Progress value={finished} max={c.total} label="Photos processed" />
+      <Progress value={finished} max={total} label="Photos processed" />
       <p class="hint" role="status">
-        {c.total === 0 ? "No photos yet." : finished === c.total ? "All photos are processed." : "Processing photos…"}
+        {total === 0 ? "No photos yet." : finished === total ? "All photos are processed." : "Processing photos…"}
       </p>
     </div>
   );

@@ -1,0 +1,143 @@
+"""The cost of photo previews in digest: time per photo with and without the renditions.
+
+Runs the real digest service (:func:`findme.services.digest.digest_object`: S3 read, decode,
+detect, align, embed, quality, attributes, face thumbnails, DynamoDB + Qdrant writes,
+assignment) on every faces-dev photo against the local stack, once with the photo's
+thumbnail (320 px) and preview (1,280 px) rendered and written to S3, once without (digest's
+``_renditions`` step replaced by a no-op: digest as it was before). Rounds alternate the two
+so that drift on a shared machine hits both alike. Reports per-photo means and the extra
+time in percent (issue 13's budget: under 15 %), the renditions' own step time
+(``timings_ms["render"]``; their S3 puts are inside ``save``), and their sizes.
+
+Prints JSON. ``.venv/bin/python benchmarks/previews.py [--rounds 2] [--limit N]``
+"""
+
+from __future__ import annotations
+
+import os
+
+# JSON on stdout only: Powertools logs go to stdout too (set before findme is imported).
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from findme.adapters.dynamodb import DynamoMetadataStore
+from findme.adapters.onnx_engine import OnnxFaceEngine
+from findme.adapters.qdrant import QdrantVectorIndex
+from findme.adapters.s3 import S3ObjectStore
+from findme.domain.keys import KeyScheme
+from findme.local.stack import start_stack
+from findme.services import digest as digest_module
+from findme.services.digest import DigestDeps, digest_object
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FACES_DEV = Path(os.environ.get("FINDME_FACES_DEV", REPO_ROOT.parent / "shared/data/faces-dev"))
+WITH_RENDITIONS = digest_module._renditions
+
+
+def _without(*_: Any) -> dict[str, bytes]:
+    return {}
+
+
+def run(deps: DigestDeps, keys: list[str], renditions: bool) -> list[dict[str, float]]:
+    digest_module._renditions = WITH_RENDITIONS if renditions else _without  # type: ignore[assignment]
+    out = []
+    for key in keys:
+        started = time.perf_counter()
+        outcome = digest_object(key, deps, force=True)
+        out.append(
+            {
+                "total_ms": (time.perf_counter() - started) * 1000,
+                "render_ms": outcome.timings_ms.get("render", 0.0),
+                "save_ms": outcome.timings_ms.get("save", 0.0),
+            }
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating on/off rounds")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    args = parser.parse_args()
+    photos = sorted((FACES_DEV / "images").glob("*.jpg"))
+    if args.limit:
+        photos = photos[: args.limit]
+    timings: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+    sizes: dict[str, list[int]] = {"thumbnail": [], "preview": [], "original": []}
+    with tempfile.TemporaryDirectory(prefix="findme-previewbench-") as tmp:
+        stack = start_stack(Path(tmp), qdrant_path=":memory:")
+        try:
+            os.environ.update(stack.env)
+            settings = stack.settings(qdrant_path=":memory:")
+            vectors = QdrantVectorIndex(settings)
+            vectors.ensure_collection()
+            engine = OnnxFaceEngine(settings)
+            engine.load()
+            store = S3ObjectStore(settings)
+            deps = DigestDeps(
+                store=store,
+                metadata=DynamoMetadataStore(settings),
+                vectors=vectors,
+                engine=engine,
+                settings=settings,
+            )
+            scheme = KeyScheme.from_settings(settings)
+            keys = []
+            for i, path in enumerate(photos):
+                key = scheme.original("bench-previews", f"img{i:03d}", path.suffix)
+                store.put(key, path.read_bytes(), "image/jpeg", metadata={"file-name": path.name})
+                keys.append(key)
+                sizes["original"].append(path.stat().st_size)
+            run(deps, keys[:2], renditions=True)  # warm-up: sessions, first allocations
+            for _ in range(args.rounds):
+                for renditions in (False, True):
+                    timings[renditions] += run(deps, keys, renditions)
+            for i in range(len(keys)):
+                image = deps.metadata.get_image(f"img{i:03d}")
+                sizes["thumbnail"].append(len(store.get(image.thumbnail_key or "")))
+                sizes["preview"].append(len(store.get(image.preview_key or "")))
+        finally:
+            digest_module._renditions = WITH_RENDITIONS  # type: ignore[assignment]
+            stack.stop()
+
+    def mean(values: list[float]) -> float:
+        return round(statistics.fmean(values), 1)
+
+    before = mean([t["total_ms"] for t in timings[False]])
+    after = mean([t["total_ms"] for t in timings[True]])
+    report = {
+        "benchmark": "previews",
+        "photos": len(photos),
+        "rounds": args.rounds,
+        "cpu_count": os.cpu_count(),
+        "ms_per_photo_without_previews": before,
+        "ms_per_photo_with_previews": after,
+        "extra_ms_per_photo": round(after - before, 1),
+        "extra_percent": round(100 * (after - before) / before, 1),
+        "render_step_ms_per_photo": {
+            "mean": mean([t["render_ms"] for t in timings[True]]),
+            "median": round(statistics.median(t["render_ms"] for t in timings[True]), 1),
+            "max": round(max(t["render_ms"] for t in timings[True]), 1),
+        },
+        "save_ms_per_photo": {
+            "without": mean([t["save_ms"] for t in timings[False]]),
+            "with": mean([t["save_ms"] for t in timings[True]]),
+        },
+        "mean_bytes": {k: round(statistics.fmean(v)) for k, v in sizes.items()},
+        "budget_percent": 15,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
