@@ -207,11 +207,11 @@ export function PersonPage(props: { groupId: string; personId: string; actions: 
                   Grade {f.quality_grade}
                   {f.face_id === detail.person.cover_face_id ? " · cover" : ""}
                 </div>
-                <button type="button" class="link" onClick={() => moveOut(f)} aria-label={`Move face ${i + 1} out`}>
+                <button type="button" class="link" onClick={() => moveOut(f)} aria-label={`Move out face ${i + 1}`}>
                   Move out
                 </button>
                 {f.face_id !== detail.person.cover_face_id && (
-                  <button type="button" class="link" onClick={() => cover(f)} aria-label={`Make face ${i + 1} the cover`}>
+                  <button type="button" class="link" onClick={() => cover(f)} aria-label={`Make cover: face ${i + 1}`}>
                     Make cover
                   </button>
                 )}

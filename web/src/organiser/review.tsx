@@ -76,7 +76,7 @@ export function Review(props: { groupId: string }) {
                   Grade {f.quality_grade} · {Math.round(f.overall_quality * 100)} %
                 </div>
                 <div class="hint">{f.issues.join(", ")}</div>
-                <button type="button" class="link" onClick={() => deleteFace(f.face_id)} aria-label={`Delete low-quality face ${i + 1}`}>
+                <button type="button" class="link" onClick={() => deleteFace(f.face_id)} aria-label={`Delete face ${i + 1} (low quality)`}>
                   Delete face
                 </button>
               </li>
@@ -117,7 +117,7 @@ export function Review(props: { groupId: string }) {
                 <div>
                   In {o.person_name || "an unnamed person"} ({o.avg_similarity_to_cluster.toFixed(2)})
                 </div>
-                <button type="button" class="link" onClick={() => moveOut(o.face_id)} aria-label={`Move outlier face ${i + 1} out`}>
+                <button type="button" class="link" onClick={() => moveOut(o.face_id)} aria-label={`Move out outlier face ${i + 1}`}>
                   Move out
                 </button>
               </li>
