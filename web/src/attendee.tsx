@@ -118,7 +118,7 @@ export function MyPhotos(props: { session: Session | null; actions: ComponentChi
   const mine = photos?.personal_images ?? [];
   const common = photos?.common_images ?? [];
   const group = groups?.find((g) => g.group_id === groupId);
-  const allIds = [...mine, ...common].map((p) => p.image_id);
+  const allIds = [...new Set([...mine, ...common].map((p) => p.image_id))]; // a group shot can be both
 
   const toggle = (id: string) => {
     const next = new Set(selected);

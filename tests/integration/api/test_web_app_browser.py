@@ -249,7 +249,7 @@ def organised(browser: Any, shared: Shared, api_server: Server) -> Shared:
     person_card.get_by_role("textbox", name="Name").fill("Gala Guest")
     person_card.get_by_role("button", name="Save").click()
     page.get_by_text("Renamed to Gala Guest.").wait_for()
-    assert page.locator(".persons > li strong", has_text="Gala Guest").count() == 1
+    page.locator(".persons > li strong", has_text="Gala Guest").wait_for()
 
     for person_id in target:
         card = page.locator(".persons > li", has=page.locator(f"a[href$='{person_id}']"))
@@ -383,7 +383,7 @@ def test_attendee_on_a_phone_finds_exactly_their_photos_and_downloads_the_zip(
     dialog.get_by_role("button", name="Close").click()
 
     # When all are downloaded as a ZIP, Then it holds every photo shown
-    total = len(mine) + len(common)
+    total = len(set(mine) | set(common))  # a group shot of the attendee is in both lists
     page.get_by_role("button", name=f"Download all {total} as ZIP").click()
     save = page.get_by_role("link", name="Save the ZIP")
     save.wait_for(timeout=180_000)

@@ -38,8 +38,9 @@ export function Persons(props: { groupId: string }) {
 
   const act = async (work: () => Promise<string>) => {
     try {
-      setNote({ kind: "ok", text: await work() });
-      await load();
+      const text = await work();
+      await load(); // the note shows once the grid shows the change
+      setNote({ kind: "ok", text });
     } catch (e) {
       setNote({ kind: "error", text: message(e) });
     }
@@ -169,8 +170,9 @@ export function PersonPage(props: { groupId: string; personId: string; actions: 
 
   const act = async (work: () => Promise<string>) => {
     try {
-      setNote({ kind: "ok", text: await work() });
-      await load();
+      const text = await work();
+      await load(); // the note shows once the grid shows the change
+      setNote({ kind: "ok", text });
     } catch (e) {
       setNote({ kind: "error", text: message(e) });
     }
