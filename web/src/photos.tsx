@@ -14,7 +14,7 @@ export function VirtualGrid<T>(props: {
 }) {
   const box = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ width: 0, top: 0, scroll: 0, height: 800 });
-  const minTile = props.minTile ?? 110;
+  const minTile = props.minTile ?? 96; // three columns on a 360 px phone
 
   useLayoutEffect(() => {
     const measure = () => {

@@ -118,8 +118,8 @@ def shared(web_server: str, faces_dev: Path) -> Shared:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def check_axe(page: Any, name: str, shared: Shared) -> None:
@@ -309,7 +309,7 @@ def _pick_merge(persons: dict[str, list[str]]) -> list[str]:
 def _docs_shot(page: Any, name: str) -> None:
     """A README screenshot with the faces-dev photos blurred (their licence allows tests,
     not redistribution)."""
-    style = page.add_style_tag(content="img:not([src$='.svg']) { filter: blur(7px); }")
+    style = page.add_style_tag(content="img:not([src$='.svg']) { filter: blur(12px); }")
     page.wait_for_timeout(300)
     page.screenshot(path=str(REPO_ROOT / "docs" / name), full_page=False)
     style.evaluate("node => node.remove()")
@@ -379,7 +379,7 @@ def test_attendee_on_a_phone_finds_exactly_their_photos_and_downloads_the_zip(
     page.mouse.up()
     dialog.get_by_text(f"2 / {len(mine)}").wait_for()
     check_axe(page, "attendee-4-lightbox", organised)
-    shot(page, "attendee-4-lightbox")
+    shot(page, "attendee-4-lightbox", full_page=False)  # a fixed overlay: the screen
     dialog.get_by_role("button", name="Close").click()
 
     # When all are downloaded as a ZIP, Then it holds every photo shown

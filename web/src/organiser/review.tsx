@@ -7,7 +7,7 @@ const GRADES = ["F", "D", "C", "B", "A"];
 
 export function Review(props: { groupId: string }) {
   const [low, setLow] = useState<Schemas["FaceQualityOut"][] | null>(null);
-  const [grades, setGrades] = useState<Set<string>>(new Set(["F", "D"]));
+  const [grades, setGrades] = useState<Set<string>>(new Set(["F", "D", "C"]));
   const [pairs, setPairs] = useState<Schemas["DuplicatePairOut"][] | null>(null);
   const [outliers, setOutliers] = useState<Schemas["OutlierOut"][] | null>(null);
   const [note, setNote] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
