@@ -4,12 +4,14 @@ Runs the real digest service (:func:`findme.services.digest.digest_object`: S3 r
 detect, align, embed, quality, attributes, face thumbnails, DynamoDB + Qdrant writes,
 assignment) on every faces-dev photo against the local stack, once with the photo's
 thumbnail (320 px) and preview (1,280 px) rendered and written to S3, once without (digest's
-``_write_renditions`` step replaced by a no-op: digest as it was before). Rounds alternate the two
-so that drift on a shared machine hits both alike. Reports per-photo means and the extra
+``_write_renditions`` step replaced by a no-op: digest as it was before). Paired: every photo
+is digested both ways back to back, the order flipped every round, so that load from others
+on the shared machine hits both alike. Reports per-photo means and medians, the extra
 time in percent (issue 13's budget: under 15 %), the renditions' own step time
 (``timings_ms["render"]``: resize + JPEG; ``render_put``: both S3 puts; in a thread that
-overlaps the models), and their sizes. On the local stack the puts cost CPU of this machine
-(moto's server, its durable snapshots); on AWS they only wait on the network.
+overlaps the models), and their sizes. moto runs without its durable snapshots by default
+(``--persist`` turns them on): on AWS a put waits on the network, it does not spend this
+machine's CPU on fsyncs and snapshots, which would charge previews for the local stack.
 
 Prints JSON. ``.venv/bin/python benchmarks/previews.py [--rounds 2] [--limit N]``
 """
@@ -48,27 +50,23 @@ def _without(*_: Any) -> dict[str, float]:
     return {}
 
 
-def run(deps: DigestDeps, keys: list[str], renditions: bool) -> list[dict[str, float]]:
+def digest_once(deps: DigestDeps, key: str, renditions: bool) -> dict[str, float]:
     digest_module._write_renditions = WITH_RENDITIONS if renditions else _without  # type: ignore[assignment]
-    out = []
-    for key in keys:
-        started = time.perf_counter()
-        outcome = digest_object(key, deps, force=True)
-        out.append(
-            {
-                "total_ms": (time.perf_counter() - started) * 1000,
-                "render_ms": outcome.timings_ms.get("render", 0.0),
-                "put_ms": outcome.timings_ms.get("render_put", 0.0),
-                "save_ms": outcome.timings_ms.get("save", 0.0),
-            }
-        )
-    return out
+    started = time.perf_counter()
+    outcome = digest_object(key, deps, force=True)
+    return {
+        "total_ms": (time.perf_counter() - started) * 1000,
+        "render_ms": outcome.timings_ms.get("render", 0.0),
+        "put_ms": outcome.timings_ms.get("render_put", 0.0),
+        "save_ms": outcome.timings_ms.get("save", 0.0),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2, help="alternating on/off rounds")
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    parser.add_argument("--persist", action="store_true", help="moto with durable snapshots")
     args = parser.parse_args()
     photos = sorted((FACES_DEV / "images").glob("*.jpg"))
     if args.limit:
@@ -76,7 +74,7 @@ def main() -> int:
     timings: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     sizes: dict[str, list[int]] = {"thumbnail": [], "preview": [], "original": []}
     with tempfile.TemporaryDirectory(prefix="findme-previewbench-") as tmp:
-        stack = start_stack(Path(tmp), qdrant_path=":memory:")
+        stack = start_stack(Path(tmp), qdrant_path=":memory:", persist=args.persist)
         try:
             os.environ.update(stack.env)
             settings = stack.settings(qdrant_path=":memory:")
@@ -99,10 +97,14 @@ def main() -> int:
                 store.put(key, path.read_bytes(), "image/jpeg", metadata={"file-name": path.name})
                 keys.append(key)
                 sizes["original"].append(path.stat().st_size)
-            run(deps, keys[:2], renditions=True)  # warm-up: sessions, first allocations
-            for _ in range(args.rounds):
-                for renditions in (False, True):
-                    timings[renditions] += run(deps, keys, renditions)
+            for key in keys[:2]:  # warm-up: sessions, first allocations
+                digest_once(deps, key, renditions=True)
+            # Paired: each photo without then with (order flipped every round), so a load
+            # spike from the shared machine hits both modes of the same photo alike.
+            for round_no in range(args.rounds):
+                for key in keys:
+                    for renditions in (False, True) if round_no % 2 == 0 else (True, False):
+                        timings[renditions].append(digest_once(deps, key, renditions))
             for i in range(len(keys)):
                 image = deps.metadata.get_image(f"img{i:03d}")
                 sizes["thumbnail"].append(len(store.get(image.thumbnail_key or "")))
@@ -116,15 +118,20 @@ def main() -> int:
 
     before = mean([t["total_ms"] for t in timings[False]])
     after = mean([t["total_ms"] for t in timings[True]])
+    median_before = statistics.median(t["total_ms"] for t in timings[False])
+    median_after = statistics.median(t["total_ms"] for t in timings[True])
     report = {
         "benchmark": "previews",
         "photos": len(photos),
         "rounds": args.rounds,
+        "moto_persist": args.persist,
         "cpu_count": os.cpu_count(),
         "ms_per_photo_without_previews": before,
         "ms_per_photo_with_previews": after,
         "extra_ms_per_photo": round(after - before, 1),
         "extra_percent": round(100 * (after - before) / before, 1),
+        "median_ms_per_photo": {"without": round(median_before, 1), "with": round(median_after, 1)},
+        "extra_percent_of_medians": round(100 * (median_after - median_before) / median_before, 1),
         "render_step_ms_per_photo": {
             "mean": mean([t["render_ms"] for t in timings[True]]),
             "median": round(statistics.median(t["render_ms"] for t in timings[True]), 1),
