@@ -89,7 +89,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 STAGE ?= dev
 
-synth: setup
+synth: setup web
 	cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups -c stage=$(STAGE)
 
 local-down: $(STAMP)

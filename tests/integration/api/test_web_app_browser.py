@@ -396,8 +396,45 @@ def test_attendee_on_a_phone_finds_exactly_their_photos_and_downloads_the_zip(
         assert len(names) == total
         assert all(archive.read(n)[:3] == b"\xff\xd8\xff" for n in names)
     shutil.copy(path, SHOTS / "attendee-photos.zip")
+
+    # Given an event where the attendee is in 2,000 photos (the API's answer stubbed)
+    _two_thousand(page)
+    # Then the grid keeps only the rows on screen in the page, and reaches the last photo
+    grid = page.get_by_role("grid", name="Photos of you")
+    grid.locator("img").first.wait_for()
+    assert page.get_by_role("heading", name="Photos of you (2000)").count() == 1
+    assert grid.locator(".tile").count() <= 60
+    started = time.monotonic()
+    for _ in range(20):
+        page.mouse.wheel(0, 2500)
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    grid.get_by_role("button", name="Open photo 2000", exact=True).wait_for(timeout=10_000)
+    assert time.monotonic() - started < 10
+    assert grid.locator(".tile").count() <= 60
     assert errors == []
     context.close()
+
+
+def _two_thousand(page: Any) -> None:
+    """Answer ``GET /get`` with 2,000 photos (one tiny SVG thumbnail each), then reload."""
+    thumb = "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>"
+    body = {
+        "personal_images": [
+            {
+                "image_id": f"img-{i:04d}",
+                "group_id": "g",
+                "url": thumb,
+                "thumbnail_url": thumb,
+                "preview_url": thumb,
+                "expires": "2030-01-01T00:00:00Z",
+                "similarity_score": 0.9,
+            }
+            for i in range(2000)
+        ],
+        "common_images": [],
+    }
+    page.route("**/get?*", lambda route: route.fulfill(json=body))
+    page.reload()
 
 
 def _grid_files(page: Any, label: str, shared: Shared) -> list[str]:
