@@ -50,9 +50,7 @@ export function Selfie(props: { onPicked: (file: Blob | null) => void; idPrefix:
     canvas.height = v.videoHeight;
     const ctx = canvas.getContext("2d");
     if (!ctx) return;
-    ctx.translate(canvas.width, 0);
-    ctx.scale(-1, 1); // as the person saw themselves
-    ctx.drawImage(v, 0, 0);
+    ctx.drawImage(v, 0, 0); // as the camera sees it (the live preview alone is mirrored)
     canvas.toBlob(
       (blob) => {
         if (!blob) return;

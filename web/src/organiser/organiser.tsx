@@ -3,12 +3,12 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { renderSVG } from "uqr";
-import { api, message, ok, type Group, type ImageItem, type Person, type Schemas, type Session } from "../api";
+import { api, message, ok, type Group, type ImageItem, type Schemas, type Session } from "../api";
 import { Lightbox, VirtualGrid } from "../photos";
 import { navigate } from "../router";
 import { SignIn } from "../signin";
 import { Alert, Page, Progress, Spinner, usePoll } from "../ui";
-import { Uploader } from "./uploads";
+import { CONCURRENCY, Uploader } from "./uploads";
 import { Persons, PersonPage } from "./persons";
 import { Review } from "./review";
 
@@ -292,7 +292,7 @@ function UploadPanel(props: {
             e.currentTarget.value = "";
           }}
         />
-        <p class="hint">Photos go straight to storage, {5} at a time; processing starts as each one lands.</p>
+        <p class="hint">Photos go straight to storage, {CONCURRENCY} at a time; processing starts as each one lands.</p>
       </div>
       {note && <Alert kind="info">{note}</Alert>}
       {resume.length > 0 && (
@@ -491,4 +491,3 @@ function SectionsPanel(props: { groupId: string; sections: Schemas["SectionOut"]
   );
 }
 
-export type { Person };

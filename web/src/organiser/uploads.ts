@@ -82,7 +82,8 @@ export class Uploader {
   add(files: File[]): { skipped: number } {
     let skipped = 0;
     for (const file of files) {
-      if (!ACCEPTED.test(file.type) || this.resume.isDone(file)) {
+      const queued = this.items.some((i) => i.state !== "failed" && fileKey(i.file) === fileKey(file));
+      if (!ACCEPTED.test(file.type) || queued || this.resume.isDone(file)) {
         skipped++;
         continue;
       }
