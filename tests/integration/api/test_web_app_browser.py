@@ -104,7 +104,14 @@ def browser() -> Iterator[Any]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+            executable_path=str(CHROMIUM),
+            headless=True,
+            # getUserMedia gets Chromium's fake camera (a test pattern), no permission prompt
+            args=[
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
         )
         try:
             yield chromium
@@ -449,3 +456,38 @@ def _grid_files(page: Any, label: str, shared: Shared) -> list[str]:
         items = http.get(f"/groups/{shared.group_id}/images", params={"limit": 500}).json()
     file_of = {i["image_id"]: i["file_name"] for i in items["items"]}
     return [file_of[i] for i in ids]
+
+
+def test_refused_selfies_say_why_camera_and_file(
+    web_server: str, browser: Any, api_server: Server, faces_dev: Path
+) -> None:
+    # Given a new attendee at the selfie step on a phone
+    shared = Shared(base_url=web_server, faces_dev=faces_dev)
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    context.grant_permissions(["camera"])
+    page = context.new_page()
+    page.goto(f"{web_server}/me")
+    phone = new_phone()
+    page.get_by_label("Your mobile number").fill(phone)
+    page.get_by_role("button", name="Send me a code").click()
+    page.get_by_label("The code we texted").fill(read_otp(phone, api_server))
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Your name").fill("Cam Era")
+    # When the selfie is taken with the camera (Chromium's fake one: a test pattern, no face)
+    page.get_by_role("button", name="Use the camera").click()
+    page.get_by_label("Camera preview").wait_for()
+    page.wait_for_function("document.querySelector('video').videoWidth > 0")
+    page.get_by_role("button", name="Take the selfie").click()
+    page.get_by_role("img", name="Your selfie").wait_for()
+    page.get_by_role("button", name="Create my account").click()
+    # Then the page says what was wrong, in words, and stays on the selfie step
+    page.get_by_role("alert").get_by_text("We could not find a face").wait_for()
+    check_axe(page, "selfie-refused", shared)
+    shot(page, "selfie-1-camera-no-face")
+    # When a group photo is chosen instead, Then it asks for a selfie alone
+    group_shot = faces_dev / "images" / GROUP_SHOTS[1]
+    page.get_by_label("Or choose a photo of yourself").set_input_files(str(group_shot))
+    page.get_by_role("button", name="Create my account").click()
+    page.get_by_role("alert").get_by_text("more than one face").wait_for()
+    shot(page, "selfie-2-several-faces")
+    context.close()
