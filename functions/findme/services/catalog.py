@@ -28,7 +28,7 @@ from findme.domain.records import Face, Image, utcnow
 from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import FaceVector, MetadataStore, ObjectStore, VectorIndex
 
-#: Content type of face thumbnails and photo renditions (JPEGs from the face engine).
+#: Content type of face thumbnails (JPEG crops from the face engine).
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 
 
@@ -70,7 +70,8 @@ def save_image_faces(
     duplicates, because every id is deterministic and every write an upsert.
 
     Order:
-        1. face thumbnails and photo renditions -> S3 (``put``, same keys on retry);
+        1. thumbnails -> S3 (``put``, same keys on retry; digest wrote the photo's thumbnail
+           and preview before);
         2. face items -> DynamoDB (``put_faces``, batch upsert);
         3. vectors -> Qdrant (``upsert``, point id = face id): only now can a search find
            the faces, and their items already exist;
@@ -92,8 +93,7 @@ def save_image_faces(
         face_vectors: one per face that has an embedding (``vector``: ``(128,) float32``,
             L2-normalised; ``face_id``/``group_id``/``image_id`` as the face's). Faces
             without a vector are stored but never match a search.
-        thumbnails: S3 key -> JPEG bytes: ``{face.thumbnail_key: crop}`` and the photo's
-            renditions ``{image.thumbnail_key: ..., image.preview_key: ...}``.
+        thumbnails: S3 key -> JPEG bytes, normally ``{face.thumbnail_key: crop}``.
         metadata, vectors, store: the ports.
 
     Returns:

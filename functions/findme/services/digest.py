@@ -194,12 +194,12 @@ def _digest(
         )
         timings["analyze"] = _ms(t0)
         timings.update(rendering.result())  # raises what the thread raised (retry)
-    objects: dict[str, bytes] = {}
 
     previous = {f.face_id: f for f in deps.metadata.list_faces_of_image(image.image_id)}
     deleted = set(image.deleted_face_ids)  # a curator deleted them: never written again
     faces: list[Face] = []
     vectors: list[FaceVector] = []
+    thumbnails: dict[str, bytes] = {}
     for detected in analysis.faces:
         if face_id_for(image.image_id, detected.index) in deleted:
             continue
@@ -218,7 +218,7 @@ def _digest(
                 )
             )
         if detected.crop_jpeg is not None and face.thumbnail_key is not None:
-            objects[face.thumbnail_key] = detected.crop_jpeg
+            thumbnails[face.thumbnail_key] = detected.crop_jpeg
 
     image.width = analysis.width
     image.height = analysis.height
@@ -226,7 +226,7 @@ def _digest(
     image.face_count = len(faces)
 
     t0 = time.perf_counter()
-    _save(image, faces, vectors, objects, deps)
+    _save(image, faces, vectors, thumbnails, deps)
     timings["save"] = _ms(t0)
 
     t0 = time.perf_counter()
@@ -327,7 +327,7 @@ def _save(
     image: Image,
     faces: list[Face],
     vectors: list[FaceVector],
-    objects: Mapping[str, bytes],
+    thumbnails: Mapping[str, bytes],
     deps: DigestDeps,
 ) -> None:
     from findme.services.catalog import save_image_faces
@@ -336,7 +336,7 @@ def _save(
         image,
         faces,
         vectors,
-        objects,
+        thumbnails,
         metadata=deps.metadata,
         vectors=deps.vectors,
         store=deps.store,

@@ -293,6 +293,11 @@ def test_digest_writes_thumbnail_and_preview_and_image_delete_removes_them(
     assert deps.store.get(image.thumbnail_key) == b"jpeg-320"
     assert deps.store.get(image.preview_key) == b"jpeg-1280"
     assert outcome.timings_ms["render"] >= 0
+    # When a rendition is lost and the photo is reprocessed (digest again, forced)
+    deps.store.delete([image.preview_key])
+    digest_object(key, deps, force=True)
+    # Then it is rebuilt
+    assert deps.store.get(image.preview_key) == b"jpeg-1280"
     # When the image is deleted, Then the renditions go with the original
     from findme.services.catalog import delete_image
 
