@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup lock models run test test-unit test-integration lint format bench fuzz synth clean local-down
+.PHONY: setup lock models run test test-unit test-integration test-browser lint format bench fuzz synth clean local-down web web-api chromium
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -35,11 +35,35 @@ $(MODELS_STAMP): $(STAMP) layers/models/manifest.json
 models: $(STAMP)
 	$(BIN)/findme models pull
 
-run: setup
+# The web app (web/): npm ci from the lock, type-check, build, then the first-load JS budget.
+WEB_STAMP := web/node_modules/.installed
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+	cd web && npm run --silent build && npm run --silent size
+
+# Regenerate the typed API client from the API (commit both files; a test fails when stale).
+web-api: $(STAMP) $(WEB_STAMP)
+	$(BIN)/findme openapi > web/openapi.json
+	cd web && npm run --silent api
+
+# Browser tests drive Debian's chromium (Playwright never downloads a browser); as root,
+# install it when missing, as .ci/run does for Java.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq chromium; fi
+
+run: setup web
 	@if [ -n "$(PHOTOS)" ]; then $(BIN)/findme faces analyze "$(PHOTOS)"; else $(BIN)/findme local run; fi
 
-test: setup
+test: setup web chromium
 	$(BIN)/pytest -q
+
+test-browser: setup web chromium
+	$(BIN)/pytest -q -m browser
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
@@ -75,7 +99,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 STAGE ?= dev
 
-synth: setup
+synth: setup web
 	cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups -c stage=$(STAGE)
 
 local-down: $(STAMP)

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: An E.164 country calling code with its plus: 1 to 3 digits, never starting with 0.
 COUNTRY_CODE = re.compile(r"^\+[1-9]\d{0,2}$")
+#: A browser origin: scheme, host and an optional port, no path (``https://d1.cloudfront.net``).
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
 def _default_model_dir() -> Path:
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     faces_prefix: str = "faces/"
     archives_prefix: str = "archives/"
     selfies_prefix: str = "selfies/"
+    #: Photo renditions digest writes beside each original: ``{prefix}{group_id}/{image_id}.jpg``.
+    thumbnails_prefix: str = "thumbnails/"
+    previews_prefix: str = "previews/"
     table_prefix: str = "findme-"
     digest_queue_url: str | None = None
     #: Days an archive is kept; matches the bucket lifecycle rule on ``archives/``.
@@ -80,6 +85,11 @@ class Settings(BaseSettings):
     enable_emotion: bool = True
     face_crop_size_px: int = Field(default=160, ge=32, le=1024)
     face_crop_margin: float = Field(default=0.25, ge=0.0, le=1.0)
+    #: Long sides in pixels of the photo thumbnail (grids) and preview (lightbox); never upscaled.
+    photo_thumbnail_px: int = Field(default=320, ge=64, le=1024)
+    photo_preview_px: int = Field(default=1280, ge=320, le=4096)
+    #: JPEG quality of both renditions (libjpeg scale, 1-100).
+    photo_rendition_quality: int = Field(default=82, ge=30, le=100)
 
     # --- matching and clustering ----------------------------------------------------------
     #: Lowest cosine similarity at which a face matches (the floor of every matching bar;
@@ -162,17 +172,31 @@ class Settings(BaseSettings):
     #: Local stack: run workflows in-process and poll the digest queue.
     local_workers: bool = False
     port: int = Field(default=8080, ge=1, le=65535)
+    #: Origins allowed to call the API from a browser (CORS), comma-separated or a JSON list,
+    #: e.g. the CloudFront origin of the web app or Vite's dev server. Empty: no CORS headers
+    #: (the app served by ``findme local run`` at ``/`` is same-origin).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: The built web app (``make web``: ``web/dist``) that ``findme local run`` serves at ``/``;
+    #: unset or missing: the API alone.
+    web_dir: Path | None = None
     #: Local stack state: pids, endpoints (``stack.env``/``stack.json``), SMS outbox, npm jar.
     local_state_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".local")
 
-    @field_validator("originals_prefix", "faces_prefix", "archives_prefix", "selfies_prefix")
+    @field_validator(
+        "originals_prefix",
+        "faces_prefix",
+        "archives_prefix",
+        "selfies_prefix",
+        "thumbnails_prefix",
+        "previews_prefix",
+    )
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if not value.endswith("/") or value.startswith("/"):
             raise ValueError("key prefixes end with '/' and do not start with one")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -199,10 +223,19 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("model_mirror", mode="before")
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not ORIGIN.match(origin):
+                raise ValueError(f"cors_origins wants scheme://host[:port] origins, got {origin!r}")
+        return value
+
+    @field_validator("model_mirror", "web_dir", mode="before")
     @classmethod
     def _empty_mirror_is_none(cls, value: object) -> object:
         # The Makefile exports FINDME_MODEL_MIRROR empty when ../shared/models is absent.
+        # An empty path means "none" for the web app's directory too.
         return None if value == "" else value
 
     @model_validator(mode="after")

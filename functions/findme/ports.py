@@ -62,6 +62,13 @@ class FaceEngine(Protocol):
         """JPEG bytes of the face crop with the configured margin and size."""
         ...
 
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        """JPEG renditions of the whole photo, one per long side (pixels), never upscaled.
+
+        Pixels come EXIF-oriented from :meth:`decode`; the JPEGs carry no metadata.
+        """
+        ...
+
 
 # --- objects (S3) -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class Api(Construct):
         *,
         config: StageConfig,
         handler: aws_lambda.IFunction,
+        cors_origins: list[str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         domain = None
@@ -71,7 +72,7 @@ class Api(Construct):
                 "Api", handler, timeout=Duration.seconds(29)
             ),
             cors_preflight=aws_apigatewayv2.CorsPreflightOptions(
-                allow_origins=list(config.cors_origins),
+                allow_origins=list(cors_origins or config.cors_origins),
                 allow_methods=[aws_apigatewayv2.CorsHttpMethod.ANY],
                 allow_headers=["authorization", "content-type", "x-request-id"],
                 expose_headers=["x-request-id"],

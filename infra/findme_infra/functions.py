@@ -27,7 +27,7 @@ from findme.observability import METRICS_NAMESPACE  # the namespace every metric
 from findme.tables import TABLES
 
 from findme_infra.stage import FunctionSizing, StageConfig
-from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, SELFIES
+from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, PREVIEWS, SELFIES, THUMBNAILS
 from findme_infra.tables import Tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +82,8 @@ ACCESS: dict[str, Access] = {
         objects={
             ORIGINALS: (_GET, _PUT, _DELETE),
             FACES: (_GET, _DELETE),
+            THUMBNAILS: (_GET, _DELETE),
+            PREVIEWS: (_GET, _DELETE),
             SELFIES: (_GET, _PUT, _DELETE),
             ARCHIVES: (_GET, _DELETE),
         },
@@ -92,9 +94,16 @@ ACCESS: dict[str, Access] = {
         sms=True,
     ),
     # Digest reads originals (and selfies for re-embedding reference faces), writes face
-    # thumbnails, images/faces/persons/jobs; reads groups and assignments.
+    # thumbnails and the photos' thumbnails and previews, images/faces/persons/jobs; reads
+    # groups and assignments.
     "digest": Access(
-        objects={ORIGINALS: (_GET,), SELFIES: (_GET,), FACES: (_GET, _PUT, _DELETE)},
+        objects={
+            ORIGINALS: (_GET,),
+            SELFIES: (_GET,),
+            FACES: (_GET, _PUT, _DELETE),
+            THUMBNAILS: (_PUT, _DELETE),
+            PREVIEWS: (_PUT, _DELETE),
+        },
         list_prefixes=(ORIGINALS,),
         tables_rw=("images", "faces", "persons", "jobs"),
         tables_ro=("groups", "assignments", "reference-faces"),
@@ -109,8 +118,13 @@ ACCESS: dict[str, Access] = {
     # Curation worker: reprocess (re-digest photos: like digest) and delete_group (cascade
     # delete of a group's originals, thumbnails, items and vectors).
     "curation": Access(
-        objects={ORIGINALS: (_GET, _DELETE), FACES: (_GET, _PUT, _DELETE)},
-        list_prefixes=(ORIGINALS, FACES),
+        objects={
+            ORIGINALS: (_GET, _DELETE),
+            FACES: (_GET, _PUT, _DELETE),
+            THUMBNAILS: (_PUT, _DELETE),
+            PREVIEWS: (_PUT, _DELETE),
+        },
+        list_prefixes=(ORIGINALS, FACES, THUMBNAILS, PREVIEWS),
         tables_rw=(
             "groups",
             "memberships",

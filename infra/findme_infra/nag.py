@@ -50,6 +50,27 @@ REASON_API_AUTH = (
 )
 
 
+REASON_WEB_DEPLOY = (
+    "The web app's BucketDeployment custom resource is CDK's own singleton Lambda (its runtime, "
+    "AWSLambdaBasicExecutionRole and s3:GetObject*/List*/DeleteObject* on the app bucket and the "
+    "CDK asset bucket, and cloudfront:CreateInvalidation on '*' are set by aws-cdk-lib); it only "
+    "copies the built app at deploy time and invalidates the shell."
+)
+REASON_CDN_GEO = "A public web app for event attendees anywhere: no country is excluded."
+REASON_CDN_WAF = (
+    "The distribution serves static files only (GET/HEAD of a private bucket through OAC); the "
+    "API it calls has its own throttling and rate limits. Add WAF with a custom domain."
+)
+REASON_CDN_LOGS = (
+    "CloudFront standard logs need an ACL-enabled bucket; the app is static files whose bucket "
+    "reads are already in the S3 server access logs. Enable with the custom domain."
+)
+REASON_CDN_TLS = (
+    "The default *.cloudfront.net certificate fixes the security policy; a custom domain with "
+    "an ACM certificate (TLSv1.2_2021) is the deployer's choice (infra/README.md)."
+)
+
+
 def _ack(scope: IConstruct, finding: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{_PACK}{finding}", reason=reason))
 
@@ -86,3 +107,30 @@ def acknowledge_findings(stack: FindMeStack) -> None:
             )
     _ack(stack.secrets.jwt_secret, "AwsSolutions-SMG4", REASON_JWT_ROTATION)
     _ack(stack.api.http_api, "AwsSolutions-APIG4", REASON_API_AUTH)
+    acknowledge_web_findings(stack)
+
+
+def acknowledge_web_findings(stack: FindMeStack) -> None:
+    """The web app's CloudFront distribution and CDK's BucketDeployment Lambda."""
+    distribution = stack.web.distribution
+    _ack(distribution, "AwsSolutions-CFR1", REASON_CDN_GEO)
+    _ack(distribution, "AwsSolutions-CFR2", REASON_CDN_WAF)
+    _ack(distribution, "AwsSolutions-CFR3", REASON_CDN_LOGS)
+    _ack(distribution, "AwsSolutions-CFR4", REASON_CDN_TLS)
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            for finding in (
+                "AwsSolutions-L1",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "AwsSolutions-IAM5[Action::s3:GetObject*]",
+                "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+                "AwsSolutions-IAM5[Action::s3:List*]",
+                "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+                "AwsSolutions-IAM5[Action::s3:Abort*]",
+                "AwsSolutions-IAM5[Resource::<WebBucketE51352C0.Arn>/*]",
+                "AwsSolutions-IAM5[Resource::*]",  # cloudfront:CreateInvalidation/GetInvalidation
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-"
+                "<AWS::AccountId>-<AWS::Region>/*]",
+            ):
+                _ack(child, finding, REASON_WEB_DEPLOY)

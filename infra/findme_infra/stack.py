@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
@@ -14,6 +15,7 @@ from findme_infra.secrets import Secrets
 from findme_infra.stage import StageConfig
 from findme_infra.storage import Storage
 from findme_infra.tables import Tables
+from findme_infra.web import DEFAULT_WEB_DIST, WebApp
 from findme_infra.workflows import Workflows, connect_digest_queue
 
 #: Where the digest image puts the ONNX models (``COPY layers/models/*.onnx /opt/models/``).
@@ -44,6 +46,11 @@ class FindMeStack(Stack):
         self.storage = Storage(
             self, "Storage", config=config, digest_timeout_s=config.digest.timeout_s
         )
+        # The web app's origin is what browsers send: the media bucket's CORS allows it for
+        # presigned POST uploads and GETs, the HTTP API's CORS preflight for API calls.
+        self.web = WebApp(self, "Web", config=config, access_logs=self.storage.access_logs)
+        self.cors_origins = [self.web.origin, *config.cors_origins]
+        self.storage.allow_browser_origins(self.cors_origins)
         self.tables = Tables(self, "Tables", config=config)
         self.secrets = Secrets(self, "Secrets", config=config)
 
@@ -96,7 +103,17 @@ class FindMeStack(Stack):
         for machine in machines.values():
             machine.grant_start_execution(api_role)
         self.secrets.jwt_secret.grant_read(api_role)
-        self.api = Api(self, "HttpApi", config=config, handler=self.functions["api"].function)
+        self.api = Api(
+            self,
+            "HttpApi",
+            config=config,
+            handler=self.functions["api"].function,
+            cors_origins=self.cors_origins,
+        )
+        web_dist = self.node.try_get_context("web_dist")
+        self.web.deploy(
+            Path(web_dist) if web_dist else DEFAULT_WEB_DIST, api_url=self.api.http_api.api_endpoint
+        )
         self.sms_alarms = SmsAlarms(
             self,
             "SmsAlarms",
@@ -106,6 +123,7 @@ class FindMeStack(Stack):
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.http_api.api_endpoint)
+        CfnOutput(self, "WebAppUrl", value=self.web.origin)
         CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "DigestQueueUrl", value=self.storage.queue.queue_url)
         for workflow, machine in machines.items():

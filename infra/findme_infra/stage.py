@@ -47,7 +47,7 @@ class StageConfig:
     qdrant_url_parameter: str
     #: Secrets Manager secret (name) holding the Qdrant Cloud API key (read at run time).
     qdrant_api_key_secret_name: str
-    #: Origins allowed by CORS on the API and on presigned POSTs to the bucket.
+    #: Origins allowed by CORS on the API and the bucket besides the web app's own.
     cors_origins: tuple[str, ...]
     api_throttle_rate: int
     api_throttle_burst: int
@@ -115,7 +115,8 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         raise ValueError("context domain_name and certificate_arn go together")
     prod = stage == "prod"
     reserve = _flag(node.try_get_context("reserve_concurrency"), default=True)
-    origins = _optional(node, "cors_origins") or "*"
+    # The web app's own origin is always allowed (findme_infra.web); these are extra ones.
+    origins = _optional(node, "cors_origins") or ""
     # Sizes: see infra/README.md "Function sizing" for the figures behind each number.
     return StageConfig(
         stage="prod" if prod else "dev",

@@ -29,6 +29,8 @@ ORIGINALS = str(Settings.model_fields["originals_prefix"].default)
 FACES = str(Settings.model_fields["faces_prefix"].default)
 ARCHIVES = str(Settings.model_fields["archives_prefix"].default)
 SELFIES = str(Settings.model_fields["selfies_prefix"].default)
+THUMBNAILS = str(Settings.model_fields["thumbnails_prefix"].default)
+PREVIEWS = str(Settings.model_fields["previews_prefix"].default)
 #: Days a ZIP archive is kept (the lifecycle rule and the signed URL expiry agree).
 ARCHIVE_RETENTION_DAYS = int(Settings.model_fields["archive_retention_days"].default)
 #: Deliveries before a notification is moved to the DLQ (a poison photo fails fast).
@@ -115,15 +117,6 @@ class Storage(Construct):
             versioned=False,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="media/",
-            cors=[
-                aws_s3.CorsRule(
-                    allowed_methods=[aws_s3.HttpMethods.POST, aws_s3.HttpMethods.GET],
-                    allowed_origins=list(config.cors_origins),
-                    allowed_headers=["*"],
-                    exposed_headers=["ETag"],
-                    max_age=3000,
-                )
-            ],
             lifecycle_rules=[
                 aws_s3.LifecycleRule(
                     id="expire-archives",
@@ -180,3 +173,22 @@ class Storage(Construct):
             treat_missing_data=aws_cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.dead_letter_alarm.add_alarm_action(aws_cloudwatch_actions.SnsAction(self.alarm_topic))
+
+    def allow_browser_origins(self, origins: list[str]) -> None:
+        """CORS on the media bucket for the web app: presigned POST uploads and GETs.
+
+        Args:
+            origins: the app's origin (``https://<CloudFront domain>``) and any extra
+                origins of the ``cors_origins`` context.
+        """
+        self.bucket.add_cors_rule(
+            allowed_methods=[
+                aws_s3.HttpMethods.POST,
+                aws_s3.HttpMethods.GET,
+                aws_s3.HttpMethods.HEAD,
+            ],
+            allowed_origins=origins,
+            allowed_headers=["*"],
+            exposed_headers=["ETag", "Location"],
+            max_age=3000,
+        )

@@ -35,6 +35,12 @@ _spec.loader.exec_module(_cdk_app)
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """dev and prod stacks with the pinned ``cdk.json`` context, synthesised once."""
     context = json.loads((INFRA / "cdk.json").read_text())["context"]
+    # A stand-in web build (the real one is `make web`'s; these tests read templates only).
+    web_dist = tmp_path_factory.mktemp("web-dist")
+    (web_dist / "assets").mkdir()
+    (web_dist / "index.html").write_text("<!doctype html><title>FindMe</title>")
+    (web_dist / "assets" / "index-abc123.js").write_text("console.log('findme')")
+    context["web_dist"] = str(web_dist)
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context=context, outdir=str(outdir))
     stacks = _cdk_app.build(app, ["dev", "prod"])

@@ -28,7 +28,17 @@ def test_cors_allows_the_apps_bearer_header(dev: Template) -> None:
         {
             "ProtocolType": "HTTP",
             "CorsConfiguration": Match.object_like(
-                {"AllowHeaders": Match.array_with(["authorization"]), "AllowOrigins": ["*"]}
+                {
+                    "AllowHeaders": Match.array_with(["authorization"]),
+                    "AllowOrigins": [
+                        {
+                            "Fn::Join": [
+                                "",
+                                ["https://", {"Fn::GetAtt": [Match.any_value(), "DomainName"]}],
+                            ]
+                        }
+                    ],
+                }
             ),
         },
     )

@@ -57,7 +57,7 @@ def test_bucket_policies_deny_requests_without_tls(dev: Template) -> None:
     """Given every bucket policy, then each denies any request with aws:SecureTransport false
     on the bucket and its objects."""
     policies = dev.find_resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 2  # media + access logs
+    assert len(policies) == 3  # media, access logs, web app
     for policy in policies.values():
         denies = [
             s

@@ -220,6 +220,8 @@ class ImageModel(Model):
     uploaded_by = _Str()
     created_at = UTCDateTimeAttribute()
     processed_at = UTCDateTimeAttribute(null=True)
+    thumbnail_key = _Str()
+    preview_key = _Str()
     group_index = GroupImagesIndex()
 
 

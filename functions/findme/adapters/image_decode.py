@@ -1,4 +1,5 @@
-"""Photo bytes -> BGR pixels, EXIF orientation applied, with typed errors for bad input.
+"""Photo bytes -> BGR pixels, EXIF orientation applied, with typed errors for bad input; and
+pixels -> JPEG renditions (thumbnails, previews) without metadata.
 
 The header is read first (Pillow, lazily: no pixel data) so an image over the pixel limit is
 refused before any decoding (decompression-bomb guard). JPEG, PNG and WebP decode with OpenCV;
@@ -157,3 +158,43 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int = 1280) -> 
         captured_at=_captured_at(img),
         format=fmt or None,
     )
+
+
+def encode_renditions(
+    pixels: NDArray[np.uint8], long_sides: list[int] | tuple[int, ...], *, quality: int
+) -> list[bytes]:
+    """JPEGs of the whole picture, one per long side, never upscaled.
+
+    Each rendition is resized from the next larger one, so a 320-pixel thumbnail costs a
+    1,280-pixel preview's resize, not a full-resolution one. Shrinking by less than half uses
+    bilinear interpolation (every source pixel still contributes; 4.9 vs 10.5 ms per faces-dev
+    photo for both renditions with ``INTER_AREA``, whose non-integer ratios are slow), by more
+    ``INTER_AREA`` (the averaging filter, no aliasing). ``cv2.imencode`` writes a bare JFIF: no
+    EXIF (no GPS, no camera serial, no orientation tag: the pixels are already upright), no
+    ICC profile.
+
+    Args:
+        pixels: ``(H, W, 3) uint8`` BGR, upright (EXIF orientation applied).
+        long_sides: wanted long sides in pixels, in any order.
+        quality: JPEG quality (1-100).
+
+    Returns:
+        JPEG bytes in the order of ``long_sides``.
+
+    Raises:
+        InvalidImageError: the encoder failed.
+    """
+    out: dict[int, bytes] = {}
+    current = pixels
+    for side in sorted(set(long_sides), reverse=True):
+        h, w = current.shape[:2]
+        k = side / max(h, w)
+        if k < 1.0:
+            size = (max(1, round(w * k)), max(1, round(h * k)))
+            interpolation = cv2.INTER_LINEAR if k >= 0.5 else cv2.INTER_AREA
+            current = np.asarray(cv2.resize(current, size, interpolation=interpolation))
+        ok, buf = cv2.imencode(".jpg", current, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise InvalidImageError("JPEG encoding of a rendition failed")
+        out[side] = bytes(buf.tobytes())
+    return [out[side] for side in long_sides]

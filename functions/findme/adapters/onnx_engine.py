@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from findme import models
-from findme.adapters.image_decode import decode_image
+from findme.adapters.image_decode import decode_image, encode_renditions
 from findme.adapters.ort_sessions import create_session
 from findme.config import Settings
 from findme.domain import quality as quality_mod
@@ -189,7 +190,10 @@ class OnnxFaceEngine:
         return decode_image(
             data,
             max_pixels=self._settings.max_image_pixels,
-            min_long_side=2 * self._settings.detector_input_size,
+            # Detection wants 2x its input; previews want their own size from the pixels.
+            min_long_side=max(
+                2 * self._settings.detector_input_size, self._settings.photo_preview_px
+            ),
         )
 
     def analyze(
@@ -265,6 +269,12 @@ class OnnxFaceEngine:
         if not ok:
             raise ModelError("JPEG encoding of a face crop failed")
         return bytes(buf.tobytes())
+
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        """See :meth:`findme.ports.FaceEngine.render` (quality ``photo_rendition_quality``)."""
+        return encode_renditions(
+            image.pixels, tuple(long_sides), quality=self._settings.photo_rendition_quality
+        )
 
     # --- steps ------------------------------------------------------------------------------
     def detect(self, image: DecodedImage) -> list[DetectedFace]:

@@ -4,7 +4,9 @@ On AWS the CDK app in ``infra/`` declares these; locally this module builds the 
 from the same sources: the tables from :mod:`findme.tables`, the bucket with its 7-day
 lifecycle rule on ``archives/`` and the abort-incomplete-multipart rule, the digest queue
 with its dead-letter queue and the ``ObjectCreated`` notification on ``originals/``, and the
-JWT secret. Every function is idempotent (safe to run on a stack that already has them).
+JWT secret, and the bucket's CORS rules for browser uploads (presigned POST) and reads
+(presigned GET) from the web app. Every function is idempotent (safe to run on a stack that
+already has them).
 """
 
 from __future__ import annotations
@@ -28,6 +30,33 @@ LOCAL_SECRET_ACCESS_KEY = "test"  # noqa: S105 - a fixed, public local-only valu
 MAX_RECEIVE_COUNT = 5
 #: Days after which an incomplete multipart upload is aborted by the bucket lifecycle.
 ABORT_MULTIPART_DAYS = 1
+#: Origins of the web app on this machine (``findme local run`` on any port, Vite's server).
+LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*")
+#: Seconds a browser may cache a CORS preflight answer.
+CORS_MAX_AGE_S = 3000
+
+
+def bucket_cors_rules(origins: list[str]) -> list[dict[str, Any]]:
+    """The media bucket's CORS: presigned POST uploads and GETs from the web app's origins.
+
+    Args:
+        origins: allowed origins (``scheme://host[:port]``; S3 allows one ``*`` in each).
+
+    Returns:
+        ``CORSRules`` for ``PutBucketCors`` (the CDK app declares the same on AWS).
+    """
+    return [
+        {
+            "ID": "web-app",
+            "AllowedOrigins": origins,
+            "AllowedMethods": ["GET", "HEAD", "POST"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "Location"],
+            "MaxAgeSeconds": CORS_MAX_AGE_S,
+        }
+    ]
+
+
 #: The digest visibility timeout, seconds (above the digest Lambda's 5-minute timeout).
 DIGEST_VISIBILITY_TIMEOUT_S = 360
 
@@ -131,7 +160,8 @@ def _bucket_exists(s3: Any, bucket: str) -> bool:
 
 
 def create_bucket(settings: Settings, digest_queue_arn: str | None) -> None:
-    """The media bucket: lifecycle rules and the ``originals/`` -> SQS notification."""
+    """The media bucket: lifecycle rules, CORS for the web app (loopback origins and
+    ``Settings.cors_origins``) and the ``originals/`` -> SQS notification."""
     s3 = _client("s3", settings, settings.aws_endpoint_url)
     # moto answers CreateBucket on an existing us-east-1 bucket by emptying it (AWS keeps it):
     # never create a bucket that is there, or a restored local stack loses its photos.
@@ -164,6 +194,12 @@ def create_bucket(settings: Settings, digest_queue_arn: str | None) -> None:
                     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_DAYS},
                 },
             ]
+        },
+    )
+    s3.put_bucket_cors(
+        Bucket=settings.bucket,
+        CORSConfiguration={
+            "CORSRules": bucket_cors_rules([*LOOPBACK_ORIGINS, *settings.cors_origins])
         },
     )
     if digest_queue_arn:

@@ -5,7 +5,8 @@ at it, hands on the work a crashed run left unfinished (:mod:`findme.local.recov
 stack's state is on disk under the state directory and survives ``kill -9``), starts the
 digest worker (SQS poller fed by the bucket's notifications) and the
 in-process orchestrator, then serves the API with uvicorn on ``127.0.0.1:FINDME_PORT``
-(8080) until Ctrl-C, and stops everything it started. ``X-Forwarded-For`` is believed only
+(8080) until Ctrl-C, with the web app built by ``make web`` (``web/dist``, or
+``FINDME_WEB_DIR``) at ``/``, and stops everything it started. ``X-Forwarded-For`` is believed only
 from ``FINDME_TRUSTED_PROXIES`` (:func:`uvicorn_config`).
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from findme import wiring
-from findme.config import Settings, get_settings
+from findme.config import REPO_ROOT, Settings, get_settings
 from findme.observability import logger
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     os.environ["FINDME_LOCAL_WORKERS"] = "true"
     if args.port:
         os.environ["FINDME_PORT"] = str(args.port)
+    os.environ.setdefault("FINDME_WEB_DIR", str(REPO_ROOT / "web" / "dist"))
     wiring.reset()
     settings = get_settings()
     # Build the shared adapters before threads race for them (Qdrant local mode allows one
@@ -98,7 +100,12 @@ def _run(args: argparse.Namespace) -> int:
     print(f"recovered unfinished work: {report.as_dict()}")
     stop_workers = start_workers(settings, queue=queue)
     try:
-        print(f"FindMe API on http://{HOST}:{settings.port}  (Swagger UI: /docs; Ctrl-C stops)")
+        has_app = settings.web_dir is not None and (settings.web_dir / "index.html").is_file()
+        app_note = "the web app at /" if has_app else "no web app: `make web` builds it"
+        print(
+            f"FindMe on http://{HOST}:{settings.port}  ({app_note}; Swagger UI: /docs; "
+            "Ctrl-C stops)"
+        )
         uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
     finally:
         stop_workers()

@@ -1,7 +1,9 @@
 """The S3 key scheme, in one place: originals, face thumbnails, archives, selfies.
 
 ``originals/{group_id}/{image_id}[.ext]`` — an uploaded photo (any upload path: API, presigned
-POST, ``findme upload``); ``faces/{group_id}/{face_id}.jpg`` — a face thumbnail;
+POST, ``findme upload``); ``thumbnails/{group_id}/{image_id}.jpg`` and
+``previews/{group_id}/{image_id}.jpg`` — the photo's renditions for grids (long side 320 px)
+and the lightbox (1,280 px); ``faces/{group_id}/{face_id}.jpg`` — a face thumbnail;
 ``archives/{job_id}.zip`` — a download ZIP (bucket lifecycle deletes it after
 ``Settings.archive_retention_days``). Prefixes come from :class:`findme.config.Settings`.
 """
@@ -38,6 +40,8 @@ class KeyScheme:
     faces_prefix: str = "faces/"
     archives_prefix: str = "archives/"
     selfies_prefix: str = "selfies/"
+    thumbnails_prefix: str = "thumbnails/"
+    previews_prefix: str = "previews/"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyScheme:
@@ -46,6 +50,8 @@ class KeyScheme:
             faces_prefix=settings.faces_prefix,
             archives_prefix=settings.archives_prefix,
             selfies_prefix=settings.selfies_prefix,
+            thumbnails_prefix=settings.thumbnails_prefix,
+            previews_prefix=settings.previews_prefix,
         )
 
     # --- originals ---------------------------------------------------------------------
@@ -103,6 +109,26 @@ class KeyScheme:
         """Prefix of a group's face thumbnails, ``faces/{group_id}/``."""
         _check_id(group_id, "group_id")
         return f"{self.faces_prefix}{group_id}/"
+
+    def photo_thumbnail(self, group_id: str, image_id: str) -> str:
+        """``thumbnails/{group_id}/{image_id}.jpg``: the photo for grids."""
+        _check_id(image_id, "image_id")
+        return f"{self.group_thumbnails(group_id)}{image_id}.jpg"
+
+    def photo_preview(self, group_id: str, image_id: str) -> str:
+        """``previews/{group_id}/{image_id}.jpg``: the photo for a full-screen view."""
+        _check_id(image_id, "image_id")
+        return f"{self.group_previews(group_id)}{image_id}.jpg"
+
+    def group_thumbnails(self, group_id: str) -> str:
+        """Prefix of a group's photo thumbnails, ``thumbnails/{group_id}/``."""
+        _check_id(group_id, "group_id")
+        return f"{self.thumbnails_prefix}{group_id}/"
+
+    def group_previews(self, group_id: str) -> str:
+        """Prefix of a group's photo previews, ``previews/{group_id}/``."""
+        _check_id(group_id, "group_id")
+        return f"{self.previews_prefix}{group_id}/"
 
     def archive(self, job_id: str) -> str:
         """``archives/{job_id}.zip``."""

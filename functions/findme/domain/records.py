@@ -160,6 +160,9 @@ class Image:
     uploaded_by: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     processed_at: datetime | None = None
+    #: Renditions digest wrote (``None`` until the photo is processed).
+    thumbnail_key: str | None = None
+    preview_key: str | None = None
     #: Faces a curator deleted: a redelivered notification or an automatic re-digest never
     #: brings them back; a curator's reprocess clears the list.
     deleted_face_ids: list[str] = field(default_factory=list)

@@ -17,6 +17,12 @@ Using POST (AWS Signature Version 4)" and "Creating a POST Policy"):
 Refusals use S3's codes: 403 ``AccessDenied`` (policy, signature, expiry), 400
 ``EntityTooLarge`` / ``EntityTooSmall`` (size). Anything else passes to moto unchanged.
 
+Browsers: moto's server would answer every origin's preflight (flask-cors on the whole app),
+which would hide a bucket whose CORS rules are wrong. It is switched off
+(``MOTO_DISABLE_GLOBAL_CORS``), so moto answers preflights from the bucket's own CORS rules as
+S3 does; :class:`BucketCorsMiddleware` adds what moto leaves out, the
+``Access-Control-Allow-Origin`` of the POST upload's answer (and of a refused policy's).
+
 With ``--state-dir DIR`` moto's state is durable under ``DIR``
 (:mod:`findme.local.persistence`): restored at start, and every state-changing request is on
 disk before it is answered.
@@ -214,6 +220,54 @@ class PostPolicyMiddleware:
         return self._app(environ, start_response)
 
 
+class BucketCorsMiddleware:
+    """WSGI middleware: CORS headers from the bucket's rules on answers moto leaves bare."""
+
+    def __init__(self, app: WsgiApp, rules: Callable[[str], list[Any]]) -> None:
+        self._app = app
+        self._rules = rules  # bucket name -> moto's CORS rules (empty: unknown bucket)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        origin = environ.get("HTTP_ORIGIN")
+        method = environ.get("REQUEST_METHOD", "")
+        bucket = environ.get("PATH_INFO", "").strip("/").split("/")[0]
+        if not origin or method == "OPTIONS" or not bucket:
+            return self._app(environ, start_response)
+        extra = self._headers(bucket, origin, method)
+
+        def respond(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            if not any(name.lower() == "access-control-allow-origin" for name, _ in headers):
+                headers = [*headers, *extra]
+            return start_response(status, headers, *args)
+
+        return self._app(environ, respond)
+
+    def _headers(self, bucket: str, origin: str, method: str) -> list[tuple[str, str]]:
+        from moto.s3.utils import cors_matches_origin
+
+        for rule in self._rules(bucket):
+            if method in (rule.allowed_methods or []) and cors_matches_origin(
+                origin, rule.allowed_origins or []
+            ):
+                headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+                if rule.exposed_headers:
+                    exposed = ", ".join(rule.exposed_headers)
+                    headers.append(("Access-Control-Expose-Headers", exposed))
+                return headers
+        return []
+
+
+def _moto_bucket_cors(bucket: str) -> list[Any]:
+    """The CORS rules moto keeps for ``bucket`` (empty when there is no such bucket)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    try:
+        return list(s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket).cors)
+    except Exception:  # MissingBucket, or a path that is no bucket (SQS, SNS, ...)
+        return []
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve moto (all services) with POST policy checks on ``--host``:``--port``."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -222,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, default=None, help="keep moto's state here")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    # CORS as S3 answers it: from each bucket's rules, not flask-cors for every origin.
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
     # moto is imported late: MOTO_PORT must be set before it builds queue URLs.
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -237,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
             from findme.local.persistence import DurabilityMiddleware, durable
 
             app = DurabilityMiddleware(app, stack.enter_context(durable(args.state_dir)))
-        app = PostPolicyMiddleware(app, secret)
+        app = BucketCorsMiddleware(PostPolicyMiddleware(app, secret), _moto_bucket_cors)
         run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

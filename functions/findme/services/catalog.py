@@ -70,7 +70,8 @@ def save_image_faces(
     duplicates, because every id is deterministic and every write an upsert.
 
     Order:
-        1. thumbnails -> S3 (``put``, same keys on retry);
+        1. thumbnails -> S3 (``put``, same keys on retry; digest wrote the photo's thumbnail
+           and preview before);
         2. face items -> DynamoDB (``put_faces``, batch upsert);
         3. vectors -> Qdrant (``upsert``, point id = face id): only now can a search find
            the faces, and their items already exist;
@@ -169,7 +170,8 @@ def delete_image(
     """Delete an image and everything hanging off it.
 
     Order: vectors of the image (Qdrant filter on ``image_id``, catching even vectors whose
-    face item is missing) -> original and thumbnails (S3) -> face items -> person counts ->
+    face item is missing) -> original, photo renditions and face thumbnails (S3) -> face
+    items -> person counts ->
     the image's id in its group's common photos -> the image item, last (it leads a retry
     to the rest). A missing image is a no-op (idempotent).
 
@@ -186,14 +188,19 @@ def delete_image(
         return DeleteResult()
     vectors.delete_image(image_id)
     faces = metadata.list_faces_of_image(image_id)
-    store.delete([image.s3_key, *(f.thumbnail_key for f in faces if f.thumbnail_key)])
+    object_keys = [
+        image.s3_key,
+        *_renditions_of(image),
+        *(f.thumbnail_key for f in faces if f.thumbnail_key),
+    ]
+    store.delete(object_keys)
     result = _remove_faces(faces, metadata=metadata, vectors=None, store=None)
     _drop_common_photo(image, metadata)
     metadata.delete_image(image_id)
     return DeleteResult(
         images=1,
         faces=result.faces,
-        objects=1 + sum(1 for f in faces if f.thumbnail_key),
+        objects=len(object_keys),
         persons_updated=result.persons_updated,
         persons_deleted=result.persons_deleted,
     )
@@ -210,8 +217,8 @@ def delete_group(
     """Delete a group and all it holds: vectors, objects, faces, images, persons, etc.
 
     Order: every vector of the group (one Qdrant filter delete) -> every object under
-    ``originals/{group_id}/`` and ``faces/{group_id}/`` and every original/thumbnail key the
-    items name -> face items -> image items ->
+    ``originals/``, ``thumbnails/``, ``previews/`` and ``faces/{group_id}/`` and every
+    original/rendition/thumbnail key the items name -> face items -> image items ->
     persons, assignments, sections, memberships -> the group item, last. Archives expire by
     the bucket lifecycle rule. Idempotent; a missing group still sweeps what is left.
 
@@ -240,10 +247,16 @@ def delete_group(
             [
                 *(
                     info.key
-                    for prefix in (keys.group_originals(group_id), keys.group_faces(group_id))
+                    for prefix in (
+                        keys.group_originals(group_id),
+                        keys.group_thumbnails(group_id),
+                        keys.group_previews(group_id),
+                        keys.group_faces(group_id),
+                    )
                     for info in store.list(prefix)
                 ),
                 *(image.s3_key for image in images),
+                *(key for image in images for key in _renditions_of(image)),
                 *(f.thumbnail_key for f in faces if f.thumbnail_key),
             ]
         )
@@ -336,6 +349,11 @@ def refresh_persons(
             continue
         updated.append(person_id)
     return updated, deleted
+
+
+def _renditions_of(image: Image) -> list[str]:
+    """The keys of the photo's thumbnail and preview that digest recorded on the item."""
+    return [key for key in (image.thumbnail_key, image.preview_key) if key]
 
 
 def _drop_common_photo(image: Image, metadata: MetadataStore) -> None:

@@ -1,8 +1,12 @@
-"""Digest one uploaded photo: faces, thumbnails, vectors, incremental person assignment.
+"""Digest one uploaded photo: renditions, faces, thumbnails, vectors, person assignment.
 
 Per original ``originals/{group_id}/{image_id}[.ext]``: read it from S3, decode (EXIF
 orientation applied), detect, align, embed, score quality (and attributes when enabled),
-write face thumbnails ``faces/{group_id}/{face_id}.jpg``, image and face items and vectors
+render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
+``photo_thumbnail_px``, 320) and preview ``previews/{group_id}/{image_id}.jpg``
+(``photo_preview_px``, 1,280) from the decoded pixels and write them (in a thread, while the
+models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, image and face items
+and vectors
 (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
 (:func:`findme.services.cluster.assign_new_faces`), then mark the image ``processed``.
 
@@ -19,12 +23,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from findme.config import Settings
-from findme.domain.faces import DetectedFace, face_id_for
+from findme.domain.faces import DecodedImage, DetectedFace, face_id_for
 from findme.domain.keys import CONTENT_TYPES, KeyScheme, OriginalKey
 from findme.domain.records import Face, Image, ImageStatus, utcnow
 from findme.errors import DependencyError, ImageTooLargeError, InvalidInputError, NotFoundError
@@ -32,6 +37,8 @@ from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
 from findme.services.media import check_image
 
+#: Content type of the photo's thumbnail and preview.
+RENDITION_CONTENT_TYPE = "image/jpeg"
 #: Object metadata names (``x-amz-meta-*``) an upload may set; read when the image item is new.
 META_UPLOADED_BY = "uploaded-by"
 META_FILE_NAME = "file-name"
@@ -69,7 +76,8 @@ class DigestOutcome:
         face_count: faces written.
         assigned: new faces joined to an existing person by incremental assignment.
         reason: why ``failed`` / ``skipped``, as ``"<error code>: <message>"``.
-        timings_ms: ``read``, ``analyze``, ``save``, ``assign``, ``total`` in milliseconds.
+        timings_ms: ``read``, ``analyze``, ``render`` and ``render_put`` (the renditions, in a
+            thread overlapping ``analyze``), ``save``, ``assign``, ``total`` in milliseconds.
     """
 
     key: str
@@ -177,14 +185,19 @@ def _digest(
     # without passing the API: the same reason codes as the API's answers.
     check_image(data, image.file_name or image.s3_key, settings)
     decoded = deps.engine.decode(data)
-    analysis = deps.engine.analyze(
-        decoded,
-        embed=True,
-        quality=True,
-        attributes=settings.enable_age_gender or settings.enable_emotion,
-        crops=True,
-    )
-    timings["analyze"] = _ms(t0)
+    # The renditions are rendered and written while the models run: their S3 puts wait on
+    # the network, not the CPU, so the photo's previews add little to digest's wall time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="renditions") as pool:
+        rendering = pool.submit(_write_renditions, image, decoded, keys, deps)
+        analysis = deps.engine.analyze(
+            decoded,
+            embed=True,
+            quality=True,
+            attributes=settings.enable_age_gender or settings.enable_emotion,
+            crops=True,
+        )
+        timings["analyze"] = _ms(t0)
+        timings.update(rendering.result())  # raises what the thread raised (retry)
 
     previous = {f.face_id: f for f in deps.metadata.list_faces_of_image(image.image_id)}
     deleted = set(image.deleted_face_ids)  # a curator deleted them: never written again
@@ -238,6 +251,29 @@ def _digest(
         assigned=assigned,
         timings_ms=timings,
     )
+
+
+def _write_renditions(
+    image: Image, decoded: DecodedImage, keys: KeyScheme, deps: DigestDeps
+) -> dict[str, float]:
+    """Render the photo's thumbnail and preview and put them in S3; their keys go on ``image``.
+
+    Returns:
+        Milliseconds spent: ``render`` (resize + JPEG) and ``render_put`` (both puts).
+    """
+    t0 = time.perf_counter()
+    settings = deps.settings
+    thumbnail, preview = deps.engine.render(
+        decoded, [settings.photo_thumbnail_px, settings.photo_preview_px]
+    )
+    rendered = _ms(t0)
+    t0 = time.perf_counter()
+    thumbnail_key = keys.photo_thumbnail(image.group_id, image.image_id)
+    preview_key = keys.photo_preview(image.group_id, image.image_id)
+    deps.store.put(thumbnail_key, thumbnail, RENDITION_CONTENT_TYPE)
+    deps.store.put(preview_key, preview, RENDITION_CONTENT_TYPE)
+    image.thumbnail_key, image.preview_key = thumbnail_key, preview_key
+    return {"render": rendered, "render_put": _ms(t0)}
 
 
 def face_record(

@@ -164,6 +164,21 @@ def join_group(
     return membership
 
 
+def join_by_invite(
+    metadata: MetadataStore, principal: Principal, invite_code: str
+) -> tuple[Group, Membership]:
+    """Join the group whose invite code this is (an invite link carries the code alone).
+
+    Raises:
+        PermissionDeniedError: ``invalid_invite_code`` when no group has it (the same answer
+            as a wrong code for a known group, so codes cannot be told apart).
+    """
+    group = metadata.find_group_by_invite(invite_code.strip().upper())
+    if group is None:
+        raise PermissionDeniedError("Invalid invite code", code="invalid_invite_code")
+    return group, join_group(metadata, principal, group.group_id, invite_code)
+
+
 def set_common_photos(
     metadata: MetadataStore, principal: Principal, group_id: str, image_ids: list[str]
 ) -> Group:

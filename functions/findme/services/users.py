@@ -222,16 +222,20 @@ def sign_in(
 ) -> tuple[User, IssuedToken]:
     """Exchange phone + OTP for a token (returning users).
 
+    Only the phone's holder has the code, so ``unknown_user`` tells nobody else whether the
+    phone is registered; the code is then kept (not consumed) so that the app can go on to
+    ``POST /register`` with it and a selfie, without a second SMS.
+
     Raises:
-        AuthenticationError: bad code; ``unknown_user`` when no user has this phone (the
-            code is consumed either way, so probing phones costs an SMS each).
+        AuthenticationError: bad code; ``unknown_user`` when no user has this phone.
     """
-    phone = otps.verify(phone_number, otp)
+    phone = otps.verify(phone_number, otp, consume=False)
     user = metadata.find_user_by_phone(phone)
     if user is None:
         raise AuthenticationError(
             "No user with this phone number; register first", code="unknown_user"
         )
+    otps.consume(phone, otp)
     return user, tokens.issue(user)
 
 

@@ -9,7 +9,11 @@
    on routes that need a token, else the client address and the body's phone number),
 4. the routers named in :data:`ROUTER_MODULES`,
 5. the OpenAPI document's error responses (:mod:`findme.web.openapi`: one ``ErrorOut``
-   schema, every status each operation can answer with).
+   schema, every status each operation can answer with),
+6. CORS for the origins in ``Settings.cors_origins`` (the web app on CloudFront, Vite's dev
+   server), outermost so preflights and error answers carry the headers too,
+7. the built web app at ``/`` when ``Settings.web_dir`` holds one (``findme local run``;
+   :mod:`findme.web.static`).
 
 Adding routes (e.g. the curation API): write ``findme/web/routes/<name>.py`` exposing
 ``router = APIRouter(tags=[...])`` built on the aliases in :mod:`findme.web.deps`, and
@@ -36,6 +40,7 @@ import importlib
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from findme.config import Settings, get_settings
 from findme.ports import RateLimiter
@@ -44,6 +49,17 @@ from findme.web.errors import install_error_handlers
 from findme.web.limits import BodySizeLimitMiddleware
 from findme.web.openapi import install_contract
 from findme.web.ratelimit import RateLimitHeadersMiddleware
+from findme.web.static import install_web_app
+
+#: Seconds a browser may cache the API's CORS preflight answers.
+CORS_MAX_AGE_S = 600
+#: Response headers a cross-origin app may read.
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+)
 
 #: Router modules, each exposing ``router: APIRouter``. Append yours (see module docstring).
 ROUTER_MODULES: list[str] = [
@@ -139,5 +155,16 @@ def create_app(
                 continue
             raise
         app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=list(RATE_LIMIT_HEADERS),
+            max_age=CORS_MAX_AGE_S,
+        )
+    if settings.web_dir is not None:
+        install_web_app(app, settings.web_dir)
     install_contract(app)
     return app

@@ -21,6 +21,7 @@ alias                  gives
 ``Vectors``            :class:`~findme.ports.VectorIndex`
 ``Engine``             :class:`~findme.ports.FaceEngine` (loads models lazily)
 ``Jobs``               :class:`~findme.ports.Orchestrator`
+``PhotoLinker``        image -> :class:`~findme.services.media.PhotoLinks` (presigned URLs)
 ``Tokens``             :class:`~findme.services.auth.TokenService`
 ``Counters``           the shared :class:`~findme.ports.RateLimiter` (route limits, SMS budgets)
 ``Otps``               :class:`~findme.services.auth.OtpService` (with the SMS budgets)
@@ -54,7 +55,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from findme import wiring
 from findme.config import Settings
 from findme.domain.ratelimits import binding
-from findme.domain.records import GroupRole, Role
+from findme.domain.records import GroupRole, Image, Role
 from findme.errors import (
     AuthenticationError,
     FindMeError,
@@ -81,6 +82,7 @@ from findme.services.auth import (
     resolve_jwt_secret,
 )
 from findme.services.groups import ANY_MEMBER, CURATORS, GroupAccess, authorize_group
+from findme.services.media import PhotoLinks, photo_links
 from findme.services.sms_budget import SmsBudget
 from findme.web.errors import raises
 from findme.web.pagination import PageParams
@@ -147,6 +149,18 @@ Vectors = Annotated[VectorIndex, Depends(vector_index)]
 Engine = Annotated[FaceEngine, Depends(face_engine)]
 Jobs = Annotated[Orchestrator, Depends(orchestrator)]
 Sms = Annotated[Notifier, Depends(notifier)]
+
+
+def photo_linker(objects: Objects, settings: SettingsDep) -> Callable[[Image], PhotoLinks]:
+    """Image -> presigned URLs of original, thumbnail and preview (``presigned_url_expiry_s``)."""
+
+    def links(image: Image) -> PhotoLinks:
+        return photo_links(objects, image, expires_s=settings.presigned_url_expiry_s)
+
+    return links
+
+
+PhotoLinker = Annotated[Callable[[Image], PhotoLinks], Depends(photo_linker)]
 
 
 # --- tokens and OTP ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from findme.domain.records import Group, GroupRole, Image, Job, JobStatus
 from findme.services.groups import GroupSummary
+from findme.services.media import PhotoLinks
 
 _UUID = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
 
@@ -262,8 +263,11 @@ class JoinRequest(BaseModel):
 
 
 class JoinOut(BaseModel):
-    model_config = example(group_id=_UUID, role="member", message="Joined the group.")
+    model_config = example(
+        group_id=_UUID, group_name="Summer Gala", role="member", message="Joined the group."
+    )
     group_id: str
+    group_name: str | None = None
     role: GroupRole
     message: str
 
@@ -347,7 +351,14 @@ class PresignOut(BaseModel):
 class PhotoOut(BaseModel):
     image_id: str
     group_id: str
-    url: str
+    url: str = Field(description="The original, as uploaded.")
+    thumbnail_url: str | None = Field(
+        default=None,
+        description="Long side 320 px, EXIF-oriented, no metadata (null until processed).",
+    )
+    preview_url: str | None = Field(
+        default=None, description="Long side 1,280 px, EXIF-oriented, no metadata."
+    )
     expires: datetime
     similarity_score: float | None = Field(
         default=None, description="Best cosine similarity to the user's reference faces."
@@ -361,6 +372,8 @@ class GetOut(BaseModel):
                 "image_id": _UUID,
                 "group_id": _UUID,
                 "url": "https://findme-media.s3.amazonaws.com/originals/...?X-Amz-Signature=...",
+                "thumbnail_url": "https://findme-media.s3.amazonaws.com/thumbnails/...",
+                "preview_url": "https://findme-media.s3.amazonaws.com/previews/...",
                 "expires": "2026-11-22T11:00:00Z",
                 "similarity_score": 0.71,
             }
@@ -385,6 +398,8 @@ class ImageOut(BaseModel):
         description="",
         section_id=None,
         url="https://...",
+        thumbnail_url="https://...",
+        preview_url="https://...",
         expires="2026-11-22T11:00:00Z",
     )
     image_id: str
@@ -406,6 +421,8 @@ class ImageOut(BaseModel):
     created_at: datetime
     processed_at: datetime | None = None
     url: str | None = None
+    thumbnail_url: str | None = Field(default=None, description="Long side 320 px.")
+    preview_url: str | None = Field(default=None, description="Long side 1,280 px.")
     expires: datetime | None = None
 
 
@@ -481,7 +498,7 @@ def group_out(summary: GroupSummary, *, show_invite: bool = True) -> GroupOut:
     )
 
 
-def image_out(image: Image, url: str | None = None, expires: datetime | None = None) -> ImageOut:
+def image_out(image: Image, links: PhotoLinks | None = None) -> ImageOut:
     return ImageOut(
         image_id=image.image_id,
         group_id=image.group_id,
@@ -501,8 +518,10 @@ def image_out(image: Image, url: str | None = None, expires: datetime | None = N
         uploaded_by=image.uploaded_by,
         created_at=image.created_at,
         processed_at=image.processed_at,
-        url=url,
-        expires=expires,
+        url=links.url if links else None,
+        thumbnail_url=links.thumbnail_url if links else None,
+        preview_url=links.preview_url if links else None,
+        expires=links.expires if links else None,
     )
 
 

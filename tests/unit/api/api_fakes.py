@@ -120,6 +120,9 @@ class FakeEngine:
     def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
         return b""
 
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        return [b"jpeg-%d" % side for side in long_sides]
+
 
 @dataclass
 class FakeOrchestrator:

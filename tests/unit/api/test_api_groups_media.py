@@ -405,3 +405,58 @@ def test_failed_upload_leaves_nothing_behind(stores: Stores) -> None:
     assert stores.objects.head(puts[0]) is None
     counts = api.client.get(f"/groups/{gid}", headers=api.auth(owner)).json()["image_counts"]
     assert counts["total"] == 0
+
+
+def test_join_by_invite_code_alone(api: Api, event: dict[str, Any]) -> None:
+    # Given an invite link's code (typed in lower case, with spaces, as people do)
+    code = f"  {event['group']['invite_code'].lower()} "
+    # When the outsider joins with the code alone, Then they are a member of that group
+    response = api.client.post(
+        "/join", json={"invite_code": code}, headers=api.auth(event["outsider"])
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["group_id"], body["group_name"], body["role"]) == (
+        event["gid"],
+        event["group"]["group_name"],
+        "member",
+    )
+    detail = api.client.get(f"/groups/{event['gid']}", headers=api.auth(event["outsider"]))
+    assert detail.status_code == 200
+    # And joining again keeps the role (the owner stays owner)
+    again = api.client.post("/join", json={"invite_code": code}, headers=api.auth(event["owner"]))
+    assert again.json()["role"] == "owner"
+    # An unknown code is 403 like a wrong one, and the route needs a token
+    response = api.client.post(
+        "/join", json={"invite_code": "NOSUCHCODE"}, headers=api.auth(event["outsider"])
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "invalid_invite_code")
+    assert api.client.post("/join", json={"invite_code": code}).status_code == 401
+
+
+def test_photos_carry_thumbnail_and_preview_urls(api: Api, event: dict[str, Any]) -> None:
+    s = api.stores
+    gid, me = event["gid"], event["member_vec"]
+    # Given a photo of the member that digest rendered, and one from before renditions existed
+    rendered = s.photo(gid, [s.near(me)])
+    rendered.thumbnail_key = f"thumbnails/{gid}/{rendered.image_id}.jpg"
+    rendered.preview_key = f"previews/{gid}/{rendered.image_id}.jpg"
+    s.metadata.put_image(rendered)
+    older = s.photo(gid, [s.near(me)])
+    # When the member asks for their photos
+    body = api.client.get("/get", headers=api.auth(event["member"])).json()
+    photos = {p["image_id"]: p for p in body["personal_images"]}
+    # Then the rendered one has three presigned URLs, the older one only its original
+    assert (
+        f"/thumbnails/{gid}/{rendered.image_id}.jpg?" in photos[rendered.image_id]["thumbnail_url"]
+    )
+    assert f"/previews/{gid}/{rendered.image_id}.jpg?" in photos[rendered.image_id]["preview_url"]
+    assert "/originals/" in photos[rendered.image_id]["url"]
+    assert photos[older.image_id]["thumbnail_url"] is None
+    assert photos[older.image_id]["preview_url"] is None
+    # And the organiser's image list carries the same three
+    items = api.client.get(f"/groups/{gid}/images", headers=api.auth(event["owner"])).json()
+    listed = {i["image_id"]: i for i in items["items"]}
+    assert "/thumbnails/" in listed[rendered.image_id]["thumbnail_url"]
+    assert "/previews/" in listed[rendered.image_id]["preview_url"]
+    assert "/originals/" in listed[older.image_id]["url"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,9 @@ class NoFaceEngine:
 
     def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
         return b""
+
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        return [b"jpeg-%d" % side for side in long_sides]
 
 
 @pytest.fixture

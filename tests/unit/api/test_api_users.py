@@ -113,11 +113,16 @@ def test_returning_user_signs_in_with_otp(api: Api) -> None:
     assert response.json()["user_id"] == user_id
     # A phone with no user is 401 unknown_user
     stranger = new_phone()
-    response = api.client.post(
-        "/auth/token", json={"phone_number": stranger, "otp": _otp(api, stranger)}
-    )
+    stranger_code = _otp(api, stranger)
+    response = api.client.post("/auth/token", json={"phone_number": stranger, "otp": stranger_code})
     assert response.status_code == 401
     assert response.json()["code"] == "unknown_user"
+    # ... and the code is kept: the app registers with it and a selfie, without a second SMS
+    selfie = api.engine.register(jpeg(seed=41), [detected(api.stores.identity())])
+    assert _register(api, stranger, stranger_code, selfie).status_code == 201
+    # A returning user's code is used up by signing in
+    response = api.client.post("/auth/token", json={"phone_number": phone, "otp": code})
+    assert response.status_code == 401
 
 
 def test_admin_phone_gets_admin_role(api: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ class FakeEngine:
 
     def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
         return b"jpeg"
+
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        return [b"jpeg-%d" % side for side in long_sides]
 
     def analyze(self, data: bytes | DecodedImage, **options: bool) -> ImageAnalysis:
         if not isinstance(data, bytes) or not data.startswith(b"JPEG"):

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from findme.adapters.image_decode import decode_image
+from findme.adapters.image_decode import decode_image, encode_renditions
 from findme.errors import ImageTooLargeError, InvalidImageError
-from PIL import Image
+from PIL import Image, ImageOps
 
 LIMIT = 50_000_000
 
@@ -140,7 +140,6 @@ def test_exif_orientation_matches_pillow(orientation: int) -> None:
     # When decoded
     image = decode_image(data, max_pixels=LIMIT)
     # Then the pixels equal Pillow's exif_transpose (within JPEG noise), sizes follow
-    from PIL import ImageOps
 
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
     assert image.pixels.shape == expected.shape
@@ -158,3 +157,38 @@ def test_large_jpeg_is_decoded_reduced_with_original_size_kept() -> None:
     assert (image.width, image.height) == (4000, 3000)
     assert image.pixels.shape == (1500, 2000, 3)
     assert image.scale == pytest.approx(2.0)
+
+
+def test_renditions_are_upright_sized_and_carry_no_metadata() -> None:
+    # Given a 3,000 x 2,000 JPEG shot rotated (EXIF orientation 6) with GPS and a capture time
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:17 14:03:22"
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPSLatitude
+    data = _encode(_gradient(3000, 2000), "JPEG", quality=90, exif=exif.tobytes())
+    decoded = decode_image(data, max_pixels=50_000_000, min_long_side=1280)
+    # When the thumbnail (320) and preview (1,280) are rendered
+    thumbnail, preview = encode_renditions(decoded.pixels, [320, 1280], quality=82)
+    # Then both are upright (portrait, as the camera was held) at their long side
+    sizes = [Image.open(io.BytesIO(jpeg)).size for jpeg in (thumbnail, preview)]
+    assert sizes == [(213, 320), (853, 1280)]
+    # And they carry no EXIF (no GPS, no orientation tag to rotate them twice), no ICC profile
+    for jpeg in (thumbnail, preview):
+        opened = Image.open(io.BytesIO(jpeg))
+        assert len(opened.getexif()) == 0
+        assert "exif" not in opened.info
+        assert "icc_profile" not in opened.info
+    # And the preview's pixels are the oriented original's, shrunk (mean error of JPEG noise)
+    expected = np.asarray(
+        ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB").resize((853, 1280))
+    ).astype(np.float32)
+    got = np.asarray(Image.open(io.BytesIO(preview)).convert("RGB")).astype(np.float32)
+    assert float(np.abs(got - expected).mean()) < 4.0
+
+
+def test_small_photos_are_never_upscaled() -> None:
+    # Given a 300 x 200 PNG
+    decoded = decode_image(_encode(_gradient(300, 200), "PNG"), max_pixels=50_000_000)
+    # When rendered at 320 and 1,280, Then both keep 300 x 200
+    renditions = encode_renditions(decoded.pixels, [320, 1280], quality=82)
+    assert [Image.open(io.BytesIO(j)).size for j in renditions] == [(300, 200), (300, 200)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +87,9 @@ class FakeEngine:
 
     def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
         return b"jpeg"
+
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        return [b"jpeg-%d" % side for side in long_sides]
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +310,48 @@ def test_deleted_image_is_not_recreated_by_a_late_notification(
     assert deps.metadata.get_images([image_id]) == []
     assert deps.metadata.list_faces_of_image(image_id) == []
     assert deps.vectors.get([face_id_for(image_id, 0)]) == []
+
+
+def test_digest_writes_thumbnail_and_preview_and_image_delete_removes_them(
+    deps: DigestDeps, group_id: str
+) -> None:
+    # Given a digested photo
+    key, image_id = upload(deps, group_id, b"IMG\x02\x05")
+    outcome = digest_object(key, deps)
+    # Then its thumbnail (320) and preview (1,280) sit under their own prefixes, named on the
+    # image item, and the rendering time is measured
+    image = deps.metadata.get_image(image_id)
+    assert image.thumbnail_key == f"thumbnails/{group_id}/{image_id}.jpg"
+    assert image.preview_key == f"previews/{group_id}/{image_id}.jpg"
+    assert deps.store.get(image.thumbnail_key) == b"jpeg-320"
+    assert deps.store.get(image.preview_key) == b"jpeg-1280"
+    assert outcome.timings_ms["render"] >= 0
+    # When a rendition is lost and the photo is reprocessed (digest again, forced)
+    deps.store.delete([image.preview_key])
+    digest_object(key, deps, force=True)
+    # Then it is rebuilt
+    assert deps.store.get(image.preview_key) == b"jpeg-1280"
+    # When the image is deleted, Then the renditions go with the original
+    from findme.services.catalog import delete_image
+
+    result = delete_image(image_id, metadata=deps.metadata, vectors=deps.vectors, store=deps.store)
+    assert result.objects == 1 + 2 + 2  # original, renditions, two face thumbnails
+    assert deps.store.head(image.thumbnail_key) is None
+    assert deps.store.head(image.preview_key) is None
+    assert deps.store.head(key) is None
+
+
+def test_group_delete_sweeps_renditions_even_without_items(deps: DigestDeps, group_id: str) -> None:
+    # Given a digested photo and a stray rendition no item names (an interrupted digest)
+    key, _ = upload(deps, group_id, b"IMG\x01\x06")
+    digest_object(key, deps)
+    stray = KeyScheme().photo_preview(group_id, "stray")
+    deps.store.put(stray, b"x", "image/jpeg")
+    # When the group is deleted
+    from findme.services.catalog import delete_group
+
+    delete_group(group_id, metadata=deps.metadata, vectors=deps.vectors, store=deps.store)
+    # Then nothing is left under any of the group's prefixes
+    keys = KeyScheme()
+    for prefix in (keys.group_thumbnails(group_id), keys.group_previews(group_id)):
+        assert list(deps.store.list(prefix)) == []

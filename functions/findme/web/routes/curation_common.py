@@ -115,6 +115,7 @@ class PersonOut(BaseModel):
         face_count=12,
         image_count=11,
         cover_face_id=_FACE,
+        cover_thumbnail_url="https://findme-media.s3.amazonaws.com/faces/...",
         linked_user_id=None,
         created_at="2026-05-01T12:00:00Z",
         updated_at="2026-05-02T08:30:00Z",
@@ -127,12 +128,16 @@ class PersonOut(BaseModel):
     face_count: int
     image_count: int
     cover_face_id: str | None
+    cover_thumbnail_url: str | None = Field(
+        default=None,
+        description="Presigned URL of the cover face's crop (in person lists and details).",
+    )
     linked_user_id: str | None
     created_at: datetime
     updated_at: datetime
 
 
-def person_out(person: Person) -> PersonOut:
+def person_out(person: Person, cover_thumbnail_url: str | None = None) -> PersonOut:
     return PersonOut(
         person_id=person.person_id,
         group_id=person.group_id,
@@ -141,6 +146,7 @@ def person_out(person: Person) -> PersonOut:
         face_count=person.face_count,
         image_count=person.image_count,
         cover_face_id=person.cover_face_id,
+        cover_thumbnail_url=cover_thumbnail_url,
         linked_user_id=person.linked_user_id,
         created_at=person.created_at,
         updated_at=person.updated_at,

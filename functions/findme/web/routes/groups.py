@@ -75,6 +75,28 @@ def join_group(
 
 
 @router.post(
+    "/join",
+    response_model=JoinOut,
+    summary="Join a group by its invite code alone (invite links, QR codes)",
+    responses=error_responses(401, 403, 422),
+)
+def join_by_invite(
+    body: JoinRequest, principal: deps.CurrentUser, metadata: deps.Metadata
+) -> JoinOut:
+    """What an invite link ``/e/{invite_code}`` does once the attendee is signed in: makes
+    the caller a ``member`` of the code's group (idempotent) and names the group. An unknown
+    code is 403 ``invalid_invite_code``; signing in first keeps codes from being probed
+    anonymously (every call counts against the caller's rate limit)."""
+    group, membership = groups_service.join_by_invite(metadata, principal, body.invite_code)
+    return JoinOut(
+        group_id=group.group_id,
+        group_name=group.name,
+        role=membership.role,
+        message="Joined the group.",
+    )
+
+
+@router.post(
     "/update-group",
     response_model=MessageOut,
     summary="Set the group's common photos (shown to every member)",

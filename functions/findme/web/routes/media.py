@@ -19,11 +19,11 @@ from findme.errors import (
     PermissionDeniedError,
     UnsupportedMediaTypeError,
 )
-from findme.ports import MetadataStore, ObjectStore
+from findme.ports import MetadataStore
 from findme.services import catalog, media, processing, search
 from findme.services.auth import Principal
 from findme.services.groups import CURATORS, GroupAccess, authorize_group
-from findme.services.media import CheckedImage
+from findme.services.media import CheckedImage, PhotoLinks
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.schemas import (
@@ -206,7 +206,7 @@ def get_photos(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
-    objects: deps.Objects,
+    links: deps.PhotoLinker,
     vectors: deps.Vectors,
     user_id: Annotated[str | None, Query(description="Whose photos (default: mine).")] = None,
     phone_number: Annotated[str | None, Query(description="Whose photos, by phone.")] = None,
@@ -236,8 +236,8 @@ def get_photos(
             phone_number=phone_number,
             group_id=group_id,
         )
-    personal = [_photo(objects, settings, image, score) for image, score in found.personal]
-    common = [_photo(objects, settings, image, None) for image in found.common]
+    personal = [_photo(links(image), image, score) for image, score in found.personal]
+    common = [_photo(links(image), image, None) for image in found.common]
     return GetOut(personal_images=personal, common_images=common)
 
 
@@ -251,13 +251,14 @@ def _curator_access(
         return None
 
 
-def _photo(objects: ObjectStore, settings: Settings, image: Image, score: float | None) -> PhotoOut:
-    url, expires = objects.presigned_get(image.s3_key, expires_s=settings.presigned_url_expiry_s)
+def _photo(links: PhotoLinks, image: Image, score: float | None) -> PhotoOut:
     return PhotoOut(
         image_id=image.image_id,
         group_id=image.group_id,
-        url=url,
-        expires=expires,
+        url=links.url,
+        thumbnail_url=links.thumbnail_url,
+        preview_url=links.preview_url,
+        expires=links.expires,
         similarity_score=score,
     )
 
@@ -265,20 +266,18 @@ def _photo(objects: ObjectStore, settings: Settings, image: Image, score: float 
 @router.get(
     "/images/{image_id}",
     response_model=ImageOut,
-    summary="An image's metadata and a signed URL",
+    summary="An image's metadata and signed URLs (original, thumbnail, preview)",
     responses=error_responses(401, 403, 404),
 )
 def get_image(
     image_id: str,
     principal: deps.CurrentUser,
-    settings: deps.SettingsDep,
     metadata: deps.Metadata,
-    objects: deps.Objects,
+    links: deps.PhotoLinker,
 ) -> ImageOut:
     """Owner/photographer of the image's group (or admin)."""
     image, _ = media.image_for_curator(metadata, principal, image_id)
-    url, expires = objects.presigned_get(image.s3_key, expires_s=settings.presigned_url_expiry_s)
-    return image_out(image, url, expires)
+    return image_out(image, links(image))
 
 
 @router.put(
@@ -321,7 +320,8 @@ def delete_image(
     objects: deps.Objects,
     vectors: deps.Vectors,
 ) -> MessageOut:
-    """The original, face thumbnails, face items, vectors and person counts go; the image
+    """The original, its thumbnail and preview, face thumbnails, face items, vectors and
+    person counts go; the image
     leaves the group's common photos. Owner/photographer (or admin). Repeat on a 503: the
     image item goes last, so a retry finishes the delete."""
     image, _ = media.image_for_curator(metadata, principal, image_id)

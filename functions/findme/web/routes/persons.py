@@ -59,6 +59,7 @@ def list_persons(
     scope: Scope,
     metadata: deps.Metadata,
     page: deps.Page,
+    thumbs: ThumbnailUrls,
     sort: Annotated[Literal["name", "created", "face_count"], Query()] = "face_count",
     order: Annotated[
         Literal["asc", "desc"] | None, Query(description="Default: desc, name asc.")
@@ -66,7 +67,8 @@ def list_persons(
     include_hidden: Annotated[bool, Query(description="Curators only.")] = False,
 ) -> PersonPage:
     """Curators: every person (hidden ones when asked). Members: only their own persons
-    (matched to their selfie), never other attendees."""
+    (matched to their selfie), never other attendees. Each has its cover face's crop as
+    ``cover_thumbnail_url``."""
     result = svc.list_persons(
         metadata,
         scope,
@@ -77,7 +79,12 @@ def list_persons(
         limit=page.limit,
         cursor=page.cursor,
     )
-    return PersonPage(items=[person_out(p) for p in result.items], next_cursor=result.cursor)
+    covers = {
+        f.face_id: thumbs(f)
+        for f in metadata.get_faces([p.cover_face_id for p in result.items if p.cover_face_id])
+    }
+    items = [person_out(p, covers.get(p.cover_face_id or "")) for p in result.items]
+    return PersonPage(items=items, next_cursor=result.cursor)
 
 
 class PersonDetailOut(BaseModel):
@@ -100,7 +107,7 @@ def get_person(
     faces = [face_out(f, thumbs) for f in details.faces]
     cover = next((f for f in faces if f.face_id == details.person.cover_face_id), None)
     return PersonDetailOut(
-        person=person_out(details.person),
+        person=person_out(details.person, cover.thumbnail_url if cover else None),
         faces=faces,
         image_ids=details.image_ids,
         cover_face=cover,
@@ -184,10 +191,17 @@ class ImagePage(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def person_images(
-    person_id: str, scope: Scope, metadata: deps.Metadata, page: deps.Page
+    person_id: str,
+    scope: Scope,
+    metadata: deps.Metadata,
+    page: deps.Page,
+    links: deps.PhotoLinker,
 ) -> ImagePage:
+    """With presigned ``url``, ``thumbnail_url`` and ``preview_url`` per image."""
     result = svc.person_images(metadata, scope, person_id, limit=page.limit, cursor=page.cursor)
-    return ImagePage(items=[image_out(i) for i in result.items], next_cursor=result.cursor)
+    return ImagePage(
+        items=[image_out(i, links(i)) for i in result.items], next_cursor=result.cursor
+    )
 
 
 class ReclusterRequest(BaseModel):

@@ -167,6 +167,7 @@ def list_images(
     scope: Scope,
     metadata: deps.Metadata,
     page: deps.Page,
+    links: deps.PhotoLinker,
     section_id: Annotated[str | None, Query()] = None,
     person_id: Annotated[str | None, Query()] = None,
     taken_after: Annotated[
@@ -174,7 +175,8 @@ def list_images(
     ] = None,
     taken_before: Annotated[str | None, Query(description="ISO 8601.")] = None,
 ) -> ImagePage:
-    """Newest first (capture time, else upload time); curators only."""
+    """Newest first (capture time, else upload time); curators only. Each image has
+    presigned ``url``, ``thumbnail_url`` (320 px) and ``preview_url`` (1,280 px)."""
     query = svc.ImageQuery(
         section_id=section_id,
         person_id=person_id,
@@ -182,4 +184,6 @@ def list_images(
         taken_before=parse_iso_datetime(taken_before, "taken_before"),
     )
     result = svc.list_images(metadata, scope, group_id, query, limit=page.limit, cursor=page.cursor)
-    return ImagePage(items=[image_out(i) for i in result.items], next_cursor=result.cursor)
+    return ImagePage(
+        items=[image_out(i, links(i)) for i in result.items], next_cursor=result.cursor
+    )
