@@ -38,7 +38,8 @@ export interface paths {
         put?: never;
         /**
          * Send a 6-digit sign-in code by SMS
-         * @description Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164).
+         * @description Sends a code valid ``otp_ttl_s`` seconds (300) to ``phone_number`` (E.164; else 400
+         *     ``invalid_phone_number``).
          *
          *     At most ``otp_sends_per_hour`` codes per phone per hour (429 ``otp_rate_limited``),
          *     ``sms_per_country_per_hour`` per country calling code (429 ``sms_country_limited``) and
@@ -238,7 +239,8 @@ export interface paths {
         put?: never;
         /**
          * Create a group (you become its owner)
-         * @description ``{"group_id", "group_name"}`` plus the ``invite_code`` attendees join with.
+         * @description ``{"group_id", "group_name"}`` plus the ``invite_code`` attendees join with; a blank
+         *     ``group_name`` is 400 ``invalid_input``.
          */
         post: operations["create_group_create_group_post"];
         delete?: never;
@@ -370,8 +372,8 @@ export interface paths {
          *     "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
          *     converted to their download form). An optional ``section_id`` (form field or JSON key)
          *     puts the photos into that section of the group (422 ``unknown_section`` if the group
-         *     has none such). Every file is checked (size 413, type 415, pixels 422) before anything
-         *     is stored. API Gateway caps bodies at 10 MB: mobile apps should
+         *     has none such). Every file is checked (bytes or pixels 413, type 415, empty or truncated
+         *     400) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
          *     use ``POST /groups/{group_id}/uploads`` (presigned POSTs) instead.
          */
         post: operations["upload_upload_post"];
@@ -421,7 +423,8 @@ export interface paths {
          *     common photos of the groups searched. URLs are presigned GETs valid
          *     ``presigned_url_expiry_s`` seconds (``expires``).
          *
-         *     Members may only ask for themselves (403 ``not_your_photos``). Admins, and owners or
+         *     A ``phone_number`` not in E.164 form is 400 ``invalid_phone_number``. Members may only
+         *     ask for themselves (403 ``not_your_photos``). Admins, and owners or
          *     photographers of the user's groups, may ask for another user (by ``user_id`` or
          *     ``phone_number``); with only ``group_id`` they get every photo of the group.
          */
@@ -1589,6 +1592,15 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** DependencyCheck */
+        DependencyCheck: {
+            /** Ok */
+            ok: boolean;
+            /** Latency Ms */
+            latency_ms?: number | null;
+            /** Error */
+            error?: string | null;
+        };
         /**
          * DigestRequest
          * @example {
@@ -2016,10 +2028,17 @@ export interface components {
             /** Group Id */
             group_id: string;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * HealthOut
+         * @description ``status`` ``ok`` (200) or ``degraded`` (503), and each store's check.
+         */
+        HealthOut: {
+            /** Status */
+            status: string;
+            /** Checks */
+            checks: {
+                [key: string]: components["schemas"]["DependencyCheck"];
+            };
         };
         /**
          * ImageCounts
@@ -3033,19 +3052,6 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
-        };
         /** UserOut */
         findme__web__routes__admin__UserOut: {
             /** User Id */
@@ -3082,6 +3088,69 @@ export interface components {
             role: string;
             /** Reference Faces */
             reference_faces: number;
+        };
+        /**
+         * ErrorOut
+         * @description Every error answer, whatever its status (see :mod:`findme.web.errors`).
+         *
+         *     ``code`` is stable (clients switch on it), ``detail`` is for people. Some codes add keys
+         *     (``reason``, ``max_bytes``, ``accepted``, ``image_ids``, ...); ``validation_error`` adds
+         *     ``errors``.
+         * @example {
+         *       "code": "validation_error",
+         *       "detail": "query.limit: Input should be greater than or equal to 1",
+         *       "errors": [
+         *         {
+         *           "loc": [
+         *             "query",
+         *             "limit"
+         *           ],
+         *           "msg": "Input should be greater than or equal to 1",
+         *           "type": "greater_than_equal"
+         *         }
+         *       ]
+         *     }
+         */
+        ErrorOut: {
+            /**
+             * Detail
+             * @description What went wrong, for people.
+             */
+            detail: string;
+            /**
+             * Code
+             * @description What went wrong, for programs (stable).
+             */
+            code: string;
+            /**
+             * Errors
+             * @description Only with `validation_error`: every problem found.
+             * @default null
+             */
+            errors: components["schemas"]["ValidationIssue"][] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ValidationIssue
+         * @description One problem found by request validation.
+         */
+        ValidationIssue: {
+            /**
+             * Loc
+             * @description Where: e.g. `["query", "limit"]`.
+             * @example [
+             *       "body"
+             *     ]
+             */
+            loc: string[];
+            /** Msg */
+            msg: string;
+            /**
+             * Type
+             * @description pydantic's error type, e.g. `greater_than_equal`.
+             */
+            type: string;
         };
     };
     responses: never;
@@ -3126,15 +3195,26 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["HealthOut"];
                 };
             };
-            /** @description A dependency is unreachable (same body, status `degraded`). */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A dependency is unreachable: the same body with status `degraded`, or `dependency_unavailable` when a store cannot even be built. */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["HealthOut"] | components["schemas"]["ErrorOut"];
+                };
             };
         };
     };
@@ -3160,40 +3240,49 @@ export interface operations {
                     "application/json": components["schemas"]["OtpOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3220,130 +3309,76 @@ export interface operations {
                     "application/json": components["schemas"]["RegisterOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3370,58 +3405,58 @@ export interface operations {
                     "application/json": components["schemas"]["TokenOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3444,6 +3479,33 @@ export interface operations {
                     "application/json": components["schemas"]["findme__web__schemas__UserOut"];
                 };
             };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
         };
     };
     delete_me_users_me_delete: {
@@ -3464,22 +3526,31 @@ export interface operations {
                     "application/json": components["schemas"]["MessageOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3506,94 +3577,67 @@ export interface operations {
                     "application/json": components["schemas"]["SelfieOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3639,112 +3683,67 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3830,112 +3829,67 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4035,112 +3989,67 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4167,112 +4076,67 @@ export interface operations {
                     "application/json": components["schemas"]["SearchOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4299,40 +4163,58 @@ export interface operations {
                     "application/json": components["schemas"]["GroupCreated"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4353,6 +4235,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupList"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4377,67 +4286,58 @@ export interface operations {
                     "application/json": components["schemas"]["GroupOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4462,85 +4362,58 @@ export interface operations {
                     "application/json": components["schemas"]["JobAccepted"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4569,76 +4442,76 @@ export interface operations {
                     "application/json": components["schemas"]["JoinOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4665,58 +4538,67 @@ export interface operations {
                     "application/json": components["schemas"]["JoinOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4743,94 +4625,76 @@ export interface operations {
                     "application/json": components["schemas"]["MessageOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4872,130 +4736,85 @@ export interface operations {
                     "application/json": components["schemas"]["UploadOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5024,112 +4843,85 @@ export interface operations {
                     "application/json": components["schemas"]["PresignOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5159,67 +4951,67 @@ export interface operations {
                     "application/json": components["schemas"]["GetOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5244,67 +5036,58 @@ export interface operations {
                     "application/json": components["schemas"]["ImageOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5333,94 +5116,76 @@ export interface operations {
                     "application/json": components["schemas"]["ImageOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5445,67 +5210,58 @@ export interface operations {
                     "application/json": components["schemas"]["MessageOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5532,76 +5288,76 @@ export interface operations {
                     "application/json": components["schemas"]["JobStarted"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5626,49 +5382,49 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadStatus"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5695,94 +5451,76 @@ export interface operations {
                     "application/json": components["schemas"]["JobStarted"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5809,76 +5547,76 @@ export interface operations {
                     "application/json": components["schemas"]["JobStarted"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5903,49 +5641,49 @@ export interface operations {
                     "application/json": components["schemas"]["JobOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -5980,112 +5718,67 @@ export interface operations {
                     "application/json": components["schemas"]["PersonPage"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6110,85 +5803,58 @@ export interface operations {
                     "application/json": components["schemas"]["PersonDetailOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6217,112 +5883,76 @@ export interface operations {
                     "application/json": components["schemas"]["PersonOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6351,130 +5981,85 @@ export interface operations {
                     "application/json": components["schemas"]["MergeOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6504,85 +6089,67 @@ export interface operations {
                     "application/json": components["schemas"]["ImagePage"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6611,112 +6178,76 @@ export interface operations {
                     "application/json": components["schemas"]["JobAccepted"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6748,112 +6279,67 @@ export interface operations {
                     "application/json": components["schemas"]["AssignmentPage"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -6882,112 +6368,76 @@ export interface operations {
                     "application/json": components["schemas"]["AssignmentRunOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7013,85 +6463,58 @@ export interface operations {
                     "application/json": components["schemas"]["MessageOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7122,85 +6545,67 @@ export interface operations {
                     "application/json": components["schemas"]["AssignmentPage"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7226,85 +6631,58 @@ export interface operations {
                     "application/json": components["schemas"]["CandidateList"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7333,112 +6711,85 @@ export interface operations {
                     "application/json": components["schemas"]["CandidateAnswerOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7465,112 +6816,76 @@ export interface operations {
                     "application/json": components["schemas"]["FaceSearchOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7598,112 +6913,67 @@ export interface operations {
                     "application/json": components["schemas"]["DuplicatesOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7731,112 +7001,67 @@ export interface operations {
                     "application/json": components["schemas"]["OutliersOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7861,85 +7086,58 @@ export interface operations {
                     "application/json": components["schemas"]["FaceQualityOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -7966,112 +7164,76 @@ export interface operations {
                     "application/json": components["schemas"]["QualityCheckOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8099,112 +7261,67 @@ export interface operations {
                     "application/json": components["schemas"]["LowQualityOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8227,76 +7344,49 @@ export interface operations {
                     "application/json": components["schemas"]["SelfieQualityOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8321,85 +7411,58 @@ export interface operations {
                     "application/json": components["schemas"]["FaceOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8424,85 +7487,58 @@ export interface operations {
                     "image/jpeg": unknown;
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8531,130 +7567,85 @@ export interface operations {
                     "application/json": components["schemas"]["MoveOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8681,112 +7672,76 @@ export interface operations {
                     "application/json": components["schemas"]["BatchDeleteOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8811,85 +7766,58 @@ export interface operations {
                     "application/json": components["schemas"]["ReprocessAccepted"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -8918,112 +7846,76 @@ export interface operations {
                     "application/json": components["schemas"]["ReprocessAccepted"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9048,85 +7940,58 @@ export interface operations {
                     "application/json": components["schemas"]["SectionList"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9155,130 +8020,85 @@ export interface operations {
                     "application/json": components["schemas"]["SectionOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9304,85 +8124,58 @@ export interface operations {
                     "application/json": components["schemas"]["SectionDeleted"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9412,130 +8205,85 @@ export interface operations {
                     "application/json": components["schemas"]["SectionOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9565,112 +8313,76 @@ export interface operations {
                     "application/json": components["schemas"]["SectionImagesOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9700,112 +8412,76 @@ export interface operations {
                     "application/json": components["schemas"]["SectionImagesOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9841,112 +8517,67 @@ export interface operations {
                     "application/json": components["schemas"]["ImagePage"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -9974,112 +8605,67 @@ export interface operations {
                     "application/json": components["schemas"]["UserPage"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10106,130 +8692,85 @@ export interface operations {
                     "application/json": components["schemas"]["findme__web__routes__admin__UserOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10254,85 +8795,58 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetailOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10357,85 +8871,58 @@ export interface operations {
                     "application/json": components["schemas"]["UserDeletedOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10464,112 +8951,76 @@ export interface operations {
                     "application/json": components["schemas"]["findme__web__routes__admin__UserOut"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10594,85 +9045,58 @@ export interface operations {
                     "application/json": components["schemas"]["GroupStatsOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10695,76 +9119,49 @@ export interface operations {
                     "application/json": components["schemas"]["GlobalStatsOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10789,85 +9186,58 @@ export interface operations {
                     "application/json": components["schemas"]["ConsistencyOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -10892,85 +9262,58 @@ export interface operations {
                     "application/json": components["schemas"]["ConsistencyOut"];
                 };
             };
-            /** @description Error */
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description No such resource (`not_found`, ...). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "Missing bearer token",
-                     *       "code": "unauthenticated"
-                     *     }
-                     */
-                    "application/json": {
-                        detail: unknown;
-                        code: string;
-                    };
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
