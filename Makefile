@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup lock models run test test-unit test-integration lint format bench synth clean local-down
+.PHONY: setup lock models run test test-unit test-integration lint format bench synth validate clean local-down
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -67,6 +67,17 @@ STAGE ?= dev
 
 synth: setup
 	cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups -c stage=$(STAGE)
+
+# Both stages synthesised by the pinned CLI, then cfn-lint (0 errors) on each template and
+# asl-validator (pinned) on each state machine as deployed: see infra/validate.py.
+ASL_VALIDATOR := npx --yes asl-validator@4.0.0
+validate: setup
+	for stage in dev prod; do \
+	  (cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups \
+	    -c stage=$$stage -o cdk.out/stages/$$stage) || exit 1; \
+	done
+	$(BIN)/python infra/validate.py --asl-validator "$(ASL_VALIDATOR)" \
+	  infra/cdk.out/stages/dev infra/cdk.out/stages/prod
 
 local-down: $(STAMP)
 	$(BIN)/findme local down
