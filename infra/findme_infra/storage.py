@@ -35,6 +35,13 @@ ARCHIVE_RETENTION_DAYS = int(Settings.model_fields["archive_retention_days"].def
 MAX_RECEIVE_COUNT = 5
 
 
+def alarm_arn_pattern(config: StageConfig) -> str:
+    """ARN pattern of this stage's CloudWatch alarms (every alarm is named ``findme-<stage>-*``)."""
+    return (
+        f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{config.prefix}*"
+    )
+
+
 class Storage(Construct):
     """Media bucket (``originals/``, ``faces/``, ``selfies/``, ``archives/``) and upload queue.
 
@@ -160,6 +167,20 @@ class Storage(Construct):
 
         self.alarm_topic = aws_sns.Topic(
             self, "Alarms", topic_name=f"{config.prefix}alarms", enforce_ssl=True
+        )
+        # enforce_ssl gives the topic a policy holding only the TLS deny, which replaces the
+        # default owner policy: CloudWatch needs an explicit allow to publish alarm actions.
+        self.alarm_topic.add_to_resource_policy(
+            aws_iam.PolicyStatement(
+                sid="AllowThisStacksAlarms",
+                principals=[aws_iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(config)},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
         )
         if config.alarm_email:
             self.alarm_topic.add_subscription(
