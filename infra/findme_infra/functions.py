@@ -53,12 +53,14 @@ class Access:
     """What one function may touch: object actions per key prefix, tables, secrets, SMS.
 
     ``objects`` maps a key prefix (``"originals/"``) to S3 object actions on ``prefix*``;
-    ``list_prefixes`` are the prefixes it may ``ListBucket`` under; ``tables_rw`` and
+    ``list_bucket`` grants ``s3:ListBucket`` on the bucket with no ``s3:prefix`` condition:
+    without it S3 answers a GET/HEAD of a missing key with 403 instead of 404, and a GET is
+    not a list request, so a prefix condition would never match it; ``tables_rw`` and
     ``tables_ro`` are :mod:`findme.tables` spec names.
     """
 
     objects: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    list_prefixes: tuple[str, ...] = ()
+    list_bucket: bool = False
     tables_rw: tuple[str, ...] = ()
     tables_ro: tuple[str, ...] = ()
     qdrant: bool = False
@@ -85,7 +87,7 @@ ACCESS: dict[str, Access] = {
             SELFIES: (_GET, _PUT, _DELETE),
             ARCHIVES: (_GET, _DELETE),
         },
-        list_prefixes=(ORIGINALS, FACES, SELFIES),
+        list_bucket=True,
         tables_rw=tuple(spec.name for spec in TABLES),  # rate-limits included
         qdrant=True,
         jwt_secret=True,
@@ -95,7 +97,7 @@ ACCESS: dict[str, Access] = {
     # thumbnails, images/faces/persons/jobs; reads groups and assignments.
     "digest": Access(
         objects={ORIGINALS: (_GET,), SELFIES: (_GET,), FACES: (_GET, _PUT, _DELETE)},
-        list_prefixes=(ORIGINALS,),
+        list_bucket=True,
         tables_rw=("images", "faces", "persons", "jobs"),
         tables_ro=("groups", "assignments", "reference-faces"),
         qdrant=True,
@@ -110,7 +112,7 @@ ACCESS: dict[str, Access] = {
     # delete of a group's originals, thumbnails, items and vectors).
     "curation": Access(
         objects={ORIGINALS: (_GET, _DELETE), FACES: (_GET, _PUT, _DELETE)},
-        list_prefixes=(ORIGINALS, FACES),
+        list_bucket=True,
         tables_rw=(
             "groups",
             "memberships",
@@ -124,9 +126,11 @@ ACCESS: dict[str, Access] = {
         tables_ro=("reference-faces",),
         qdrant=True,
     ),
-    # Zip streams originals into archives/{job_id}.zip with a multipart upload and presigns it.
+    # Zip streams originals into archives/{job_id}.zip with a multipart upload and presigns it;
+    # a photo deleted meanwhile must read as missing (404), not fail the archive (403).
     "zip": Access(
         objects={ORIGINALS: (_GET,), ARCHIVES: (_GET, _PUT, _ABORT)},
+        list_bucket=True,
         tables_rw=("jobs",),
         tables_ro=("images", "faces", "persons", "groups"),
     ),
@@ -287,19 +291,19 @@ def grant_access(
     tables: Tables,
 ) -> None:
     """Add ``access`` to ``role`` as explicit statements: exact table and index ARNs, objects
-    under named prefixes only, listing conditioned on ``s3:prefix``."""
+    under named prefixes only, listing on the bucket itself (see :class:`Access`)."""
     for prefix, actions in access.objects.items():
         role.add_to_principal_policy(
             aws_iam.PolicyStatement(
                 actions=list(actions), resources=[bucket.arn_for_objects(f"{prefix}*")]
             )
         )
-    if access.list_prefixes:
+    if access.list_bucket:
         role.add_to_principal_policy(
             aws_iam.PolicyStatement(
+                sid="ListBucketSoMissingKeysAre404",
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
             )
         )
     for names, actions in (

@@ -208,7 +208,7 @@ def test_curation_worker_gets_exactly_what_reprocess_and_delete_group_use(synth:
     }
     listed = [s for s in statements(dev, "Curation") if "s3:ListBucket" in _actions(s)]
     (listing,) = listed
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["originals/*", "faces/*"]}}
+    assert "Condition" not in listing  # a missing key must answer 404 (see below)
     tables = _table_access(synth, "Curation")
     writes = {t for t, acts in tables.items() if "dynamodb:DeleteItem" in acts}
     assert writes == {
@@ -246,3 +246,29 @@ def test_api_may_start_exactly_the_five_state_machines(synth: Synth) -> None:
     }
     assert started == {f"<{logical_id}>" for logical_id in machines}
     assert len(started) == 5
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("role", ["Api", "Digest", "Curation", "Zip"])
+def test_functions_that_read_objects_see_missing_keys_as_404(
+    synth: Synth, stage: str, role: str
+) -> None:
+    """Given a function that reads objects which may have been deleted (zip's "missing photo"
+    branch, digest of a deleted upload, reprocess, the api's selfie and photo reads), then it
+    has s3:ListBucket on the media bucket with no s3:prefix condition: without it S3 answers
+    a GET/HEAD of a missing key with 403 AccessDenied (a DependencyError) instead of 404
+    (NotFoundError). A GET is not a list request, so a prefix condition would never match."""
+    template = synth.templates[stage]
+    (bucket_id,) = (
+        k
+        for k, b in synth.resources(stage, "AWS::S3::Bucket").items()
+        if "NotificationConfiguration" in b["Properties"]
+    )
+    unconditioned = [
+        s
+        for s in statements(template, role)
+        if "s3:ListBucket" in _actions(s)
+        and "Condition" not in s
+        and [render(r) for r in as_list(s["Resource"])] == [f"<{bucket_id}.Arn>"]
+    ]
+    assert len(unconditioned) == 1, role
