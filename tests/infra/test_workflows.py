@@ -145,3 +145,51 @@ def test_state_machine_definitions_are_inline(dev: Template) -> None:
     for machine in dev.find_resources("AWS::StepFunctions::StateMachine").values():
         assert "DefinitionString" in machine["Properties"]
         assert "DefinitionS3Location" not in machine["Properties"]
+
+
+def _retry_wait_s(retrier: dict[str, Any], *, expected: bool) -> float:
+    """Seconds a retrier waits over all its attempts: the sum of its backoff intervals (capped
+    by MaxDelaySeconds); with FULL jitter each wait is uniform in [0, interval], so the
+    expected total is half of that."""
+    total = 0.0
+    for attempt in range(retrier.get("MaxAttempts", 3)):
+        interval = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempt
+        total += min(interval, retrier.get("MaxDelaySeconds", interval))
+    if expected and retrier.get("JitterStrategy") == "FULL":
+        return total / 2
+    return total
+
+
+@pytest.mark.parametrize("name", MACHINES)
+def test_throttled_lambda_tasks_wait_longer_than_a_busy_invocation_lasts(
+    synth: Synth, name: str
+) -> None:
+    """Given each Lambda task, then Lambda.TooManyRequestsException is caught first by a retrier
+    of its own whose expected total wait is at least twice the invoked function's timeout: a
+    throttle means the reserved concurrency is busy, and a slot frees only when a running
+    invocation (up to its timeout: 300 s digest, 900 s the others) ends. The shared service
+    error retrier (2 s x 2^n, 6 attempts) gave up after at most 126 s."""
+    functions = {
+        f["Properties"]["FunctionName"].rsplit("-", 1)[-1]: f["Properties"]["Timeout"]
+        for f in synth.resources("dev", "AWS::Lambda::Function").values()
+        if str(f["Properties"].get("FunctionName", "")).startswith("findme-")
+    }
+    definition = _machines(synth)[name]["Definition"]
+    lambda_tasks = {
+        n: t
+        for n, t in _tasks(definition["States"]).items()
+        if t["Resource"] == "arn:aws:states:::lambda:invoke"
+    }
+    assert lambda_tasks
+    for task_name, task in lambda_tasks.items():
+        function = re.fullmatch(r"\$\{(\w+)FunctionArn\}", task["Parameters"]["FunctionName"])
+        assert function, task_name
+        timeout = functions[function.group(1).lower()]
+        first = next(
+            r
+            for r in task["Retry"]
+            if {"Lambda.TooManyRequestsException", "States.ALL"} & set(r["ErrorEquals"])
+        )
+        assert first["ErrorEquals"] == ["Lambda.TooManyRequestsException"], task_name
+        assert _retry_wait_s(first, expected=True) >= 2 * timeout, task_name
+        assert first.get("MaxDelaySeconds", 0) > 0, task_name  # backoff without bound overflows
