@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     faces_prefix: str = "faces/"
     archives_prefix: str = "archives/"
     selfies_prefix: str = "selfies/"
+    #: Work files of jobs whose input grows with a group (``jobs/{job_id}/``: the id list a
+    #: Distributed Map reads, per-batch summaries); the bucket lifecycle expires them.
+    jobs_prefix: str = "jobs/"
     table_prefix: str = "findme-"
     digest_queue_url: str | None = None
     #: Days an archive is kept; matches the bucket lifecycle rule on ``archives/``.
@@ -165,7 +168,9 @@ class Settings(BaseSettings):
     #: Local stack state: pids, endpoints (``stack.env``/``stack.json``), SMS outbox, npm jar.
     local_state_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".local")
 
-    @field_validator("originals_prefix", "faces_prefix", "archives_prefix", "selfies_prefix")
+    @field_validator(
+        "originals_prefix", "faces_prefix", "archives_prefix", "selfies_prefix", "jobs_prefix"
+    )
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if not value.endswith("/") or value.startswith("/"):

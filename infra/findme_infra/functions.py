@@ -27,7 +27,7 @@ from findme.observability import METRICS_NAMESPACE  # the namespace every metric
 from findme.tables import TABLES
 
 from findme_infra.stage import FunctionSizing, StageConfig
-from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, SELFIES
+from findme_infra.storage import ARCHIVES, FACES, JOBS, ORIGINALS, SELFIES
 from findme_infra.tables import Tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -79,13 +79,15 @@ _GET, _PUT, _DELETE, _ABORT = (
 #: Least privilege per function (see infra/README.md "IAM"); table names are spec names.
 ACCESS: dict[str, Access] = {
     # The API signs presigned POST/GET URLs (signed with its own role), deletes photos, faces
-    # and archives in cascades, reads/writes every table, and sends OTP SMS.
+    # and archives in cascades, writes the id list of a reprocess job, reads/writes every
+    # table, and sends OTP SMS.
     "api": Access(
         objects={
             ORIGINALS: (_GET, _PUT, _DELETE),
             FACES: (_GET, _DELETE),
             SELFIES: (_GET, _PUT, _DELETE),
             ARCHIVES: (_GET, _DELETE),
+            JOBS: (_PUT,),
         },
         list_bucket=True,
         tables_rw=tuple(spec.name for spec in TABLES),  # rate-limits included
@@ -109,9 +111,14 @@ ACCESS: dict[str, Access] = {
         qdrant=True,
     ),
     # Curation worker: reprocess (re-digest photos: like digest) and delete_group (cascade
-    # delete of a group's originals, thumbnails, items and vectors).
+    # delete of a group's originals, thumbnails, items and vectors); the maps' work files
+    # (delete_group's id list, batch summaries, read and deleted by the last step).
     "curation": Access(
-        objects={ORIGINALS: (_GET, _DELETE), FACES: (_GET, _PUT, _DELETE)},
+        objects={
+            ORIGINALS: (_GET, _DELETE),
+            FACES: (_GET, _PUT, _DELETE),
+            JOBS: (_GET, _PUT, _DELETE),
+        },
         list_bucket=True,
         tables_rw=(
             "groups",

@@ -21,6 +21,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 from findme.config import Settings
+from findme.services.jobs import JOB_TTL
 
 from findme_infra.stage import StageConfig
 
@@ -29,6 +30,7 @@ ORIGINALS = str(Settings.model_fields["originals_prefix"].default)
 FACES = str(Settings.model_fields["faces_prefix"].default)
 ARCHIVES = str(Settings.model_fields["archives_prefix"].default)
 SELFIES = str(Settings.model_fields["selfies_prefix"].default)
+JOBS = str(Settings.model_fields["jobs_prefix"].default)
 #: Days a ZIP archive is kept (the lifecycle rule and the signed URL expiry agree).
 ARCHIVE_RETENTION_DAYS = int(Settings.model_fields["archive_retention_days"].default)
 #: Deliveries before a notification is moved to the DLQ (a poison photo fails fast).
@@ -37,13 +39,12 @@ MAX_RECEIVE_COUNT = 5
 
 def alarm_arn_pattern(config: StageConfig) -> str:
     """ARN pattern of this stage's CloudWatch alarms (every alarm is named ``findme-<stage>-*``)."""
-    return (
-        f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{config.prefix}*"
-    )
+    return f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{config.prefix}*"
 
 
 class Storage(Construct):
-    """Media bucket (``originals/``, ``faces/``, ``selfies/``, ``archives/``) and upload queue.
+    """Media bucket (``originals/``, ``faces/``, ``selfies/``, ``archives/``, ``jobs/``) and
+    upload queue.
 
     Attributes:
         bucket: the media bucket (private, SSE-S3, TLS only, unversioned).
@@ -136,6 +137,12 @@ class Storage(Construct):
                     id="expire-archives",
                     prefix=ARCHIVES,
                     expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
+                ),
+                aws_s3.LifecycleRule(
+                    # A job deletes its work files when it ends; a failed one leaves them.
+                    id="expire-job-files",
+                    prefix=JOBS,
+                    expiration=Duration.days(JOB_TTL.days),
                 ),
                 aws_s3.LifecycleRule(
                     id="abort-incomplete-multipart-uploads",

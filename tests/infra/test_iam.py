@@ -29,12 +29,13 @@ STAR_ONLY_ACTIONS = {
 }
 #: The only wildcard shapes allowed in any other resource.
 ALLOWED_WILDCARDS = [
-    re.compile(r"^<StorageMedia\w+\.Arn>/(originals|faces|selfies|archives)/\*$"),
+    re.compile(r"^<StorageMedia\w+\.Arn>/(originals|faces|selfies|archives|jobs)/\*$"),
     re.compile(
         r"^arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:findme/\w+/qdrant/api-key-\?\?\?\?\?\?$"
     ),
     re.compile(
-        r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:findme-\w+-digest-prefix/\*$"
+        r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        r"findme-\w+-(digest-prefix|reprocess|delete-group)/\*$"
     ),
 ]
 ROLES = [
@@ -147,9 +148,9 @@ def test_each_function_gets_only_its_tables(synth: Synth) -> None:
 def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functions(
     synth: Synth,
 ) -> None:
-    """Given all roles, then states:StartExecution is granted to the api (and the digest-prefix
-    machine on itself, for its map children), and each state machine invokes exactly the
-    functions its definition names."""
+    """Given all roles, then states:StartExecution is granted to the api (and the machines
+    with a Distributed Map on themselves, for its children), and each state machine invokes
+    exactly the functions its definition names."""
     dev = synth.templates["dev"]
     starters = {
         role
@@ -157,7 +158,12 @@ def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functio
         for s in statements(dev, role)
         if "states:StartExecution" in _actions(s)
     }
-    assert starters == {"Api", "WorkflowsDigestPrefix"}
+    assert starters == {
+        "Api",
+        "WorkflowsDigestPrefix",
+        "WorkflowsReprocess",
+        "WorkflowsDeleteGroup",
+    }
     expected = {
         "WorkflowsDigestPrefix": {"Digest", "Cluster"},
         "WorkflowsCluster": {"Cluster"},
@@ -197,14 +203,16 @@ def test_only_digest_reads_the_queue_and_no_role_sends_to_it(dev: Template) -> N
 
 
 def test_curation_worker_gets_exactly_what_reprocess_and_delete_group_use(synth: Synth) -> None:
-    """Given the curation role, then it reads/deletes originals (delete_group) and manages
-    face thumbnails, lists only those two prefixes, writes the group's tables (the cascade of
-    delete_group; reprocess's faces/persons/assignments), only reads reference faces, reads
-    the Qdrant API key and nothing else secret, and never sees users, phones, OTPs or SMS."""
+    """Given the curation role, then it reads/deletes originals (delete_group), manages face
+    thumbnails and its maps' work files under jobs/, lists the bucket, writes the group's
+    tables (the cascade of delete_group; reprocess's faces/persons/assignments), only reads
+    reference faces, reads the Qdrant API key and nothing else secret, and never sees users,
+    phones, OTPs or SMS."""
     dev = synth.templates["dev"]
     assert _object_actions(dev, "Curation") == {
         "originals": {"s3:GetObject", "s3:DeleteObject"},
         "faces": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        "jobs": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
     }
     listed = [s for s in statements(dev, "Curation") if "s3:ListBucket" in _actions(s)]
     (listing,) = listed
@@ -272,3 +280,49 @@ def test_functions_that_read_objects_see_missing_keys_as_404(
         and [render(r) for r in as_list(s["Resource"])] == [f"<{bucket_id}.Arn>"]
     ]
     assert len(unconditioned) == 1, role
+
+
+@pytest.mark.parametrize(
+    ("role", "machine", "reads"),
+    [
+        ("WorkflowsDigestPrefix", "digest-prefix", "list originals/"),
+        ("WorkflowsReprocess", "reprocess", "get jobs/"),
+        ("WorkflowsDeleteGroup", "delete-group", "get jobs/"),
+    ],
+)
+def test_distributed_maps_may_read_their_items_and_run_their_children(
+    synth: Synth, role: str, machine: str, reads: str
+) -> None:
+    """Given a state machine with a Distributed Map, then its role may read the map's items
+    (digest_prefix lists originals/; reprocess and delete_group get their id list under jobs/,
+    nothing else of the bucket) and start, describe and stop its own child executions only."""
+    dev = synth.templates["dev"]
+    found = list(statements(dev, role))
+    objects = _object_actions(dev, role)
+    listing = [s for s in found if "s3:ListBucket" in _actions(s)]
+    if reads == "get jobs/":
+        assert objects == {"jobs": {"s3:GetObject"}}
+        assert not listing
+    else:
+        assert objects == {}
+        (statement,) = listing
+        assert statement["Condition"] == {"StringLike": {"s3:prefix": ["originals/*"]}}
+    own = f"findme-dev-{machine}"
+    started = [
+        render(r)
+        for s in found
+        if "states:StartExecution" in _actions(s)
+        for r in as_list(s["Resource"])
+    ]
+    assert started == [
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:{own}"
+    ]
+    described = {
+        render(r)
+        for s in found
+        if {"states:DescribeExecution", "states:StopExecution"} <= _actions(s)
+        for r in as_list(s["Resource"])
+    }
+    assert described == {
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{own}/*"
+    }

@@ -3,7 +3,10 @@
 ``originals/{group_id}/{image_id}[.ext]`` — an uploaded photo (any upload path: API, presigned
 POST, ``findme upload``); ``faces/{group_id}/{face_id}.jpg`` — a face thumbnail;
 ``archives/{job_id}.zip`` — a download ZIP (bucket lifecycle deletes it after
-``Settings.archive_retention_days``). Prefixes come from :class:`findme.config.Settings`.
+``Settings.archive_retention_days``); ``selfies/{user_id}/{face_id}[.ext]`` — a reference
+selfie; ``jobs/{job_id}/...`` — a job's work files (the id list its Distributed Map reads,
+per-batch summaries; deleted when the job ends, expired by the bucket lifecycle otherwise).
+Prefixes come from :class:`findme.config.Settings`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class KeyScheme:
     faces_prefix: str = "faces/"
     archives_prefix: str = "archives/"
     selfies_prefix: str = "selfies/"
+    jobs_prefix: str = "jobs/"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyScheme:
@@ -46,6 +50,7 @@ class KeyScheme:
             faces_prefix=settings.faces_prefix,
             archives_prefix=settings.archives_prefix,
             selfies_prefix=settings.selfies_prefix,
+            jobs_prefix=settings.jobs_prefix,
         )
 
     # --- originals ---------------------------------------------------------------------
@@ -114,6 +119,25 @@ class KeyScheme:
         _check_id(user_id, "user_id")
         _check_id(face_id, "face_id")
         return f"{self.selfies_prefix}{user_id}/{face_id}{ext.lower()}"
+
+    # --- job work files -----------------------------------------------------------------
+    def job_files(self, job_id: str) -> str:
+        """Prefix of a job's work files, ``jobs/{job_id}/``."""
+        _check_id(job_id, "job_id")
+        return f"{self.jobs_prefix}{job_id}/"
+
+    def job_items(self, job_id: str) -> str:
+        """``jobs/{job_id}/items.json``: the JSON array a Distributed Map's ItemReader reads."""
+        return f"{self.job_files(job_id)}items.json"
+
+    def job_batches(self, job_id: str) -> str:
+        """Prefix of a job's batch summaries, ``jobs/{job_id}/batches/``."""
+        return f"{self.job_files(job_id)}batches/"
+
+    def job_batch_summary(self, job_id: str, batch_id: str) -> str:
+        """``jobs/{job_id}/batches/{batch_id}.json``: what one item batch did."""
+        _check_id(batch_id, "batch_id")
+        return f"{self.job_batches(job_id)}{batch_id}.json"
 
 
 #: Content types of accepted photos by extension (what uploads set on the object).
