@@ -21,7 +21,9 @@ from aws_cdk import (
 )
 from constructs import Construct
 from findme.config import Settings
+from findme.domain.keys import KeyScheme
 from findme.services.jobs import JOB_TTL
+from findme.services.selfie_uploads import UPLOAD_RETENTION_DAYS
 
 from findme_infra.stage import StageConfig
 
@@ -31,6 +33,8 @@ FACES = str(Settings.model_fields["faces_prefix"].default)
 ARCHIVES = str(Settings.model_fields["archives_prefix"].default)
 SELFIES = str(Settings.model_fields["selfies_prefix"].default)
 JOBS = str(Settings.model_fields["jobs_prefix"].default)
+#: Presigned selfie uploads not used yet (``selfies/uploads/``; reference selfies are not).
+SELFIE_UPLOADS = KeyScheme(selfies_prefix=SELFIES).selfie_uploads
 #: Days a ZIP archive is kept (the lifecycle rule and the signed URL expiry agree).
 ARCHIVE_RETENTION_DAYS = int(Settings.model_fields["archive_retention_days"].default)
 #: Deliveries before a notification is moved to the DLQ (a poison photo fails fast).
@@ -137,6 +141,13 @@ class Storage(Construct):
                     id="expire-archives",
                     prefix=ARCHIVES,
                     expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
+                ),
+                aws_s3.LifecycleRule(
+                    # A route deletes the upload it used; unused ones (an abandoned sign-up)
+                    # are biometric data nobody needs.
+                    id="expire-unused-selfie-uploads",
+                    prefix=SELFIE_UPLOADS,
+                    expiration=Duration.days(UPLOAD_RETENTION_DAYS),
                 ),
                 aws_s3.LifecycleRule(
                     # A job deletes its work files when it ends; a failed one leaves them.

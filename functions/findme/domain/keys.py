@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from findme.config import Settings
 from findme.errors import InvalidInputError
 
+#: Under ``selfies_prefix``: presigned selfie uploads waiting to be used.
+SELFIE_UPLOADS = "uploads/"
 #: Group and image ids inside keys: UUIDs in practice; letters, digits, ``-`` and ``_`` allowed.
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: File extensions kept on original keys (lower case, with the dot).
@@ -119,6 +121,34 @@ class KeyScheme:
         _check_id(user_id, "user_id")
         _check_id(face_id, "face_id")
         return f"{self.selfies_prefix}{user_id}/{face_id}{ext.lower()}"
+
+    @property
+    def selfie_uploads(self) -> str:
+        """Prefix of presigned selfie uploads not yet used, ``selfies/uploads/`` (the bucket
+        lifecycle expires them; user ids are UUIDs, so no user's selfies live there)."""
+        return f"{self.selfies_prefix}{SELFIE_UPLOADS}"
+
+    def selfie_upload(self, slot: str, upload_id: str, ext: str) -> str:
+        """``selfies/uploads/{slot}/{upload_id}{ext}``: one presigned upload in a caller's slot."""
+        _check_id(slot, "slot")
+        _check_id(upload_id, "upload_id")
+        if not _EXT.match(ext):
+            raise InvalidInputError(f"bad file extension {ext!r}", field="ext")
+        return f"{self.selfie_uploads}{slot}/{upload_id}{ext}"
+
+    def slot_of_selfie_upload(self, key: str) -> str | None:
+        """The slot of a ``selfies/uploads/{slot}/{upload_id}{ext}`` key, ``None`` for any
+        other key (never raises)."""
+        if not key.startswith(self.selfie_uploads):
+            return None
+        parts = key[len(self.selfie_uploads) :].split("/")
+        if len(parts) != 2:
+            return None
+        slot, name = parts
+        stem, ext = posixpath.splitext(name)
+        if not (_ID.match(slot) and _ID.match(stem) and _EXT.match(ext)):
+            return None
+        return slot
 
     # --- job work files -----------------------------------------------------------------
     def job_files(self, job_id: str) -> str:

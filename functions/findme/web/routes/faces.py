@@ -1,5 +1,7 @@
 """Stateless face processing (``/get-faces``, ``/get-features``, ``/get-embedding``) and
-``/search-face``. Multipart field ``image``; 400 when it is missing or not an image.
+``/search-face``. Multipart field ``image``, or for a photo over the request body limit
+(about 4 MB on AWS) ``selfie_key``: a presigned upload of ``POST /users/me/selfie-uploads``
+(used once, then deleted); 400 when neither (or both) is sent or the file is not an image.
 
 These routes need a signed-in caller (the work is CPU-heavy: ~15 ms detection plus
 ~30-60 ms per face for embedding and attributes on 2 vCPUs) and run in the threadpool.
@@ -13,16 +15,35 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 
 from findme.services import faces as faces_service
+from findme.services import selfie_uploads
+from findme.services.auth import Principal
 from findme.services.search import search_by_face
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.schemas import SearchMatch, SearchOut
-from findme.web.uploads import read_upload
+from findme.web.uploads import SelfieKey, read_image
 
 router = APIRouter(tags=["faces"])
 
 ImageFile = Annotated[UploadFile | None, File(description="A photo (JPEG, PNG, WebP, GIF, HEIC).")]
-_ERRORS = error_responses(400, 401, 413, 415, 422, 429)
+_ERRORS = error_responses(400, 401, 404, 413, 415, 422, 429)
+
+
+def _image(
+    image: UploadFile | None,
+    selfie_key: str | None,
+    principal: Principal,
+    settings: deps.SettingsDep,
+    objects: deps.Objects,
+) -> bytes:
+    return read_image(
+        image,
+        selfie_key,
+        settings=settings,
+        objects=objects,
+        slot=selfie_uploads.user_slot(principal.user_id),
+    )
+
 
 _FACE = {
     "face_id": "5d1c6a8e-0f4e-5a51-9d3b-2c4f6a8b0e11",
@@ -68,12 +89,15 @@ def get_faces(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     engine: deps.Engine,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
 ) -> dict[str, Any]:
     """``{"faces": [{"face_id", "face_b64", "facial_area": {"x","y","w","h"}, "confidence"}]}``;
     pixel coordinates of the EXIF-oriented original; ``face_b64`` is a base64 JPEG crop."""
-    data = read_upload(image, settings)
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=False, quality=False, attributes=False, crops=True)
+    selfie_uploads.discard(objects, selfie_key)
     return faces_service.faces_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -88,13 +112,16 @@ def get_features(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     engine: deps.Engine,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
 ) -> dict[str, Any]:
     """Per face ``features``: ``emotion`` (appearance only, not a feeling), ``age`` with
     ``age_range`` (the model's MAE is 5.6-8 years), ``gender``, ``landmarks`` (pixels).
     A switched-off model gives ``null`` values and an ``unavailable`` reason."""
-    data = read_upload(image, settings)
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=False, quality=False, attributes=True, crops=False)
+    selfie_uploads.discard(objects, selfie_key)
     return faces_service.features_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -125,12 +152,15 @@ def get_embedding(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     engine: deps.Engine,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
 ) -> dict[str, Any]:
     """``embedding`` is the SFace vector (128 floats, L2-normalised: cosine similarity is
     the dot product; the same person typically scores ≥ 0.40)."""
-    data = read_upload(image, settings)
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=True, attributes=True, crops=True)
+    selfie_uploads.discard(objects, selfie_key)
     return faces_service.embedding_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -146,7 +176,9 @@ def search_face(
     engine: deps.Engine,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
     confidence: Annotated[
         float | None,
         Form(
@@ -163,8 +195,9 @@ def search_face(
     first, only in groups the caller may search: groups they curate (owner/photographer,
     or any for admins), and groups where they are a member only when the probe face is
     the caller's own (members can find themselves, not others)."""
-    data = read_upload(image, settings)
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=False, attributes=False, crops=False)
+    selfie_uploads.discard(objects, selfie_key)
     probes = [f.embedding for f in analysis.faces if f.embedding is not None]
     matches = search_by_face(
         metadata=metadata,
