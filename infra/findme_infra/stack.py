@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
@@ -89,6 +90,12 @@ class FindMeStack(Stack):
             # The face routes run the engine in process (digest image); one vCPU, one thread.
             **findme_env(model_dir=MODEL_DIR, ort_threads="1"),
             **findme_env(max_request_body_bytes=str(API_MAX_REQUEST_BODY_BYTES)),
+            # Who becomes a platform admin on registering (-c admin_phones=+1...,+44...).
+            **(
+                findme_env(admin_phones=json.dumps(list(config.admin_phones)))
+                if config.admin_phones
+                else {}
+            ),
             **findme_env(
                 jwt_secret_id=self.secrets.jwt_secret.secret_arn,
                 digest_state_machine_arn=machines["digest_prefix"].state_machine_arn,
@@ -123,7 +130,7 @@ class FindMeStack(Stack):
             )
 
     def _function(self, name: str, environment: dict[str, str]) -> FindMeFunction:
-        sizing = getattr(self.config, name)
+        sizing = self.config.sizings[name]
         fn = FindMeFunction(
             self,
             name.capitalize(),

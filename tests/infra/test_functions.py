@@ -316,3 +316,23 @@ def test_handlers_import_with_only_what_their_image_installs(image: str) -> None
     failed = json.loads(done.stdout.strip().splitlines()[-1])["failed"]
     assert set(failed) == set(absent), {k: v for k, v in failed.items() if k not in absent}
     assert all(v.startswith("ModuleNotFoundError") for v in failed.values()), failed
+
+
+def test_a_new_account_deploy_fits_its_memory_quota_and_names_its_first_admin(
+    new_account: Template,
+) -> None:
+    """Given the stack synthesised with -c max_memory_mb=3008 -c admin_phones=+14155550123,
+    then no function asks for more than 3,008 MB (CloudFormation would be refused on such an
+    account), and the api's FINDME_ADMIN_PHONES is what Settings parses into that phone."""
+    import os
+    from unittest import mock
+
+    from findme.config import Settings
+
+    functions = _functions(new_account)
+    assert max(f["MemorySize"] for f in functions.values()) <= 3008
+    value = functions["api"]["Environment"]["Variables"]["FINDME_ADMIN_PHONES"]
+    with mock.patch.dict(os.environ, {"FINDME_ADMIN_PHONES": value}):
+        assert Settings().admin_phones == ["+14155550123"]
+    for name in ("digest", "cluster", "zip", "curation"):
+        assert "FINDME_ADMIN_PHONES" not in functions[name]["Environment"]["Variables"]
