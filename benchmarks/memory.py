@@ -6,7 +6,10 @@ DynamoDB Local; Qdrant local mode under a temporary path) and seeds it; every wo
 runs in its own child process that imports ``functions/<name>/handler.py`` (as Lambda does),
 calls it with the event its trigger sends, and reports the peak resident set
 of that process (``VmHWM``: interpreter, imports, models, work), the RSS before the event,
-wall and CPU seconds. Models load inside the measured process, as on a cold start.
+wall and CPU seconds. Models load inside the measured process, as on a cold start. Qdrant
+runs in local mode, which holds the whole collection inside the process that opens it (in AWS
+it is Qdrant Cloud, over the network): that share is measured (``qdrant_local_mode_mib``) and
+left out of ``lambda_estimate_mib``, and the cluster group gets a collection of its own.
 
 Workloads (real models, real photos from ``../shared/data``):
 
@@ -20,7 +23,8 @@ Workloads (real models, real photos from ``../shared/data``):
   so DynamoDB records have real attributes), read from DynamoDB Local and Qdrant;
 - ``zip``: a download job of 1,000 photos (the API's maximum: faces-dev + event-dev);
 - ``api``: Mangum events (API Gateway HTTP API v2) for ``/get-embedding`` with the three
-  largest faces-dev photos, ``FINDME_ORT_THREADS=1``.
+  largest faces-dev photos, then with the 50 MP PNG by ``selfie_key`` (a presigned upload:
+  too big for a request body), ``FINDME_ORT_THREADS=1``.
 
 The machine is shared: the 1-minute load average is reported per run.
 
@@ -64,11 +68,21 @@ def _status_mib(field: str) -> float:
 
 def child(name: str, state: dict[str, Any]) -> dict[str, Any]:
     """Run workload ``name`` through its handler; the figures of this process."""
+    from findme import wiring
     from findme.local.orchestrator import invoke, load_handler
 
     function = {"digest_50mp": "digest"}.get(name, name)
     events: list[dict[str, Any]] = state["events"][name]
     load_handler(function)  # the module import a cold start does (Powertools, the app...)
+    qdrant_local = 0.0
+    if function in ("digest", "curation", "cluster"):
+        # Qdrant local mode holds the whole collection in this process; in AWS it is Qdrant
+        # Cloud, across the network: measured here and subtracted from the Lambda estimate.
+        import findme.adapters.qdrant  # noqa: F401 (the client library loads in Lambda too)
+
+        rss = _status_mib("VmRSS")
+        wiring.vector_index()
+        qdrant_local = _status_mib("VmRSS") - rss
     before = _status_mib("VmRSS")
     cpu0, t0 = time.process_time(), time.perf_counter()
     outputs = [invoke(function, event) for event in events]
@@ -78,9 +92,12 @@ def child(name: str, state: dict[str, Any]) -> dict[str, Any]:
         summary = [o["statusCode"] for o in outputs]
     elif isinstance(summary, dict):
         summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
+    peak = _status_mib("VmHWM")
     return {
         "workload": name,
-        "peak_rss_mib": round(_status_mib("VmHWM"), 1),
+        "peak_rss_mib": round(peak, 1),
+        "qdrant_local_mode_mib": round(qdrant_local, 1),
+        "lambda_estimate_mib": round(peak - qdrant_local, 1),
         "rss_before_event_mib": round(before, 1),
         "seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
@@ -108,14 +125,17 @@ def _fifty_megapixels(photo: Path) -> dict[str, bytes]:
     return {".jpg": bytes(jpeg), ".png": bytes(png)}
 
 
-def _multipart(data: bytes) -> tuple[bytes, str]:
+def _multipart(*, image: bytes | None = None, selfie_key: str | None = None) -> tuple[bytes, str]:
+    """A multipart body with the ``image`` file or the ``selfie_key`` field."""
     boundary = "findme-memory-benchmark"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n".encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    if image is not None:
+        part = (
+            b'Content-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n"
+        ) + image
+    else:
+        part = f'Content-Disposition: form-data; name="selfie_key"\r\n\r\n{selfie_key}'.encode()
+    body = f"--{boundary}\r\n".encode() + part + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -129,6 +149,7 @@ def seed(settings: Any, args: argparse.Namespace, runner: Runner) -> None:
     from findme.domain.records import Group, Image, ImageStatus, Job, JobType, Role, User
     from findme.domain.synthetic import synthetic_faces
     from findme.ports import FaceVector
+    from findme.services import selfie_uploads
     from findme.services.auth import TokenService, resolve_jwt_secret
 
     state = runner.state
@@ -149,7 +170,8 @@ def seed(settings: Any, args: argparse.Namespace, runner: Runner) -> None:
         items.append({"Key": key, "Size": photo.stat().st_size})
     events["digest"] = [{"Items": items, "BatchInput": {"job_id": None, "force": True}}]
     big_items = []
-    for ext, data in _fifty_megapixels(max(photos, key=lambda p: p.stat().st_size)).items():
+    fifty = _fifty_megapixels(max(photos, key=lambda p: p.stat().st_size))
+    for ext, data in fifty.items():
         big_key = keys.original(group.group_id, str(uuid.uuid4()), ext)
         store.put(big_key, data, f"image/{ext[1:].replace('jpg', 'jpeg')}", {"file-name": ext})
         big_items.append({"Key": big_key, "Size": len(data)})
@@ -174,7 +196,12 @@ def seed(settings: Any, args: argparse.Namespace, runner: Runner) -> None:
     ]
 
     if "cluster" in wanted:
+        from findme.adapters.qdrant import QdrantVectorIndex
+
         template = next(f for f in metadata.list_faces_of_group(group.group_id))
+        # its own local collection, so the other workloads do not load 100k points
+        crowd_vectors = QdrantVectorIndex(settings.model_copy(update={"qdrant_path": args.crowd}))
+        crowd_vectors.ensure_collection()
         crowd = Group(group_id=str(uuid.uuid4()), name="crowd", owner_id=owner.user_id)
         metadata.put_group(crowd)
         faces = synthetic_faces(args.cluster_faces, seed=7)
@@ -199,13 +226,13 @@ def seed(settings: Any, args: argparse.Namespace, runner: Runner) -> None:
         started = time.perf_counter()
         for i in range(0, len(records), 5000):
             metadata.put_faces(records[i : i + 5000])
-            wiring.vector_index().upsert(vectors[i : i + 5000])
+            crowd_vectors.upsert(vectors[i : i + 5000])
+        crowd_vectors.close()
         print(
             f"seeded {len(records)} faces in {time.perf_counter() - started:.0f} s",
             file=sys.stderr,
         )
         events["cluster"] = [{"group_id": crowd.group_id}]
-    wiring.vector_index().close()  # Qdrant local mode: one process per path
 
     zip_ids = list(image_ids)
     event_photos = sorted((DATA / "event-dev" / "images").glob("*.jpg"))
@@ -235,11 +262,24 @@ def seed(settings: Any, args: argparse.Namespace, runner: Runner) -> None:
     events["zip"] = [{"job_id": download.job_id}]
 
     token = TokenService(settings, resolve_jwt_secret(settings, wiring.secret_store)).issue(owner)
-    events["api"] = []
-    for photo in sorted(photos, key=lambda p: -p.stat().st_size)[:3]:
-        body, ctype = _multipart(photo.read_bytes())
-        headers = {"content-type": ctype, "authorization": f"Bearer {token.access_token}"}
-        events["api"].append(v2_event("POST", "/get-embedding", headers=headers, body=body))
+    bodies = [
+        _multipart(image=p.read_bytes())
+        for p in sorted(photos, key=lambda p: -p.stat().st_size)[:3]
+    ]
+    # the 50 MP PNG too big for a request body: a presigned upload in the user's slot
+    slot = selfie_uploads.user_slot(owner.user_id)
+    upload_key = keys.selfie_upload(slot, str(uuid.uuid4()), ".png")
+    store.put(upload_key, fifty[".png"], "image/png")
+    bodies.append(_multipart(selfie_key=upload_key))
+    events["api"] = [
+        v2_event(
+            "POST",
+            "/get-embedding",
+            headers={"content-type": ctype, "authorization": f"Bearer {token.access_token}"},
+            body=body,
+        )
+        for body, ctype in bodies
+    ]
 
 
 class Runner:
@@ -250,15 +290,18 @@ class Runner:
         self.state_file = state_file
         self.state: dict[str, Any] = {"events": {}}
         self.done: dict[str, dict[str, Any]] = {}
+        #: workload -> extra environment (the cluster group's own Qdrant path)
+        self.env_of: dict[str, dict[str, str]] = {}
 
     def run(self, name: str) -> dict[str, Any]:
         if name in self.done:
             return self.done[name]
         self.state_file.write_text(json.dumps(self.state))
         threads = "1" if name == "api" else "2"
+        env = {**self.env, "FINDME_ORT_THREADS": threads, **self.env_of.get(name, {})}
         proc = subprocess.run(
             [sys.executable, __file__, "--child", name, "--state", str(self.state_file)],
-            env={**self.env, "FINDME_ORT_THREADS": threads},
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -296,6 +339,8 @@ def main() -> int:
             }
             os.environ.update(env)
             runner = Runner(env, Path(tmp) / "state.json")
+            args.crowd = str(Path(tmp) / "qdrant-crowd")
+            runner.env_of["cluster"] = {"FINDME_QDRANT_PATH": args.crowd}
             seed(stack.settings(), args, runner)
             for name in args.only:
                 print(json.dumps(runner.run(name)), file=sys.stderr)

@@ -266,10 +266,19 @@ class InProcessOrchestrator:
 
     def _delete_group(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``delete_group.asl.json``: plan (vectors, id list), the map over the ids, finish."""
-        step = {"workflow": "delete_group", "job_id": payload["job_id"]}
-        step["group_id"] = payload["group_id"]
-        plan = _as_dict(invoke("curation", {**step, "step": "plan"}))
-        files = JobFiles(self.store, KeyScheme.from_settings(self.settings), str(step["job_id"]))
+        job_id, group_id = str(payload["job_id"]), str(payload["group_id"])
+        plan = _as_dict(
+            invoke(
+                "curation",
+                {
+                    "workflow": "delete_group",
+                    "step": "plan",
+                    "job_id": job_id,
+                    "group_id": group_id,
+                },
+            )
+        )
+        files = JobFiles(self.store, KeyScheme.from_settings(self.settings), job_id)
         ids = files.read_items(plan["items_key"])
         return self._curation_map("delete_group", "DeleteImages", payload, ids)
 

@@ -6,6 +6,11 @@ adds for curation: who may delete what (faces of groups the caller does not cura
 skipped), the peer API's answer (``deleted_count``, ``deleted_thumbnails``, ids), and
 thumbnail deletes that are best effort — an S3 failure is logged, never fatal, and a left
 thumbnail is unreachable once its face item is gone.
+
+A group is deleted by the ``delete_group`` workflow, a Distributed Map so that no invocation
+works through a whole group: :func:`plan_delete_group` (the group's vectors, the list of its
+photos), :func:`delete_group_batch` per batch of photos, :func:`finish_delete_group` (the
+rest of the cascade, the group item last).
 """
 
 from __future__ import annotations

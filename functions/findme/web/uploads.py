@@ -52,7 +52,7 @@ def read_upload(file: UploadFile | None, settings: Settings, *, field: str = "im
     return data
 
 
-def read_image(
+def read_photo(
     file: UploadFile | None,
     selfie_key: str | None,
     *,

@@ -16,6 +16,7 @@ from findme.services import face_deletion, reprocess
 from findme.services import persons as person_svc
 from findme.services.curation_jobs import parse_curation_task, run_curation_task
 from findme.services.digest import DigestDeps, DigestOutcome, DigestStatus
+from findme.services.job_files import JobFiles
 
 
 def _files(world: World) -> dict[str, Any]:
@@ -423,3 +424,15 @@ def test_delete_group_map_plans_deletes_in_batches_and_sweeps(world: World) -> N
     done = world.metadata.get_job(job.job_id)
     assert (done.status, done.done, done.total) == (JobStatus.SUCCEEDED, 5, 5)
     assert list(world.store.list(f"jobs/{job.job_id}/")) == []
+
+
+def test_a_job_reads_only_its_own_id_list(world: World) -> None:
+    """Given two jobs' id lists, then a job's files refuse a key of the other job (an
+    ``items_key`` in a workflow input names the job's own list, never any object)."""
+    keys = KeyScheme.from_settings(world.settings)
+    mine, theirs = (JobFiles(world.store, keys, str(uuid.uuid4())) for _ in range(2))
+    assert mine.read_items(mine.write_items(["a", "b"])) == ["a", "b"]
+    with pytest.raises(InvalidInputError):
+        mine.read_items(theirs.write_items(["c"]))
+    with pytest.raises(InvalidInputError):
+        mine.read_items("originals/g/i.jpg")

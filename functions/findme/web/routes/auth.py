@@ -24,7 +24,7 @@ from findme.web.schemas import (
     TokenRequest,
     UserOut,
 )
-from findme.web.uploads import SelfieKey, read_image, read_upload
+from findme.web.uploads import SelfieKey, read_photo, read_upload
 
 router = APIRouter(tags=["auth"])
 
@@ -229,7 +229,7 @@ def add_selfie(
     """More reference faces (another angle, glasses off) improve recall; same checks as
     ``/register`` (422 ``face_requirement``); at most 10 per user. A photo over the request
     body limit goes by ``POST /users/me/selfie-uploads`` and ``selfie_key``."""
-    data = read_image(
+    data = read_photo(
         selfie,
         selfie_key,
         settings=settings,

@@ -21,7 +21,7 @@ from findme.services.search import search_by_face
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.schemas import SearchMatch, SearchOut
-from findme.web.uploads import SelfieKey, read_image
+from findme.web.uploads import SelfieKey, read_photo
 
 router = APIRouter(tags=["faces"])
 
@@ -36,7 +36,7 @@ def _image(
     settings: deps.SettingsDep,
     objects: deps.Objects,
 ) -> bytes:
-    return read_image(
+    return read_photo(
         image,
         selfie_key,
         settings=settings,
