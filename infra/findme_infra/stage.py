@@ -23,6 +23,21 @@ MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
 NEW_ACCOUNT_MEMORY_MB = 3008
 #: Concurrency Lambda keeps unreserved in every account: reservations need this much more.
 UNRESERVED_CONCURRENCY = 100
+#: Peak resident memory of each function on the largest work measured, MiB: the handler in a
+#: fresh process, real models, real photos (``benchmarks/memory.py``, 2026-12-01, 2-vCPU
+#: x86_64 shared with other work; cluster at 100,000 faces from ``benchmarks/cluster.py``, the
+#: handler measuring within 3 % of it at 10,000 and 30,000). infra/README.md "Function sizing"
+#: has every figure.
+MEASURED_PEAK_MIB: dict[str, int] = {
+    "api": 832,  # /get-embedding on a 50 MP PNG by selfie_key (346 on faces-dev's largest)
+    "digest": 812,  # a batch with a 50 MP JPEG and a 50 MP PNG (453 on 64 faces-dev photos)
+    "curation": 812,  # re-digests photos: digest's worst case (431 on a batch of 50)
+    "cluster": 1384,  # 100,000 faces, 4.8 M neighbour pairs (494 at 30,000 by the handler)
+    "zip": 144,  # a 1,000-photo archive
+}
+#: Memory each function gets over its measured peak, at least (bigger inputs than measured,
+#: allocator growth, the runtime's own share).
+MIN_HEADROOM = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,16 +216,13 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         domain_name=domain_name,
         certificate_arn=certificate_arn,
         alarm_email=_optional(node, "alarm_email"),
-        # api: 1 vCPU (1,769 MB) for the in-process face engine (FINDME_ORT_THREADS=1).
+        # Memory from MEASURED_PEAK_MIB with MIN_HEADROOM, CPU for the work (1,769 MB = 1 vCPU):
+        # api 1 vCPU for a face request's latency (FINDME_ORT_THREADS=1; 2.1x its peak);
+        # digest and curation 2 vCPU for their 2 onnxruntime threads (4.4x); cluster runs on
+        # one core, so memory only (2.2x the 100k-face peak); zip is I/O (7x).
         api=size(1769, 29, 512, 100 if prod else 10),
         digest=size(3538, 300, 1024, 50 if prod else 15),
-        # cluster: benchmarks/cluster.py (issue 4, run 2026-11-22 on this 2-vCPU x86_64 machine,
-        # load 3.3): 100,000 synthetic faces -> 30.5 M neighbour pairs, peak RSS 2,135 MB
-        # (baseline 529 MB, ~52 B per pair), 123 s wall = 121 s CPU (one core busy: more vCPUs
-        # do not speed it up). 6 GB = ~2.9x that peak: room for ~2.5x the pairs (a real event
-        # with one very frequent person; pairs grow with the square of a person's face count)
-        # plus the group's face records read from DynamoDB/Qdrant. No /tmp use: 512 MB.
-        cluster=size(6144, 900, 512, 4 if prod else 2),
+        cluster=size(3008, 900, 512, 4 if prod else 2),
         zip=size(1024, 900, 512, 10 if prod else 2),
         curation=size(3538, 900, 1024, 4 if prod else 2),
         digest_queue_max_concurrency=40 if prod else 5,
