@@ -341,7 +341,6 @@ def test_a_new_account_deploy_fits_its_memory_quota_and_names_its_first_admin(
     from unittest import mock
 
     from findme.config import Settings
-
     from findme_infra.stage import MEASURED_PEAK_MIB, MIN_HEADROOM
 
     functions = _functions(new_account)
