@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup lock models run test test-unit test-integration test-browser lint format bench fuzz synth clean local-down web web-api chromium
+.PHONY: setup lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -101,6 +101,17 @@ STAGE ?= dev
 
 synth: setup web
 	cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups -c stage=$(STAGE)
+
+# Both stages synthesised by the pinned CLI, then cfn-lint (0 errors) on each template and
+# asl-validator (pinned) on each state machine as deployed: see infra/validate.py.
+ASL_VALIDATOR := npx --yes asl-validator@4.0.0
+validate: setup
+	for stage in dev prod; do \
+	  (cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups \
+	    -c stage=$$stage -o cdk.out/stages/$$stage) || exit 1; \
+	done
+	$(BIN)/python infra/validate.py --asl-validator "$(ASL_VALIDATOR)" \
+	  infra/cdk.out/stages/dev infra/cdk.out/stages/prod
 
 local-down: $(STAMP)
 	$(BIN)/findme local down

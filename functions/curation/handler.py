@@ -1,14 +1,17 @@
-"""curation worker Lambda: the ``reprocess`` and ``delete_group`` workflow tasks.
+"""curation worker Lambda: the steps of the ``reprocess`` and ``delete_group`` workflows.
 
-Events (Step Functions task input; the local orchestrator sends the same):
+Events (Step Functions task input; the local orchestrator sends the same), parsed by
+:func:`findme.services.curation_jobs.parse_curation_task`:
 
-- ``{"workflow": "reprocess", "job_id", "image_ids": [...]}`` — re-digest each photo keeping
-  manual assignments (:func:`findme.services.reprocess.run_reprocess_job`); needs the face
-  engine, so this handler ships in the digest container image.
-- ``{"workflow": "delete_group", "job_id", "group_id"}`` — cascade-delete a group
-  (:func:`findme.services.face_deletion.run_delete_group_job`).
+- a Distributed Map item batch ``{"Items": [image ids], "BatchInput": {"workflow", "job_id",
+  "group_id"}}``: reprocess the photos (needs the face engine, so this handler ships in the
+  digest container image) or delete them;
+- ``{"workflow", "step": "plan" | "finish", "job_id", "group_id"}``: delete_group's first
+  step (vectors, the photo id list), either workflow's last (sum the batches, end the job);
+- ``{"workflow": "reprocess", "job_id", "image_ids"}`` / ``{"workflow": "delete_group",
+  "job_id", "group_id"}``: a whole job in one call.
 
-Returns the job result counts; the job item goes ``running -> succeeded | failed``.
+Returns the step's output (a batch summary, the plan's ``items_key``, the job result).
 """
 
 from __future__ import annotations
@@ -17,13 +20,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from findme import wiring
-from findme.config import get_settings
-from findme.domain.keys import KeyScheme
-from findme.errors import InvalidInputError
 from findme.observability import logger, tracer
+from findme.services.curation_jobs import parse_curation_task, run_curation_task
 from findme.services.digest import DigestDeps
-from findme.services.face_deletion import run_delete_group_job
-from findme.services.reprocess import run_reprocess_job
 
 
 def deps() -> DigestDeps:
@@ -34,25 +33,4 @@ def deps() -> DigestDeps:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    workflow = event.get("workflow")
-    job_id = event.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
-        raise InvalidInputError("curation event needs a job_id")
-    if workflow == "reprocess":
-        image_ids = event.get("image_ids")
-        if not isinstance(image_ids, list) or not all(isinstance(i, str) for i in image_ids):
-            raise InvalidInputError("reprocess event needs image_ids (a list of ids)")
-        return run_reprocess_job(job_id, image_ids, deps())
-    if workflow == "delete_group":
-        group_id = event.get("group_id")
-        if not isinstance(group_id, str) or not group_id:
-            raise InvalidInputError("delete_group event needs a group_id")
-        return run_delete_group_job(
-            job_id,
-            group_id,
-            metadata=wiring.metadata_store(),
-            vectors=wiring.vector_index(),
-            store=wiring.object_store(),
-            keys=KeyScheme.from_settings(get_settings()),
-        )
-    raise InvalidInputError(f"unknown curation workflow {workflow!r}")
+    return run_curation_task(parse_curation_task(event), deps())

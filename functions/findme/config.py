@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     #: Photo renditions digest writes beside each original: ``{prefix}{group_id}/{image_id}.jpg``.
     thumbnails_prefix: str = "thumbnails/"
     previews_prefix: str = "previews/"
+    #: Work files of jobs whose input grows with a group (``jobs/{job_id}/``: the id list a
+    #: Distributed Map reads, per-batch summaries); the bucket lifecycle expires them.
+    jobs_prefix: str = "jobs/"
     table_prefix: str = "findme-"
     digest_queue_url: str | None = None
     #: Days an archive is kept; matches the bucket lifecycle rule on ``archives/``.
@@ -117,8 +120,17 @@ class Settings(BaseSettings):
     cluster_min_samples: int = Field(default=2, ge=1)
 
     # --- limits -----------------------------------------------------------------------
+    #: Largest photo, bytes: a multipart file, a presigned POST's content-length-range, a
+    #: Drive download.
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_upload_files: int = Field(default=50, ge=1)
+    #: Largest request body the API reads, bytes (``None``: only the upload limits). On
+    #: Lambda the CDK app sets 4,000,000: a synchronous invocation carries at most 6 MB and
+    #: API Gateway base64-encodes binary bodies (x 4/3), so a body much above ~4.4 MB never
+    #: reaches the app (the client gets API Gateway's error, not the app's 413). Bigger photos
+    #: go by presigned POST (``POST /users/me/selfie-uploads``, ``/register/selfie-uploads``,
+    #: ``/groups/{group_id}/uploads``).
+    max_request_body_bytes: int | None = Field(default=None, ge=64 * 1024)
     #: Decompression-bomb guard: images above this many pixels are refused.
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     presigned_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
@@ -189,6 +201,7 @@ class Settings(BaseSettings):
         "selfies_prefix",
         "thumbnails_prefix",
         "previews_prefix",
+        "jobs_prefix",
     )
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:

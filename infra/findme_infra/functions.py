@@ -27,7 +27,15 @@ from findme.observability import METRICS_NAMESPACE  # the namespace every metric
 from findme.tables import TABLES
 
 from findme_infra.stage import FunctionSizing, StageConfig
-from findme_infra.storage import ARCHIVES, FACES, ORIGINALS, PREVIEWS, SELFIES, THUMBNAILS
+from findme_infra.storage import (
+    ARCHIVES,
+    FACES,
+    JOBS,
+    ORIGINALS,
+    PREVIEWS,
+    SELFIES,
+    THUMBNAILS,
+)
 from findme_infra.tables import Tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +61,14 @@ class Access:
     """What one function may touch: object actions per key prefix, tables, secrets, SMS.
 
     ``objects`` maps a key prefix (``"originals/"``) to S3 object actions on ``prefix*``;
-    ``list_prefixes`` are the prefixes it may ``ListBucket`` under; ``tables_rw`` and
+    ``list_bucket`` grants ``s3:ListBucket`` on the bucket with no ``s3:prefix`` condition:
+    without it S3 answers a GET/HEAD of a missing key with 403 instead of 404, and a GET is
+    not a list request, so a prefix condition would never match it; ``tables_rw`` and
     ``tables_ro`` are :mod:`findme.tables` spec names.
     """
 
     objects: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    list_prefixes: tuple[str, ...] = ()
+    list_bucket: bool = False
     tables_rw: tuple[str, ...] = ()
     tables_ro: tuple[str, ...] = ()
     qdrant: bool = False
@@ -77,7 +87,8 @@ _GET, _PUT, _DELETE, _ABORT = (
 #: Least privilege per function (see infra/README.md "IAM"); table names are spec names.
 ACCESS: dict[str, Access] = {
     # The API signs presigned POST/GET URLs (signed with its own role), deletes photos, faces
-    # and archives in cascades, reads/writes every table, and sends OTP SMS.
+    # and archives in cascades, writes the id list of a reprocess job, reads/writes every
+    # table, and sends OTP SMS.
     "api": Access(
         objects={
             ORIGINALS: (_GET, _PUT, _DELETE),
@@ -86,8 +97,9 @@ ACCESS: dict[str, Access] = {
             PREVIEWS: (_GET, _DELETE),
             SELFIES: (_GET, _PUT, _DELETE),
             ARCHIVES: (_GET, _DELETE),
+            JOBS: (_PUT,),
         },
-        list_prefixes=(ORIGINALS, FACES, SELFIES),
+        list_bucket=True,
         tables_rw=tuple(spec.name for spec in TABLES),  # rate-limits included
         qdrant=True,
         jwt_secret=True,
@@ -104,7 +116,7 @@ ACCESS: dict[str, Access] = {
             THUMBNAILS: (_PUT, _DELETE),
             PREVIEWS: (_PUT, _DELETE),
         },
-        list_prefixes=(ORIGINALS,),
+        list_bucket=True,
         tables_rw=("images", "faces", "persons", "jobs"),
         tables_ro=("groups", "assignments", "reference-faces"),
         qdrant=True,
@@ -116,15 +128,17 @@ ACCESS: dict[str, Access] = {
         qdrant=True,
     ),
     # Curation worker: reprocess (re-digest photos: like digest) and delete_group (cascade
-    # delete of a group's originals, thumbnails, items and vectors).
+    # delete of a group's originals, thumbnails, items and vectors); the maps' work files
+    # (delete_group's id list, batch summaries, read and deleted by the last step).
     "curation": Access(
         objects={
             ORIGINALS: (_GET, _DELETE),
             FACES: (_GET, _PUT, _DELETE),
             THUMBNAILS: (_PUT, _DELETE),
             PREVIEWS: (_PUT, _DELETE),
+            JOBS: (_GET, _PUT, _DELETE),
         },
-        list_prefixes=(ORIGINALS, FACES, THUMBNAILS, PREVIEWS),
+        list_bucket=True,
         tables_rw=(
             "groups",
             "memberships",
@@ -138,9 +152,11 @@ ACCESS: dict[str, Access] = {
         tables_ro=("reference-faces",),
         qdrant=True,
     ),
-    # Zip streams originals into archives/{job_id}.zip with a multipart upload and presigns it.
+    # Zip streams originals into archives/{job_id}.zip with a multipart upload and presigns it;
+    # a photo deleted meanwhile must read as missing (404), not fail the archive (403).
     "zip": Access(
         objects={ORIGINALS: (_GET,), ARCHIVES: (_GET, _PUT, _ABORT)},
+        list_bucket=True,
         tables_rw=("jobs",),
         tables_ro=("images", "faces", "persons", "groups"),
     ),
@@ -301,19 +317,19 @@ def grant_access(
     tables: Tables,
 ) -> None:
     """Add ``access`` to ``role`` as explicit statements: exact table and index ARNs, objects
-    under named prefixes only, listing conditioned on ``s3:prefix``."""
+    under named prefixes only, listing on the bucket itself (see :class:`Access`)."""
     for prefix, actions in access.objects.items():
         role.add_to_principal_policy(
             aws_iam.PolicyStatement(
                 actions=list(actions), resources=[bucket.arn_for_objects(f"{prefix}*")]
             )
         )
-    if access.list_prefixes:
+    if access.list_bucket:
         role.add_to_principal_policy(
             aws_iam.PolicyStatement(
+                sid="ListBucketSoMissingKeysAre404",
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
             )
         )
     for names, actions in (

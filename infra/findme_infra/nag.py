@@ -13,6 +13,8 @@ from constructs import IConstruct
 
 from findme_infra.functions import ACCESS
 from findme_infra.stack import FindMeStack
+from findme_infra.storage import JOBS
+from findme_infra.workflows import item_readers, load_definition
 
 _PACK = "AwsSolutions::"
 
@@ -98,12 +100,20 @@ def acknowledge_findings(stack: FindMeStack) -> None:
             )
     for workflow, machine in stack.workflows.state_machines.items():
         _ack(machine.role, "AwsSolutions-IAM5[Resource::*]", REASON_STATES_LOGS)
-        if workflow == "digest_prefix":
+        readers = item_readers(load_definition(workflow))
+        if readers:
+            name = f"{stack.config.prefix}{workflow.replace('_', '-')}"
             _ack(
                 machine.role,
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
-                f"<AWS::AccountId>:execution:{stack.config.prefix}digest-prefix/*]",
+                f"<AWS::AccountId>:execution:{name}/*]",
                 REASON_CHILD_EXECUTIONS,
+            )
+        if "arn:aws:states:::s3:getObject" in readers:
+            _ack(
+                machine.role,
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{JOBS}*]",
+                REASON_OBJECTS.format(prefix=JOBS),
             )
     _ack(stack.secrets.jwt_secret, "AwsSolutions-SMG4", REASON_JWT_ROTATION)
     _ack(stack.api.http_api, "AwsSolutions-APIG4", REASON_API_AUTH)

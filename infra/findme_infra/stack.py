@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,12 @@ from findme_infra.workflows import Workflows, connect_digest_queue
 
 #: Where the digest image puts the ONNX models (``COPY layers/models/*.onnx /opt/models/``).
 MODEL_DIR = "/opt/models"
+#: Largest request body the api reads on Lambda, bytes. A synchronous invocation carries at
+#: most 6 MB (6,291,456 bytes) and API Gateway base64-encodes a binary body (4 bytes per 3):
+#: 4,000,000 bytes become 5,333,336, leaving ~0.9 MB for headers and the event's JSON, so any
+#: body the app may refuse reaches it and gets its 413 (not the gateway's error). Bigger photos
+#: go by presigned POST.
+API_MAX_REQUEST_BODY_BYTES = 4_000_000
 
 _DESCRIPTIONS = {
     "api": "FindMe HTTP API (FastAPI via Mangum; face routes run the engine in process)",
@@ -89,6 +96,13 @@ class FindMeStack(Stack):
             **qdrant,
             # The face routes run the engine in process (digest image); one vCPU, one thread.
             **findme_env(model_dir=MODEL_DIR, ort_threads="1"),
+            **findme_env(max_request_body_bytes=str(API_MAX_REQUEST_BODY_BYTES)),
+            # Who becomes a platform admin on registering (-c admin_phones=+1...,+44...).
+            **(
+                findme_env(admin_phones=json.dumps(list(config.admin_phones)))
+                if config.admin_phones
+                else {}
+            ),
             **findme_env(
                 jwt_secret_id=self.secrets.jwt_secret.secret_arn,
                 digest_state_machine_arn=machines["digest_prefix"].state_machine_arn,
@@ -134,7 +148,7 @@ class FindMeStack(Stack):
             )
 
     def _function(self, name: str, environment: dict[str, str]) -> FindMeFunction:
-        sizing = getattr(self.config, name)
+        sizing = self.config.sizings[name]
         fn = FindMeFunction(
             self,
             name.capitalize(),

@@ -7,13 +7,37 @@ Everything that differs between ``dev`` and ``prod`` lives here, so the construc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from aws_cdk import RemovalPolicy, aws_lambda, aws_logs
 from constructs import Node
+from findme.errors import InvalidInputError
+from findme.services.auth import normalize_phone
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
+#: Lambda's memory range, MB (a new account may be held to NEW_ACCOUNT_MEMORY_MB).
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
+#: The function memory quota AWS gives many new accounts, MB (``-c max_memory_mb=3008``).
+NEW_ACCOUNT_MEMORY_MB = 3008
+#: Concurrency Lambda keeps unreserved in every account: reservations need this much more.
+UNRESERVED_CONCURRENCY = 100
+#: Peak resident memory of each function on the largest work measured, MiB: the handler in a
+#: fresh process, real models, real photos (``benchmarks/memory.py``, 2026-12-01, 2-vCPU
+#: x86_64 shared with other work; cluster at 100,000 faces from ``benchmarks/cluster.py``, the
+#: handler measuring within 3 % of it at 10,000 and 30,000). infra/README.md "Function sizing"
+#: has every figure.
+MEASURED_PEAK_MIB: dict[str, int] = {
+    "api": 832,  # /get-embedding on a 50 MP PNG by selfie_key (346 on faces-dev's largest)
+    "digest": 812,  # a batch with a 50 MP JPEG and a 50 MP PNG (453 on 64 faces-dev photos)
+    "curation": 812,  # re-digests photos: digest's worst case (431 on a batch of 50)
+    "cluster": 1384,  # 100,000 faces, 4.8 M neighbour pairs (494 at 30,000 by the handler)
+    "zip": 144,  # a 1,000-photo archive
+}
+#: Memory each function gets over its measured peak, at least (bigger inputs than measured,
+#: allocator growth, the runtime's own share).
+MIN_HEADROOM = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +88,25 @@ class StageConfig:
     curation: FunctionSizing
     #: SQS -> digest: most concurrent digest invocations the event source mapping starts.
     digest_queue_max_concurrency: int
+    #: Phone numbers (E.164) that become platform admins when they register.
+    admin_phones: tuple[str, ...] = ()
+
+    @property
+    def sizings(self) -> dict[str, FunctionSizing]:
+        """Function name -> its sizing."""
+        return {
+            "api": self.api,
+            "digest": self.digest,
+            "cluster": self.cluster,
+            "zip": self.zip,
+            "curation": self.curation,
+        }
+
+    @property
+    def account_concurrency(self) -> int:
+        """Account concurrency quota the reservations need (AWS keeps 100 unreserved)."""
+        reserved = sum(s.reserved_concurrency or 0 for s in self.sizings.values())
+        return reserved + UNRESERVED_CONCURRENCY
 
     @property
     def prefix(self) -> str:
@@ -85,9 +128,43 @@ def _optional(node: Node, key: str) -> str | None:
 
 
 def _sizing(
-    memory_mb: int, timeout_s: int, ephemeral_mb: int, reserved: int, *, reserve: bool
+    memory_mb: int,
+    timeout_s: int,
+    ephemeral_mb: int,
+    reserved: int,
+    *,
+    reserve: bool,
+    max_memory_mb: int,
 ) -> FunctionSizing:
-    return FunctionSizing(memory_mb, timeout_s, ephemeral_mb, reserved if reserve else None)
+    return FunctionSizing(
+        min(memory_mb, max_memory_mb), timeout_s, ephemeral_mb, reserved if reserve else None
+    )
+
+
+def _max_memory(node: Node) -> int:
+    value = _optional(node, "max_memory_mb")
+    if value is None:
+        return MAX_MEMORY_MB
+    try:
+        cap = int(value)
+    except ValueError:
+        cap = 0
+    if not MIN_MEMORY_MB <= cap <= MAX_MEMORY_MB:
+        raise ValueError(
+            f"context max_memory_mb must be {MIN_MEMORY_MB}-{MAX_MEMORY_MB}, got {value!r}"
+        )
+    return cap
+
+
+def _admin_phones(node: Node) -> tuple[str, ...]:
+    value = _optional(node, "admin_phones") or ""
+    phones = []
+    for raw in (p for p in value.split(",") if p.strip()):
+        try:
+            phones.append(normalize_phone(raw))
+        except InvalidInputError as exc:
+            raise ValueError(f"context admin_phones: {raw.strip()!r} is not E.164") from exc
+    return tuple(dict.fromkeys(phones))
 
 
 def stage_config(node: Node, stage: str | None = None) -> StageConfig:
@@ -96,8 +173,9 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
     ``stage`` overrides the ``stage`` context value (tests build both stages in one app).
 
     Raises:
-        ValueError: ``stage`` or ``architecture`` has an unknown value, or only one of
-            ``domain_name`` / ``certificate_arn`` is given.
+        ValueError: ``stage`` or ``architecture`` has an unknown value, only one of
+            ``domain_name`` / ``certificate_arn`` is given, ``max_memory_mb`` is outside
+            128-10,240, or an ``admin_phones`` entry is not an E.164 number.
     """
     stage = stage or str(node.try_get_context("stage") or "dev")
     if stage not in STAGES:
@@ -115,6 +193,7 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         raise ValueError("context domain_name and certificate_arn go together")
     prod = stage == "prod"
     reserve = _flag(node.try_get_context("reserve_concurrency"), default=True)
+    size = partial(_sizing, reserve=reserve, max_memory_mb=_max_memory(node))
     # The web app's own origin is always allowed (findme_infra.web); these are extra ones.
     origins = _optional(node, "cors_origins") or ""
     # Sizes: see infra/README.md "Function sizing" for the figures behind each number.
@@ -138,17 +217,15 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         domain_name=domain_name,
         certificate_arn=certificate_arn,
         alarm_email=_optional(node, "alarm_email"),
-        # api: 1 vCPU (1,769 MB) for the in-process face engine (FINDME_ORT_THREADS=1).
-        api=_sizing(1769, 29, 512, 100 if prod else 10, reserve=reserve),
-        digest=_sizing(3538, 300, 1024, 50 if prod else 15, reserve=reserve),
-        # cluster: benchmarks/cluster.py (issue 4, run 2026-11-22 on this 2-vCPU x86_64 machine,
-        # load 3.3): 100,000 synthetic faces -> 30.5 M neighbour pairs, peak RSS 2,135 MB
-        # (baseline 529 MB, ~52 B per pair), 123 s wall = 121 s CPU (one core busy: more vCPUs
-        # do not speed it up). 6 GB = ~2.9x that peak: room for ~2.5x the pairs (a real event
-        # with one very frequent person; pairs grow with the square of a person's face count)
-        # plus the group's face records read from DynamoDB/Qdrant. No /tmp use: 512 MB.
-        cluster=_sizing(6144, 900, 512, 4 if prod else 2, reserve=reserve),
-        zip=_sizing(1024, 900, 512, 10 if prod else 2, reserve=reserve),
-        curation=_sizing(3538, 900, 1024, 4 if prod else 2, reserve=reserve),
+        # Memory from MEASURED_PEAK_MIB with MIN_HEADROOM, CPU for the work (1,769 MB = 1 vCPU):
+        # api 1 vCPU for a face request's latency (FINDME_ORT_THREADS=1; 2.1x its peak);
+        # digest and curation 2 vCPU for their 2 onnxruntime threads (4.4x); cluster runs on
+        # one core, so memory only (2.2x the 100k-face peak); zip is I/O (7x).
+        api=size(1769, 29, 512, 100 if prod else 10),
+        digest=size(3538, 300, 1024, 50 if prod else 15),
+        cluster=size(3008, 900, 512, 4 if prod else 2),
+        zip=size(1024, 900, 512, 10 if prod else 2),
+        curation=size(3538, 900, 1024, 4 if prod else 2),
         digest_queue_max_concurrency=40 if prod else 5,
+        admin_phones=_admin_phones(node),
     )

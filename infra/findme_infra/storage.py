@@ -21,6 +21,9 @@ from aws_cdk import (
 )
 from constructs import Construct
 from findme.config import Settings
+from findme.domain.keys import KeyScheme
+from findme.services.jobs import JOB_TTL
+from findme.services.selfie_uploads import UPLOAD_RETENTION_DAYS
 
 from findme_infra.stage import StageConfig
 
@@ -31,14 +34,23 @@ ARCHIVES = str(Settings.model_fields["archives_prefix"].default)
 SELFIES = str(Settings.model_fields["selfies_prefix"].default)
 THUMBNAILS = str(Settings.model_fields["thumbnails_prefix"].default)
 PREVIEWS = str(Settings.model_fields["previews_prefix"].default)
+JOBS = str(Settings.model_fields["jobs_prefix"].default)
+#: Presigned selfie uploads not used yet (``selfies/uploads/``; reference selfies are not).
+SELFIE_UPLOADS = KeyScheme(selfies_prefix=SELFIES).selfie_uploads
 #: Days a ZIP archive is kept (the lifecycle rule and the signed URL expiry agree).
 ARCHIVE_RETENTION_DAYS = int(Settings.model_fields["archive_retention_days"].default)
 #: Deliveries before a notification is moved to the DLQ (a poison photo fails fast).
 MAX_RECEIVE_COUNT = 5
 
 
+def alarm_arn_pattern(config: StageConfig) -> str:
+    """ARN pattern of this stage's CloudWatch alarms (every alarm is named ``findme-<stage>-*``)."""
+    return f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{config.prefix}*"
+
+
 class Storage(Construct):
-    """Media bucket (``originals/``, ``faces/``, ``selfies/``, ``archives/``) and upload queue.
+    """Media bucket (``originals/``, ``faces/``, ``selfies/``, ``archives/``, ``jobs/``) and
+    upload queue.
 
     Attributes:
         bucket: the media bucket (private, SSE-S3, TLS only, unversioned).
@@ -124,6 +136,19 @@ class Storage(Construct):
                     expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
                 ),
                 aws_s3.LifecycleRule(
+                    # A route deletes the upload it used; unused ones (an abandoned sign-up)
+                    # are biometric data nobody needs.
+                    id="expire-unused-selfie-uploads",
+                    prefix=SELFIE_UPLOADS,
+                    expiration=Duration.days(UPLOAD_RETENTION_DAYS),
+                ),
+                aws_s3.LifecycleRule(
+                    # A job deletes its work files when it ends; a failed one leaves them.
+                    id="expire-job-files",
+                    prefix=JOBS,
+                    expiration=Duration.days(JOB_TTL.days),
+                ),
+                aws_s3.LifecycleRule(
                     id="abort-incomplete-multipart-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
@@ -153,6 +178,20 @@ class Storage(Construct):
 
         self.alarm_topic = aws_sns.Topic(
             self, "Alarms", topic_name=f"{config.prefix}alarms", enforce_ssl=True
+        )
+        # enforce_ssl gives the topic a policy holding only the TLS deny, which replaces the
+        # default owner policy: CloudWatch needs an explicit allow to publish alarm actions.
+        self.alarm_topic.add_to_resource_policy(
+            aws_iam.PolicyStatement(
+                sid="AllowThisStacksAlarms",
+                principals=[aws_iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(config)},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
         )
         if config.alarm_email:
             self.alarm_topic.add_subscription(

@@ -27,7 +27,7 @@ from aws_cdk import (
 from constructs import Construct
 
 from findme_infra.stage import StageConfig
-from findme_infra.storage import ORIGINALS
+from findme_infra.storage import JOBS, ORIGINALS
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "functions" / "findme" / "workflows"
 #: Workflow name (``ports.Orchestrator.start``) -> its ASL file.
@@ -38,12 +38,29 @@ FUNCTIONS = ("digest", "cluster", "zip", "curation")
 DIGEST_BATCH_SIZE = 10
 DIGEST_BATCHING_WINDOW_S = 5
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+#: ItemReader resources the definitions use (an S3 listing, an id list in a JSON file).
+_LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
+_GET_OBJECT = "arn:aws:states:::s3:getObject"
 
 
 def load_definition(workflow: str) -> dict[str, Any]:
     """The ASL document of ``workflow`` (``findme/workflows/<workflow>.asl.json``), parsed."""
     parsed: dict[str, Any] = json.loads((WORKFLOWS_DIR / f"{workflow}.asl.json").read_text())
     return parsed
+
+
+def item_readers(definition: dict[str, Any]) -> set[str]:
+    """``ItemReader`` resources of the Distributed Maps in ``definition`` (nested ones too)."""
+    found: set[str] = set()
+    for state in definition.get("States", {}).values():
+        if state.get("Type") == "Map":
+            if "ItemReader" in state:
+                found.add(state["ItemReader"]["Resource"])
+            found |= item_readers(state.get("ItemProcessor", {}))
+    unknown = found - {_LIST_OBJECTS, _GET_OBJECT}
+    if unknown:
+        raise KeyError(f"no IAM is written for ItemReader {sorted(unknown)}")
+    return found
 
 
 def placeholders(workflow: str) -> set[str]:
@@ -55,8 +72,9 @@ class Workflows(Construct):
     """The :data:`WORKFLOWS` state machines (standard type), one per ASL file.
 
     Each has its own role with exactly what its states call: ``lambda:InvokeFunction`` on
-    the functions it names, ``dynamodb:UpdateItem`` on the jobs table; ``digest_prefix``
-    also lists ``originals/`` and starts its own child executions (Distributed Map).
+    the functions it names, ``dynamodb:UpdateItem`` on the jobs table; a Distributed Map
+    also reads its items (``digest_prefix`` lists ``originals/``; ``reprocess`` and
+    ``delete_group`` get an id list under ``jobs/``) and starts its own child executions.
 
     Attributes:
         state_machines: workflow name -> state machine.
@@ -130,22 +148,35 @@ class Workflows(Construct):
             machine.add_to_role_policy(
                 aws_iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[jobs_table_arn])
             )
-            if "BucketName" in used:
-                self._allow_distributed_map(machine, stack, name, bucket)
+            readers = item_readers(load_definition(workflow))
+            if readers:
+                self._allow_distributed_map(machine, stack, name, bucket, readers)
             self.state_machines[workflow] = machine
 
     @staticmethod
     def _allow_distributed_map(
-        machine: aws_stepfunctions.StateMachine, stack: Stack, name: str, bucket: aws_s3.IBucket
+        machine: aws_stepfunctions.StateMachine,
+        stack: Stack,
+        name: str,
+        bucket: aws_s3.IBucket,
+        readers: set[str],
     ) -> None:
-        """ItemReader (ListObjectsV2 on ``originals/``) and the map's child executions."""
-        machine.add_to_role_policy(
-            aws_iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{ORIGINALS}*"]}},
+        """The maps' ItemReaders (ListObjectsV2 on ``originals/``, GetObject of an id list
+        under ``jobs/``) and their child executions."""
+        if _LIST_OBJECTS in readers:
+            machine.add_to_role_policy(
+                aws_iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{ORIGINALS}*"]}},
+                )
             )
-        )
+        if _GET_OBJECT in readers:
+            machine.add_to_role_policy(
+                aws_iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{JOBS}*")]
+                )
+            )
         # The machine's own ARN is built from its fixed name (a Ref would be a cycle).
         own_arn = stack.format_arn(
             service="states",

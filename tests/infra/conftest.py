@@ -58,3 +58,21 @@ def dev(synth: Synth) -> Template:
 @pytest.fixture(scope="session")
 def prod(synth: Synth) -> Template:
     return synth.templates["prod"]
+
+
+#: Context of a first deploy on a new account (infra/README.md "First deploy"): memory held to
+#: the new-account quota and the first admin's phone.
+NEW_ACCOUNT_CONTEXT = {"max_memory_mb": "3008", "admin_phones": "+14155550123"}
+
+
+@pytest.fixture(scope="session")
+def new_account(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The dev stack synthesised with :data:`NEW_ACCOUNT_CONTEXT` (cdk-nag on)."""
+    context = json.loads((INFRA / "cdk.json").read_text())["context"]
+    app = App(
+        context={**context, **NEW_ACCOUNT_CONTEXT},
+        outdir=str(tmp_path_factory.mktemp("cdk.out.new-account")),
+    )
+    (stack,) = _cdk_app.build(app, ["dev"])
+    app.synth()
+    return Template.from_stack(stack)

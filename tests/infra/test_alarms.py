@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 from aws_cdk.assertions import Match, Template
 from findme.services.sms_budget import BUDGET_EXHAUSTED_METRIC, COUNTRY_LIMITED_METRIC
-from infra_cfn import Synth
+from infra_cfn import Synth, as_list, render
 
 pytestmark = pytest.mark.infra
 
@@ -52,3 +54,39 @@ def test_a_refused_sms_raises_an_alarm_on_the_alarm_topic(
             "AlarmActions": [{"Ref": Match.string_like_regexp("StorageAlarms")}],
         },
     )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_cloudwatch_may_publish_this_stacks_alarms_to_the_alarm_topic(
+    synth: Synth, stage: str
+) -> None:
+    """Given the alarm topic's policy (enforce_ssl makes one, holding only the TLS deny), then
+    it allows cloudwatch.amazonaws.com to sns:Publish, only for alarms of this account whose
+    ARN matches findme-<stage>-*, and every alarm that notifies the topic matches that ARN
+    (otherwise CloudWatch's publish is refused and no alarm ever reaches anyone)."""
+    ((topic_id, _),) = synth.resources(stage, "AWS::SNS::Topic").items()
+    (policy,) = synth.resources(stage, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    allows = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+        and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and "sns:Publish" in as_list(s["Action"])
+    ]
+    assert len(allows) == 1
+    (allow,) = allows
+    assert allow["Resource"] == {"Ref": topic_id}
+    source = render(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert source == (
+        f"arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:findme-{stage}-*"
+    )
+    assert render(allow["Condition"]["StringEquals"]["aws:SourceAccount"]) == "<AWS::AccountId>"
+    notifying = [
+        a["Properties"]
+        for a in synth.resources(stage, "AWS::CloudWatch::Alarm").values()
+        if {"Ref": topic_id} in a["Properties"].get("AlarmActions", [])
+    ]
+    assert len(notifying) == 3  # the DLQ and the two SMS budget alarms
+    for alarm in notifying:
+        assert fnmatch.fnmatchcase(alarm["AlarmName"], f"findme-{stage}-*")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -59,3 +60,19 @@ def test_stage_throttles_and_writes_json_access_logs(synth: Synth) -> None:
         assert log_format["requestId"] == "$context.requestId"
         assert render(props["AccessLogSettings"]["DestinationArn"]).startswith("<HttpApiAccessLogs")
     assert limits["prod"] > limits["dev"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_body_the_api_accepts_reaches_it_through_lambda(synth: Synth, stage: str) -> None:
+    """Given the api function, then it refuses bodies over FINDME_MAX_REQUEST_BODY_BYTES, a
+    figure whose base64 form (API Gateway encodes binary bodies) plus 64 KiB of event stays
+    under Lambda's 6 MB synchronous payload: a body over the limit gets the app's 413, never
+    the gateway's error for an invocation Lambda refused."""
+    (api,) = (
+        f["Properties"]
+        for f in synth.resources(stage, "AWS::Lambda::Function").values()
+        if f["Properties"].get("FunctionName") == f"findme-{stage}-api"
+    )
+    limit = int(api["Environment"]["Variables"]["FINDME_MAX_REQUEST_BODY_BYTES"])
+    assert limit >= 3_000_000
+    assert math.ceil(limit / 3) * 4 + 64 * 1024 <= 6 * 1024 * 1024

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from findme.adapters.dynamodb import JobModel
+from findme.domain.keys import KeyScheme
 from findme.domain.records import JobStatus
 from findme.services.cluster import ClusterTask
+from findme.services.curation_jobs import parse_curation_task
 from findme.services.digest import DigestBatchError
 from findme.services.events import parse_distributed_map_batch
 from findme.services.face_deletion import DELETE_GROUP_WORKFLOW
@@ -31,7 +33,7 @@ API_INPUTS: dict[str, dict[str, Any]] = {
     "digest_prefix": {"group_id": "g1", "prefix": "originals/g1/2026/", "job_id": "j1"},
     "cluster": {"group_id": "g1", "eps": 0.45, "min_samples": 3, "job_id": "j1"},
     "zip": {"job_id": "j1"},
-    "reprocess": {"group_id": "g1", "image_ids": ["i1", "i2"], "job_id": "j1"},
+    "reprocess": {"group_id": "g1", "items_key": "jobs/j1/items.json", "job_id": "j1"},
     "delete_group": {"group_id": "g1", "job_id": "j1"},
 }
 
@@ -145,25 +147,54 @@ def test_zip_gets_the_job_id() -> None:
     assert _payload(task, API_INPUTS["zip"]) == {"job_id": "j1"}
 
 
+def _path(state_input: dict[str, Any], path: str) -> Any:
+    """The value at a ``$.a.b`` path of ``state_input``."""
+    value: Any = state_input
+    for part in path.removeprefix("$.").split("."):
+        value = value[part]
+    return value
+
+
 @pytest.mark.parametrize(
-    ("workflow", "constant", "needed"),
+    ("workflow", "steps"),
     [
-        ("reprocess", REPROCESS_WORKFLOW, {"job_id", "image_ids"}),
-        ("delete_group", DELETE_GROUP_WORKFLOW, {"job_id", "group_id"}),
+        (REPROCESS_WORKFLOW, {"batch", "finish"}),
+        (DELETE_GROUP_WORKFLOW, {"plan", "batch", "finish"}),
     ],
 )
-def test_curation_tasks_name_their_workflow_and_carry_what_it_needs(
-    workflow: str, constant: str, needed: set[str]
+def test_curation_steps_parse_as_the_curation_worker_expects(
+    workflow: str, steps: set[str]
 ) -> None:
-    """Given the reprocess and delete_group state machines, then the curation handler's
-    event names the workflow it dispatches on (the services' constants) and carries the keys
-    that branch reads, taken from the API's input."""
-    (task,) = _lambda_tasks(workflow, "Curation")
-    payload = _payload(task, API_INPUTS[workflow])
-    assert payload["workflow"] == constant == workflow
-    assert needed <= set(payload)
-    assert needed | {"workflow"} <= _handler_reads("curation")
-    assert payload["job_id"] == "j1"
+    """Given the reprocess and delete_group state machines, then every event they send the
+    curation worker (plan and finish payloads, the map's item batches) parses with the worker's
+    own parser into the right workflow, step, job and group, and the map reads the id list at
+    jobs/{job_id}/items.json that the API (reprocess) or the plan step (delete_group) wrote."""
+    definition = load_definition(workflow)
+    state_input = dict(API_INPUTS[workflow])
+    (map_state,) = (s for s in definition["States"].values() if s["Type"] == "Map")
+    if "Plan" in definition["States"]:
+        plan = definition["States"]["Plan"]
+        (plan_output,) = plan["ResultSelector"]
+        assert plan["ResultSelector"][plan_output] == "$.Payload.items_key"
+        state_input[plan["ResultPath"].removeprefix("$.")] = {"items_key": "jobs/j1/items.json"}
+    key_path = map_state["ItemReader"]["Parameters"]["Key.$"]
+    assert _path(state_input, key_path) == KeyScheme().job_items("j1")
+    seen = set()
+    for task in _lambda_tasks(workflow, "Curation"):
+        if task["Parameters"].get("Payload.$") == "$":  # a map child: one ItemBatcher batch
+            batch_input = {
+                k.removesuffix(".$"): _path(state_input, v) if k.endswith(".$") else v
+                for k, v in map_state["ItemBatcher"]["BatchInput"].items()
+            }
+            event: dict[str, Any] = {"Items": ["i1", "i2"], "BatchInput": batch_input}
+        else:
+            event = _payload(task, state_input)
+        parsed = parse_curation_task(event)
+        assert (parsed.workflow, parsed.job_id, parsed.group_id) == (workflow, "j1", "g1")
+        if parsed.step == "batch":
+            assert parsed.ids == ("i1", "i2")
+        seen.add(parsed.step)
+    assert seen == steps
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS)

@@ -159,6 +159,19 @@ def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
         assert functions["digest"]["ReservedConcurrentExecutions"] >= queue_max + map_concurrency
 
 
+def test_every_function_gets_its_measured_peak_memory_with_headroom(synth: Synth) -> None:
+    """Given both stages, then each function has at least MIN_HEADROOM times the peak resident
+    memory measured for its largest work (benchmarks/memory.py: real models and photos, the
+    50 MP decoder worst case, 100k faces to cluster)."""
+    from findme_infra.stage import MEASURED_PEAK_MIB, MIN_HEADROOM
+
+    for stage in ("dev", "prod"):
+        functions = _functions(synth.templates[stage])
+        assert set(functions) == set(MEASURED_PEAK_MIB)
+        for name, props in functions.items():
+            assert props["MemorySize"] >= MIN_HEADROOM * MEASURED_PEAK_MIB[name], (stage, name)
+
+
 def test_log_retention_depends_on_the_stage(dev: Template, prod: Template) -> None:
     """Given both stages, then every log group has a retention: 14 days in dev, 90 in prod."""
     for template, days in ((dev, 14), (prod, 90)):
@@ -316,3 +329,26 @@ def test_handlers_import_with_only_what_their_image_installs(image: str) -> None
     failed = json.loads(done.stdout.strip().splitlines()[-1])["failed"]
     assert set(failed) == set(absent), {k: v for k, v in failed.items() if k not in absent}
     assert all(v.startswith("ModuleNotFoundError") for v in failed.values()), failed
+
+
+def test_a_new_account_deploy_fits_its_memory_quota_and_names_its_first_admin(
+    new_account: Template,
+) -> None:
+    """Given the stack synthesised with -c max_memory_mb=3008 -c admin_phones=+14155550123,
+    then no function asks for more than 3,008 MB (CloudFormation would be refused on such an
+    account), and the api's FINDME_ADMIN_PHONES is what Settings parses into that phone."""
+    import os
+    from unittest import mock
+
+    from findme.config import Settings
+    from findme_infra.stage import MEASURED_PEAK_MIB, MIN_HEADROOM
+
+    functions = _functions(new_account)
+    assert max(f["MemorySize"] for f in functions.values()) <= 3008
+    for name, props in functions.items():  # still above every measured peak
+        assert props["MemorySize"] >= MIN_HEADROOM * MEASURED_PEAK_MIB[name], name
+    value = functions["api"]["Environment"]["Variables"]["FINDME_ADMIN_PHONES"]
+    with mock.patch.dict(os.environ, {"FINDME_ADMIN_PHONES": value}):
+        assert Settings().admin_phones == ["+14155550123"]
+    for name in ("digest", "cluster", "zip", "curation"):
+        assert "FINDME_ADMIN_PHONES" not in functions[name]["Environment"]["Variables"]

@@ -30,13 +30,14 @@ STAR_ONLY_ACTIONS = {
 #: The only wildcard shapes allowed in any other resource.
 ALLOWED_WILDCARDS = [
     re.compile(
-        r"^<StorageMedia\w+\.Arn>/(originals|faces|selfies|archives|thumbnails|previews)/\*$"
+        r"^<StorageMedia\w+\.Arn>/(originals|faces|selfies|archives|thumbnails|previews|jobs)/\*$"
     ),
     re.compile(
         r"^arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:findme/\w+/qdrant/api-key-\?\?\?\?\?\?$"
     ),
     re.compile(
-        r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:findme-\w+-digest-prefix/\*$"
+        r"^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        r"findme-\w+-(digest-prefix|reprocess|delete-group)/\*$"
     ),
 ]
 ROLES = [
@@ -149,9 +150,9 @@ def test_each_function_gets_only_its_tables(synth: Synth) -> None:
 def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functions(
     synth: Synth,
 ) -> None:
-    """Given all roles, then states:StartExecution is granted to the api (and the digest-prefix
-    machine on itself, for its map children), and each state machine invokes exactly the
-    functions its definition names."""
+    """Given all roles, then states:StartExecution is granted to the api (and the machines
+    with a Distributed Map on themselves, for its children), and each state machine invokes
+    exactly the functions its definition names."""
     dev = synth.templates["dev"]
     starters = {
         role
@@ -159,7 +160,12 @@ def test_only_the_api_starts_workflows_and_each_machine_invokes_only_its_functio
         for s in statements(dev, role)
         if "states:StartExecution" in _actions(s)
     }
-    assert starters == {"Api", "WorkflowsDigestPrefix"}
+    assert starters == {
+        "Api",
+        "WorkflowsDigestPrefix",
+        "WorkflowsReprocess",
+        "WorkflowsDeleteGroup",
+    }
     expected = {
         "WorkflowsDigestPrefix": {"Digest", "Cluster"},
         "WorkflowsCluster": {"Cluster"},
@@ -202,10 +208,10 @@ def test_only_digest_reads_the_queue_and_no_role_sends_to_it(dev: Template) -> N
 
 
 def test_curation_worker_gets_exactly_what_reprocess_and_delete_group_use(synth: Synth) -> None:
-    """Given the curation role, then it reads/deletes originals (delete_group) and manages
-    face thumbnails and photo renditions (reprocess rebuilds them, delete_group sweeps them),
-    lists only those prefixes, writes the group's tables (the cascade of
-    delete_group; reprocess's faces/persons/assignments), only reads reference faces, reads
+    """Given the curation role, then it reads/deletes originals (delete_group), manages face
+    thumbnails and photo renditions (reprocess rebuilds them, delete_group sweeps them) and
+    its maps' work files under jobs/, lists the bucket, writes the group's tables (the cascade
+    of delete_group; reprocess's faces/persons/assignments), only reads reference faces, reads
     the Qdrant API key and nothing else secret, and never sees users, phones, OTPs or SMS."""
     dev = synth.templates["dev"]
     assert _object_actions(dev, "Curation") == {
@@ -213,12 +219,11 @@ def test_curation_worker_gets_exactly_what_reprocess_and_delete_group_use(synth:
         "faces": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
         "thumbnails": {"s3:PutObject", "s3:DeleteObject"},
         "previews": {"s3:PutObject", "s3:DeleteObject"},
+        "jobs": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
     }
     listed = [s for s in statements(dev, "Curation") if "s3:ListBucket" in _actions(s)]
     (listing,) = listed
-    assert listing["Condition"] == {
-        "StringLike": {"s3:prefix": ["originals/*", "faces/*", "thumbnails/*", "previews/*"]}
-    }
+    assert "Condition" not in listing  # a missing key must answer 404 (see below)
     tables = _table_access(synth, "Curation")
     writes = {t for t, acts in tables.items() if "dynamodb:DeleteItem" in acts}
     assert writes == {
@@ -256,3 +261,75 @@ def test_api_may_start_exactly_the_five_state_machines(synth: Synth) -> None:
     }
     assert started == {f"<{logical_id}>" for logical_id in machines}
     assert len(started) == 5
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("role", ["Api", "Digest", "Curation", "Zip"])
+def test_functions_that_read_objects_see_missing_keys_as_404(
+    synth: Synth, stage: str, role: str
+) -> None:
+    """Given a function that reads objects which may have been deleted (zip's "missing photo"
+    branch, digest of a deleted upload, reprocess, the api's selfie and photo reads), then it
+    has s3:ListBucket on the media bucket with no s3:prefix condition: without it S3 answers
+    a GET/HEAD of a missing key with 403 AccessDenied (a DependencyError) instead of 404
+    (NotFoundError). A GET is not a list request, so a prefix condition would never match."""
+    template = synth.templates[stage]
+    (bucket_id,) = (
+        k
+        for k, b in synth.resources(stage, "AWS::S3::Bucket").items()
+        if "NotificationConfiguration" in b["Properties"]
+    )
+    unconditioned = [
+        s
+        for s in statements(template, role)
+        if "s3:ListBucket" in _actions(s)
+        and "Condition" not in s
+        and [render(r) for r in as_list(s["Resource"])] == [f"<{bucket_id}.Arn>"]
+    ]
+    assert len(unconditioned) == 1, role
+
+
+@pytest.mark.parametrize(
+    ("role", "machine", "reads"),
+    [
+        ("WorkflowsDigestPrefix", "digest-prefix", "list originals/"),
+        ("WorkflowsReprocess", "reprocess", "get jobs/"),
+        ("WorkflowsDeleteGroup", "delete-group", "get jobs/"),
+    ],
+)
+def test_distributed_maps_may_read_their_items_and_run_their_children(
+    synth: Synth, role: str, machine: str, reads: str
+) -> None:
+    """Given a state machine with a Distributed Map, then its role may read the map's items
+    (digest_prefix lists originals/; reprocess and delete_group get their id list under jobs/,
+    nothing else of the bucket) and start, describe and stop its own child executions only."""
+    dev = synth.templates["dev"]
+    found = list(statements(dev, role))
+    objects = _object_actions(dev, role)
+    listing = [s for s in found if "s3:ListBucket" in _actions(s)]
+    if reads == "get jobs/":
+        assert objects == {"jobs": {"s3:GetObject"}}
+        assert not listing
+    else:
+        assert objects == {}
+        (statement,) = listing
+        assert statement["Condition"] == {"StringLike": {"s3:prefix": ["originals/*"]}}
+    own = f"findme-dev-{machine}"
+    started = [
+        render(r)
+        for s in found
+        if "states:StartExecution" in _actions(s)
+        for r in as_list(s["Resource"])
+    ]
+    assert started == [
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:{own}"
+    ]
+    described = {
+        render(r)
+        for s in found
+        if {"states:DescribeExecution", "states:StopExecution"} <= _actions(s)
+        for r in as_list(s["Resource"])
+    }
+    assert described == {
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{own}/*"
+    }

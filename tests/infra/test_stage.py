@@ -65,3 +65,34 @@ def test_environment_names_are_checked_against_settings() -> None:
     assert findme_env(bucket="b") == {"FINDME_BUCKET": "b"}
     with pytest.raises(KeyError, match="buckt"):
         findme_env(buckt="b")
+
+
+def test_memory_cap_holds_every_function_to_a_new_accounts_quota() -> None:
+    """Given max_memory_mb=3008 (the memory quota of many new accounts), then no function asks
+    for more, and functions sized below the cap keep their size."""
+    capped, default = _config(stage="prod", max_memory_mb="3008"), _config(stage="prod")
+    for name, sizing in capped.sizings.items():
+        assert sizing.memory_mb == min(default.sizings[name].memory_mb, 3008), name
+    assert max(s.memory_mb for s in default.sizings.values()) > 3008  # the cap matters
+
+
+@pytest.mark.parametrize("value", ["0", "127", "10241", "lots"])
+def test_memory_cap_outside_lambdas_range_fails_synth(value: str) -> None:
+    with pytest.raises(ValueError, match="max_memory_mb"):
+        _config(max_memory_mb=value)
+
+
+def test_account_concurrency_is_the_reservations_plus_the_unreserved_hundred() -> None:
+    """Given the default reservations, then the account needs 131 concurrent executions in
+    dev and 268 in prod (AWS keeps 100 unreserved), and none without reservations."""
+    assert _config(stage="dev").account_concurrency == 131
+    assert _config(stage="prod").account_concurrency == 268
+    assert _config(stage="prod", reserve_concurrency="false").account_concurrency == 100
+
+
+def test_admin_phones_are_normalised_e164_numbers() -> None:
+    config = _config(admin_phones="+1 (415) 555-0123, +447700900123,+14155550123")
+    assert config.admin_phones == ("+14155550123", "+447700900123")
+    assert _config().admin_phones == ()
+    with pytest.raises(ValueError, match="admin_phones"):
+        _config(admin_phones="+14155550123,0044 7700")

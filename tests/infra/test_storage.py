@@ -33,6 +33,38 @@ def test_archives_expire_after_seven_days_and_multipart_uploads_are_aborted(dev:
     assert "Prefix" not in aborts[0], "the abort rule covers the whole bucket"
 
 
+def test_unused_selfie_uploads_expire_and_reference_selfies_do_not(dev: Template) -> None:
+    """Given the media bucket, then presigned selfie uploads nobody used (an abandoned
+    sign-up) expire after a day, and no rule touches the reference selfies beside them."""
+    rules = _media_bucket(dev)["Properties"]["LifecycleConfiguration"]["Rules"]
+    selfies = [r for r in rules if str(r.get("Prefix", "")).startswith("selfies/")]
+    assert selfies == [
+        {
+            "Id": "expire-unused-selfie-uploads",
+            "Prefix": "selfies/uploads/",
+            "ExpirationInDays": 1,
+            "Status": "Enabled",
+        }
+    ]
+
+
+def test_job_work_files_expire_with_the_job_items(dev: Template) -> None:
+    """Given the media bucket, then what a failed job leaves under jobs/ (a reprocess or
+    delete_group id list, batch summaries) expires when its job item does (JOB_TTL)."""
+    from findme.services.jobs import JOB_TTL
+
+    rules = _media_bucket(dev)["Properties"]["LifecycleConfiguration"]["Rules"]
+    jobs = [r for r in rules if r.get("Prefix") == "jobs/"]
+    assert jobs == [
+        {
+            "Id": "expire-job-files",
+            "Prefix": "jobs/",
+            "ExpirationInDays": JOB_TTL.days,
+            "Status": "Enabled",
+        }
+    ]
+
+
 def test_media_bucket_is_private_encrypted_unversioned_with_cors_for_presigned_post(
     dev: Template,
 ) -> None:

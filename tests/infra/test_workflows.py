@@ -82,6 +82,54 @@ def test_digest_prefix_is_a_distributed_map_over_the_originals_then_cluster(synt
     assert cluster["Parameters"]["FunctionName"] == "${ClusterFunctionArn}"
 
 
+@pytest.mark.parametrize(
+    ("name", "state", "batch"),
+    [
+        ("findme-dev-reprocess", "ReprocessImages", 50),
+        ("findme-dev-delete-group", "DeleteImages", 200),
+    ],
+)
+def test_group_sized_curation_jobs_are_distributed_maps_over_an_id_list_in_s3(
+    synth: Synth, name: str, state: str, batch: int
+) -> None:
+    """Given reprocess and delete-group, then no execution input or task payload carries the
+    group's image ids (Step Functions refuses inputs over 256 KiB: ~6,500 ids), and the work
+    is a Distributed Map whose ItemReader gets the id list (a JSON array) from the bucket and
+    whose ItemBatcher hands the curation worker a batch at a time: about 50 photos to
+    reprocess (~2.5 s each: ~2 min of the function's 900 s, where one invocation used to take
+    the whole group), with no more children at once than the curation function may run."""
+    machines = _machines(synth)
+    definition = machines[name]["Definition"]
+    assert "image_ids" not in json.dumps(definition)
+    map_state = definition["States"][state]
+    assert map_state["Type"] == "Map"
+    assert map_state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    reader = map_state["ItemReader"]
+    assert reader["Resource"] == "arn:aws:states:::s3:getObject"
+    assert reader["ReaderConfig"] == {"InputType": "JSON"}
+    assert reader["Parameters"]["Bucket"] == "${BucketName}"
+    assert map_state["ItemBatcher"]["MaxItemsPerBatch"] == batch
+    assert set(map_state["ItemBatcher"]["BatchInput"]) == {"workflow", "job_id.$", "group_id.$"}
+    ((child_name, child),) = (
+        (n, t)
+        for n, t in map_state["ItemProcessor"]["States"].items()
+        if t.get("Resource") == "arn:aws:states:::lambda:invoke"
+    )
+    assert child["Parameters"] == {"FunctionName": "${CurationFunctionArn}", "Payload.$": "$"}
+    assert child["Catch"][0]["Next"] == "CountFailedItems", child_name
+    for stage in ("dev", "prod"):
+        (curation,) = (
+            f["Properties"]
+            for f in synth.resources(stage, "AWS::Lambda::Function").values()
+            if f["Properties"].get("FunctionName") == f"findme-{stage}-curation"
+        )
+        assert map_state["MaxConcurrency"] <= curation["ReservedConcurrentExecutions"]
+        if state == "ReprocessImages":
+            assert batch * 2.5 <= curation["Timeout"] / 4
+    assert map_state["Next"] == "Finish"
+    assert definition["States"]["Finish"]["Parameters"]["Payload"]["step"] == "finish"
+
+
 @pytest.mark.parametrize("name", MACHINES)
 def test_every_task_retries_and_every_lambda_task_is_caught(synth: Synth, name: str) -> None:
     """Given a state machine, then each Lambda task retries Lambda service errors with backoff
@@ -145,3 +193,51 @@ def test_state_machine_definitions_are_inline(dev: Template) -> None:
     for machine in dev.find_resources("AWS::StepFunctions::StateMachine").values():
         assert "DefinitionString" in machine["Properties"]
         assert "DefinitionS3Location" not in machine["Properties"]
+
+
+def _retry_wait_s(retrier: dict[str, Any], *, expected: bool) -> float:
+    """Seconds a retrier waits over all its attempts: the sum of its backoff intervals (capped
+    by MaxDelaySeconds); with FULL jitter each wait is uniform in [0, interval], so the
+    expected total is half of that."""
+    total = 0.0
+    for attempt in range(retrier.get("MaxAttempts", 3)):
+        interval = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempt
+        total += min(interval, retrier.get("MaxDelaySeconds", interval))
+    if expected and retrier.get("JitterStrategy") == "FULL":
+        return total / 2
+    return total
+
+
+@pytest.mark.parametrize("name", MACHINES)
+def test_throttled_lambda_tasks_wait_longer_than_a_busy_invocation_lasts(
+    synth: Synth, name: str
+) -> None:
+    """Given each Lambda task, then Lambda.TooManyRequestsException is caught first by a retrier
+    of its own whose expected total wait is at least twice the invoked function's timeout: a
+    throttle means the reserved concurrency is busy, and a slot frees only when a running
+    invocation (up to its timeout: 300 s digest, 900 s the others) ends. The shared service
+    error retrier (2 s x 2^n, 6 attempts) gave up after at most 126 s."""
+    functions = {
+        f["Properties"]["FunctionName"].rsplit("-", 1)[-1]: f["Properties"]["Timeout"]
+        for f in synth.resources("dev", "AWS::Lambda::Function").values()
+        if str(f["Properties"].get("FunctionName", "")).startswith("findme-")
+    }
+    definition = _machines(synth)[name]["Definition"]
+    lambda_tasks = {
+        n: t
+        for n, t in _tasks(definition["States"]).items()
+        if t["Resource"] == "arn:aws:states:::lambda:invoke"
+    }
+    assert lambda_tasks
+    for task_name, task in lambda_tasks.items():
+        function = re.fullmatch(r"\$\{(\w+)FunctionArn\}", task["Parameters"]["FunctionName"])
+        assert function, task_name
+        timeout = functions[function.group(1).lower()]
+        first = next(
+            r
+            for r in task["Retry"]
+            if {"Lambda.TooManyRequestsException", "States.ALL"} & set(r["ErrorEquals"])
+        )
+        assert first["ErrorEquals"] == ["Lambda.TooManyRequestsException"], task_name
+        assert _retry_wait_s(first, expected=True) >= 2 * timeout, task_name
+        assert first.get("MaxDelaySeconds", 0) > 0, task_name  # backoff without bound overflows

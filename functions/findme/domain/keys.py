@@ -5,7 +5,10 @@ POST, ``findme upload``); ``thumbnails/{group_id}/{image_id}.jpg`` and
 ``previews/{group_id}/{image_id}.jpg`` — the photo's renditions for grids (long side 320 px)
 and the lightbox (1,280 px); ``faces/{group_id}/{face_id}.jpg`` — a face thumbnail;
 ``archives/{job_id}.zip`` — a download ZIP (bucket lifecycle deletes it after
-``Settings.archive_retention_days``). Prefixes come from :class:`findme.config.Settings`.
+``Settings.archive_retention_days``); ``selfies/{user_id}/{face_id}[.ext]`` — a reference
+selfie; ``jobs/{job_id}/...`` — a job's work files (the id list its Distributed Map reads,
+per-batch summaries; deleted when the job ends, expired by the bucket lifecycle otherwise).
+Prefixes come from :class:`findme.config.Settings`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 from findme.config import Settings
 from findme.errors import InvalidInputError
 
+#: Under ``selfies_prefix``: presigned selfie uploads waiting to be used.
+SELFIE_UPLOADS = "uploads/"
 #: Group and image ids inside keys: UUIDs in practice; letters, digits, ``-`` and ``_`` allowed.
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: File extensions kept on original keys (lower case, with the dot).
@@ -42,6 +47,7 @@ class KeyScheme:
     selfies_prefix: str = "selfies/"
     thumbnails_prefix: str = "thumbnails/"
     previews_prefix: str = "previews/"
+    jobs_prefix: str = "jobs/"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyScheme:
@@ -52,6 +58,7 @@ class KeyScheme:
             selfies_prefix=settings.selfies_prefix,
             thumbnails_prefix=settings.thumbnails_prefix,
             previews_prefix=settings.previews_prefix,
+            jobs_prefix=settings.jobs_prefix,
         )
 
     # --- originals ---------------------------------------------------------------------
@@ -140,6 +147,53 @@ class KeyScheme:
         _check_id(user_id, "user_id")
         _check_id(face_id, "face_id")
         return f"{self.selfies_prefix}{user_id}/{face_id}{ext.lower()}"
+
+    @property
+    def selfie_uploads(self) -> str:
+        """Prefix of presigned selfie uploads not yet used, ``selfies/uploads/`` (the bucket
+        lifecycle expires them; user ids are UUIDs, so no user's selfies live there)."""
+        return f"{self.selfies_prefix}{SELFIE_UPLOADS}"
+
+    def selfie_upload(self, slot: str, upload_id: str, ext: str) -> str:
+        """``selfies/uploads/{slot}/{upload_id}{ext}``: one presigned upload in a caller's slot."""
+        _check_id(slot, "slot")
+        _check_id(upload_id, "upload_id")
+        if not _EXT.match(ext):
+            raise InvalidInputError(f"bad file extension {ext!r}", field="ext")
+        return f"{self.selfie_uploads}{slot}/{upload_id}{ext}"
+
+    def slot_of_selfie_upload(self, key: str) -> str | None:
+        """The slot of a ``selfies/uploads/{slot}/{upload_id}{ext}`` key, ``None`` for any
+        other key (never raises)."""
+        if not key.startswith(self.selfie_uploads):
+            return None
+        parts = key[len(self.selfie_uploads) :].split("/")
+        if len(parts) != 2:
+            return None
+        slot, name = parts
+        stem, ext = posixpath.splitext(name)
+        if not (_ID.match(slot) and _ID.match(stem) and _EXT.match(ext)):
+            return None
+        return slot
+
+    # --- job work files -----------------------------------------------------------------
+    def job_files(self, job_id: str) -> str:
+        """Prefix of a job's work files, ``jobs/{job_id}/``."""
+        _check_id(job_id, "job_id")
+        return f"{self.jobs_prefix}{job_id}/"
+
+    def job_items(self, job_id: str) -> str:
+        """``jobs/{job_id}/items.json``: the JSON array a Distributed Map's ItemReader reads."""
+        return f"{self.job_files(job_id)}items.json"
+
+    def job_batches(self, job_id: str) -> str:
+        """Prefix of a job's batch summaries, ``jobs/{job_id}/batches/``."""
+        return f"{self.job_files(job_id)}batches/"
+
+    def job_batch_summary(self, job_id: str, batch_id: str) -> str:
+        """``jobs/{job_id}/batches/{batch_id}.json``: what one item batch did."""
+        _check_id(batch_id, "batch_id")
+        return f"{self.job_batches(job_id)}{batch_id}.json"
 
 
 #: Content types of accepted photos by extension (what uploads set on the object).

@@ -14,7 +14,17 @@ Lambda handlers (``functions/{digest,cluster,zip}/handler.py``):
   ``{"group_id", "job_id"}``.
 - ``cluster`` — the cluster handler with the payload.
 - ``zip`` — the zip handler with the payload (``{"job_id"}``).
-- ``reprocess`` / ``delete_group`` — the curation handler (``functions/curation``).
+- ``reprocess`` — payload ``{"job_id", "group_id", "items_key", "batch_size"?,
+  "max_concurrency"?}``: job running, then the curation handler with batches of the ids in
+  ``items_key`` (``{"Items": [ids], "BatchInput": {"workflow", "job_id", "group_id"}}``), then
+  its ``finish`` step.
+- ``delete_group`` — payload ``{"job_id", "group_id", ...}``: the curation handler's ``plan``
+  step (it writes the photo ids and returns their ``items_key``), batches of those ids, then
+  ``finish``.
+
+Batch sizes and the tolerated failure percentage of ``reprocess`` and ``delete_group`` are
+read from their ASL files (the map's ``ItemBatcher`` and ``ToleratedFailurePercentage``);
+concurrency is the ASL's ``MaxConcurrency`` capped at :data:`DEFAULT_MAX_CONCURRENCY`.
 
 Job progress (``total``, ``done``, ``failed``, ``status``) is written to the job item when the
 payload names a ``job_id``. Executions run on a thread pool; :meth:`wait` blocks on one.
@@ -23,6 +33,7 @@ payload names a ``job_id``. Executions run on a thread pool; :meth:`wait` blocks
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 import threading
@@ -30,7 +41,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -41,6 +52,7 @@ from findme.domain.records import JobStatus, utcnow
 from findme.errors import FindMeError, InvalidInputError
 from findme.observability import logger
 from findme.ports import MetadataStore, ObjectStore
+from findme.services.job_files import JobFiles
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -52,6 +64,8 @@ DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 10.0
 BATCH_ATTEMPTS = 3
 #: Finished executions remembered for :meth:`InProcessOrchestrator.wait`.
 MAX_KEPT_EXECUTIONS = 1000
+#: The state machines' definitions (``findme/workflows/<workflow>.asl.json``).
+WORKFLOWS_DIR = REPO_ROOT / "functions" / "findme" / "workflows"
 
 _handlers_lock = threading.Lock()
 
@@ -124,12 +138,8 @@ class InProcessOrchestrator:
             "cluster": lambda payload: _as_dict(invoke("cluster", payload)),
             "zip": lambda payload: _as_dict(invoke("zip", payload)),
             # curation worker (issue 6): functions/curation/handler.py
-            "reprocess": lambda payload: _as_dict(
-                invoke("curation", {**payload, "workflow": "reprocess"})
-            ),
-            "delete_group": lambda payload: _as_dict(
-                invoke("curation", {**payload, "workflow": "delete_group"})
-            ),
+            "reprocess": self._reprocess,
+            "delete_group": self._delete_group,
         }
 
     # --- ports.Orchestrator ------------------------------------------------------------------
@@ -198,11 +208,6 @@ class InProcessOrchestrator:
         prefix = payload.get("prefix") or (keys.group_originals(group_id) if group_id else None)
         if not prefix:
             raise InvalidInputError("digest_prefix needs a group_id or a prefix")
-        batch_size = int(payload.get("batch_size") or DEFAULT_BATCH_SIZE)
-        concurrency = int(payload.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
-        tolerated = float(
-            payload.get("tolerated_failure_percentage", DEFAULT_TOLERATED_FAILURE_PERCENTAGE)
-        )
         items = [
             {"Key": o.key, "Size": o.size_bytes}
             for o in self.store.list(prefix)
@@ -217,44 +222,29 @@ class InProcessOrchestrator:
                 failed=0,
                 updated_at=utcnow(),
             )
-        batch_input = {"job_id": job_id, "force": bool(payload.get("force", False))}
-        batches = [
-            items[i : i + max(1, batch_size)] for i in range(0, len(items), max(1, batch_size))
-        ]
-        totals = {
-            "processed": 0,
-            "failed": 0,
-            "skipped": 0,
-            "faces": 0,
-            "failed_batches": 0,
-            "failed_batch_items": 0,
+        run = self._run_map(
+            "digest",
+            items,
+            {"job_id": job_id, "force": bool(payload.get("force", False))},
+            job_id=job_id,
+            batch_size=int(payload.get("batch_size") or DEFAULT_BATCH_SIZE),
+            concurrency=int(payload.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY),
+            tolerated=float(
+                payload.get("tolerated_failure_percentage", DEFAULT_TOLERATED_FAILURE_PERCENTAGE)
+            ),
+        )
+        totals = {"processed": 0, "failed": run.failed_items, "skipped": 0, "faces": 0}
+        for summary in run.outputs:
+            for name in totals:
+                totals[name] += int(summary.get(name, 0))
+        output: dict[str, Any] = {
+            "prefix": prefix,
+            "total": len(items),
+            **totals,
+            "failed_batches": run.failed_batches,
+            "failed_batch_items": run.failed_items,
         }
-        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="map") as pool:
-            futures = {
-                pool.submit(self._digest_batch, {"Items": b, "BatchInput": batch_input}): b
-                for b in batches
-            }
-            for future in as_completed(futures):
-                try:
-                    summary = future.result()
-                except Exception:
-                    totals["failed_batches"] += 1
-                    totals["failed_batch_items"] += len(futures[future])
-                    totals["failed"] += len(futures[future])
-                    if job_id:
-                        self.metadata.add_job_progress(job_id, failed=len(futures[future]))
-                    continue
-                for name in ("processed", "failed", "skipped", "faces"):
-                    totals[name] += int(summary.get(name, 0))
-        output: dict[str, Any] = {"prefix": prefix, "total": len(items), **totals}
-        # As the map counts them: items of batches that failed after their retries. A photo
-        # that is permanently undecodable is a succeeded item (digest marked it failed).
-        if items and totals["failed_batch_items"] * 100.0 / len(items) > tolerated:
-            raise _ToleranceExceededError(
-                f"{totals['failed_batch_items']} of {len(items)} items failed after retries "
-                f"(more than {tolerated:g} % tolerated)",
-                **output,
-            )
+        run.check_tolerance(output)
         if group_id and payload.get("cluster", True):
             output["cluster"] = _as_dict(
                 invoke("cluster", {"group_id": group_id, "job_id": job_id})
@@ -266,10 +256,90 @@ class InProcessOrchestrator:
             )
         return output
 
-    def _digest_batch(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _reprocess(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``reprocess.asl.json``: job running, the map over ``items_key``, finish."""
+        job_id = str(payload["job_id"])
+        files = JobFiles(self.store, KeyScheme.from_settings(self.settings), job_id)
+        ids = files.read_items(payload.get("items_key"))
+        self.metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
+        return self._curation_map("reprocess", "ReprocessImages", payload, ids)
+
+    def _delete_group(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``delete_group.asl.json``: plan (vectors, id list), the map over the ids, finish."""
+        job_id, group_id = str(payload["job_id"]), str(payload["group_id"])
+        plan = _as_dict(
+            invoke(
+                "curation",
+                {
+                    "workflow": "delete_group",
+                    "step": "plan",
+                    "job_id": job_id,
+                    "group_id": group_id,
+                },
+            )
+        )
+        files = JobFiles(self.store, KeyScheme.from_settings(self.settings), job_id)
+        ids = files.read_items(plan["items_key"])
+        return self._curation_map("delete_group", "DeleteImages", payload, ids)
+
+    def _curation_map(
+        self, workflow: str, state: str, payload: dict[str, Any], ids: list[str]
+    ) -> dict[str, Any]:
+        """The curation map of ``workflow`` (ASL state ``state``) over ``ids``, then finish."""
+        batch_size, concurrency, tolerated = map_settings(workflow, state)
+        batch_input = {
+            "workflow": workflow,
+            "job_id": payload["job_id"],
+            "group_id": payload.get("group_id"),
+        }
+        run = self._run_map(
+            "curation",
+            ids,
+            batch_input,
+            job_id=str(payload["job_id"]),
+            batch_size=int(payload.get("batch_size") or batch_size),
+            concurrency=int(payload.get("max_concurrency") or concurrency),
+            tolerated=tolerated,
+        )
+        run.check_tolerance({"total": len(ids), "failed_batch_items": run.failed_items})
+        return _as_dict(invoke("curation", {**batch_input, "step": "finish"}))
+
+    def _run_map(
+        self,
+        function: str,
+        items: list[Any],
+        batch_input: dict[str, Any],
+        *,
+        job_id: str | None,
+        batch_size: int,
+        concurrency: int,
+        tolerated: float,
+    ) -> _MapRun:
+        """A Distributed Map: ``function`` gets ``{"Items", "BatchInput"}`` batches, at most
+        ``concurrency`` at a time, each tried :data:`BATCH_ATTEMPTS` times; the items of a batch
+        that still fails count as failed on the job (the ASL's ``CountFailedItems``)."""
+        size = max(1, batch_size)
+        batches = [items[i : i + size] for i in range(0, len(items), size)]
+        run = _MapRun(total=len(items), tolerated=tolerated)
+        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="map") as pool:
+            futures = {
+                pool.submit(self._batch, function, {"Items": b, "BatchInput": batch_input}): b
+                for b in batches
+            }
+            for future in as_completed(futures):
+                try:
+                    run.outputs.append(future.result())
+                except Exception:
+                    run.failed_batches += 1
+                    run.failed_items += len(futures[future])
+                    if job_id:
+                        self.metadata.add_job_progress(job_id, failed=len(futures[future]))
+        return run
+
+    def _batch(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
-                return _as_dict(invoke("digest", event))
+                return _as_dict(invoke(function, event))
             except Exception:
                 if attempt == BATCH_ATTEMPTS:
                     raise
@@ -281,6 +351,40 @@ class InProcessOrchestrator:
             self.metadata.update_job(job_id, **changes)
         except Exception:
             logger.exception("could not update job", extra={"job_id": job_id})
+
+
+def map_settings(workflow: str, state: str) -> tuple[int, int, float]:
+    """``(MaxItemsPerBatch, MaxConcurrency capped at DEFAULT_MAX_CONCURRENCY,
+    ToleratedFailurePercentage)`` of the Map state ``state`` in ``workflow``'s ASL file."""
+    definition = json.loads((WORKFLOWS_DIR / f"{workflow}.asl.json").read_text())
+    map_state = definition["States"][state]
+    return (
+        int(map_state["ItemBatcher"]["MaxItemsPerBatch"]),
+        min(int(map_state["MaxConcurrency"]), DEFAULT_MAX_CONCURRENCY),
+        float(map_state.get("ToleratedFailurePercentage", 0)),
+    )
+
+
+@dataclass(slots=True)
+class _MapRun:
+    """Outcome of :meth:`InProcessOrchestrator._run_map`."""
+
+    total: int
+    tolerated: float
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    failed_batches: int = 0
+    failed_items: int = 0
+
+    def check_tolerance(self, output: dict[str, Any]) -> None:
+        """Raise as the map does (``States.ExceedToleratedFailureThreshold``) when the items of
+        batches that failed after their retries are more than ``tolerated`` percent. A photo
+        that is permanently undecodable is a succeeded item (the worker marked it failed)."""
+        if self.total and self.failed_items * 100.0 / self.total > self.tolerated:
+            raise _ToleranceExceededError(
+                f"{self.failed_items} of {self.total} items failed after retries "
+                f"(more than {self.tolerated:g} % tolerated)",
+                **output,
+            )
 
 
 class _ToleranceExceededError(FindMeError):

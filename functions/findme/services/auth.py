@@ -252,6 +252,13 @@ class OtpService:
         """Hex HMAC-SHA256 of ``phone:code`` (what is stored)."""
         return hmac.new(self._key, f"{phone_number}:{code}".encode(), hashlib.sha256).hexdigest()
 
+    def phone_slot(self, phone_number: str) -> str:
+        """A stable opaque id for a phone (32 hex digits of an HMAC-SHA256 keyed like the
+        code hashes): the selfie upload slot of a caller who is not registered yet
+        (:mod:`findme.services.selfie_uploads`), so object keys never hold a phone number."""
+        phone = normalize_phone(phone_number)
+        return hmac.new(self._key, f"selfie-slot:{phone}".encode(), hashlib.sha256).hexdigest()[:32]
+
     def send(self, phone_number: str) -> OtpSent:
         """Create a fresh code for ``phone_number`` (E.164) and send it by SMS.
 

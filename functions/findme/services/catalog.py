@@ -15,7 +15,7 @@ written yet is simply not found, and a vector whose item is gone (mid-delete) is
 
 Callers: the digest service (:func:`save_image_faces`), image and face curation
 (:func:`delete_image`, :func:`delete_faces`), the ``delete_group`` workflow
-(:func:`delete_group`).
+(:func:`delete_group_images` per batch, :func:`delete_group` last).
 """
 
 from __future__ import annotations
@@ -281,6 +281,36 @@ def delete_group(
         objects=len(object_keys),
         persons_deleted=len(persons),
     )
+
+
+def delete_group_images(
+    group_id: str,
+    image_ids: Sequence[str],
+    *,
+    metadata: MetadataStore,
+    store: ObjectStore,
+) -> DeleteResult:
+    """One batch of a group's deletion (the ``delete_group`` map): photos of ``group_id``.
+
+    Order: originals and face thumbnails (S3) -> face items -> image items. The group's
+    vectors went first, all at once (``VectorIndex.delete_group``, the plan step); persons
+    and the group item go in the last step (:func:`delete_group`, which also sweeps anything
+    a batch missed). Ids of other groups and unknown ids are skipped; idempotent.
+
+    Raises:
+        DependencyError: a store failed; calling again completes the batch.
+    """
+    images = [i for i in metadata.get_images(image_ids) if i.group_id == group_id]
+    faces = [f for image in images for f in metadata.list_faces_of_image(image.image_id)]
+    object_keys = [
+        *(image.s3_key for image in images),
+        *(f.thumbnail_key for f in faces if f.thumbnail_key),
+    ]
+    store.delete(object_keys)
+    metadata.delete_faces([f.face_id for f in faces])
+    for image in images:
+        metadata.delete_image(image.image_id)
+    return DeleteResult(images=len(images), faces=len(faces), objects=len(object_keys))
 
 
 # --- shared steps -----------------------------------------------------------------------------

@@ -6,6 +6,11 @@ adds for curation: who may delete what (faces of groups the caller does not cura
 skipped), the peer API's answer (``deleted_count``, ``deleted_thumbnails``, ids), and
 thumbnail deletes that are best effort — an S3 failure is logged, never fatal, and a left
 thumbnail is unreachable once its face item is gone.
+
+A group is deleted by the ``delete_group`` workflow, a Distributed Map so that no invocation
+works through a whole group: :func:`plan_delete_group` (the group's vectors, the list of its
+photos), :func:`delete_group_batch` per batch of photos, :func:`finish_delete_group` (the
+rest of the cascade, the group item last).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
@@ -29,6 +34,7 @@ from findme.ports import (
     VectorIndex,
 )
 from findme.services.curation import CurationScope
+from findme.services.job_files import BatchSummary, JobFiles, combine
 from findme.services.jobs import start_job
 
 #: Batch delete size limits (peer face-gallery API: 1-500 face ids).
@@ -251,20 +257,69 @@ def start_delete_group(
     )
 
 
-def run_delete_group_job(
+def plan_delete_group(
     job_id: str,
     group_id: str,
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    files: JobFiles,
+) -> dict[str, Any]:
+    """The ``delete_group`` workflow's first step: the job runs, the group's vectors go (the
+    biometric data first, and searches stop finding its faces at once), and the ids of its
+    photos go to ``jobs/{job_id}/items.json`` for the map.
+
+    Returns:
+        ``{"items_key": key of the id list, "images": how many}``.
+    """
+    metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
+    vectors.delete_group(group_id)
+    image_ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = metadata.list_images(group_id, limit=500, cursor=cursor)
+        image_ids += [i.image_id for i in page.items]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    key = files.write_items(image_ids)
+    metadata.update_job(job_id, total=len(image_ids), updated_at=utcnow())
+    return {"items_key": key, "images": len(image_ids)}
+
+
+def delete_group_batch(
+    job_id: str,
+    group_id: str,
+    image_ids: Sequence[str],
+    *,
+    metadata: MetadataStore,
+    store: ObjectStore,
+) -> BatchSummary:
+    """One batch of the ``delete_group`` map (:func:`findme.services.catalog.delete_group_images`);
+    the job's ``done`` grows by the batch's size."""
+    from findme.services import catalog
+
+    result = catalog.delete_group_images(group_id, image_ids, metadata=metadata, store=store)
+    metadata.add_job_progress(job_id, done=len(image_ids))
+    return BatchSummary(items=len(image_ids), counts=_as_counts(result))
+
+
+def finish_delete_group(
+    job_id: str,
+    group_id: str,
+    summaries: Sequence[BatchSummary],
     *,
     metadata: MetadataStore,
     vectors: VectorIndex,
     store: ObjectStore,
     keys: KeyScheme | None = None,
 ) -> dict[str, int]:
-    """The ``delete_group`` workflow's worker: cascade-delete the group
-    (:func:`findme.services.catalog.delete_group`), then finish the job."""
+    """The ``delete_group`` workflow's last step: the cascade of
+    :func:`findme.services.catalog.delete_group` (what the batches left, photos uploaded
+    meanwhile, persons, sections, memberships, the group item last), then the job succeeds with
+    the batches' counts added to it. On its own it deletes a whole (small) group."""
     from findme.services import catalog
 
-    metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
     try:
         result = catalog.delete_group(
             group_id, metadata=metadata, vectors=vectors, store=store, keys=keys
@@ -277,9 +332,27 @@ def run_delete_group_job(
             updated_at=utcnow(),
         )
         raise
-    summary = _as_counts(result)
-    metadata.add_job_progress(job_id, done=1)
+    summary = combine([*summaries, BatchSummary(items=0, counts=_as_counts(result))]).counts
     metadata.update_job(job_id, status=JobStatus.SUCCEEDED, result=summary, updated_at=utcnow())
+    return summary
+
+
+def run_delete_group_job(
+    job_id: str,
+    group_id: str,
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+    keys: KeyScheme | None = None,
+) -> dict[str, int]:
+    """A whole ``delete_group`` job in one call (executions started before the workflow
+    became a map): running, the cascade, succeeded."""
+    metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
+    summary = finish_delete_group(
+        job_id, group_id, [], metadata=metadata, vectors=vectors, store=store, keys=keys
+    )
+    metadata.add_job_progress(job_id, done=1)
     return summary
 
 

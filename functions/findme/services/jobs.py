@@ -7,19 +7,26 @@ runs the workflow with ``job_id`` in its payload; the workflow's steps move the 
 the start itself fails the job is marked ``failed`` at once, so a client polling
 ``GET /jobs/{job_id}`` never waits forever.
 
+A job whose input grows with a group (``reprocess``) passes its ids as ``items``: they are
+written to ``jobs/{job_id}/items.json`` (:class:`~findme.services.job_files.JobFiles`) and
+the workflow input carries only their key, ``items_key`` (Step Functions caps an execution's
+input at 256 KiB).
+
 No auth here (callers check access first), so worker images can import it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from findme.domain.keys import KeyScheme
 from findme.domain.records import Job, JobStatus, JobType, utcnow
 from findme.errors import FindMeError
-from findme.ports import MetadataStore, Orchestrator
+from findme.ports import MetadataStore, ObjectStore, Orchestrator
+from findme.services.job_files import JobFiles
 
 #: Job items expire (DynamoDB TTL) this long after creation; download jobs follow the archive.
 JOB_TTL = timedelta(days=30)
@@ -37,6 +44,9 @@ def start_job(
     params: Mapping[str, Any] | None = None,
     total: int = 0,
     ttl: timedelta = JOB_TTL,
+    items: Sequence[str] | None = None,
+    objects: ObjectStore | None = None,
+    keys: KeyScheme | None = None,
 ) -> Job:
     """Write a ``pending`` job item, then start ``workflow`` with ``job_id`` in the payload.
 
@@ -52,13 +62,21 @@ def start_job(
             (which may be long; a job item stays well under DynamoDB's 400 KB).
         total: items the job will process (progress shows ``done + failed`` of it).
         ttl: the item's lifetime (DynamoDB TTL ``expires_at``).
+        items: ids for the workflow's Distributed Map: written to ``jobs/{job_id}/items.json``
+            in ``objects`` (the payload gets ``items_key``), never put in the payload.
+        objects: the object store (needed with ``items``).
+        keys: the key scheme (default prefixes when ``None``).
 
     Returns:
         The job as written (``pending``).
 
     Raises:
-        FindMeError: the workflow could not start (the job is then ``failed``).
+        FindMeError: the ids could not be written or the workflow could not start (the job
+            is then ``failed``).
+        ValueError: ``items`` without ``objects`` (a programming error).
     """
+    if items is not None and objects is None:
+        raise ValueError("start_job: items need an object store")
     now = utcnow()
     job = Job(
         job_id=str(uuid.uuid4()),
@@ -75,8 +93,12 @@ def start_job(
         expires_at=now + ttl,
     )
     metadata.put_job(job)
+    start = {**payload, "job_id": job.job_id}
     try:
-        orchestrator.start(workflow, {**payload, "job_id": job.job_id})
+        if items is not None and objects is not None:
+            files = JobFiles(objects, keys or KeyScheme(), job.job_id)
+            start["items_key"] = files.write_items(items)
+        orchestrator.start(workflow, start)
     except FindMeError as exc:
         metadata.update_job(
             job.job_id, status=JobStatus.FAILED, error=f"{exc.code}: {exc}", updated_at=utcnow()

@@ -13,8 +13,10 @@ to whatever face now has its index. Around the digest call this module therefore
    :func:`findme.services.catalog.save_image_faces`).
 
 It needs the face engine, so it runs as a job in the digest function's image (workflow
-``reprocess``), never in the API function: the API creates the job
-(:func:`start_reprocess`) and the worker runs :func:`run_reprocess_job`.
+``reprocess``), never in the API function: the API creates the job (:func:`start_reprocess`,
+which writes the image ids to ``jobs/{job_id}/items.json``), the workflow's Distributed Map
+hands the curation worker batches of about 50 ids (:func:`reprocess_batch`) and its last step
+sums them (:func:`finish_reprocess`); see :mod:`findme.services.job_files`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from typing import Any
 
 from findme.domain.curation import MANUAL_CARRY_IOU, BoxedFace, carry_manual_assignments
 from findme.domain.faces import BoundingBox
+from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
 from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
-from findme.ports import MetadataStore, Orchestrator
+from findme.ports import MetadataStore, ObjectStore, Orchestrator
 from findme.services import digest as digest_service
 from findme.services.curation import CurationScope, check_range, refresh_persons
+from findme.services.job_files import MAX_ERRORS, BatchSummary, combine
 from findme.services.jobs import start_job
 
 #: Workflow names the orchestrator runs (Step Functions in AWS, threads locally).
@@ -205,8 +209,15 @@ def start_reprocess(
     orchestrator: Orchestrator,
     scope: CurationScope,
     selection: ReprocessSelection,
+    *,
+    objects: ObjectStore,
+    keys: KeyScheme,
 ) -> Job:
     """Create a ``reprocess`` job for the selection and start its workflow.
+
+    The image ids go to ``jobs/{job_id}/items.json`` (a whole group's ids would pass the
+    256 KiB Step Functions input limit); the workflow input is ``{"job_id", "group_id",
+    "items_key"}`` and its Distributed Map reads the ids from there.
 
     Raises:
         InvalidInputError: the selection is empty.
@@ -220,62 +231,100 @@ def start_reprocess(
         workflow=REPROCESS_WORKFLOW,
         user_id=scope.user_id,
         group_id=selection.group_id,
-        payload={"group_id": selection.group_id, "image_ids": selection.image_ids},
+        payload={"group_id": selection.group_id},
         total=len(selection.image_ids),
+        items=selection.image_ids,
+        objects=objects,
+        keys=keys,
     )
 
 
-def run_reprocess_job(
-    job_id: str, image_ids: Sequence[str], deps: digest_service.DigestDeps
-) -> dict[str, Any]:
-    """The ``reprocess`` workflow's worker: reprocess each photo, count progress, finish the job.
+#: Counters of a reprocess job's result.
+RESULT_COUNTS = ("processed", "failed", "skipped", "manual_kept", "manual_lost", "faces_removed")
 
-    A photo that fails permanently counts as ``failed`` and does not stop the others; the job
-    ends ``succeeded`` with a result summary (or ``failed`` if every photo hit an error).
+
+def reprocess_batch(
+    job_id: str, image_ids: Sequence[str], deps: digest_service.DigestDeps
+) -> BatchSummary:
+    """Reprocess one batch of the ``reprocess`` map: each photo in turn, counting progress.
+
+    A photo that fails counts as ``failed`` (its error is kept) and does not stop the others;
+    an unknown photo (deleted meanwhile) counts as ``skipped``. The job's ``done``/``failed``
+    grow per photo, so progress shows while the map runs.
 
     Returns:
-        The job result: ``processed``, ``failed``, ``skipped``, ``manual_kept``,
-        ``manual_lost``, ``faces_removed``.
+        The batch's summary: :data:`RESULT_COUNTS` and ``errors`` (photos that raised).
     """
     metadata = deps.metadata
-    metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
-    totals = {
-        "processed": 0,
-        "failed": 0,
-        "skipped": 0,
-        "manual_kept": 0,
-        "manual_lost": 0,
-        "faces_removed": 0,
-    }
-    errors: list[str] = []
+    summary = BatchSummary(
+        items=len(image_ids), counts=dict.fromkeys([*RESULT_COUNTS, "errors"], 0)
+    )
+    counts = summary.counts
     for image_id in image_ids:
         try:
             outcome = reprocess_image(image_id, deps)
         except NotFoundError:
-            totals["skipped"] += 1
+            counts["skipped"] += 1
             metadata.add_job_progress(job_id, done=1)
             continue
         except Exception as exc:
             logger.exception("reprocess failed", extra={"image_id": image_id, "job_id": job_id})
-            errors.append(f"{image_id}: {getattr(exc, 'code', type(exc).__name__)}")
-            totals["failed"] += 1
+            if len(summary.errors) < MAX_ERRORS:
+                summary.errors.append(f"{image_id}: {getattr(exc, 'code', type(exc).__name__)}")
+            counts["errors"] += 1
+            counts["failed"] += 1
             metadata.add_job_progress(job_id, failed=1)
             continue
         key = outcome.status if outcome.status in ("processed", "failed") else "skipped"
-        totals[key] += 1
-        totals["manual_kept"] += outcome.manual_kept
-        totals["manual_lost"] += outcome.manual_lost
-        totals["faces_removed"] += outcome.faces_removed
+        counts[key] += 1
+        counts["manual_kept"] += outcome.manual_kept
+        counts["manual_lost"] += outcome.manual_lost
+        counts["faces_removed"] += outcome.faces_removed
         if outcome.status == "failed":
             metadata.add_job_progress(job_id, failed=1)
         else:
             metadata.add_job_progress(job_id, done=1)
-    all_failed = bool(image_ids) and len(errors) == len(image_ids)
+    return summary
+
+
+def finish_reprocess(
+    job_id: str, summaries: Sequence[BatchSummary], metadata: MetadataStore
+) -> dict[str, int]:
+    """The ``reprocess`` workflow's last step: sum the batches into the job's result.
+
+    Photos of batches that wrote no summary (they failed after their retries; the map counted
+    them as failed) are ``failed`` here too. The job ends ``failed`` when every photo hit an
+    error, else ``succeeded``.
+
+    Returns:
+        The job result: :data:`RESULT_COUNTS`.
+    """
+    job = metadata.get_job(job_id)
+    summed = combine(summaries)
+    totals = {name: summed.counts.get(name, 0) for name in RESULT_COUNTS}
+    lost = max(0, job.total - summed.items)
+    totals["failed"] += lost
+    errors = list(summed.errors)
+    if lost:
+        errors.insert(0, f"{lost} photos in batches that failed after their retries")
+    all_failed = job.total > 0 and summed.counts.get("errors", 0) + lost >= job.total
     metadata.update_job(
         job_id,
         status=JobStatus.FAILED if all_failed else JobStatus.SUCCEEDED,
         result=totals,
-        error="; ".join(errors[:20]) or None,
+        error="; ".join(errors[:MAX_ERRORS]) or None,
         updated_at=utcnow(),
     )
     return totals
+
+
+def run_reprocess_job(
+    job_id: str, image_ids: Sequence[str], deps: digest_service.DigestDeps
+) -> dict[str, int]:
+    """A whole ``reprocess`` job in one call: running, one batch of every photo, finish.
+
+    For small selections and for executions started before the workflow became a map
+    (their input still holds ``image_ids``).
+    """
+    deps.metadata.update_job(job_id, status=JobStatus.RUNNING, updated_at=utcnow())
+    return finish_reprocess(job_id, [reprocess_batch(job_id, image_ids, deps)], deps.metadata)

@@ -33,6 +33,7 @@ from findme.errors import (
 )
 from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
+from findme.services import selfie_uploads
 from findme.services.auth import IssuedToken, OtpService, Principal, TokenService, normalize_phone
 from findme.services.media import check_image
 
@@ -169,20 +170,26 @@ def register(
     name: str,
     phone_number: str,
     otp: str,
-    selfie: bytes,
+    selfie: bytes | None = None,
+    selfie_key: str | None = None,
 ) -> Registration:
     """Register a user: phone OTP + a selfie with exactly one acceptable face.
 
-    The code is checked first (a wrong code is 401 whatever the phone and the selfie), and
-    consumed only after the selfie passed, so a bad selfie costs no new SMS.
-    The user becomes ``admin`` when the phone is in ``Settings.admin_phones``.
+    The selfie is ``selfie`` (the request's file) or ``selfie_key``, a presigned upload in this
+    phone's slot (:mod:`findme.services.selfie_uploads`), read only once the code is right and
+    deleted once the user exists. The code is checked first (a wrong code is 401 whatever the
+    phone and the selfie), and consumed only after the selfie passed, so a bad selfie costs
+    no new SMS. The user becomes ``admin`` when the phone is in ``Settings.admin_phones``.
 
     Raises:
-        InvalidInputError: bad name/phone.
+        InvalidInputError: bad name/phone; neither or both of ``selfie`` and ``selfie_key``.
         AuthenticationError: wrong, expired or used code (401), checked first.
         ConflictError: ``phone_registered`` (use ``POST /auth/token``), for a right code.
+        NotFoundError: ``selfie_upload_not_found``: no such upload in this phone's slot.
         FaceRequirementError: see :func:`check_selfie` (422).
     """
+    if (selfie is None) == (selfie_key is None):
+        raise InvalidInputError("Send either a selfie file or a selfie_key", field="selfie")
     clean_name = " ".join(name.split())
     if not clean_name or len(clean_name) > 100:
         raise InvalidInputError("name must be 1-100 characters", field="name")
@@ -195,6 +202,10 @@ def register(
             "This phone number is already registered; sign in with POST /auth/token",
             code="phone_registered",
         )
+    if selfie is None:
+        assert selfie_key is not None
+        slot = selfie_uploads.phone_slot(otps.phone_slot(phone))
+        selfie = selfie_uploads.read(objects, settings, slot, selfie_key)
     face = analyze_selfie(engine, selfie, settings)
     otps.consume(phone, otp)
     role = Role.ADMIN if phone in settings.admin_phones else Role.MEMBER
@@ -213,6 +224,7 @@ def register(
     except FindMeError:
         metadata.delete_user(user.user_id)
         raise
+    selfie_uploads.discard(objects, selfie_key)
     logger.info("user registered", extra={"user_id": user.user_id, "role": str(role)})
     return Registration(user=user, token=tokens.issue(user), face_id=face_id)
 

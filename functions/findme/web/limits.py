@@ -1,22 +1,29 @@
 """Request-body limits, enforced before a byte of an oversize body is buffered.
 
-API Gateway already caps bodies at 10 MB in AWS; this guard protects the local server and
-gives the same 413 answer everywhere. The limit per request is:
+The limit per request is:
 
 - ``Settings.max_upload_bytes × Settings.max_upload_files`` (+ 1 MiB of form overhead) on
   the multipart upload routes (:data:`BULK_UPLOAD_PATHS`),
-- ``Settings.max_upload_bytes`` + 1 MiB everywhere else (one image: a selfie, /get-faces).
+- ``Settings.max_upload_bytes`` + 1 MiB everywhere else (one image: a selfie, /get-faces),
+- and never more than ``Settings.max_request_body_bytes`` when it is set (4,000,000 on
+  Lambda: a synchronous invocation carries 6 MB and API Gateway base64-encodes binary
+  bodies, so a larger body would fail at the gateway instead of getting this 413).
 
-Per-file size, count, type and pixel limits are checked by the upload service itself.
+One answer for a body that is too large: 413 with the app's error body
+``{"detail", "code": "payload_too_large", "max_bytes"}``. A file read from a body is held to
+:func:`file_limit` (413 ``image_too_large``). Per-file count, type and pixel limits are
+checked by the upload service itself.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findme.config import Settings
+from findme.web.errors import error_body
 
 FORM_OVERHEAD_BYTES = 1024 * 1024
 #: Routes that accept several files in one multipart body.
@@ -26,8 +33,16 @@ BULK_UPLOAD_PATHS: frozenset[str] = frozenset({"/upload"})
 def body_limit(settings: Settings, path: str) -> int:
     """Maximum request body in bytes for ``path``."""
     if path in BULK_UPLOAD_PATHS:
-        return settings.max_upload_bytes * settings.max_upload_files + FORM_OVERHEAD_BYTES
-    return settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+        limit = settings.max_upload_bytes * settings.max_upload_files + FORM_OVERHEAD_BYTES
+    else:
+        limit = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+    return min(limit, settings.max_request_body_bytes or limit)
+
+
+def file_limit(settings: Settings) -> int:
+    """Largest file a request body may carry, bytes: ``max_upload_bytes``, and no more than
+    ``max_request_body_bytes`` (bigger photos go by presigned POST)."""
+    return min(settings.max_upload_bytes, settings.max_request_body_bytes or sys.maxsize)
 
 
 class _BodyTooLargeError(Exception):
@@ -89,11 +104,11 @@ class BodySizeLimitMiddleware:
 
 async def _reply_413(send: Send, limit: int) -> None:
     body = json.dumps(
-        {
-            "detail": f"Request body larger than {limit} bytes",
-            "code": "payload_too_large",
-            "max_bytes": limit,
-        }
+        error_body(
+            f"Request body larger than {limit} bytes; send bigger photos by presigned POST",
+            "payload_too_large",
+            max_bytes=limit,
+        )
     ).encode()
     await send(
         {

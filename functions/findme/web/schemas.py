@@ -196,6 +196,38 @@ class SelfieOut(BaseModel):
     message: str
 
 
+class SelfieUploadRequest(BaseModel):
+    model_config = example(content_type="image/jpeg", size_bytes=5_200_000)
+    content_type: str = Field(default="image/jpeg", max_length=100)
+    size_bytes: int | None = Field(default=None, ge=1, description="Declared size, checked early.")
+
+
+class RegisterSelfieUploadRequest(SelfieUploadRequest):
+    model_config = example(
+        phone_number="+14155550123", otp="123456", content_type="image/jpeg", size_bytes=5_200_000
+    )
+    phone_number: str = Field(min_length=8, max_length=20)
+    otp: str = Field(min_length=4, max_length=10, description="The code from POST /auth/otp.")
+
+
+class SelfieUploadOut(BaseModel):
+    """POST ``fields`` plus the file (form field ``file``, last) to ``url`` before ``expires``,
+    then send ``selfie_key`` instead of the file (once: a used upload is deleted)."""
+
+    model_config = example(
+        selfie_key=f"selfies/uploads/u-{_UUID}/{_UUID}.jpg",
+        url="https://findme-prod-media-123456789012-eu-west-1.s3.amazonaws.com/",
+        fields={"key": f"selfies/uploads/u-{_UUID}/{_UUID}.jpg", "Content-Type": "image/jpeg"},
+        expires="2026-01-01T12:10:00Z",
+        max_bytes=26_214_400,
+    )
+    selfie_key: str
+    url: str
+    fields: dict[str, str]
+    expires: datetime
+    max_bytes: int
+
+
 class UserOut(BaseModel):
     model_config = example(
         user_id=_UUID, name="Ada", phone_number="+14155550123", role="member", reference_faces=1

@@ -1,33 +1,51 @@
-"""Reading multipart files within the byte limit, and checking them as photos (shared by the
-routes that take images, so a bad file gets the same answer on each)."""
+"""Reading an image from a request: a multipart file within the byte limit, or a presigned
+upload (``selfie_key``) from the caller's own upload slot; and checking it as a photo (shared
+by the routes that take images, so a bad file gets the same answer on each)."""
 
 from __future__ import annotations
 
-from fastapi import UploadFile
+from typing import Annotated
+
+from fastapi import Form, UploadFile
 
 from findme.config import Settings
-from findme.errors import ImageTooLargeError, InvalidImageError
+from findme.errors import ImageTooLargeError, InvalidImageError, InvalidInputError
+from findme.ports import ObjectStore
+from findme.services import selfie_uploads
 from findme.services.media import CheckedImage, check_image
+from findme.web.limits import file_limit
+
+#: The form field that replaces a file: a presigned upload's key (photos over the body limit).
+SelfieKey = Annotated[
+    str | None,
+    Form(
+        max_length=300,
+        description="Instead of the file: the selfie_key of a presigned upload "
+        "(POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); "
+        "use it for photos over the request body limit (about 4 MB on AWS).",
+    ),
+]
 
 
 def read_upload(file: UploadFile | None, settings: Settings, *, field: str = "image") -> bytes:
-    """The bytes of one uploaded file, refusing more than ``max_upload_bytes``.
+    """The bytes of one uploaded file, refusing more than :func:`~findme.web.limits.file_limit`.
 
-    Reads at most ``max_upload_bytes + 1`` bytes (the file is spooled by Starlette, so this
-    never holds more than one image in memory).
+    Reads at most that limit + 1 bytes (the file is spooled by Starlette, so this never holds
+    more than one image in memory).
 
     Raises:
         InvalidImageError: no file or an empty one (400).
-        ImageTooLargeError: over the limit (413).
+        ImageTooLargeError: over the limit (413); bigger photos go by presigned POST.
     """
     if file is None:
         raise InvalidImageError(f"No {field} file was sent", field=field)
-    limit = settings.max_upload_bytes
+    limit = file_limit(settings)
     file.file.seek(0)
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise ImageTooLargeError(
-            f"{file.filename or field} is larger than {limit} bytes",
+            f"{file.filename or field} is larger than {limit} bytes; upload it by presigned "
+            "POST and send its selfie_key instead",
             max_bytes=limit,
             file_name=file.filename or field,
         )
@@ -48,3 +66,28 @@ def read_image(
     """
     data = read_upload(file, settings, field=field)
     return check_image(data, (file.filename if file else None) or "", settings)
+
+
+def read_photo(
+    file: UploadFile | None,
+    selfie_key: str | None,
+    *,
+    settings: Settings,
+    objects: ObjectStore,
+    slot: str,
+    field: str = "image",
+) -> bytes:
+    """The request's image: the multipart ``file``, or the presigned upload ``selfie_key``
+    (which must lie in ``slot``, the caller's upload slot; see
+    :mod:`findme.services.selfie_uploads`).
+
+    Raises:
+        InvalidInputError: both or neither given (400).
+        NotFoundError: ``selfie_upload_not_found`` (404): no such upload in the caller's slot.
+        ImageTooLargeError, InvalidImageError: see :func:`read_upload`.
+    """
+    if selfie_key and file is not None:
+        raise InvalidInputError(f"Send either a {field} file or a selfie_key, not both")
+    if selfie_key:
+        return selfie_uploads.read(objects, settings, slot, selfie_key)
+    return read_upload(file, settings, field=field)

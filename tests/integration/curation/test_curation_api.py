@@ -15,6 +15,9 @@ import pytest
 from findme import wiring
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Assignment, Group, GroupRole, JobStatus, Membership
+from findme.local import orchestrator as orch
+from findme.services import reprocess
+from findme.services.curation import CurationScope
 from findme.services.digest import digest_object
 
 if TYPE_CHECKING:
@@ -480,29 +483,91 @@ def test_users_admin(curated: CuratedEvent) -> None:
     }
 
 
-def test_delete_group_job_leaves_nothing_behind(curated: CuratedEvent, faces_dev: Any) -> None:
+def _record_map_batches(monkeypatch: pytest.MonkeyPatch, batch_size: int) -> list[dict[str, Any]]:
+    """Make the local orchestrator's curation maps use ``batch_size`` (the ASL's is 50/200)
+    and record every event it sends the curation worker (the real handler still runs)."""
+    events: list[dict[str, Any]] = []
+    real_invoke, real_settings = orch.invoke, orch.map_settings
+
+    def recording_invoke(function: str, event: dict[str, Any]) -> Any:
+        if function == "curation":
+            events.append(event)
+        return real_invoke(function, event)
+
+    def small_batches(workflow: str, state: str) -> tuple[int, int, float]:
+        _, concurrency, tolerated = real_settings(workflow, state)
+        return batch_size, concurrency, tolerated
+
+    monkeypatch.setattr(orch, "invoke", recording_invoke)
+    monkeypatch.setattr(orch, "map_settings", small_batches)
+    return events
+
+
+def test_group_reprocess_runs_as_a_map_over_an_id_list(
+    curated: CuratedEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ev = curated
+    events = _record_map_batches(monkeypatch, batch_size=2)
+    store = wiring.object_store()
+    ids = [ev.image_id_of[label] for label in ("p3a", "p3b", "p3c")]
+    # When a reprocess of three photos starts (as the API starts it) on the local stack
+    job = reprocess.start_reprocess(
+        wiring.metadata_store(),
+        ev.orchestrator,
+        CurationScope(user_id=ev.users["owner"].user_id, is_admin=True),
+        reprocess.ReprocessSelection(ev.group_id, ids),
+        objects=store,
+        keys=KeyScheme.from_settings(ev.settings),
+    )
+    done = ev.wait_job(job.job_id, timeout_s=600)
+    # Then the curation worker got the ids in map batches of two, then the finish step
+    batches = [e for e in events if "Items" in e]
+    assert sorted(len(e["Items"]) for e in batches) == [1, 2]
+    assert sorted(i for e in batches for i in e["Items"]) == sorted(ids)
+    assert all(e["BatchInput"]["job_id"] == job.job_id for e in batches)
+    assert events[-1] == {
+        "workflow": "reprocess",
+        "job_id": job.job_id,
+        "group_id": ev.group_id,
+        "step": "finish",
+    }
+    # And the job sums both batches, and its work files are gone
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert (done.result["processed"], done.done, done.total) == (3, 3, 3)
+    assert list(store.list(f"jobs/{job.job_id}/")) == []
+
+
+def test_delete_group_job_leaves_nothing_behind(
+    curated: CuratedEvent, faces_dev: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ev = curated
+    events = _record_map_batches(monkeypatch, batch_size=2)
     metadata, store, vectors = wiring.metadata_store(), wiring.object_store(), wiring.vector_index()
     keys = KeyScheme.from_settings(ev.settings)
-    # Given a second group of the owner with one digested photo
+    # Given a second group of the owner with three digested photos
     group = Group(group_id=str(uuid.uuid4()), name="Doomed", owner_id=ev.users["owner"].user_id)
     metadata.put_group(group)
     metadata.put_membership(Membership(group.group_id, ev.users["owner"].user_id, GroupRole.OWNER))
     metadata.put_membership(
         Membership(group.group_id, ev.users["photographer"].user_id, GroupRole.PHOTOGRAPHER)
     )
-    key = keys.original(group.group_id, str(uuid.uuid4()), ".jpg")
-    store.put(key, (faces_dev / "images" / "img12.jpg").read_bytes(), "image/jpeg")
-    assert digest_object(key, ev.deps, force=True).status == "processed"
-    assert vectors.count(group.group_id) >= 1
+    for name in ("img12.jpg", "img2.jpg", "img3.jpg"):
+        key = keys.original(group.group_id, str(uuid.uuid4()), ".jpg")
+        store.put(key, (faces_dev / "images" / name).read_bytes(), "image/jpeg")
+        assert digest_object(key, ev.deps, force=True).status == "processed"
+    assert vectors.count(group.group_id) >= 3
     # A photographer may not delete the group; the owner may
     error(ev.http.delete(f"/groups/{group.group_id}", headers=ev.auth("photographer")), 403)
     accepted = ok(ev.http.delete(f"/groups/{group.group_id}", headers=ev.auth("owner")), 202)
     job = ev.wait_job(accepted["job_id"])
     assert job.status is JobStatus.SUCCEEDED, job.error
-    # Then no vector, object, face or image is left
+    # Then the worker planned, deleted the photos in map batches, and finished
+    assert [e.get("step", "batch") for e in events] == ["plan", "batch", "batch", "finish"]
+    assert (job.done, job.total, job.result["images"]) == (3, 3, 3)
+    # And no vector, object, face or image is left, nor the job's work files
     assert vectors.count(group.group_id) == 0
     assert list(store.list(keys.group_originals(group.group_id))) == []
     assert list(store.list(keys.group_faces(group.group_id))) == []
     assert list(metadata.list_faces_of_group(group.group_id)) == []
+    assert list(store.list(keys.job_files(job.job_id))) == []
     error(ev.http.get(f"/groups/{group.group_id}/persons", headers=ev.auth("owner")), 404)

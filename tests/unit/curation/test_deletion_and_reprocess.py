@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
 from curation_world import RecordingOrchestrator, World
 from findme.domain.faces import face_id_for
+from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, JobStatus, Role
 from findme.errors import DependencyError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.services import face_deletion, reprocess
 from findme.services import persons as person_svc
+from findme.services.curation_jobs import parse_curation_task, run_curation_task
 from findme.services.digest import DigestDeps, DigestOutcome, DigestStatus
+from findme.services.job_files import JobFiles
+
+
+def _files(world: World) -> dict[str, Any]:
+    return {"objects": world.store, "keys": KeyScheme.from_settings(world.settings)}
+
+
+def _deps(world: World) -> DigestDeps:
+    return DigestDeps(
+        store=world.store,
+        metadata=world.metadata,
+        vectors=world.vectors,
+        engine=None,  # type: ignore[arg-type]
+        settings=world.settings,
+    )
 
 
 def _gone(world: World, face_ids: list[str], thumbs: list[str]) -> None:
@@ -216,11 +234,13 @@ def test_reprocess_jobs_select_photos_and_validate(world: World) -> None:
     assert low.image_ids == [bad.image_id]
     everything = reprocess.select_for_group(world.metadata, scope, group.group_id, force_all=True)
     assert set(everything.image_ids) == {good.image_id, bad.image_id}
-    job = reprocess.start_reprocess(world.metadata, jobs, scope, low)
+    job = reprocess.start_reprocess(world.metadata, jobs, scope, low, **_files(world))
+    items_key = f"jobs/{job.job_id}/items.json"
     assert jobs.started[0] == (
         "reprocess",
-        {"group_id": group.group_id, "image_ids": [bad.image_id], "job_id": job.job_id},
+        {"group_id": group.group_id, "items_key": items_key, "job_id": job.job_id},
     )
+    assert json.loads(world.store.get(items_key)) == [bad.image_id]
     assert job.total == 1
     with pytest.raises(InvalidInputError):
         reprocess.select_for_group(world.metadata, scope, group.group_id)
@@ -228,7 +248,7 @@ def test_reprocess_jobs_select_photos_and_validate(world: World) -> None:
         reprocess.select_for_group(world.metadata, scope, group.group_id, min_quality=2.0)
     empty = reprocess.select_for_group(world.metadata, scope, group.group_id, min_quality=0.0)
     with pytest.raises(InvalidInputError):
-        reprocess.start_reprocess(world.metadata, jobs, scope, empty)
+        reprocess.start_reprocess(world.metadata, jobs, scope, empty, **_files(world))
     with pytest.raises(PermissionDeniedError):
         reprocess.select_for_face(world.metadata, world.scope(member), good.face_id)
     admin = world.scope(world.user(Role.ADMIN))
@@ -246,6 +266,7 @@ def test_reprocess_job_counts_and_finishes(world: World, monkeypatch: pytest.Mon
         RecordingOrchestrator(),
         world.scope(owner),
         reprocess.ReprocessSelection(group.group_id, [face.image_id, str(uuid.uuid4())]),
+        **_files(world),
     )
 
     def fake_digest(
@@ -268,3 +289,150 @@ def test_reprocess_job_counts_and_finishes(world: World, monkeypatch: pytest.Mon
     stored = world.metadata.get_job(job.job_id)
     assert stored.status is JobStatus.SUCCEEDED
     assert (stored.done, stored.failed) == (2, 0)
+
+
+def test_a_whole_group_reprocess_starts_with_a_small_input(world: World) -> None:
+    """Given a selection of 100,000 photos (a big event), when its reprocess job starts, then
+    the execution input holds the key of the id list, not the ids (Step Functions refuses an
+    input over 256 KiB: the ids alone are ~3.9 MB), and the list holds every id in order."""
+    owner = world.user()
+    group = world.group(owner)
+    ids = [str(uuid.uuid4()) for _ in range(100_000)]
+    jobs = RecordingOrchestrator()
+    job = reprocess.start_reprocess(
+        world.metadata,
+        jobs,
+        world.scope(owner),
+        reprocess.ReprocessSelection(group.group_id, ids),
+        **_files(world),
+    )
+    ((workflow, payload),) = jobs.started
+    assert workflow == "reprocess"
+    assert len(json.dumps(payload)) < 1024 < 256 * 1024 < len(json.dumps(ids))
+    assert json.loads(world.store.get(payload["items_key"])) == ids
+    assert world.metadata.get_job(job.job_id).total == 100_000
+
+
+def test_reprocess_map_batches_sum_into_the_job_result(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a reprocess job over five photos: two processed, one unknown (skipped), one that
+    # raises, and one in a batch that failed after its retries (no summary written)
+    owner = world.user()
+    group = world.group(owner)
+    photos = [world.photo(group, [world.identity()])[0].image_id for _ in range(3)]
+    ids = [photos[0], photos[1], "gone", photos[2], "lost"]
+    job = reprocess.start_reprocess(
+        world.metadata,
+        RecordingOrchestrator(),
+        world.scope(owner),
+        reprocess.ReprocessSelection(group.group_id, ids),
+        **_files(world),
+    )
+
+    def fake_reprocess_image(image_id: str, deps: Any) -> reprocess.ReprocessOutcome:
+        if image_id == "gone":
+            raise NotFoundError("no image")
+        if image_id == photos[2]:
+            raise DependencyError("Qdrant timed out")
+        return reprocess.ReprocessOutcome(image_id=image_id, status="processed", manual_kept=1)
+
+    monkeypatch.setattr(reprocess, "reprocess_image", fake_reprocess_image)
+    batch_input = {"workflow": "reprocess", "job_id": job.job_id, "group_id": group.group_id}
+    # When the map runs two batches (a retried one twice) and the last step finishes
+    for items in (ids[:2], ids[2:4], ids[2:4]):
+        event = {"Items": items, "BatchInput": batch_input}
+        run_curation_task(parse_curation_task(event), _deps(world))
+    assert len(list(world.store.list(f"jobs/{job.job_id}/batches/"))) == 2
+    result = run_curation_task(parse_curation_task({**batch_input, "step": "finish"}), _deps(world))
+    # Then the result sums each batch once; the lost photo counts as failed; the job succeeded
+    # with the errors listed, and its work files are gone
+    assert result == {
+        "processed": 2,
+        "failed": 2,
+        "skipped": 1,
+        "manual_kept": 2,
+        "manual_lost": 0,
+        "faces_removed": 0,
+    }
+    stored = world.metadata.get_job(job.job_id)
+    assert stored.status is JobStatus.SUCCEEDED
+    assert stored.result == result
+    assert stored.error is not None
+    assert "1 photos in batches that failed" in stored.error
+    assert f"{photos[2]}: {DependencyError.code}" in stored.error
+    assert list(world.store.list(f"jobs/{job.job_id}/")) == []
+
+
+def test_reprocess_job_fails_when_every_photo_failed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = world.user()
+    group = world.group(owner)
+    job = reprocess.start_reprocess(
+        world.metadata,
+        RecordingOrchestrator(),
+        world.scope(owner),
+        reprocess.ReprocessSelection(group.group_id, ["a", "b"]),
+        **_files(world),
+    )
+
+    def boom(image_id: str, deps: Any) -> reprocess.ReprocessOutcome:
+        raise DependencyError("down")
+
+    monkeypatch.setattr(reprocess, "reprocess_image", boom)
+    event = {"Items": ["a"], "BatchInput": {"workflow": "reprocess", "job_id": job.job_id}}
+    run_curation_task(parse_curation_task(event), _deps(world))  # "b": its batch was lost
+    finish = {"workflow": "reprocess", "step": "finish", "job_id": job.job_id}
+    assert run_curation_task(parse_curation_task(finish), _deps(world))["failed"] == 2
+    assert world.metadata.get_job(job.job_id).status is JobStatus.FAILED
+
+
+def test_delete_group_map_plans_deletes_in_batches_and_sweeps(world: World) -> None:
+    # Given a group with five photos (faces, thumbnails, vectors), a person, and a job
+    owner = world.user()
+    group = world.group(owner)
+    faces = [world.photo(group, [world.identity()])[0] for _ in range(5)]
+    world.person(group, faces[:2])
+    job = face_deletion.start_delete_group(
+        world.metadata, RecordingOrchestrator(), world.scope(owner), group.group_id
+    )
+    step = {"workflow": "delete_group", "job_id": job.job_id, "group_id": group.group_id}
+    # When the plan step runs
+    plan = run_curation_task(parse_curation_task({**step, "step": "plan"}), _deps(world))
+    # Then the vectors are gone at once, the job runs over five photos listed in the id file
+    assert world.vectors.count(group.group_id) == 0
+    ids = json.loads(world.store.get(plan["items_key"]))
+    assert sorted(ids) == sorted(f.image_id for f in faces)
+    assert plan == {"items_key": f"jobs/{job.job_id}/items.json", "images": 5}
+    running = world.metadata.get_job(job.job_id)
+    assert (running.status, running.total) == (JobStatus.RUNNING, 5)
+    # When the map deletes them in batches of two, then the finish step runs
+    for i in range(0, 5, 2):
+        event = {"Items": ids[i : i + 2], "BatchInput": step}
+        run_curation_task(parse_curation_task(event), _deps(world))
+    assert world.metadata.get_faces([f.face_id for f in faces]) == []
+    assert world.metadata.get_group(group.group_id)  # the group item goes last
+    result = run_curation_task(parse_curation_task({**step, "step": "finish"}), _deps(world))
+    # Then nothing of the group is left, the counts add up, and the job succeeded
+    assert result["images"] == 5
+    assert result["faces"] == 5
+    assert result["persons_deleted"] == 1
+    with pytest.raises(NotFoundError):
+        world.metadata.get_group(group.group_id)
+    _gone(world, [f.face_id for f in faces], [f.thumbnail_key for f in faces if f.thumbnail_key])
+    done = world.metadata.get_job(job.job_id)
+    assert (done.status, done.done, done.total) == (JobStatus.SUCCEEDED, 5, 5)
+    assert list(world.store.list(f"jobs/{job.job_id}/")) == []
+
+
+def test_a_job_reads_only_its_own_id_list(world: World) -> None:
+    """Given two jobs' id lists, then a job's files refuse a key of the other job (an
+    ``items_key`` in a workflow input names the job's own list, never any object)."""
+    keys = KeyScheme.from_settings(world.settings)
+    mine, theirs = (JobFiles(world.store, keys, str(uuid.uuid4())) for _ in range(2))
+    assert mine.read_items(mine.write_items(["a", "b"])) == ["a", "b"]
+    with pytest.raises(InvalidInputError):
+        mine.read_items(theirs.write_items(["c"]))
+    with pytest.raises(InvalidInputError):
+        mine.read_items("originals/g/i.jpg")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
+from findme.services import selfie_uploads
 from findme.services import users as users_service
 from findme.web import deps
 from findme.web.errors import error_responses
@@ -15,12 +16,15 @@ from findme.web.schemas import (
     OtpOut,
     OtpRequest,
     RegisterOut,
+    RegisterSelfieUploadRequest,
     SelfieOut,
+    SelfieUploadOut,
+    SelfieUploadRequest,
     TokenOut,
     TokenRequest,
     UserOut,
 )
-from findme.web.uploads import read_upload
+from findme.web.uploads import SelfieKey, read_photo, read_upload
 
 router = APIRouter(tags=["auth"])
 
@@ -59,13 +63,68 @@ def send_otp(body: OtpRequest, otps: deps.Otps) -> OtpOut:
     )
 
 
+def _upload_out(upload: selfie_uploads.SelfieUpload) -> SelfieUploadOut:
+    return SelfieUploadOut(
+        selfie_key=upload.key,
+        url=upload.post.url,
+        fields=upload.post.fields,
+        expires=upload.post.expires,
+        max_bytes=upload.max_bytes,
+    )
+
+
+@router.post(
+    "/register/selfie-uploads",
+    response_model=SelfieUploadOut,
+    summary="A presigned POST for a registration selfie (photos over ~4 MB)",
+    openapi_extra=SIGN_IN_LIMIT.extra(),
+    responses=error_responses(401, 413, 415, 422, 429),
+)
+def register_selfie_upload(
+    body: RegisterSelfieUploadRequest,
+    settings: deps.SettingsDep,
+    objects: deps.Objects,
+    otps: deps.Otps,
+) -> SelfieUploadOut:
+    """Needs the phone's valid code from ``POST /auth/otp`` (checked, not used up; 401
+    otherwise): the upload goes to this phone's own slot, which only ``/register`` with the
+    same phone and code reads. POST ``fields`` + ``file`` to ``url`` within 10 minutes, then
+    ``/register`` with ``selfie_key`` instead of the ``selfie`` file."""
+    phone = otps.verify(body.phone_number, body.otp, consume=False)
+    slot = selfie_uploads.phone_slot(otps.phone_slot(phone))
+    return _upload_out(
+        selfie_uploads.presign(objects, settings, slot, body.content_type, body.size_bytes)
+    )
+
+
+@router.post(
+    "/users/me/selfie-uploads",
+    response_model=SelfieUploadOut,
+    summary="A presigned POST for a selfie or a face-route photo (photos over ~4 MB)",
+    responses=error_responses(401, 413, 415, 422),
+)
+def my_selfie_upload(
+    body: SelfieUploadRequest,
+    principal: deps.CurrentUser,
+    settings: deps.SettingsDep,
+    objects: deps.Objects,
+) -> SelfieUploadOut:
+    """The upload goes to the caller's own slot; send its ``selfie_key`` to
+    ``POST /users/me/selfies`` or a face route (``/get-faces``, ``/get-features``,
+    ``/get-embedding``, ``/search-face``) instead of the file. Other users' keys are 404."""
+    slot = selfie_uploads.user_slot(principal.user_id)
+    return _upload_out(
+        selfie_uploads.presign(objects, settings, slot, body.content_type, body.size_bytes)
+    )
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=RegisterOut,
     summary="Register with phone, code and a selfie",
     openapi_extra=SIGN_IN_LIMIT.extra(),
-    responses=error_responses(400, 401, 409, 413, 415, 422, 429),
+    responses=error_responses(400, 401, 404, 409, 413, 415, 422, 429),
 )
 def register(
     name: Annotated[str, Form(min_length=1, max_length=100, examples=["Ada"])],
@@ -79,15 +138,19 @@ def register(
     otps: deps.Otps,
     tokens: deps.Tokens,
     selfie: Annotated[UploadFile | None, File(description="A photo of you alone.")] = None,
+    selfie_key: SelfieKey = None,
 ) -> RegisterOut:
     """Creates the user and returns ``access_token`` (JWT).
 
-    The selfie must hold exactly one face of acceptable quality, else 422
+    The selfie is the ``selfie`` file, or for a photo over the request body limit (413
+    otherwise) the ``selfie_key`` of ``POST /register/selfie-uploads`` (404
+    ``selfie_upload_not_found`` for a key of another phone or nothing uploaded).
+    It must hold exactly one face of acceptable quality, else 422
     ``face_requirement`` with ``reason``: ``no_face``, ``several_faces``, ``too_small``,
     ``low_confidence`` or ``too_blurry``. A wrong/expired code is 401; a phone already
     registered is 409 ``phone_registered`` (sign in with ``POST /auth/token``).
     """
-    data = read_upload(selfie, settings, field="selfie")
+    data = None if selfie_key and selfie is None else read_upload(selfie, settings, field="selfie")
     result = users_service.register(
         metadata=metadata,
         objects=objects,
@@ -100,6 +163,7 @@ def register(
         phone_number=phone_number,
         otp=otp,
         selfie=data,
+        selfie_key=selfie_key if data is None else None,
     )
     return RegisterOut(
         user_id=result.user.user_id,
@@ -151,7 +215,7 @@ def me(principal: deps.CurrentUser, metadata: deps.Metadata) -> UserOut:
     status_code=status.HTTP_201_CREATED,
     response_model=SelfieOut,
     summary="Add another reference selfie",
-    responses=error_responses(400, 401, 413, 415, 422),
+    responses=error_responses(400, 401, 404, 413, 415, 422),
 )
 def add_selfie(
     principal: deps.CurrentUser,
@@ -161,10 +225,19 @@ def add_selfie(
     vectors: deps.Vectors,
     engine: deps.Engine,
     selfie: Annotated[UploadFile | None, File(description="A photo of you alone.")] = None,
+    selfie_key: SelfieKey = None,
 ) -> SelfieOut:
     """More reference faces (another angle, glasses off) improve recall; same checks as
-    ``/register`` (422 ``face_requirement``); at most 10 per user."""
-    data = read_upload(selfie, settings, field="selfie")
+    ``/register`` (422 ``face_requirement``); at most 10 per user. A photo over the request
+    body limit goes by ``POST /users/me/selfie-uploads`` and ``selfie_key``."""
+    data = read_photo(
+        selfie,
+        selfie_key,
+        settings=settings,
+        objects=objects,
+        slot=selfie_uploads.user_slot(principal.user_id),
+        field="selfie",
+    )
     face = users_service.analyze_selfie(engine, data, settings)
     face_id = users_service.add_reference_face(
         metadata=metadata,
@@ -175,6 +248,7 @@ def add_selfie(
         data=data,
         face=face,
     )
+    selfie_uploads.discard(objects, selfie_key)
     count = len(metadata.list_reference_faces(principal.user_id))
     return SelfieOut(face_id=face_id, reference_faces=count, message="Selfie added.")
 

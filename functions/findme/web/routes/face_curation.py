@@ -16,6 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
 
+from findme.domain.keys import KeyScheme
 from findme.errors import NotFoundError
 from findme.services import face_deletion, reprocess
 from findme.services import persons as person_svc
@@ -202,12 +203,19 @@ class ReprocessAccepted(JobAccepted):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 def reprocess_face(
-    face_id: str, scope: Scope, metadata: deps.Metadata, jobs: deps.Jobs
+    face_id: str,
+    scope: Scope,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    jobs: deps.Jobs,
 ) -> ReprocessAccepted:
     """Re-detects the whole photo; manual assignments stay on faces overlapping their old
     box (IoU > 0.5)."""
     selection = reprocess.select_for_face(metadata, scope, face_id)
-    job = reprocess.start_reprocess(metadata, jobs, scope, selection)
+    job = reprocess.start_reprocess(
+        metadata, jobs, scope, selection, objects=objects, keys=KeyScheme.from_settings(settings)
+    )
     return ReprocessAccepted(
         **job_accepted(job, "Face reprocessing started.").model_dump(),
         image_ids=selection.image_ids,
@@ -236,15 +244,19 @@ def reprocess_group(
     group_id: str,
     body: GroupReprocessRequest,
     scope: Scope,
+    settings: deps.SettingsDep,
     metadata: deps.Metadata,
+    objects: deps.Objects,
     jobs: deps.Jobs,
 ) -> ReprocessAccepted:
     """``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess`` when no
-    photo qualifies."""
+    photo qualifies. The photos are reprocessed in batches of about 50 (a Distributed Map)."""
     selection = reprocess.select_for_group(
         metadata, scope, group_id, force_all=body.force_all, min_quality=body.min_quality
     )
-    job = reprocess.start_reprocess(metadata, jobs, scope, selection)
+    job = reprocess.start_reprocess(
+        metadata, jobs, scope, selection, objects=objects, keys=KeyScheme.from_settings(settings)
+    )
     return ReprocessAccepted(
         **job_accepted(job, f"Reprocessing {len(selection.image_ids)} photos.").model_dump(),
         image_ids=selection.image_ids,

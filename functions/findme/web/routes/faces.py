@@ -1,7 +1,9 @@
 """Stateless face processing (``/get-faces``, ``/get-features``, ``/get-embedding``) and
-``/search-face``. Multipart field ``image``: a missing, empty or broken file is 400, another
-file type 415, too many bytes or pixels 413 (the same answers as every route taking a photo,
-see ``docs/errors.md``).
+``/search-face``. Multipart field ``image``, or for a photo over the request body limit
+(about 4 MB on AWS) ``selfie_key``: a presigned upload of ``POST /users/me/selfie-uploads``
+(used once, then deleted). A missing, empty or broken file is 400 (also when both or neither
+of ``image`` and ``selfie_key`` is sent), another file type 415, too many bytes or pixels 413
+(the same answers as every route taking a photo, see ``docs/errors.md``).
 
 These routes need a signed-in caller (the work is CPU-heavy: ~15 ms detection plus
 ~30-60 ms per face for embedding and attributes on 2 vCPUs) and run in the threadpool.
@@ -15,16 +17,44 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 
 from findme.services import faces as faces_service
+from findme.services import selfie_uploads
+from findme.services.auth import Principal
+from findme.services.media import check_image
 from findme.services.search import search_by_face
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.schemas import SearchMatch, SearchOut
-from findme.web.uploads import read_image
+from findme.web.uploads import SelfieKey, read_photo
 
 router = APIRouter(tags=["faces"])
 
 ImageFile = Annotated[UploadFile | None, File(description="A photo (JPEG, PNG, WebP, GIF, HEIC).")]
-_ERRORS = error_responses(400, 401, 413, 415, 422, 429)
+_ERRORS = error_responses(400, 401, 404, 413, 415, 422, 429)
+
+
+def _image(
+    image: UploadFile | None,
+    selfie_key: str | None,
+    principal: Principal,
+    settings: deps.SettingsDep,
+    objects: deps.Objects,
+) -> bytes:
+    """The request's photo (file or presigned upload), checked as every photo route does.
+
+    Raises:
+        InvalidImageError (400), UnsupportedMediaTypeError (415), ImageTooLargeError (413),
+        InvalidInputError (400, both or neither given), NotFoundError (404, no such upload).
+    """
+    data = read_photo(
+        image,
+        selfie_key,
+        settings=settings,
+        objects=objects,
+        slot=selfie_uploads.user_slot(principal.user_id),
+    )
+    name = (image.filename if image is not None else None) or selfie_key or ""
+    return check_image(data, name, settings).data
+
 
 _FACE = {
     "face_id": "5d1c6a8e-0f4e-5a51-9d3b-2c4f6a8b0e11",
@@ -70,12 +100,15 @@ def get_faces(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     engine: deps.Engine,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
 ) -> dict[str, Any]:
     """``{"faces": [{"face_id", "face_b64", "facial_area": {"x","y","w","h"}, "confidence"}]}``;
     pixel coordinates of the EXIF-oriented original; ``face_b64`` is a base64 JPEG crop."""
-    data = read_image(image, settings).data
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=False, quality=False, attributes=False, crops=True)
+    selfie_uploads.discard(objects, selfie_key)
     return faces_service.faces_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -90,13 +123,16 @@ def get_features(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     engine: deps.Engine,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
 ) -> dict[str, Any]:
     """Per face ``features``: ``emotion`` (appearance only, not a feeling), ``age`` with
     ``age_range`` (the model's MAE is 5.6-8 years), ``gender``, ``landmarks`` (pixels).
     A switched-off model gives ``null`` values and an ``unavailable`` reason."""
-    data = read_image(image, settings).data
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=False, quality=False, attributes=True, crops=False)
+    selfie_uploads.discard(objects, selfie_key)
     return faces_service.features_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -127,12 +163,15 @@ def get_embedding(
     principal: deps.CurrentUser,
     settings: deps.SettingsDep,
     engine: deps.Engine,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
 ) -> dict[str, Any]:
     """``embedding`` is the SFace vector (128 floats, L2-normalised: cosine similarity is
     the dot product; the same person typically scores ≥ 0.40)."""
-    data = read_image(image, settings).data
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=True, attributes=True, crops=True)
+    selfie_uploads.discard(objects, selfie_key)
     return faces_service.embedding_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -148,7 +187,9 @@ def search_face(
     engine: deps.Engine,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
+    objects: deps.Objects,
     image: ImageFile = None,
+    selfie_key: SelfieKey = None,
     confidence: Annotated[
         float | None,
         Form(
@@ -165,8 +206,9 @@ def search_face(
     first, only in groups the caller may search: groups they curate (owner/photographer,
     or any for admins), and groups where they are a member only when the probe face is
     the caller's own (members can find themselves, not others)."""
-    data = read_image(image, settings).data
+    data = _image(image, selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=False, attributes=False, crops=False)
+    selfie_uploads.discard(objects, selfie_key)
     probes = [f.embedding for f in analysis.faces if f.embedding is not None]
     matches = search_by_face(
         metadata=metadata,
