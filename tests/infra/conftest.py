@@ -32,14 +32,19 @@ _spec.loader.exec_module(_cdk_app)
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """dev and prod stacks with the pinned ``cdk.json`` context, synthesised once."""
-    context = json.loads((INFRA / "cdk.json").read_text())["context"]
-    # A stand-in web build (the real one is `make web`'s; these tests read templates only).
+def web_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in web build (the real one is `make web`'s; these tests read templates only)."""
     web_dist = tmp_path_factory.mktemp("web-dist")
     (web_dist / "assets").mkdir()
     (web_dist / "index.html").write_text("<!doctype html><title>FindMe</title>")
     (web_dist / "assets" / "index-abc123.js").write_text("console.log('findme')")
+    return web_dist
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Synth:
+    """dev and prod stacks with the pinned ``cdk.json`` context, synthesised once."""
+    context = json.loads((INFRA / "cdk.json").read_text())["context"]
     context["web_dist"] = str(web_dist)
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context=context, outdir=str(outdir))
@@ -66,11 +71,11 @@ NEW_ACCOUNT_CONTEXT = {"max_memory_mb": "3008", "admin_phones": "+14155550123"}
 
 
 @pytest.fixture(scope="session")
-def new_account(tmp_path_factory: pytest.TempPathFactory) -> Template:
+def new_account(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Template:
     """The dev stack synthesised with :data:`NEW_ACCOUNT_CONTEXT` (cdk-nag on)."""
     context = json.loads((INFRA / "cdk.json").read_text())["context"]
     app = App(
-        context={**context, **NEW_ACCOUNT_CONTEXT},
+        context={**context, **NEW_ACCOUNT_CONTEXT, "web_dist": str(web_dist)},
         outdir=str(tmp_path_factory.mktemp("cdk.out.new-account")),
     )
     (stack,) = _cdk_app.build(app, ["dev"])
