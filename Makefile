@@ -105,7 +105,7 @@ synth: setup web
 # Both stages synthesised by the pinned CLI, then cfn-lint (0 errors) on each template and
 # asl-validator (pinned) on each state machine as deployed: see infra/validate.py.
 ASL_VALIDATOR := npx --yes asl-validator@4.0.0
-validate: setup
+validate: setup web
 	for stage in dev prod; do \
 	  (cd infra && $(CDK_ENV) $(CDK_CLI) synth --quiet --no-notices --no-lookups \
 	    -c stage=$$stage -o cdk.out/stages/$$stage) || exit 1; \
