@@ -84,9 +84,10 @@ def test_every_body_within_the_limit_fits_a_lambda_invocation() -> None:
     assert file_limit(make_settings()) == make_settings().max_upload_bytes
 
 
-def _presign(api: Api, path: str, **body: Any) -> dict[str, Any]:
+def _presign(api: Api, token: str) -> dict[str, Any]:
+    """A presigned selfie upload of the user of ``token``."""
     response = api.client.post(
-        path, json={"content_type": "image/jpeg", **body.pop("json", {})}, **body
+        "/users/me/selfie-uploads", json={"content_type": "image/jpeg"}, headers=api.auth(token)
     )
     assert response.status_code == 200, response.text
     out: dict[str, Any] = response.json()
@@ -118,7 +119,7 @@ def test_a_signed_in_user_adds_a_selfie_and_reads_faces_by_presigned_upload(
     assert refused.status_code == 413
     assert refused.json()["code"] == "payload_too_large"
     # When they get an upload slot, POST the photo to S3 and send its key
-    post = _presign(api, "/users/me/selfie-uploads", headers=api.auth(token))
+    post = _presign(api, token)
     assert post["selfie_key"].startswith(f"selfies/uploads/u-{user_id}/")
     assert post["fields"]["key"] == post["selfie_key"]
     assert _upload(post, big) in (200, 204)
@@ -135,7 +136,7 @@ def test_a_signed_in_user_adds_a_selfie_and_reads_faces_by_presigned_upload(
     assert again.status_code == 404
     assert again.json()["code"] == "selfie_upload_not_found"
     # And a face route reads an upload the same way
-    post = _presign(api, "/users/me/selfie-uploads", headers=api.auth(token))
+    post = _presign(api, token)
     assert _upload(post, big) in (200, 204)
     faces = api.client.post(
         "/get-faces", data={"selfie_key": post["selfie_key"]}, headers=api.auth(token)
@@ -151,7 +152,7 @@ def test_keys_of_other_callers_or_of_stored_selfies_are_never_read(stores: Store
     api = build_api(stores)
     alice_id, alice, vector = api.register()
     _, bob, _ = api.register()
-    post = _presign(api, "/users/me/selfie-uploads", headers=api.auth(alice))
+    post = _presign(api, alice)
     photo = api.engine.register(jpeg(seed=91), [detected(vector)])
     assert _upload(post, photo) in (200, 204)
     stored = [r.s3_key for r in stores.metadata.list_reference_faces(alice_id)]
