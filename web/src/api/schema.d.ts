@@ -53,6 +53,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/register/selfie-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A presigned POST for a registration selfie (photos over ~4 MB)
+         * @description Needs the phone's valid code from ``POST /auth/otp`` (checked, not used up; 401
+         *     otherwise): the upload goes to this phone's own slot, which only ``/register`` with the
+         *     same phone and code reads. POST ``fields`` + ``file`` to ``url`` within 10 minutes, then
+         *     ``/register`` with ``selfie_key`` instead of the ``selfie`` file.
+         */
+        post: operations["register_selfie_upload_register_selfie_uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/selfie-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A presigned POST for a selfie or a face-route photo (photos over ~4 MB)
+         * @description The upload goes to the caller's own slot; send its ``selfie_key`` to
+         *     ``POST /users/me/selfies`` or a face route (``/get-faces``, ``/get-features``,
+         *     ``/get-embedding``, ``/search-face``) instead of the file. Other users' keys are 404.
+         */
+        post: operations["my_selfie_upload_users_me_selfie_uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/register": {
         parameters: {
             query?: never;
@@ -66,7 +111,10 @@ export interface paths {
          * Register with phone, code and a selfie
          * @description Creates the user and returns ``access_token`` (JWT).
          *
-         *     The selfie must hold exactly one face of acceptable quality, else 422
+         *     The selfie is the ``selfie`` file, or for a photo over the request body limit (413
+         *     otherwise) the ``selfie_key`` of ``POST /register/selfie-uploads`` (404
+         *     ``selfie_upload_not_found`` for a key of another phone or nothing uploaded).
+         *     It must hold exactly one face of acceptable quality, else 422
          *     ``face_requirement`` with ``reason``: ``no_face``, ``several_faces``, ``too_small``,
          *     ``low_confidence`` or ``too_blurry``. A wrong/expired code is 401; a phone already
          *     registered is 409 ``phone_registered`` (sign in with ``POST /auth/token``).
@@ -132,7 +180,8 @@ export interface paths {
         /**
          * Add another reference selfie
          * @description More reference faces (another angle, glasses off) improve recall; same checks as
-         *     ``/register`` (422 ``face_requirement``); at most 10 per user.
+         *     ``/register`` (422 ``face_requirement``); at most 10 per user. A photo over the request
+         *     body limit goes by ``POST /users/me/selfie-uploads`` and ``selfie_key``.
          */
         post: operations["add_selfie_users_me_selfies_post"];
         delete?: never;
@@ -1030,7 +1079,7 @@ export interface paths {
         /**
          * Reprocess a group's photos (a job)
          * @description ``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess`` when no
-         *     photo qualifies.
+         *     photo qualifies. The photos are reprocessed in batches of about 50 (a Distributed Map).
          */
         post: operations["reprocess_group_groups__group_id__reprocess_post"];
         delete?: never;
@@ -1379,6 +1428,11 @@ export interface components {
              * @description A photo of you alone.
              */
             selfie?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
         };
         /** Body_get_embedding_get_embedding_post */
         Body_get_embedding_get_embedding_post: {
@@ -1387,6 +1441,11 @@ export interface components {
              * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
              */
             image?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
         };
         /** Body_get_faces_get_faces_post */
         Body_get_faces_get_faces_post: {
@@ -1395,6 +1454,11 @@ export interface components {
              * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
              */
             image?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
         };
         /** Body_get_features_get_features_post */
         Body_get_features_get_features_post: {
@@ -1403,6 +1467,11 @@ export interface components {
              * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
              */
             image?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
         };
         /** Body_register_register_post */
         Body_register_register_post: {
@@ -1426,6 +1495,11 @@ export interface components {
              * @description A photo of you alone.
              */
             selfie?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
         };
         /** Body_search_face_search_face_post */
         Body_search_face_search_face_post: {
@@ -1434,6 +1508,11 @@ export interface components {
              * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
              */
             image?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
             /**
              * Confidence
              * @description Minimum cosine similarity (default: the match threshold, 0.40; SFace same-person pairs score ~0.4-0.8, near-duplicates > 0.85).
@@ -2740,6 +2819,34 @@ export interface components {
             face_id: string;
         };
         /**
+         * RegisterSelfieUploadRequest
+         * @example {
+         *       "content_type": "image/jpeg",
+         *       "otp": "123456",
+         *       "phone_number": "+14155550123",
+         *       "size_bytes": 5200000
+         *     }
+         */
+        RegisterSelfieUploadRequest: {
+            /**
+             * Content Type
+             * @default image/jpeg
+             */
+            content_type: string;
+            /**
+             * Size Bytes
+             * @description Declared size, checked early.
+             */
+            size_bytes?: number | null;
+            /** Phone Number */
+            phone_number: string;
+            /**
+             * Otp
+             * @description The code from POST /auth/otp.
+             */
+            otp: string;
+        };
+        /**
          * ReprocessAccepted
          * @example {
          *       "job_id": "3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21",
@@ -2898,6 +3005,57 @@ export interface components {
              * @description Minimum blur_score, 0-1.
              */
             blur_threshold: number;
+        };
+        /**
+         * SelfieUploadOut
+         * @description POST ``fields`` plus the file (form field ``file``, last) to ``url`` before ``expires``,
+         *     then send ``selfie_key`` instead of the file (once: a used upload is deleted).
+         * @example {
+         *       "expires": "2026-01-01T12:10:00Z",
+         *       "fields": {
+         *         "Content-Type": "image/jpeg",
+         *         "key": "selfies/uploads/u-0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55/0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55.jpg"
+         *       },
+         *       "max_bytes": 26214400,
+         *       "selfie_key": "selfies/uploads/u-0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55/0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55.jpg",
+         *       "url": "https://findme-prod-media-123456789012-eu-west-1.s3.amazonaws.com/"
+         *     }
+         */
+        SelfieUploadOut: {
+            /** Selfie Key */
+            selfie_key: string;
+            /** Url */
+            url: string;
+            /** Fields */
+            fields: {
+                [key: string]: string;
+            };
+            /**
+             * Expires
+             * Format: date-time
+             */
+            expires: string;
+            /** Max Bytes */
+            max_bytes: number;
+        };
+        /**
+         * SelfieUploadRequest
+         * @example {
+         *       "content_type": "image/jpeg",
+         *       "size_bytes": 5200000
+         *     }
+         */
+        SelfieUploadRequest: {
+            /**
+             * Content Type
+             * @default image/jpeg
+             */
+            content_type: string;
+            /**
+             * Size Bytes
+             * @description Declared size, checked early.
+             */
+            size_bytes?: number | null;
         };
         /**
          * StatsOut
@@ -3287,6 +3445,180 @@ export interface operations {
             };
         };
     };
+    register_selfie_upload_register_selfie_uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterSelfieUploadRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfieUploadOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    my_selfie_upload_users_me_selfie_uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelfieUploadRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfieUploadOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     register_register_post: {
         parameters: {
             query?: never;
@@ -3320,6 +3652,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3595,6 +3936,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
@@ -3694,6 +4044,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3840,6 +4199,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4007,6 +4375,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
                 headers: {
@@ -4087,6 +4464,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
