@@ -315,8 +315,8 @@ def _pick_merge(persons: dict[str, list[str]]) -> list[str]:
 
 def _docs_shot(page: Any, name: str) -> None:
     """A README screenshot with the faces-dev photos blurred (their licence allows tests,
-    not redistribution): ``web/test-results/readme-*.png``, copied to ``docs/`` by hand when
-    the app's look changes (a test run never rewrites tracked files)."""
+    not redistribution): ``web/test-results/readme-*.png``, git-ignored: the photos may not
+    be committed, even blurred."""
     style = page.add_style_tag(content="img:not([src$='.svg']) { filter: blur(12px); }")
     page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / f"readme-{name}"), full_page=False)
