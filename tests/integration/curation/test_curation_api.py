@@ -8,6 +8,7 @@ thumbnail behind. See conftest.py for the event (``curated``).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -483,16 +484,31 @@ def test_users_admin(curated: CuratedEvent) -> None:
     }
 
 
-def _record_map_batches(monkeypatch: pytest.MonkeyPatch, batch_size: int) -> list[dict[str, Any]]:
+class _RecordedEvents(list[dict[str, Any]]):
+    """Events sent to the curation worker, in order; ``finished`` is set once a ``finish``
+    step has returned (the job is marked ended inside that step, before its files are
+    deleted, so a test polling the job alone can look at the files too early)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished = threading.Event()
+
+
+def _record_map_batches(monkeypatch: pytest.MonkeyPatch, batch_size: int) -> _RecordedEvents:
     """Make the local orchestrator's curation maps use ``batch_size`` (the ASL's is 50/200)
     and record every event it sends the curation worker (the real handler still runs)."""
-    events: list[dict[str, Any]] = []
+    events = _RecordedEvents()
     real_invoke, real_settings = orch.invoke, orch.map_settings
 
     def recording_invoke(function: str, event: dict[str, Any]) -> Any:
-        if function == "curation":
-            events.append(event)
-        return real_invoke(function, event)
+        if function != "curation":
+            return real_invoke(function, event)
+        events.append(event)
+        try:
+            return real_invoke(function, event)
+        finally:
+            if event.get("step") == "finish":
+                events.finished.set()
 
     def small_batches(workflow: str, state: str) -> tuple[int, int, float]:
         _, concurrency, tolerated = real_settings(workflow, state)
@@ -531,9 +547,10 @@ def test_group_reprocess_runs_as_a_map_over_an_id_list(
         "group_id": ev.group_id,
         "step": "finish",
     }
-    # And the job sums both batches, and its work files are gone
+    # And the job sums both batches, and its work files are gone once the finish step returns
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert (done.result["processed"], done.done, done.total) == (3, 3, 3)
+    assert events.finished.wait(timeout=60)
     assert list(store.list(f"jobs/{job.job_id}/")) == []
 
 
@@ -564,6 +581,7 @@ def test_delete_group_job_leaves_nothing_behind(
     # Then the worker planned, deleted the photos in map batches, and finished
     assert [e.get("step", "batch") for e in events] == ["plan", "batch", "batch", "finish"]
     assert (job.done, job.total, job.result["images"]) == (3, 3, 3)
+    assert events.finished.wait(timeout=60)
     # And no vector, object, face or image is left, nor the job's work files
     assert vectors.count(group.group_id) == 0
     assert list(store.list(keys.group_originals(group.group_id))) == []
