@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: An E.164 country calling code with its plus: 1 to 3 digits, never starting with 0.
 COUNTRY_CODE = re.compile(r"^\+[1-9]\d{0,2}$")
+#: A browser origin: scheme, host and an optional port, no path (``https://app.example.com``).
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
 def _default_model_dir() -> Path:
@@ -162,6 +164,11 @@ class Settings(BaseSettings):
     #: Local stack: run workflows in-process and poll the digest queue.
     local_workers: bool = False
     port: int = Field(default=8080, ge=1, le=65535)
+    #: Browser origins allowed to call the API (CORS), comma-separated or a JSON list; ``*``
+    #: allows any. Empty: no CORS headers (a deployed API behind API Gateway configures CORS
+    #: there). ``findme local run`` defaults to its own origin and Vite's dev server
+    #: (:func:`findme.commands.local_run.local_cors_origins`).
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Local stack state: pids, endpoints (``stack.env``/``stack.json``), SMS outbox, npm jar.
     local_state_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".local")
 
@@ -172,7 +179,7 @@ class Settings(BaseSettings):
             raise ValueError("key prefixes end with '/' and do not start with one")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "cors_allow_origins", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -187,6 +194,16 @@ class Settings(BaseSettings):
     def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
         for proxy in value:
             ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not ORIGIN.match(origin):
+                raise ValueError(
+                    f"cors_allow_origins wants scheme://host[:port] origins, got {origin!r}"
+                )
         return value
 
     @field_validator("sms_country_limits")

@@ -141,6 +141,7 @@ class ReferenceFaceModel(Model):
     face_id = UnicodeAttribute(range_key=True)
     s3_key = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    thumbnail_key = _Str()
 
 
 class InviteCodeIndex(GlobalSecondaryIndex["GroupModel"]):  # type: ignore[no-untyped-call]
@@ -157,11 +158,13 @@ class GroupModel(Model):
     owner_id = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     invite_code = _Str()
+    photographer_invite_code = _Str()
     common_photo_ids = ListAttribute(of=UnicodeAttribute, default=list)
     created_at = UTCDateTimeAttribute()
     person_count = NumberAttribute(default=0)
     clustered_face_count = NumberAttribute(default=0)
     gallery_updated_at = UTCDateTimeAttribute(null=True)
+    last_cluster_job_id = _Str()
     invite_code_index = InviteCodeIndex()
 
 
@@ -187,6 +190,7 @@ class SectionModel(Model):
     group_id = UnicodeAttribute(hash_key=True)
     section_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
     created_at = UTCDateTimeAttribute()
 
 
@@ -211,6 +215,7 @@ class ImageModel(Model):
     width = _Number(null=True)
     height = _Number(null=True)
     captured_at = UTCDateTimeAttribute(null=True)
+    captured_utc_offset_min = _Number(null=True)
     face_count = _Number(default=0)
     common = BooleanAttribute(default=False)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
@@ -312,6 +317,7 @@ class AssignmentModel(Model):
     similarity = _Number()
     strategy = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    vote_share = _Number(null=True)
     user_index = UserAssignmentsIndex()
 
 
@@ -616,6 +622,10 @@ class DynamoMetadataStore:
         items = self._call(lambda: list(self.refs.query(user_id)), "list reference faces")
         return [_from_model(ReferenceFace, item) for item in items]
 
+    def delete_reference_face(self, user_id: str, face_id: str) -> None:
+        item = self.refs(user_id=user_id, face_id=face_id)
+        self._call(item.delete, "delete reference face")
+
     def delete_reference_faces(self, user_id: str) -> None:
         self._batch_delete(self.refs, self._call(lambda: list(self.refs.query(user_id)), "query"))
 
@@ -655,7 +665,12 @@ class DynamoMetadataStore:
     # --- groups, memberships, sections --------------------------------------------------------
     def put_group(self, group: Group) -> None:
         # GSI keys cannot be empty strings: no invite code = not in the (sparse) index.
-        model = _to_model(self.groups, group, invite_code=group.invite_code or None)
+        model = _to_model(
+            self.groups,
+            group,
+            invite_code=group.invite_code or None,
+            photographer_invite_code=group.photographer_invite_code or None,
+        )
         self._call(model.save, "put group")
 
     def set_group_gallery(self, group_id: str, *, persons: int, clustered_faces: int) -> None:
@@ -675,6 +690,20 @@ class DynamoMetadataStore:
         except ConflictError as exc:
             raise NotFoundError("group not found", id=group_id) from exc
 
+    def set_group_cluster_job(self, group_id: str, job_id: str) -> None:
+        """Record the group's latest cluster job (one UpdateItem). NotFoundError: no group."""
+        model = self.groups
+        item = model(group_id=group_id)
+        try:
+            self._call(
+                lambda: item.update(
+                    [model.last_cluster_job_id.set(job_id)], condition=model.group_id.exists()
+                ),
+                "update group",
+            )
+        except ConflictError as exc:
+            raise NotFoundError("group not found", id=group_id) from exc
+
     def get_group(self, group_id: str) -> Group:
         return self._group_record(self._get(self.groups, "group", group_id))
 
@@ -682,6 +711,7 @@ class DynamoMetadataStore:
     def _group_record(item: Model) -> Group:
         group = _from_model(Group, item)
         group.invite_code = group.invite_code or ""
+        group.photographer_invite_code = group.photographer_invite_code or ""
         return group
 
     def find_group_by_invite(self, invite_code: str) -> Group | None:

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 HOST = "127.0.0.1"
+#: Vite's dev server (the web app's ``npm run dev``), allowed by default on ``make run``.
+VITE_DEV_ORIGIN = "http://localhost:5173"
+
+
+def local_cors_origins(port: int) -> list[str]:
+    """The browser origins ``findme local run`` allows when ``FINDME_CORS_ALLOW_ORIGINS`` is
+    unset: the API's own origin (by address and by ``localhost``) and Vite's dev server."""
+    return [f"http://{HOST}:{port}", f"http://localhost:{port}", VITE_DEV_ORIGIN]
 
 
 def register_local(local_subparsers: Any) -> None:
@@ -87,6 +95,10 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["FINDME_PORT"] = str(args.port)
     wiring.reset()
     settings = get_settings()
+    if "FINDME_CORS_ALLOW_ORIGINS" not in os.environ:
+        settings = settings.model_copy(
+            update={"cors_allow_origins": local_cors_origins(settings.port)}
+        )
     # Build the shared adapters before threads race for them (Qdrant local mode allows one
     # client per path, and the wiring caches are not locked).
     wiring.vector_index()

@@ -26,7 +26,7 @@ from findme.errors import ConflictError, NotFoundError, PermissionDeniedError
 from findme.ports import MetadataStore, VectorIndex
 from findme.services.assignment import AUTOMATIC_STRATEGIES, delete_assignment
 from findme.services.auth import Principal
-from findme.services.groups import authorize_group
+from findme.services.policy import Need, authorize
 from findme.services.search import Candidate, match_user
 
 #: Most candidates returned per group.
@@ -71,9 +71,9 @@ def list_candidates(
 
     Raises:
         NotFoundError: unknown group.
-        PermissionDeniedError: ``not_group_member``.
+        PermissionDeniedError: the policy (READ: members only).
     """
-    authorize_group(metadata, principal, group_id)
+    authorize(metadata, principal, group_id, Need.READ)
     found = match_user(metadata, vectors, settings, principal.user_id, [group_id])
     return found.candidates[:limit]
 

@@ -43,17 +43,19 @@ import httpx
 from findme.config import Settings
 from findme.domain.image_format import is_complete
 from findme.domain.keys import CONTENT_TYPES, KeyScheme
-from findme.domain.records import Image, ImageStatus
+from findme.domain.records import Face, Image, ImageStatus, Person
 from findme.errors import (
     FindMeError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidInputError,
+    NotFoundError,
     UnsupportedMediaTypeError,
 )
 from findme.ports import MetadataStore, ObjectStore, PresignedPost
 from findme.services.auth import Principal
-from findme.services.groups import CURATORS, GroupAccess, authorize_group, set_image_common
+from findme.services.groups import set_image_common
+from findme.services.policy import GroupAccess, Need, authorize, denied
 
 #: Object metadata names read by digest when it creates the image item itself.
 META_UPLOADED_BY = "uploaded-by"
@@ -244,18 +246,18 @@ def store_uploads(
     files: Sequence[CheckedImage],
     section_id: str | None = None,
 ) -> list[str]:
-    """Write checked photos to a group (curators only) -> the new image ids.
+    """Write checked photos to a group (UPLOAD) -> the new image ids.
 
     Each photo: image item (``uploaded``, in section ``section_id`` if given), then the
     original at ``originals/{group_id}/{image_id}{ext}`` (object metadata ``section-id``
     too); the bucket notification triggers digest.
 
     Raises:
-        PermissionDeniedError / NotFoundError: from :func:`authorize_group`.
+        PermissionDeniedError / NotFoundError: the policy (:mod:`findme.services.policy`).
         InvalidInputError: ``unknown_section`` (422), checked before anything is written.
         DependencyError: S3 or DynamoDB failed (what was written is removed again).
     """
-    authorize_group(metadata, principal, group_id, CURATORS)
+    authorize(metadata, principal, group_id, Need.UPLOAD)
     check_file_count(len(files), settings)
     section = check_section(metadata, group_id, section_id)
     keys = KeyScheme.from_settings(settings)
@@ -311,8 +313,7 @@ def presign_uploads(
     metadata: MetadataStore,
     objects: ObjectStore,
     settings: Settings,
-    principal: Principal,
-    group_id: str,
+    access: GroupAccess,
     files: Sequence[tuple[str, str, int | None]],
     section_id: str | None = None,
 ) -> list[tuple[str, str, PresignedPost]]:
@@ -325,12 +326,19 @@ def presign_uploads(
     request) becomes the ``x-amz-meta-section-id`` field, fixed by a policy condition, so
     the client cannot change it and digest files the image in that section.
 
+    Args:
+        access: the caller's access to the group, with UPLOAD (the caller is recorded as
+            the uploader).
+
     Raises:
+        PermissionDeniedError: ``access`` lacks UPLOAD.
         UnsupportedMediaTypeError: a content type other than JPEG/PNG/WebP/GIF/HEIC (415).
         ImageTooLargeError: a declared size over ``max_upload_bytes`` (413).
         InvalidInputError: ``too_many_files`` or ``unknown_section`` (422).
     """
-    authorize_group(metadata, principal, group_id, CURATORS)
+    if not access.allows(Need.UPLOAD):
+        raise denied(Need.UPLOAD, access.role)
+    group_id = access.group.group_id
     check_file_count(len(files), settings)
     section = check_section(metadata, group_id, section_id)
     keys = KeyScheme.from_settings(settings)
@@ -364,7 +372,7 @@ def presign_uploads(
             content_type_prefix=ctype,
             max_bytes=settings.max_upload_bytes,
             expires_s=settings.presigned_url_expiry_s,
-            metadata=_object_metadata(principal.user_id, safe_name, section),
+            metadata=_object_metadata(access.user_id, safe_name, section),
         )
         # The policy fixes the Content-Type prefix; hand clients the exact value to send.
         fields = {**post.fields, "Content-Type": ctype}
@@ -532,20 +540,6 @@ def _file_name(response: httpx.Response, url: str) -> str:
 
 
 # --- one image ----------------------------------------------------------------------------------
-def image_for_curator(
-    metadata: MetadataStore, principal: Principal, image_id: str
-) -> tuple[Image, GroupAccess]:
-    """The image, if the caller curates its group (admin, owner, photographer).
-
-    Raises:
-        NotFoundError: no such image.
-        PermissionDeniedError: not a curator of the image's group.
-    """
-    image = metadata.get_image(image_id)
-    access = authorize_group(metadata, principal, image.group_id, CURATORS)
-    return image, access
-
-
 def update_image(
     metadata: MetadataStore,
     image: Image,
@@ -573,6 +567,19 @@ def update_image(
         set_image_common(metadata, image, common)
     metadata.put_image(image)
     return image
+
+
+def faces_with_persons(metadata: MetadataStore, image_id: str) -> list[tuple[Face, Person | None]]:
+    """An image's faces in detection order, each with its person (``None``: unassigned, or
+    a person since removed)."""
+    faces = metadata.list_faces_of_image(image_id)
+    persons: dict[str, Person] = {}
+    for person_id in dict.fromkeys(f.person_id for f in faces if f.person_id):
+        try:
+            persons[person_id] = metadata.get_person(person_id)
+        except NotFoundError:
+            continue
+    return [(f, persons.get(f.person_id or "")) for f in faces]
 
 
 def load_images(metadata: MetadataStore, image_ids: Sequence[str]) -> dict[str, Image]:

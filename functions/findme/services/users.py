@@ -30,6 +30,7 @@ from findme.errors import (
     FaceRequirementError,
     FindMeError,
     InvalidInputError,
+    NotFoundError,
 )
 from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
@@ -105,7 +106,7 @@ def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> Detec
         FaceRequirementError: not exactly one acceptable face.
     """
     check_image(data, "selfie", settings)
-    analysis = engine.analyze(data, embed=True, quality=True)
+    analysis = engine.analyze(data, embed=True, quality=True, crops=True)
     return check_selfie(analysis.faces, settings)
 
 
@@ -121,7 +122,8 @@ def add_reference_face(
 ) -> str:
     """Store a checked selfie as a reference face -> its ``face_id``.
 
-    Order: S3 original, vector, then the item; on failure the first two are removed again.
+    Order: S3 original (and the face crop, the selfie's thumbnail), vector, then the item;
+    on failure the first two are removed again.
 
     Raises:
         InvalidInputError: ``too_many_selfies`` past :data:`MAX_REFERENCE_FACES`.
@@ -134,9 +136,13 @@ def add_reference_face(
     assert face.embedding is not None
     checked = check_image(data, "selfie", settings)
     face_id = str(uuid.uuid4())
-    key = KeyScheme.from_settings(settings).selfie(user_id, face_id, checked.ext)
+    keys = KeyScheme.from_settings(settings)
+    key = keys.selfie(user_id, face_id, checked.ext)
+    thumbnail = keys.selfie_thumbnail(user_id, face_id) if face.crop_jpeg else None
     objects.put(key, data, checked.content_type, {"user-id": user_id})
     try:
+        if thumbnail is not None and face.crop_jpeg is not None:
+            objects.put(thumbnail, face.crop_jpeg, "image/jpeg", {"user-id": user_id})
         vectors.upsert(
             [
                 FaceVector(
@@ -149,9 +155,11 @@ def add_reference_face(
                 )
             ]
         )
-        metadata.put_reference_face(ReferenceFace(user_id=user_id, face_id=face_id, s3_key=key))
+        metadata.put_reference_face(
+            ReferenceFace(user_id=user_id, face_id=face_id, s3_key=key, thumbnail_key=thumbnail)
+        )
     except FindMeError:
-        objects.delete([key])
+        objects.delete([k for k in (key, thumbnail) if k])
         vectors.delete_faces([face_id])
         raise
     return face_id
@@ -252,7 +260,7 @@ def delete_user(
     vectors.delete_user(user_id)
     refs = metadata.list_reference_faces(user_id)
     if refs:
-        objects.delete([ref.s3_key for ref in refs])
+        objects.delete([k for ref in refs for k in (ref.s3_key, ref.thumbnail_key) if k])
     metadata.delete_reference_faces(user_id)
     for assignment in metadata.list_assignments(user_id=user_id):
         metadata.delete_assignment(assignment.group_id, assignment.person_id)
@@ -267,6 +275,46 @@ def delete_user(
         metadata.delete_membership(membership.group_id, user_id)
     metadata.delete_otp(principal.phone_number)
     metadata.delete_user(user_id)
+
+
+def list_selfies(metadata: MetadataStore, user_id: str) -> list[ReferenceFace]:
+    """A user's reference faces (selfies), oldest first."""
+    return sorted(metadata.list_reference_faces(user_id), key=lambda r: (r.created_at, r.face_id))
+
+
+def delete_selfie(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    vectors: VectorIndex,
+    user_id: str,
+    face_id: str,
+) -> int:
+    """Remove one reference face: its vector, its selfie and crop, then its item.
+
+    The last one is kept: a user without a selfie cannot be matched to any photo (delete the
+    account instead, ``DELETE /users/me``).
+
+    Returns:
+        The user's reference faces left.
+
+    Raises:
+        NotFoundError: ``selfie_not_found``.
+        ConflictError: ``last_selfie``.
+    """
+    refs = metadata.list_reference_faces(user_id)
+    ref = next((r for r in refs if r.face_id == face_id), None)
+    if ref is None:
+        raise NotFoundError("No such selfie", code="selfie_not_found", face_id=face_id)
+    if len(refs) == 1:
+        raise ConflictError(
+            "This is the only selfie: add another before removing it (or delete the account)",
+            code="last_selfie",
+        )
+    vectors.delete_faces([face_id])
+    objects.delete([k for k in (ref.s3_key, ref.thumbnail_key) if k])
+    metadata.delete_reference_face(user_id, face_id)
+    return len(refs) - 1
 
 
 def reference_vectors(
