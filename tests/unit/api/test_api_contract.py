@@ -42,13 +42,18 @@ def doc(api: Api) -> OpenApiDocument:
 
 @pytest.fixture
 def world(api: Api) -> dict[str, Any]:
-    """An owner with a group, a member of it, an outsider and an admin."""
+    """An owner with a group holding a photo of one face in one person, a member of it, an
+    outsider and an admin; ``ids`` names a real resource for each path parameter."""
     admin = _admin_token(api)
     owner_id, owner, _ = api.register("Owner")
     member_id, member, _ = api.register("Member")
     _, outsider, _ = api.register("Outsider")
     group = api.group(owner)
     api.join(member, group)
+    gid = group["group_id"]
+    person_id = api.stores.person(gid)
+    image = api.stores.photo(gid, [api.stores.identity()], [person_id])
+    face_id = api.stores.metadata.list_faces_of_image(image.image_id)[0].face_id
     return {
         "admin": admin,
         "owner": owner,
@@ -56,7 +61,14 @@ def world(api: Api) -> dict[str, Any]:
         "member": member,
         "member_id": member_id,
         "outsider": outsider,
-        "gid": group["group_id"],
+        "gid": gid,
+        "ids": {
+            "group_id": gid,
+            "image_id": image.image_id,
+            "face_id": face_id,
+            "person_id": person_id,
+            "user_id": member_id,
+        },
     }
 
 
@@ -77,13 +89,11 @@ def _answer_problems(doc: OpenApiDocument, response: httpx.Response) -> list[str
     )
 
 
-def _path(template: str, gid: str) -> str:
-    """A concrete path: the world's group for ``{group_id}``, fresh ids for the rest."""
-    return re.sub(
-        r"\{([^}]+)\}",
-        lambda m: gid if m.group(1) == "group_id" else str(uuid.uuid4()),
-        template,
-    )
+def _path(template: str, world: dict[str, Any]) -> str:
+    """A concrete path: the world's resources where it has them (so an admin gets past the
+    resource lookups to validation), fresh ids for the rest."""
+    ids: dict[str, str] = world["ids"]
+    return re.sub(r"\{([^}]+)\}", lambda m: ids.get(m.group(1), str(uuid.uuid4())), template)
 
 
 def _json_body(operation: dict[str, Any]) -> bool:
@@ -133,7 +143,7 @@ def test_security_says_which_routes_need_a_token(doc: OpenApiDocument) -> None:
         template for method, template, operation in doc.operations() if "security" not in operation
     }
     # Then only the routes that work without a token say so
-    assert open_routes == {"/health", "/auth/otp", "/register", "/auth/token"}
+    assert open_routes == {"/", "/health", "/auth/otp", "/register", "/auth/token"}
     assert doc.operation("GET", "/users/me")["security"] == [{"HTTPBearer": []}]
 
 
@@ -158,7 +168,7 @@ def test_every_operation_documents_401_422_429_and_group_refusals(
         )
 
     for method, template, operation in doc.operations():
-        path = _path(template, world["gid"])
+        path = _path(template, world)
         if "security" in operation:
             probe(method, path, {401})
         if "{group_id}" in template:
@@ -178,7 +188,7 @@ def test_every_operation_documents_401_422_429_and_group_refusals(
 
     api.client.app.state.rate_limiter = _Always429()  # type: ignore[attr-defined]
     for method, template, _ in doc.operations():
-        probe(method, _path(template, world["gid"]), {429}, headers=api.auth(world["owner"]))
+        probe(method, _path(template, world), {429}, headers=api.auth(world["owner"]))
 
     assert problems == []
     assert len(provoked) == len(doc.operations())
@@ -200,7 +210,7 @@ def test_limit_zero_is_a_422_with_the_documented_body(
 ) -> None:
     # Given an admin (past every role check), When asking for zero items per page
     response = api.client.request(
-        method, _path(template, world["gid"]), params={"limit": 0}, headers=api.auth(world["admin"])
+        method, _path(template, world), params={"limit": 0}, headers=api.auth(world["admin"])
     )
     # Then it is 422 validation_error, and the body is what the document says a 422 is
     assert response.status_code == 422

@@ -31,8 +31,7 @@ from findme.domain.records import (
     User,
 )
 from findme.ports import FaceVector
-from findme.services.auth import TokenService
-from findme.services.auth import Principal
+from findme.services.auth import Principal, TokenService
 from findme.services.policy import Policy
 from findme.web import deps
 from findme.web.app import create_app
