@@ -7,12 +7,15 @@ always filtered by group and ``kind="face"``, so they never see them), the selfi
 ``selfies/{user_id}/{face_id}{ext}``, and a :class:`~findme.domain.records.ReferenceFace`
 item links them.
 
-Selfie acceptance (:func:`check_selfie`), thresholds from ``Settings.selfie_*``: exactly
-one face; its shorter box side ≥ ``selfie_min_face_size_px`` pixels; detector confidence ≥
-``selfie_min_confidence``; blur score ≥ ``selfie_blur_threshold`` (the normalised variance
-of the Laplacian from the quality model). Otherwise 422 ``face_requirement`` with a
-``reason``: ``no_face``, ``several_faces``, ``too_small``, ``low_confidence``,
-``too_blurry``.
+Selfie acceptance (:func:`check_selfie`), thresholds from ``Settings.selfie_*``: one face
+that is clearly the subject; its shorter box side ≥ ``selfie_min_face_size_px`` pixels;
+detector confidence ≥ ``selfie_min_confidence``; blur score ≥ ``selfie_blur_threshold`` (the
+normalised variance of the Laplacian from the quality model). Bystanders do not make a
+selfie ambiguous: faces far behind (tiny), unclear ones (low confidence, out of focus) and
+faces much less prominent than the subject (:func:`findme.domain.faces.dominant_face`: size
+and centrality, with a margin) are left out. Otherwise 422 ``face_requirement`` with a
+``reason``: ``no_face``, ``several_faces`` (two or more faces of similar prominence),
+``too_small``, ``low_confidence``, ``too_blurry``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from findme.config import Settings
-from findme.domain.faces import DetectedFace
+from findme.domain.faces import DetectedFace, dominant_face
 from findme.domain.keys import KeyScheme
 from findme.domain.records import ReferenceFace, Role, User
 from findme.errors import (
@@ -51,28 +54,45 @@ class Registration:
     face_id: str
 
 
-def check_selfie(faces: list[DetectedFace], settings: Settings) -> DetectedFace:
-    """The one acceptable face of a selfie.
+def check_selfie(
+    faces: list[DetectedFace], settings: Settings, *, width: int, height: int
+) -> DetectedFace:
+    """The one acceptable face of a selfie: its subject.
 
-    Faces whose shorter side is below half of ``selfie_min_face_size_px`` are ignored as
-    background (a passer-by far behind), unless no other face exists.
+    Faces that cannot be the subject are set aside first: those whose shorter side is below
+    half of ``selfie_min_face_size_px`` (background, a passer-by far behind), then those the
+    selfie itself would refuse as unclear (confidence below ``selfie_min_confidence``, blur
+    score below ``selfie_blur_threshold``: people behind a selfie-taker are out of focus).
+    Of the rest the subject is the :func:`~findme.domain.faces.dominant_face` (size and
+    centrality, :data:`~findme.domain.faces.DOMINANCE_MARGIN`); when no face clears the
+    first two filters the dominant of all faces is checked (and refused for its reason).
+
+    Args:
+        faces: the detected faces.
+        settings: the ``selfie_*`` thresholds.
+        width, height: the photo's size in pixels.
 
     Raises:
         FaceRequirementError: with ``reason`` (see the module docstring) and ``face_count``.
     """
-    min_side = settings.selfie_min_face_size_px
-    present = [f for f in faces if min(f.bbox.w, f.bbox.h) >= min_side * BACKGROUND_FACE_FRACTION]
     if not faces:
         raise FaceRequirementError(
             "No face was found in the selfie", reason="no_face", face_count=0
         )
-    if len(present) > 1:
+    min_side = settings.selfie_min_face_size_px
+    present = [
+        f for f in faces if min(f.bbox.w, f.bbox.h) >= min_side * BACKGROUND_FACE_FRACTION
+    ] or list(faces)
+    clear = [f for f in present if _clear(f, settings)]
+    pool = clear or present
+    face = dominant_face(pool, width, height)
+    if face is None:
         raise FaceRequirementError(
-            f"The selfie shows {len(present)} faces; send a photo of you alone",
+            f"The selfie shows {len(pool)} faces of similar size; send a photo of you alone "
+            "(or with you clearly in front)",
             reason="several_faces",
-            face_count=len(present),
+            face_count=len(pool),
         )
-    face = present[0] if present else max(faces, key=lambda f: f.bbox.w * f.bbox.h)
     side = min(face.bbox.w, face.bbox.h)
     if side < min_side:
         raise FaceRequirementError(
@@ -98,6 +118,12 @@ def check_selfie(faces: list[DetectedFace], settings: Settings) -> DetectedFace:
     return face
 
 
+def _clear(face: DetectedFace, settings: Settings) -> bool:
+    """Whether a face is sharp and certain enough to be a selfie's subject."""
+    blurred = face.quality is not None and face.quality.blur_score < settings.selfie_blur_threshold
+    return face.confidence >= settings.selfie_min_confidence and not blurred
+
+
 def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> DetectedFace:
     """Check limits, detect and embed, then :func:`check_selfie`.
 
@@ -107,7 +133,7 @@ def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> Detec
     """
     check_image(data, "selfie", settings)
     analysis = engine.analyze(data, embed=True, quality=True, crops=True)
-    return check_selfie(analysis.faces, settings)
+    return check_selfie(analysis.faces, settings, width=analysis.width, height=analysis.height)
 
 
 def add_reference_face(
