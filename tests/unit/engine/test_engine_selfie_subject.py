@@ -69,7 +69,7 @@ def test_no_face_or_one_face() -> None:
 def test_the_margin_on_size(area_ratio: float, dominant: bool) -> None:
     # Given two faces at the same distance from the centre, the first area_ratio times larger
     side = 200
-    small = int(round(side / np.sqrt(area_ratio)))
+    small = round(float(side / np.sqrt(area_ratio)))
     big, other = centred(side, side, dx=-150), centred(small, small, dx=150)
     ratio = prominence(big.bbox, W, H) / prominence(other.bbox, W, H)
     # When choosing the subject, Then only a ratio at or past the margin makes one
@@ -82,7 +82,8 @@ def test_centrality_decides_between_equal_faces() -> None:
     middle = centred(120, 120)
     corner = face(-60, -60, 120, 120)
     # Then the centre wins by exactly the margin (the corner counts half)
-    assert CENTRE_WEIGHT == 0.5 and DOMINANCE_MARGIN == 2.0
+    assert CENTRE_WEIGHT == 0.5
+    assert DOMINANCE_MARGIN == 2.0
     assert dominant_face([corner, middle], W, H) is middle
     # And a face only halfway to the corner is a rival: no subject
     halfway = face(W // 4 - 60, H // 4 - 60, 120, 120)
