@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # --- limits -----------------------------------------------------------------------
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_upload_files: int = Field(default=50, ge=1)
+    #: Google API key for the Drive API's public listing of shared folders (``drive_url``
+    #: folder links); unset: only links to single files are fetched.
+    drive_api_key: SecretStr | None = None
     #: Decompression-bomb guard: images above this many pixels are refused.
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     presigned_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

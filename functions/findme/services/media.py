@@ -36,7 +36,7 @@ import struct
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -380,61 +380,7 @@ def presign_uploads(
     return out
 
 
-# --- Google Drive / HTTPS links ---------------------------------------------------------------
-_DRIVE_FILE = re.compile(r"^/file/d/([A-Za-z0-9_-]{10,})(?:/|$)")
-_DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com"})
-#: Hosts a Drive download may redirect to: Drive itself and Google's content hosts.
-_DRIVE_CONTENT_HOSTS = frozenset({"drive.usercontent.google.com"})
-_DRIVE_CONTENT_SUFFIX = ".googleusercontent.com"
-
-
-def is_drive_host(host: str) -> bool:
-    """Whether a Drive download may be fetched from ``host``: exactly ``drive.google.com``,
-    ``docs.google.com``, ``drive.usercontent.google.com``, or a ``*.googleusercontent.com``
-    content host (where Drive redirects downloads). Never a look-alike such as
-    ``drive.google.com.evil.example``."""
-    name = host.lower().rstrip(".")
-    return (
-        name in _DRIVE_HOSTS
-        or name in _DRIVE_CONTENT_HOSTS
-        or (name.endswith(_DRIVE_CONTENT_SUFFIX) and name != _DRIVE_CONTENT_SUFFIX[1:])
-    )
-
-
-def drive_download_url(url: str) -> str:
-    """The direct-download form of a Google Drive share link.
-
-    ``https://drive.google.com/file/d/{id}/view?usp=sharing``, ``.../open?id={id}`` and
-    ``.../uc?id={id}`` all become ``https://drive.google.com/uc?export=download&id={id}``.
-    Only ``drive.google.com`` and ``docs.google.com``, exactly, are accepted.
-
-    Raises:
-        InvalidInputError: not ``https://`` (``code="https_required"``), another host
-            (``code="unsupported_url_host"``), a Drive folder or a Drive link without a
-            file id (``code="unsupported_drive_link"``).
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise InvalidInputError("drive_url must be an https:// link", code="https_required")
-    host = parts.hostname.lower()
-    if host not in _DRIVE_HOSTS:
-        raise InvalidInputError(
-            "drive_url must be a Google Drive link (https://drive.google.com/...)",
-            code="unsupported_url_host",
-        )
-    match = _DRIVE_FILE.match(parts.path)
-    file_id = match.group(1) if match else None
-    if file_id is None and parts.path in ("/open", "/uc"):
-        ids = parse_qs(parts.query).get("id", [])
-        file_id = ids[0] if ids and re.fullmatch(r"[A-Za-z0-9_-]{10,}", ids[0]) else None
-    if file_id is None:
-        raise InvalidInputError(
-            "Only Google Drive links to a single file are supported (not folders or documents)",
-            code="unsupported_drive_link",
-        )
-    return f"https://drive.google.com/uc?export=download&id={file_id}"
-
-
+# --- HTTPS links ------------------------------------------------------------------------
 def _public_host(host: str, resolve: Callable[[str], list[str]]) -> None:
     """Refuse hosts that resolve to loopback, private, link-local or reserved addresses (SSRF)."""
     try:

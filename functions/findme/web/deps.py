@@ -21,6 +21,7 @@ alias                  gives
 ``Vectors``            :class:`~findme.ports.VectorIndex`
 ``Engine``             :class:`~findme.ports.FaceEngine` (loads models lazily)
 ``Jobs``               :class:`~findme.ports.Orchestrator`
+``Fetcher``            :class:`~findme.services.drive.HttpsFetcher` (Drive links)
 ``Tokens``             :class:`~findme.services.auth.TokenService`
 ``Counters``           the shared :class:`~findme.ports.RateLimiter` (route limits, SMS budgets)
 ``Otps``               :class:`~findme.services.auth.OtpService` (with the SMS budgets)
@@ -84,6 +85,7 @@ from findme.services.auth import (
     normalize_phone,
     resolve_jwt_secret,
 )
+from findme.services.drive import HttpsFetcher
 from findme.services.policy import GroupAccess, Need, Policy
 from findme.services.sms_budget import SmsBudget
 from findme.web.errors import raises
@@ -145,12 +147,18 @@ def notifier() -> Notifier:
     return wiring.notifier()
 
 
+def https_fetcher() -> HttpsFetcher:
+    """How links (Drive) are fetched: a fresh client per call, the system resolver."""
+    return HttpsFetcher()
+
+
 Metadata = Annotated[MetadataStore, Depends(metadata_store)]
 Objects = Annotated[ObjectStore, Depends(object_store)]
 Vectors = Annotated[VectorIndex, Depends(vector_index)]
 Engine = Annotated[FaceEngine, Depends(face_engine)]
 Jobs = Annotated[Orchestrator, Depends(orchestrator)]
 Sms = Annotated[Notifier, Depends(notifier)]
+Fetcher = Annotated[HttpsFetcher, Depends(https_fetcher)]
 
 
 # --- tokens and OTP ---------------------------------------------------------------------------

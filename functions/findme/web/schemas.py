@@ -368,7 +368,11 @@ class DriveUpload(BaseModel):
         drive_url="https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view?usp=sharing",
         group_id=_UUID,
     )
-    drive_url: str = Field(max_length=2048)
+    drive_url: str = Field(
+        max_length=2048,
+        description="A Google Drive share link to one photo (`.../file/d/{id}/view`) or to a "
+        "folder shared with anyone with the link (`.../drive/folders/{id}`): its photos.",
+    )
     group_id: str
     section_id: str | None = Field(
         default=None, max_length=64, description="Put the photo into this section of the group."

@@ -20,8 +20,7 @@ from findme.errors import (
     UnsupportedMediaTypeError,
 )
 from findme.ports import ObjectStore
-from findme.services import catalog, media, processing, search
-from findme.services.media import CheckedImage
+from findme.services import catalog, drive, media, processing, search
 from findme.services.policy import ACCESS_DENIED, Need
 from findme.web import deps
 from findme.web.errors import error_responses
@@ -88,11 +87,14 @@ async def upload(
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
+    fetcher: deps.Fetcher,
 ) -> UploadOut:
     """UPLOAD in the group (photographer, owner, admin). Multipart: up to ``max_upload_files``
     (50) files of at most ``max_upload_bytes`` (25 MB) each; JSON ``{"drive_url",
-    "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
-    converted to their download form). An optional ``section_id`` (form field or JSON key)
+    "group_id"}``: a Google Drive share link to one file, or to a shared folder (its photos,
+    listed with the Drive API; up to ``max_upload_files`` and 200 MB), fetched server-side
+    over HTTPS from Google's hosts only (400 ``drive_folders_unconfigured`` for a folder
+    when the deployment has no Drive API key). An optional ``section_id`` (form field or JSON key)
     puts the photos into that section of the group (422 ``unknown_section`` if the group
     has none such). Every file is checked (bytes or pixels 413, type 415, empty or truncated
     400) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
@@ -105,10 +107,9 @@ async def upload(
             raise InvalidInputError(
                 'Body must be {"drive_url", "group_id"}', code="validation_error"
             ) from exc
-        checked = await run_in_threadpool(_fetch_drive, body.drive_url, settings)
+        files = await run_in_threadpool(drive.fetch_drive, body.drive_url, settings, fetcher)
         group_id = body.group_id
         section_id = body.section_id
-        files = [checked]
     elif content_type == "multipart/form-data":
         form = await request.form(
             max_files=settings.max_upload_files + 1, max_fields=20, max_part_size=64 * 1024
@@ -143,13 +144,6 @@ async def upload(
         )
     )
     return UploadOut(message=UPLOAD_MESSAGE, image_ids=ids)
-
-
-def _fetch_drive(url: str, settings: Settings) -> CheckedImage:
-    data, name = media.fetch_https(
-        media.drive_download_url(url), settings, allowed_host=media.is_drive_host
-    )
-    return media.check_image(data, name, settings)
 
 
 @router.post(
