@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup lock models run test test-unit test-integration lint format bench fuzz synth clean local-down
+.PHONY: setup system-deps lock models run test test-unit test-integration lint format bench fuzz synth clean local-down
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -35,16 +35,21 @@ $(MODELS_STAMP): $(STAMP) layers/models/manifest.json
 models: $(STAMP)
 	$(BIN)/findme models pull
 
-run: setup
+# Java 17 (with javac) and Node/npm for the local stack: from Debian when missing and root,
+# else one line saying what to install (.ci/system-deps).
+system-deps:
+	@.ci/system-deps
+
+run: $(if $(PHOTOS),,system-deps) setup
 	@if [ -n "$(PHOTOS)" ]; then $(BIN)/findme faces analyze "$(PHOTOS)"; else $(BIN)/findme local run; fi
 
-test: setup
+test: system-deps setup
 	$(BIN)/pytest -q
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
 
-test-integration: setup
+test-integration: system-deps setup
 	$(BIN)/pytest -q tests/integration
 
 lint: $(STAMP)
@@ -62,7 +67,7 @@ format: $(STAMP)
 FUZZ_EXAMPLES ?= 25
 FUZZ_SEED ?=
 FACES_DEV ?= ../shared/data/faces-dev
-fuzz: setup
+fuzz: system-deps setup
 	$(BIN)/findme local fuzz --max-examples $(FUZZ_EXAMPLES) --photos $(FACES_DEV)/images \
 		$(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
