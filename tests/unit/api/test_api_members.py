@@ -37,7 +37,8 @@ def upload(api: Api, token: str, gid: str) -> int:
     response = api.client.post(
         "/upload", data={"group_id": gid}, files=UPLOAD, headers=api.auth(token)
     )
-    return response.status_code
+    status: int = response.status_code
+    return status
 
 
 def test_an_organiser_adds_a_photographer_who_then_uploads(api: Api, crew: dict[str, Any]) -> None:
