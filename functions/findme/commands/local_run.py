@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,14 @@ def register_local(local_subparsers: Any) -> None:
     run.add_argument("--port", type=int, default=None, help="API port (default FINDME_PORT, 8080)")
     run.add_argument("--state-dir", type=Path, default=None, help="local stack state directory")
     run.set_defaults(func=_run)
+
+
+def with_local_cors(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """``settings`` with :func:`local_cors_origins` allowed, unless the environment sets
+    ``FINDME_CORS_ALLOW_ORIGINS`` itself (empty: no CORS)."""
+    if "FINDME_CORS_ALLOW_ORIGINS" in environ:
+        return settings
+    return settings.model_copy(update={"cors_allow_origins": local_cors_origins(settings.port)})
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.Config:
@@ -94,11 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.port:
         os.environ["FINDME_PORT"] = str(args.port)
     wiring.reset()
-    settings = get_settings()
-    if "FINDME_CORS_ALLOW_ORIGINS" not in os.environ:
-        settings = settings.model_copy(
-            update={"cors_allow_origins": local_cors_origins(settings.port)}
-        )
+    settings = with_local_cors(get_settings(), os.environ)
     # Build the shared adapters before threads race for them (Qdrant local mode allows one
     # client per path, and the wiring caches are not locked).
     wiring.vector_index()

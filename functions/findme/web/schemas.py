@@ -326,6 +326,25 @@ class MemberOut(BaseModel):
 
 
 class MemberPage(BaseModel):
+    model_config = example(
+        items=[
+            {
+                "group_id": _UUID,
+                "user_id": _UUID,
+                "name": "Organiser",
+                "role": "owner",
+                "joined_at": "2026-11-22T10:00:00Z",
+            },
+            {
+                "group_id": _UUID,
+                "user_id": _UUID,
+                "name": "Grace",
+                "role": "photographer",
+                "joined_at": "2026-11-22T10:05:00Z",
+            },
+        ],
+        next_cursor=None,
+    )
     items: list[MemberOut]
     next_cursor: str | None = None
 

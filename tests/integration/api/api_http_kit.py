@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from findme.config import Settings
 from findme.local.orchestrator import InProcessOrchestrator
 from findme.local.outbox import last_sms
+from findme.ports import RateLimiter
 from findme.services.auth import code_in_message
-from findme.web.ratelimit import RateLimiter
 
 #: Upper bound for processing the uploads on a busy 2-core machine, seconds.
 PROCESS_TIMEOUT_S = 900.0

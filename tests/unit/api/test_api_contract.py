@@ -344,3 +344,48 @@ def test_a_whole_photo_passes_every_check() -> None:
     # Given a real JPEG, When checked, Then it passes (the checks refuse only bad files)
     checked = media.check_image(jpeg(64, 48), "ok.jpg", make_settings())
     assert (checked.ext, checked.width, checked.height) == (".jpg", 64, 48)
+
+
+#: The operations issue 12 added: each documents its success body with an example.
+ISSUE_12_OPERATIONS = [
+    ("GET", "/"),
+    ("PATCH", "/groups/{group_id}"),
+    ("POST", "/groups/{group_id}/invite-codes"),
+    ("GET", "/groups/{group_id}/members"),
+    ("POST", "/groups/{group_id}/members"),
+    ("GET", "/groups/{group_id}/members/{user_id}"),
+    ("PATCH", "/groups/{group_id}/members/{user_id}"),
+    ("DELETE", "/groups/{group_id}/members/{user_id}"),
+    ("GET", "/users/{user_id}/selfies"),
+    ("DELETE", "/users/{user_id}/selfies/{face_id}"),
+    ("GET", "/groups/{group_id}/cluster-status"),
+    ("GET", "/users/{user_id}/assignments/stats"),
+    ("GET", "/images/{image_id}"),
+    ("GET", "/groups/{group_id}/sections"),
+    ("POST", "/faces/filter"),
+    ("POST", "/faces/batch-delete"),
+]
+
+
+def _resolve(doc: OpenApiDocument, schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    resolved: dict[str, Any] = doc.document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return resolved
+
+
+@pytest.mark.parametrize(("method", "template"), ISSUE_12_OPERATIONS)
+def test_new_operations_carry_examples(doc: OpenApiDocument, method: str, template: str) -> None:
+    # Given an operation issue 12 added, When reading its success answer in the document
+    operation = doc.operation(method, template)
+    ok = next(r for status, r in operation["responses"].items() if status.startswith("2"))
+    content = ok["content"]["application/json"]
+    schema = _resolve(doc, content.get("schema", {}))
+    # Then it has an example (on the body, or on the items of a page)
+    items = _resolve(doc, schema.get("properties", {}).get("items", {}).get("items", {}))
+    assert "example" in content or "examples" in schema or "examples" in items, template
+    # And a body it takes has one too
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is not None:
+        assert "examples" in _resolve(doc, body["schema"]), template

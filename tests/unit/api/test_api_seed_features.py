@@ -11,8 +11,8 @@ from typing import Any
 
 import findme
 import pytest
-from api_fakes import Api, build_api, detected, jpeg, new_phone
-from findme.commands.local_run import local_cors_origins
+from api_fakes import Api, build_api, detected, jpeg, make_settings, new_phone
+from findme.commands.local_run import local_cors_origins, with_local_cors
 from findme.domain.records import Assignment, Face, Role
 
 
@@ -240,11 +240,17 @@ def test_cors_follows_the_setting(stores: Any) -> None:
 
 
 def test_make_run_allows_its_own_origin_and_vites() -> None:
+    # Given make run's settings and no FINDME_CORS_ALLOW_ORIGINS, Then the API's own origin
+    # and Vite's dev server are allowed; a value in the environment wins (empty: none)
+    settings = make_settings(port=8080)
     assert local_cors_origins(8080) == [
         "http://127.0.0.1:8080",
         "http://localhost:8080",
         "http://localhost:5173",
     ]
+    assert with_local_cors(settings, {}).cors_allow_origins == local_cors_origins(8080)
+    given = {"FINDME_CORS_ALLOW_ORIGINS": ""}
+    assert with_local_cors(settings, given).cors_allow_origins == []
 
 
 # --- sections -------------------------------------------------------------------------------------

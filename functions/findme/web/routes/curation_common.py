@@ -71,8 +71,34 @@ def attributes_out(stored: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+FACE_EXAMPLE: dict[str, Any] = {
+    "face_id": _FACE,
+    "image_id": "5f0c1c1e-2d7b-4a8e-8b3f-1c2d3e4f5a6b",
+    "group_id": _GROUP,
+    "person_id": _PERSON,
+    "is_manual_assignment": False,
+    "facial_area": {"x": 412, "y": 188, "w": 126, "h": 158},
+    "confidence": 0.93,
+    "blur_score": 0.82,
+    "brightness_score": 0.74,
+    "overall_quality": 0.81,
+    "quality_grade": "B",
+    "issues": [],
+    "attributes": {
+        "age": 34,
+        "gender": "female",
+        "emotion": "happy",
+        "emotion_scores": {"happy": 0.91, "neutral": 0.07, "surprise": 0.02},
+    },
+    "thumbnail_url": "https://findme-media.s3.amazonaws.com/faces/...",
+    "created_at": "2026-05-01T12:00:00Z",
+}
+
+
 class FaceOut(BaseModel):
     """A detected face as curators see it."""
+
+    model_config = example(**FACE_EXAMPLE)
 
     face_id: str
     image_id: str

@@ -147,6 +147,10 @@ def move_face(
 
 
 class BatchDeleteRequest(BaseModel):
+    model_config = example(
+        face_ids=["8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"], delete_thumbnails=True
+    )
+
     face_ids: list[str] = Field(min_length=1, max_length=face_deletion.MAX_BATCH_DELETE)
     delete_thumbnails: bool = True
 

@@ -23,6 +23,7 @@ from findme.services import face_filters
 from findme.web import deps
 from findme.web.ratelimit import RATE_LIMIT_KEY
 from findme.web.routes.curation_common import (
+    FACE_EXAMPLE,
     INPUT_ERRORS,
     LIMIT_HEAVY,
     FaceOut,
@@ -36,6 +37,14 @@ router = APIRouter(tags=["curation"])
 
 class FaceSearchRequest(BaseModel):
     """Every criterion is optional; all given ones must hold."""
+
+    model_config = example(
+        group_ids=["9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"],
+        min_confidence=0.8,
+        unlabeled_only=True,
+        created_after="2026-05-01T00:00:00Z",
+        limit=50,
+    )
 
     group_ids: list[str] = Field(default_factory=list, max_length=100)
     person_ids: list[str] = Field(default_factory=list, max_length=100)
@@ -55,6 +64,8 @@ class FaceSearchRequest(BaseModel):
 
 
 class FaceSearchOut(BaseModel):
+    model_config = example(faces=[FACE_EXAMPLE], count=1)
+
     faces: list[FaceOut]
     count: int
 

@@ -91,6 +91,8 @@ class SectionUpdate(BaseModel):
 
 
 class SectionList(BaseModel):
+    model_config = example(sections=[{**_SECTION, "image_count": 48}])
+
     sections: list[SectionWithCount]
 
 
