@@ -25,7 +25,7 @@ from findme.domain.records import Group, GroupRole, Image, ImageStatus, Membersh
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.ports import MetadataStore
 from findme.services.auth import Principal
-from findme.services.policy import GroupAccess, Need, Policy, denied, higher_role
+from findme.services.policy import GroupAccess, Need, Policy, denied, higher_role, role_allows
 
 #: Invite codes: 10 characters from an alphabet without look-alikes (0/O, 1/I/L); ~50 bits.
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -85,7 +85,7 @@ def list_my_groups(metadata: MetadataStore, principal: Principal) -> list[GroupS
                 group,
                 role,
                 image_counts(metadata, group.group_id),
-                administers=principal.is_admin or role is GroupRole.OWNER,
+                administers=principal.is_admin or role_allows(role, Need.ADMINISTER),
             )
         )
     return out

@@ -482,22 +482,27 @@ class GetOut(BaseModel):
     common_images: list[PhotoOut]
 
 
+_IMAGE: dict[str, Any] = {
+    "image_id": _UUID,
+    "group_id": _UUID,
+    "status": "processed",
+    "file_name": "IMG_0001.jpg",
+    "width": 3000,
+    "height": 2000,
+    "captured_at": "2026-06-21T19:42:05-07:00",
+    "face_count": 1,
+    "common": False,
+    "tags": ["stage"],
+    "description": "",
+    "section_id": None,
+    "created_at": "2026-11-22T10:00:00Z",
+    "url": "https://...",
+    "expires": "2026-11-22T11:00:00Z",
+}
+
+
 class ImageOut(BaseModel):
-    model_config = example(
-        image_id=_UUID,
-        group_id=_UUID,
-        status="processed",
-        file_name="IMG_0001.jpg",
-        width=3000,
-        height=2000,
-        face_count=3,
-        common=False,
-        tags=["stage"],
-        description="",
-        section_id=None,
-        url="https://...",
-        expires="2026-11-22T11:00:00Z",
-    )
+    model_config = example(**_IMAGE)
     image_id: str
     group_id: str
     status: str
@@ -552,21 +557,7 @@ class ImageDetailOut(ImageOut):
     """``GET /images/{image_id}``: the image, and its faces in detection order."""
 
     model_config = example(
-        image_id=_UUID,
-        group_id=_UUID,
-        status="processed",
-        file_name="IMG_0001.jpg",
-        width=3000,
-        height=2000,
-        captured_at="2026-06-21T19:42:05-07:00",
-        face_count=1,
-        common=False,
-        tags=[],
-        description="",
-        section_id=None,
-        created_at="2026-11-22T10:00:00Z",
-        url="https://...",
-        expires="2026-11-22T11:00:00Z",
+        **_IMAGE,
         faces=[
             {
                 "face_id": _UUID,

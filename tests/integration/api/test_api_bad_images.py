@@ -48,7 +48,9 @@ class Unlimited:
     sends 19 selfies to /register, which allows 10 a minute)."""
 
     def hit(self, key: str, limit: int, window_s: int = 60) -> RateLimitState:
-        return RateLimitState(limit=limit, remaining=limit, reset_at=0, allowed=True)
+        return RateLimitState(
+            limit=limit, remaining=limit, reset_at=0, allowed=True, retry_after_s=0
+        )
 
 
 @pytest.fixture
