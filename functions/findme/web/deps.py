@@ -59,7 +59,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from findme import wiring
 from findme.config import Settings
 from findme.domain.ratelimits import binding
-from findme.domain.records import Face, Image, Person, Role, User
+from findme.domain.records import Face, Image, Person, User
 from findme.errors import (
     AuthenticationError,
     FindMeError,
@@ -264,19 +264,14 @@ def rights(principal: CurrentUser, metadata: Metadata) -> Policy:
 Rights = Annotated[Policy, Depends(rights)]
 
 
-def require_role(*roles: Role) -> Any:
-    """A dependency admitting only callers whose platform role is in ``roles``."""
-
-    @raises(403)
-    def check(policy: Rights) -> Principal:
-        if policy.principal.role not in roles:
-            policy.require_admin()
-        return policy.principal
-
-    return Depends(check)
+@raises(403)
+def admin_user(policy: Rights) -> Principal:
+    """The caller, a platform admin (else the policy's 403)."""
+    policy.require_admin()
+    return policy.principal
 
 
-AdminUser = Annotated[Principal, require_role(Role.ADMIN)]
+AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
 @raises(403, 404)
