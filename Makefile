@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium
+.PHONY: setup system-deps lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -37,7 +37,7 @@ models: $(STAMP)
 
 # The web app (web/): npm ci from the lock, type-check, build, then the first-load JS budget.
 WEB_STAMP := web/node_modules/.installed
-$(WEB_STAMP): web/package.json web/package-lock.json
+$(WEB_STAMP): web/package.json web/package-lock.json | system-deps
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $(WEB_STAMP)
 
@@ -56,10 +56,15 @@ chromium:
 	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && apt-get install -y -qq chromium; fi
 
-run: setup web
+# Java 17 (with javac) and Node/npm for the local stack and the web app: from Debian when
+# missing and root, else one line saying what to install (.ci/system-deps).
+system-deps:
+	@.ci/system-deps
+
+run: $(if $(PHOTOS),,system-deps web) setup
 	@if [ -n "$(PHOTOS)" ]; then $(BIN)/findme faces analyze "$(PHOTOS)"; else $(BIN)/findme local run; fi
 
-test: setup web chromium
+test: system-deps setup web chromium
 	$(BIN)/pytest -q
 
 test-browser: setup web chromium
@@ -68,7 +73,7 @@ test-browser: setup web chromium
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
 
-test-integration: setup
+test-integration: system-deps setup
 	$(BIN)/pytest -q tests/integration
 
 lint: $(STAMP)
@@ -86,7 +91,7 @@ format: $(STAMP)
 FUZZ_EXAMPLES ?= 25
 FUZZ_SEED ?=
 FACES_DEV ?= ../shared/data/faces-dev
-fuzz: setup
+fuzz: system-deps setup
 	$(BIN)/findme local fuzz --max-examples $(FUZZ_EXAMPLES) --photos $(FACES_DEV)/images \
 		$(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 

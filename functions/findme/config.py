@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     #: go by presigned POST (``POST /users/me/selfie-uploads``, ``/register/selfie-uploads``,
     #: ``/groups/{group_id}/uploads``).
     max_request_body_bytes: int | None = Field(default=None, ge=64 * 1024)
+    #: Google API key for the Drive API's public listing of shared folders (``drive_url``
+    #: folder links); unset: only links to single files are fetched.
+    drive_api_key: SecretStr | None = None
     #: Decompression-bomb guard: images above this many pixels are refused.
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     presigned_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
@@ -184,9 +187,11 @@ class Settings(BaseSettings):
     #: Local stack: run workflows in-process and poll the digest queue.
     local_workers: bool = False
     port: int = Field(default=8080, ge=1, le=65535)
-    #: Origins allowed to call the API from a browser (CORS), comma-separated or a JSON list,
-    #: e.g. the CloudFront origin of the web app or Vite's dev server. Empty: no CORS headers
-    #: (the app served by ``findme local run`` at ``/`` is same-origin).
+    #: Origins allowed to call the API from a browser (CORS), comma-separated or a JSON list;
+    #: ``*`` allows any. E.g. the CloudFront origin of the web app (the CDK app sets it) or
+    #: Vite's dev server. Empty: no CORS headers. ``findme local run`` defaults to its own
+    #: origin and Vite's dev server (:func:`findme.commands.local_run.local_cors_origins`);
+    #: the app it serves at ``/`` is same-origin anyway.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: The built web app (``make web``: ``web/dist``) that ``findme local run`` serves at ``/``;
     #: unset or missing: the API alone.

@@ -124,6 +124,13 @@ GROUPS = TableSpec(
             serves="group by invite code (Query invite_code; sparse: groups without a code "
             "are not indexed)",
         ),
+        IndexSpec(
+            name="photographer_invite_code-index",
+            hash_key=KeySpec("photographer_invite_code"),
+            range_key=None,
+            serves="group by photographer invite code (Query photographer_invite_code; "
+            "sparse: most groups have none)",
+        ),
     ),
 )
 

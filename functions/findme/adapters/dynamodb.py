@@ -17,6 +17,7 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import (
@@ -141,6 +142,7 @@ class ReferenceFaceModel(Model):
     face_id = UnicodeAttribute(range_key=True)
     s3_key = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    thumbnail_key = _Str()
 
 
 class InviteCodeIndex(GlobalSecondaryIndex["GroupModel"]):  # type: ignore[no-untyped-call]
@@ -151,18 +153,34 @@ class InviteCodeIndex(GlobalSecondaryIndex["GroupModel"]):  # type: ignore[no-un
     invite_code = UnicodeAttribute(hash_key=True)
 
 
+class PhotographerInviteCodeIndex(GlobalSecondaryIndex["GroupModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "photographer_invite_code-index"
+        projection = AllProjection()
+
+    photographer_invite_code = UnicodeAttribute(hash_key=True)
+
+
+def _first_hit(index: GlobalSecondaryIndex[Any], hash_key: str) -> list[Any]:
+    """At most one item of ``index`` with ``hash_key``."""
+    return list(index.query(hash_key, limit=1))
+
+
 class GroupModel(Model):
     group_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     owner_id = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     invite_code = _Str()
+    photographer_invite_code = _Str()
     common_photo_ids = ListAttribute(of=UnicodeAttribute, default=list)
     created_at = UTCDateTimeAttribute()
     person_count = NumberAttribute(default=0)
     clustered_face_count = NumberAttribute(default=0)
     gallery_updated_at = UTCDateTimeAttribute(null=True)
+    last_cluster_job_id = _Str()
     invite_code_index = InviteCodeIndex()
+    photographer_invite_code_index = PhotographerInviteCodeIndex()
 
 
 class UserGroupsIndex(GlobalSecondaryIndex["MembershipModel"]):  # type: ignore[no-untyped-call]
@@ -187,6 +205,7 @@ class SectionModel(Model):
     group_id = UnicodeAttribute(hash_key=True)
     section_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
     created_at = UTCDateTimeAttribute()
 
 
@@ -211,6 +230,7 @@ class ImageModel(Model):
     width = _Number(null=True)
     height = _Number(null=True)
     captured_at = UTCDateTimeAttribute(null=True)
+    captured_utc_offset_min = _Number(null=True)
     face_count = _Number(default=0)
     common = BooleanAttribute(default=False)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
@@ -314,6 +334,7 @@ class AssignmentModel(Model):
     similarity = _Number()
     strategy = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    vote_share = _Number(null=True)
     user_index = UserAssignmentsIndex()
 
 
@@ -618,6 +639,10 @@ class DynamoMetadataStore:
         items = self._call(lambda: list(self.refs.query(user_id)), "list reference faces")
         return [_from_model(ReferenceFace, item) for item in items]
 
+    def delete_reference_face(self, user_id: str, face_id: str) -> None:
+        item = self.refs(user_id=user_id, face_id=face_id)
+        self._call(item.delete, "delete reference face")
+
     def delete_reference_faces(self, user_id: str) -> None:
         self._batch_delete(self.refs, self._call(lambda: list(self.refs.query(user_id)), "query"))
 
@@ -657,7 +682,12 @@ class DynamoMetadataStore:
     # --- groups, memberships, sections --------------------------------------------------------
     def put_group(self, group: Group) -> None:
         # GSI keys cannot be empty strings: no invite code = not in the (sparse) index.
-        model = _to_model(self.groups, group, invite_code=group.invite_code or None)
+        model = _to_model(
+            self.groups,
+            group,
+            invite_code=group.invite_code or None,
+            photographer_invite_code=group.photographer_invite_code or None,
+        )
         self._call(model.save, "put group")
 
     def set_group_gallery(self, group_id: str, *, persons: int, clustered_faces: int) -> None:
@@ -677,6 +707,20 @@ class DynamoMetadataStore:
         except ConflictError as exc:
             raise NotFoundError("group not found", id=group_id) from exc
 
+    def set_group_cluster_job(self, group_id: str, job_id: str) -> None:
+        """Record the group's latest cluster job (one UpdateItem). NotFoundError: no group."""
+        model = self.groups
+        item = model(group_id=group_id)
+        try:
+            self._call(
+                lambda: item.update(
+                    [model.last_cluster_job_id.set(job_id)], condition=model.group_id.exists()
+                ),
+                "update group",
+            )
+        except ConflictError as exc:
+            raise NotFoundError("group not found", id=group_id) from exc
+
     def get_group(self, group_id: str) -> Group:
         return self._group_record(self._get(self.groups, "group", group_id))
 
@@ -684,14 +728,22 @@ class DynamoMetadataStore:
     def _group_record(item: Model) -> Group:
         group = _from_model(Group, item)
         group.invite_code = group.invite_code or ""
+        group.photographer_invite_code = group.photographer_invite_code or ""
         return group
 
     def find_group_by_invite(self, invite_code: str) -> Group | None:
+        """The group with this member or photographer invite code (two sparse GSIs)."""
         if not invite_code:
             return None
-        index = self.groups.invite_code_index
-        items = self._call(lambda: list(index.query(invite_code, limit=1)), "find group")
-        return self._group_record(items[0]) if items else None
+        indexes: tuple[GlobalSecondaryIndex[GroupModel], ...] = (
+            self.groups.invite_code_index,
+            self.groups.photographer_invite_code_index,
+        )
+        for index in indexes:
+            items = self._call(partial(_first_hit, index, invite_code), "find group")
+            if items:
+                return self._group_record(items[0])
+        return None
 
     def list_all_groups(self) -> Iterator[Group]:
         """Every group, streamed (Scan: admin statistics only)."""

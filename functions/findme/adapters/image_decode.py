@@ -11,7 +11,8 @@ frame), HEIC/HEIF (pillow-heif) and anything OpenCV refuses decode with Pillow.
 from __future__ import annotations
 
 import io
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import cv2
 import numpy as np
@@ -28,6 +29,8 @@ register_heif_opener()
 _EXIF_ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003
+#: EXIF 2.31 OffsetTimeOriginal: the UTC offset of DateTimeOriginal, ``"+HH:MM"``/``"-HH:MM"``.
+_OFFSET_TIME_ORIGINAL = 0x9011
 _CV2_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF"})
 _REDUCED = (
     (8, cv2.IMREAD_REDUCED_COLOR_8),
@@ -79,11 +82,33 @@ def _orient(pixels: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
 
 
 def _captured_at(img: Image.Image) -> datetime | None:
+    """EXIF DateTimeOriginal, aware when OffsetTimeOriginal gives its UTC offset, else naive
+    (camera wall time)."""
     try:
-        raw = img.getexif().get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
-        return datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S") if raw else None
+        ifd = img.getexif().get_ifd(_EXIF_IFD)
+        raw = ifd.get(_DATETIME_ORIGINAL)
+        if not raw:
+            return None
+        taken = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except (ValueError, TypeError, OSError, KeyError, SyntaxError):
         return None
+    offset = exif_utc_offset(ifd.get(_OFFSET_TIME_ORIGINAL))
+    return taken if offset is None else taken.replace(tzinfo=offset)
+
+
+def exif_utc_offset(raw: object) -> timezone | None:
+    """An EXIF OffsetTime* value (``"-07:00"``, ``"+05:30"``, ``"Z"``) as a timezone, else
+    ``None`` (absent, blank or malformed; offsets are within ±14:00)."""
+    text = str(raw).strip("\x00 ") if raw is not None else ""
+    if text in ("Z", "+00:00", "-00:00"):
+        return UTC
+    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", text)
+    if match is None:
+        return None
+    minutes = int(match.group(2)) * 60 + int(match.group(3))
+    if minutes > 14 * 60 or int(match.group(3)) >= 60:
+        return None
+    return timezone(timedelta(minutes=-minutes if match.group(1) == "-" else minutes))
 
 
 def _reduction(fmt: str, width: int, height: int, min_long_side: int) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets as _secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,10 @@ def _client(service: str, settings: Settings, endpoint: str | None) -> Any:
 
 
 def create_tables(settings: Settings) -> list[str]:
-    """Create every table of :data:`findme.tables.TABLES` (and its TTL) if missing.
+    """Create every table of :data:`findme.tables.TABLES` (and its TTL) if missing, and add
+    the global secondary indexes a kept table lacks (a local stack's ``-dbPath`` state from
+    an older release; ``UpdateTable`` with ``GlobalSecondaryIndexUpdates``, one at a time as
+    DynamoDB requires).
 
     Tables are created concurrently (a few threads: each CreateTable is one round trip).
 
@@ -97,6 +101,7 @@ def create_tables(settings: Settings) -> list[str]:
     def create(spec: tables.TableSpec) -> str:
         name = settings.table_name(spec.name)
         if name in existing:
+            _add_missing_indexes(client, spec, name)
             return name
         client.create_table(**tables.create_table_kwargs(spec, name))
         client.get_waiter("table_exists").wait(
@@ -111,6 +116,30 @@ def create_tables(settings: Settings) -> list[str]:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(create, tables.TABLES))
+
+
+def _add_missing_indexes(client: Any, spec: tables.TableSpec, name: str) -> None:
+    wanted = tables.create_table_kwargs(spec, name)
+    have = {
+        index["IndexName"]
+        for index in client.describe_table(TableName=name)["Table"].get(
+            "GlobalSecondaryIndexes", []
+        )
+    }
+    for index in wanted.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in have:
+            continue
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=wanted["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        for _ in range(120):
+            table = client.describe_table(TableName=name)["Table"]
+            statuses = [i.get("IndexStatus") for i in table.get("GlobalSecondaryIndexes", [])]
+            if all(status == "ACTIVE" for status in statuses):
+                break
+            time.sleep(0.5)
 
 
 def create_queues(settings: Settings, name: str = "findme-digest") -> tuple[str, str, str]:

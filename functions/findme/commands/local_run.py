@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 HOST = "127.0.0.1"
+#: Vite's dev server (the web app's ``npm run dev``), allowed by default on ``make run``.
+VITE_DEV_ORIGIN = "http://localhost:5173"
+
+
+def local_cors_origins(port: int) -> list[str]:
+    """The browser origins ``findme local run`` allows when ``FINDME_CORS_ORIGINS`` is
+    unset: the API's own origin (by address and by ``localhost``) and Vite's dev server."""
+    return [f"http://{HOST}:{port}", f"http://localhost:{port}", VITE_DEV_ORIGIN]
 
 
 def register_local(local_subparsers: Any) -> None:
@@ -35,6 +44,14 @@ def register_local(local_subparsers: Any) -> None:
     run.add_argument("--port", type=int, default=None, help="API port (default FINDME_PORT, 8080)")
     run.add_argument("--state-dir", type=Path, default=None, help="local stack state directory")
     run.set_defaults(func=_run)
+
+
+def with_local_cors(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """``settings`` with :func:`local_cors_origins` allowed, unless the environment sets
+    ``FINDME_CORS_ORIGINS`` itself (empty: no CORS)."""
+    if "FINDME_CORS_ORIGINS" in environ:
+        return settings
+    return settings.model_copy(update={"cors_origins": local_cors_origins(settings.port)})
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.Config:
@@ -88,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["FINDME_PORT"] = str(args.port)
     os.environ.setdefault("FINDME_WEB_DIR", str(REPO_ROOT / "web" / "dist"))
     wiring.reset()
-    settings = get_settings()
+    settings = with_local_cors(get_settings(), os.environ)
     # Build the shared adapters before threads race for them (Qdrant local mode allows one
     # client per path, and the wiring caches are not locked).
     wiring.vector_index()

@@ -148,6 +148,12 @@ class KeyScheme:
         _check_id(face_id, "face_id")
         return f"{self.selfies_prefix}{user_id}/{face_id}{ext.lower()}"
 
+    def selfie_thumbnail(self, user_id: str, face_id: str) -> str:
+        """``selfies/{user_id}/{face_id}-face.jpg``: the selfie's face crop."""
+        _check_id(user_id, "user_id")
+        _check_id(face_id, "face_id")
+        return f"{self.selfies_prefix}{user_id}/{face_id}-face.jpg"
+
     @property
     def selfie_uploads(self) -> str:
         """Prefix of presigned selfie uploads not yet used, ``selfies/uploads/`` (the bucket

@@ -29,15 +29,11 @@ class Role(enum.StrEnum):
 
 
 class GroupRole(enum.StrEnum):
-    """A user's role inside one group."""
+    """A user's role inside one group (what each may do: :mod:`findme.services.policy`)."""
 
     OWNER = "owner"
     PHOTOGRAPHER = "photographer"
     MEMBER = "member"
-
-
-#: Group roles that curate a group (upload, rename, merge, move, delete, reprocess, assign).
-CURATOR_ROLES: frozenset[GroupRole] = frozenset({GroupRole.OWNER, GroupRole.PHOTOGRAPHER})
 
 
 class ImageStatus(enum.StrEnum):
@@ -90,6 +86,7 @@ class ReferenceFace:
     face_id: str
     s3_key: str  # selfie original under selfies/
     created_at: datetime = field(default_factory=utcnow)
+    thumbnail_key: str | None = None  # the face crop, selfies/{user_id}/{face_id}-face.jpg
 
 
 @dataclass(slots=True)
@@ -110,9 +107,14 @@ class Group:
     name: str
     owner_id: str
     description: str = ""
+    #: Joining with it makes a ``member``; with ``photographer_invite_code`` a
+    #: ``photographer`` (empty: no such code yet).
     invite_code: str = ""
+    photographer_invite_code: str = ""
     common_photo_ids: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
+    #: The group's latest cluster job (``GET /groups/{group_id}/cluster-status``).
+    last_cluster_job_id: str | None = None
     #: Gallery size at the last clustering (the matching bars depend on it): persons, and
     #: faces that are in a person; ``None`` time: never clustered.
     person_count: int = 0
@@ -136,6 +138,7 @@ class Section:
     group_id: str
     section_id: str
     name: str
+    description: str = ""
     created_at: datetime = field(default_factory=utcnow)
 
 
@@ -151,7 +154,10 @@ class Image:
     size_bytes: int | None = None
     width: int | None = None
     height: int | None = None
-    captured_at: datetime | None = None  # EXIF DateTimeOriginal
+    captured_at: datetime | None = None  # EXIF DateTimeOriginal, as UTC
+    #: EXIF OffsetTimeOriginal in minutes east of UTC (``captured_at`` is shown in it);
+    #: ``None``: the camera did not record its offset.
+    captured_utc_offset_min: int | None = None
     face_count: int = 0
     common: bool = False
     tags: list[str] = field(default_factory=list)
@@ -210,9 +216,11 @@ class Assignment:
     group_id: str
     person_id: str
     user_id: str
-    similarity: float
-    strategy: str  # "centroid" | "vote"
+    similarity: float  # cosine similarity of the person to the user's selfies
+    strategy: str  # "evidence" | "centroid" | "vote" | "manual" | "confirmed"
     created_at: datetime = field(default_factory=utcnow)
+    #: ``vote`` only: the share of the person's faces that voted for the user (0-1).
+    vote_share: float | None = None
 
 
 @dataclass(slots=True)

@@ -49,17 +49,20 @@ class UserMatch:
     Attributes:
         person_id: the person.
         user_id: the user.
-        similarity: ``evidence``: the person's evidence for the user; ``centroid``: cosine
-            similarity of the centroid to the user's closest
-            reference; ``vote``: share of the person's faces voting for the user, in ``[0, 1]``.
+        similarity: a cosine similarity, whatever the strategy: ``evidence``: the person's
+            evidence for the user (mean of its best faces); ``centroid``: of the centroid to
+            the user's closest reference; ``vote``: ``mean_similarity``.
         mean_similarity: mean over the person's faces of the cosine similarity to the user's
             closest reference.
+        vote_share: ``vote`` only: share of the person's faces voting for the user, in
+            ``[0, 1]`` (what the strategy decides on); ``None`` otherwise.
     """
 
     person_id: str
     user_id: str
     similarity: float
     mean_similarity: float
+    vote_share: float | None = None
 
 
 def _user_similarity(
@@ -151,6 +154,12 @@ def match_persons_to_users(
             best = int(np.lexsort((-mean, -votes))[0])
             if votes[best] >= min_vote_fraction and votes[best] > 0:
                 matches.append(
-                    UserMatch(person_id, users[best], float(votes[best]), float(mean[best]))
+                    UserMatch(
+                        person_id,
+                        users[best],
+                        float(mean[best]),
+                        float(mean[best]),
+                        vote_share=float(votes[best]),
+                    )
                 )
     return matches

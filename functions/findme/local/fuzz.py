@@ -17,9 +17,9 @@ Used by ``findme local fuzz`` (``make fuzz``) and by the CI test
    schema violations (``status_code_conformance`` and ``response_schema_conformance``
    failures), from schemathesis's JSON reports.
 
-Destructive operations (deleting the caller, the group, the photo, faces, the section) run in
-the last passes only, so the earlier passes see the world intact; every operation of the
-document runs in some pass (nothing is excluded).
+Destructive operations (deleting the caller, the group, the photo, faces, the section, a
+membership) run in the last passes only, so the earlier passes see the world intact; every
+operation of the document runs in some pass (nothing is excluded).
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ DESTRUCTIVE: tuple[str, ...] = (
     "DELETE /groups/{group_id}",
     "DELETE /images/{image_id}",
     "POST /faces:batch-delete",
+    "POST /faces/batch-delete",
     "DELETE /groups/{group_id}/sections/{section_id}",
+    "DELETE /groups/{group_id}/members/{user_id}",
 )
 #: Probability that a parameter named like a world id takes the world's value.
 WORLD_VALUE_PROBABILITY = 0.8

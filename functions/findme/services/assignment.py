@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from findme.config import Settings
 from findme.domain.faces import stack_embeddings
@@ -36,7 +37,7 @@ class AssignmentRun:
 
     Attributes:
         group_id: the group.
-        strategy: ``centroid`` or ``vote``.
+        strategy: ``evidence``, ``centroid`` or ``vote``.
         threshold: cosine similarity used.
         assignments: the assignments stored by this run.
         removed: earlier automatic assignments that no longer hold (deleted).
@@ -172,6 +173,7 @@ def assign_persons_to_users(
             user_id=m.user_id,
             similarity=round(m.similarity, 4),
             strategy=strategy.value,
+            vote_share=None if m.vote_share is None else round(m.vote_share, 4),
         )
         metadata.put_assignment(assignment)
         run.assignments.append(assignment)
@@ -194,6 +196,50 @@ def list_assignments(
         raise InvalidInputError("Give a group_id or a user_id")
     found = metadata.list_assignments(group_id=group_id, user_id=user_id)
     return sorted(found, key=lambda a: (-a.similarity, a.person_id))
+
+
+@dataclass(slots=True)
+class UserAssignmentStats:
+    """A user's assignments summed up (``GET /users/{user_id}/assignments/stats``).
+
+    Attributes:
+        assignments: persons assigned to the user, in every group.
+        groups: groups with at least one of them.
+        faces: faces in those persons (the photos "of me" come from them).
+        images: images of those persons, summed per person.
+        by_strategy: assignments per strategy (``evidence``, ``confirmed``, ...).
+        mean_similarity: mean cosine similarity of the assignments (``None``: none).
+        last_assigned_at: the newest assignment's time (``None``: none).
+    """
+
+    user_id: str
+    assignments: int = 0
+    groups: int = 0
+    faces: int = 0
+    images: int = 0
+    by_strategy: dict[str, int] = field(default_factory=dict)
+    mean_similarity: float | None = None
+    last_assigned_at: datetime | None = None
+
+
+def user_assignment_stats(metadata: MetadataStore, user_id: str) -> UserAssignmentStats:
+    """Sum up a user's assignments (one Query, then one read per assigned person)."""
+    found = metadata.list_assignments(user_id=user_id)
+    stats = UserAssignmentStats(user_id=user_id, assignments=len(found))
+    if not found:
+        return stats
+    stats.groups = len({a.group_id for a in found})
+    stats.by_strategy = dict(Counter(a.strategy for a in found))
+    stats.mean_similarity = round(sum(a.similarity for a in found) / len(found), 4)
+    stats.last_assigned_at = max(a.created_at for a in found)
+    for assignment in found:
+        try:
+            person = metadata.get_person(assignment.person_id)
+        except NotFoundError:
+            continue  # a person removed since; the consistency check reports it
+        stats.faces += person.face_count
+        stats.images += person.image_count
+    return stats
 
 
 def delete_assignment(metadata: MetadataStore, group_id: str, person_id: str) -> None:

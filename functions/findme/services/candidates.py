@@ -26,7 +26,7 @@ from findme.errors import ConflictError, NotFoundError, PermissionDeniedError
 from findme.ports import MetadataStore, VectorIndex
 from findme.services.assignment import AUTOMATIC_STRATEGIES, delete_assignment
 from findme.services.auth import Principal
-from findme.services.groups import authorize_group
+from findme.services.policy import Need, authorize, denied
 from findme.services.search import Candidate, match_user
 
 #: Most candidates returned per group.
@@ -71,9 +71,9 @@ def list_candidates(
 
     Raises:
         NotFoundError: unknown group.
-        PermissionDeniedError: ``not_group_member``.
+        PermissionDeniedError: the policy (READ: members only).
     """
-    authorize_group(metadata, principal, group_id)
+    authorize(metadata, principal, group_id, Need.READ)
     found = match_user(metadata, vectors, settings, principal.user_id, [group_id])
     return found.candidates[:limit]
 
@@ -90,9 +90,10 @@ def answer_candidate(
     """Record the caller's answer about ``person_id`` (module docstring).
 
     Raises:
-        NotFoundError: unknown person, or one in a group the caller is not in.
-        PermissionDeniedError: ``not_a_candidate``: the person is neither offered nor
-            matched to the caller.
+        NotFoundError: unknown person.
+        PermissionDeniedError: the policy's ``access_denied`` for a person of a group the
+            caller is not a member of (admins included: they answer only for themselves);
+            ``not_a_candidate``: the person is neither offered nor matched to the caller.
         ConflictError: ``person_assigned``: ``is_me`` for a person a curator or another
             user already holds.
     """
@@ -102,8 +103,8 @@ def answer_candidate(
         raise NotFoundError("No such person", person_id=person_id) from None
     group_id = person.group_id
     membership = metadata.get_membership(group_id, principal.user_id)
-    if membership is None:  # the same answer as an unknown person: nothing leaks
-        raise NotFoundError("No such person", person_id=person_id)
+    if membership is None:
+        raise denied(Need.READ, None, "Only the group's members answer for themselves")
     found = match_user(metadata, vectors, settings, principal.user_id, [group_id])
     offered = {c.person_id for c in found.candidates} | set(found.persons)
     existing = [a for a in metadata.list_assignments(group_id=group_id) if a.person_id == person_id]

@@ -306,6 +306,7 @@ def _remove_persons(
                     user_id=a.user_id,
                     similarity=a.similarity,
                     strategy=a.strategy,
+                    vote_share=a.vote_share,
                 )
             )
             users_of[target].add(a.user_id)

@@ -226,7 +226,7 @@ def _digest(
 
     image.width = analysis.width
     image.height = analysis.height
-    image.captured_at = _as_utc(analysis.captured_at)
+    image.captured_at, image.captured_utc_offset_min = capture_time(analysis.captured_at)
     image.face_count = len(faces)
 
     t0 = time.perf_counter()
@@ -422,11 +422,20 @@ def _reason(exc: Exception) -> str:
     return f"{code}: {exc}"
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    """EXIF times carry no zone (OffsetTimeOriginal is rare): keep the wall time, label UTC."""
+def capture_time(value: datetime | None) -> tuple[datetime | None, int | None]:
+    """The capture time to store: the instant in UTC and the camera's UTC offset in minutes.
+
+    With EXIF OffsetTimeOriginal the time is aware: stored as UTC plus its offset (shown
+    again in it, e.g. ``-07:00``). Without it the camera's wall time is kept, labelled UTC,
+    and the offset is ``None`` (unknown).
+    """
     if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return None, None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC), None
+    offset = value.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return value.astimezone(UTC), minutes
 
 
 def _ms(t0: float) -> float:

@@ -2,7 +2,7 @@
 
 Duplicates: pairs of faces from *different* photos whose embeddings have cosine similarity
 ≥ ``threshold`` (0.80-0.99, default 0.95; peer face-gallery API), compared within each group
-(every vector query is tenant-filtered by group), results cached 10 minutes per caller scope
+(every vector query is tenant-filtered by group), results cached 10 minutes per set of groups
 and parameters. Outliers: faces whose mean cosine similarity to the other faces of their
 person is below ``threshold`` (0.3-0.8, default 0.6), persons with ≥ 2 faces, lowest first.
 """
@@ -22,7 +22,8 @@ from findme.domain.curation import DuplicatePair, duplicate_pairs, person_outlie
 from findme.domain.records import Face, Person, utcnow
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import CurationScope, check_range
+from findme.services.curation import check_range, person_for
+from findme.services.policy import Need, Policy
 
 DUPLICATE_THRESHOLD_RANGE = (0.80, 0.99)
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
@@ -107,7 +108,7 @@ class _CachedPairs:
 def find_duplicates(
     metadata: MetadataStore,
     vectors: VectorIndex,
-    scope: CurationScope,
+    policy: Policy,
     *,
     group_id: str | None = None,
     threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
@@ -130,7 +131,7 @@ def find_duplicates(
     check_range("limit", limit, 1, MAX_DUPLICATES)
     if group_id is not None:
         metadata.get_group(group_id)
-    groups = scope.curated_groups([group_id] if group_id else None)
+    groups = policy.groups(Need.UPLOAD, [group_id] if group_id else None, param="group_id")
     key = ("duplicates", tuple(groups), round(threshold, 6), limit)
     hit = cache.get(key)
     cached = isinstance(hit, _CachedPairs)
@@ -184,7 +185,7 @@ class OutlierView:
 def find_outliers(
     metadata: MetadataStore,
     vectors: VectorIndex,
-    scope: CurationScope,
+    policy: Policy,
     *,
     group_id: str | None = None,
     person_id: str | None = None,
@@ -208,17 +209,18 @@ def find_outliers(
     check_range("threshold", threshold, *OUTLIER_THRESHOLD_RANGE)
     check_range("limit", limit, 1, MAX_OUTLIERS)
     if person_id is not None:
-        person = metadata.get_person(person_id)
+        person = person_for(metadata, policy, person_id, Need.UPLOAD)
         if group_id is not None and group_id != person.group_id:
             raise InvalidInputError("person_id is not in group_id", field="person_id")
-        scope.require_curate(person.group_id)
         faces_by_group = {person.group_id: metadata.list_faces_of_person(person_id)}
     else:
         if group_id is not None:
             metadata.get_group(group_id)
         faces_by_group = {
             gid: [f for f in metadata.list_faces_of_group(gid) if f.person_id]
-            for gid in scope.curated_groups([group_id] if group_id else None)
+            for gid in policy.groups(
+                Need.UPLOAD, [group_id] if group_id else None, param="group_id"
+            )
         }
     found: list[OutlierView] = []
     for faces in faces_by_group.values():

@@ -251,7 +251,9 @@ def run_event(
         data = load(images_dir / selfie_name)
         analysis = deps.engine.analyze(data, embed=True, quality=True)
         try:
-            face = check_selfie(analysis.faces, settings)
+            face = check_selfie(
+                analysis.faces, settings, width=analysis.width, height=analysis.height
+            )
         except FaceRequirementError:
             if not analysis.faces:
                 continue

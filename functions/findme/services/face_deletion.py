@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
-from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import (
     MetadataStore,
@@ -33,9 +33,9 @@ from findme.ports import (
     PresignedPost,
     VectorIndex,
 )
-from findme.services.curation import CurationScope
 from findme.services.job_files import BatchSummary, JobFiles, combine
 from findme.services.jobs import start_job
+from findme.services.policy import Need, Policy
 
 #: Batch delete size limits (peer face-gallery API: 1-500 face ids).
 MAX_BATCH_DELETE = 500
@@ -178,27 +178,21 @@ def batch_delete_faces(
     metadata: MetadataStore,
     vectors: VectorIndex,
     store: ObjectStore,
-    scope: CurationScope,
+    policy: Policy,
     face_ids: Sequence[str],
     *,
     delete_thumbnails: bool = True,
 ) -> BatchDeleteResult:
-    """Delete 1-500 faces; faces the caller may not curate (or unknown ids) are skipped.
+    """Delete 1-500 faces (UPLOAD in each face's group); faces the caller may not delete and
+    unknown ids are skipped, all of them included (the answer then deletes nothing).
 
     Raises:
         InvalidInputError: no ids or more than 500.
-        NotFoundError: none of the ids exists.
-        PermissionDeniedError: none of the existing faces may be touched by the caller.
     """
     ids = list(dict.fromkeys(face_ids))
     if not 1 <= len(ids) <= MAX_BATCH_DELETE:
         raise InvalidInputError(f"face_ids must hold 1-{MAX_BATCH_DELETE} ids", field="face_ids")
-    found = metadata.get_faces(ids)
-    if not found:
-        raise NotFoundError("No faces found")
-    allowed = [f for f in found if scope.may_curate(f.group_id)]
-    if not allowed:
-        raise PermissionDeniedError("No accessible faces to delete")
+    allowed = [f for f in metadata.get_faces(ids) if policy.allows(f.group_id, Need.UPLOAD)]
     result = purge_faces(
         allowed,
         metadata=metadata,
@@ -235,22 +229,20 @@ def _remember_deleted(metadata: MetadataStore, faces: Sequence[Face]) -> None:
 
 # --- delete a whole group (as a job) -----------------------------------------------------------
 def start_delete_group(
-    metadata: MetadataStore, orchestrator: Orchestrator, scope: CurationScope, group_id: str
+    metadata: MetadataStore, orchestrator: Orchestrator, policy: Policy, group_id: str
 ) -> Job:
-    """Create a ``delete_group`` job and start its workflow. Owner or admin only.
+    """Create a ``delete_group`` job and start its workflow (ADMINISTER).
 
     Raises:
-        NotFoundError: unknown group. PermissionDeniedError: not the owner or an admin.
+        NotFoundError: unknown group. PermissionDeniedError: the policy.
     """
-    group = metadata.get_group(group_id)
-    if not (scope.is_admin or group.owner_id == scope.user_id):
-        raise PermissionDeniedError("Only the group's owner or an admin may delete it")
+    policy.authorize(group_id, Need.ADMINISTER)
     return start_job(
         metadata,
         orchestrator,
         job_type=JobType.DELETE_GROUP,
         workflow=DELETE_GROUP_WORKFLOW,
-        user_id=scope.user_id,
+        user_id=policy.user_id,
         group_id=group_id,
         payload={"group_id": group_id},
         total=1,

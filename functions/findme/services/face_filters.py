@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore
-from findme.services.curation import CurationScope, check_range
+from findme.services.curation import check_range, person_for
+from findme.services.policy import Need, Policy
 
 MAX_FILTER_RESULTS = 1000
 
@@ -99,28 +100,28 @@ class FaceFilter:
         return not (self.created_before is not None and face.created_at > self.created_before)
 
 
-def filter_faces(metadata: MetadataStore, scope: CurationScope, criteria: FaceFilter) -> list[Face]:
-    """Faces matching ``criteria`` in the caller's curated groups, newest first.
+def filter_faces(metadata: MetadataStore, policy: Policy, criteria: FaceFilter) -> list[Face]:
+    """Faces matching ``criteria`` in the groups where the caller reviews faces (UPLOAD),
+    newest first.
 
     Persons named in ``person_ids`` narrow the groups to theirs (one DynamoDB query per
     person instead of a scan of every group).
 
     Raises:
         InvalidInputError: bad criteria. PermissionDeniedError: a named group or person
-            the caller does not curate. NotFoundError: an unknown person.
+            the caller may not review. NotFoundError: an unknown person.
     """
     criteria.validate()
     candidates: list[Face] = []
     if criteria.person_ids:
         allowed_groups = set(criteria.group_ids)
         for person_id in dict.fromkeys(criteria.person_ids):
-            person = metadata.get_person(person_id)
-            scope.require_curate(person.group_id)
+            person = person_for(metadata, policy, person_id, Need.UPLOAD)
             if allowed_groups and person.group_id not in allowed_groups:
                 continue
             candidates.extend(metadata.list_faces_of_person(person_id))
     else:
-        for group_id in scope.curated_groups(criteria.group_ids or None):
+        for group_id in policy.groups(Need.UPLOAD, criteria.group_ids, param="group_ids"):
             candidates.extend(metadata.list_faces_of_group(group_id))
     matched = [f for f in candidates if criteria.matches(f)]
     matched.sort(key=lambda f: (f.created_at, f.face_id), reverse=True)

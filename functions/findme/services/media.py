@@ -37,24 +37,26 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from findme.config import Settings
 from findme.domain.image_format import is_complete
 from findme.domain.keys import CONTENT_TYPES, KeyScheme
-from findme.domain.records import Image, ImageStatus
+from findme.domain.records import Face, Image, ImageStatus, Person
 from findme.errors import (
     FindMeError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidInputError,
+    NotFoundError,
     UnsupportedMediaTypeError,
 )
 from findme.ports import MetadataStore, ObjectStore, PresignedPost
 from findme.services.auth import Principal
-from findme.services.groups import CURATORS, GroupAccess, authorize_group, set_image_common
+from findme.services.groups import set_image_common
+from findme.services.policy import GroupAccess, Need, authorize, denied
 
 #: Object metadata names read by digest when it creates the image item itself.
 META_UPLOADED_BY = "uploaded-by"
@@ -245,18 +247,18 @@ def store_uploads(
     files: Sequence[CheckedImage],
     section_id: str | None = None,
 ) -> list[str]:
-    """Write checked photos to a group (curators only) -> the new image ids.
+    """Write checked photos to a group (UPLOAD) -> the new image ids.
 
     Each photo: image item (``uploaded``, in section ``section_id`` if given), then the
     original at ``originals/{group_id}/{image_id}{ext}`` (object metadata ``section-id``
     too); the bucket notification triggers digest.
 
     Raises:
-        PermissionDeniedError / NotFoundError: from :func:`authorize_group`.
+        PermissionDeniedError / NotFoundError: the policy (:mod:`findme.services.policy`).
         InvalidInputError: ``unknown_section`` (422), checked before anything is written.
         DependencyError: S3 or DynamoDB failed (what was written is removed again).
     """
-    authorize_group(metadata, principal, group_id, CURATORS)
+    authorize(metadata, principal, group_id, Need.UPLOAD)
     check_file_count(len(files), settings)
     section = check_section(metadata, group_id, section_id)
     keys = KeyScheme.from_settings(settings)
@@ -312,8 +314,7 @@ def presign_uploads(
     metadata: MetadataStore,
     objects: ObjectStore,
     settings: Settings,
-    principal: Principal,
-    group_id: str,
+    access: GroupAccess,
     files: Sequence[tuple[str, str, int | None]],
     section_id: str | None = None,
 ) -> list[tuple[str, str, PresignedPost]]:
@@ -326,12 +327,19 @@ def presign_uploads(
     request) becomes the ``x-amz-meta-section-id`` field, fixed by a policy condition, so
     the client cannot change it and digest files the image in that section.
 
+    Args:
+        access: the caller's access to the group, with UPLOAD (the caller is recorded as
+            the uploader).
+
     Raises:
+        PermissionDeniedError: ``access`` lacks UPLOAD.
         UnsupportedMediaTypeError: a content type other than JPEG/PNG/WebP/GIF/HEIC (415).
         ImageTooLargeError: a declared size over ``max_upload_bytes`` (413).
         InvalidInputError: ``too_many_files`` or ``unknown_section`` (422).
     """
-    authorize_group(metadata, principal, group_id, CURATORS)
+    if not access.allows(Need.UPLOAD):
+        raise denied(Need.UPLOAD, access.role)
+    group_id = access.group.group_id
     check_file_count(len(files), settings)
     section = check_section(metadata, group_id, section_id)
     keys = KeyScheme.from_settings(settings)
@@ -365,7 +373,7 @@ def presign_uploads(
             content_type_prefix=ctype,
             max_bytes=settings.max_upload_bytes,
             expires_s=settings.presigned_url_expiry_s,
-            metadata=_object_metadata(principal.user_id, safe_name, section),
+            metadata=_object_metadata(access.user_id, safe_name, section),
         )
         # The policy fixes the Content-Type prefix; hand clients the exact value to send.
         fields = {**post.fields, "Content-Type": ctype}
@@ -373,61 +381,7 @@ def presign_uploads(
     return out
 
 
-# --- Google Drive / HTTPS links ---------------------------------------------------------------
-_DRIVE_FILE = re.compile(r"^/file/d/([A-Za-z0-9_-]{10,})(?:/|$)")
-_DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com"})
-#: Hosts a Drive download may redirect to: Drive itself and Google's content hosts.
-_DRIVE_CONTENT_HOSTS = frozenset({"drive.usercontent.google.com"})
-_DRIVE_CONTENT_SUFFIX = ".googleusercontent.com"
-
-
-def is_drive_host(host: str) -> bool:
-    """Whether a Drive download may be fetched from ``host``: exactly ``drive.google.com``,
-    ``docs.google.com``, ``drive.usercontent.google.com``, or a ``*.googleusercontent.com``
-    content host (where Drive redirects downloads). Never a look-alike such as
-    ``drive.google.com.evil.example``."""
-    name = host.lower().rstrip(".")
-    return (
-        name in _DRIVE_HOSTS
-        or name in _DRIVE_CONTENT_HOSTS
-        or (name.endswith(_DRIVE_CONTENT_SUFFIX) and name != _DRIVE_CONTENT_SUFFIX[1:])
-    )
-
-
-def drive_download_url(url: str) -> str:
-    """The direct-download form of a Google Drive share link.
-
-    ``https://drive.google.com/file/d/{id}/view?usp=sharing``, ``.../open?id={id}`` and
-    ``.../uc?id={id}`` all become ``https://drive.google.com/uc?export=download&id={id}``.
-    Only ``drive.google.com`` and ``docs.google.com``, exactly, are accepted.
-
-    Raises:
-        InvalidInputError: not ``https://`` (``code="https_required"``), another host
-            (``code="unsupported_url_host"``), a Drive folder or a Drive link without a
-            file id (``code="unsupported_drive_link"``).
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise InvalidInputError("drive_url must be an https:// link", code="https_required")
-    host = parts.hostname.lower()
-    if host not in _DRIVE_HOSTS:
-        raise InvalidInputError(
-            "drive_url must be a Google Drive link (https://drive.google.com/...)",
-            code="unsupported_url_host",
-        )
-    match = _DRIVE_FILE.match(parts.path)
-    file_id = match.group(1) if match else None
-    if file_id is None and parts.path in ("/open", "/uc"):
-        ids = parse_qs(parts.query).get("id", [])
-        file_id = ids[0] if ids and re.fullmatch(r"[A-Za-z0-9_-]{10,}", ids[0]) else None
-    if file_id is None:
-        raise InvalidInputError(
-            "Only Google Drive links to a single file are supported (not folders or documents)",
-            code="unsupported_drive_link",
-        )
-    return f"https://drive.google.com/uc?export=download&id={file_id}"
-
-
+# --- HTTPS links ------------------------------------------------------------------------
 def _public_host(host: str, resolve: Callable[[str], list[str]]) -> None:
     """Refuse hosts that resolve to loopback, private, link-local or reserved addresses (SSRF)."""
     try:
@@ -533,20 +487,6 @@ def _file_name(response: httpx.Response, url: str) -> str:
 
 
 # --- one image ----------------------------------------------------------------------------------
-def image_for_curator(
-    metadata: MetadataStore, principal: Principal, image_id: str
-) -> tuple[Image, GroupAccess]:
-    """The image, if the caller curates its group (admin, owner, photographer).
-
-    Raises:
-        NotFoundError: no such image.
-        PermissionDeniedError: not a curator of the image's group.
-    """
-    image = metadata.get_image(image_id)
-    access = authorize_group(metadata, principal, image.group_id, CURATORS)
-    return image, access
-
-
 def update_image(
     metadata: MetadataStore,
     image: Image,
@@ -574,6 +514,19 @@ def update_image(
         set_image_common(metadata, image, common)
     metadata.put_image(image)
     return image
+
+
+def faces_with_persons(metadata: MetadataStore, image_id: str) -> list[tuple[Face, Person | None]]:
+    """An image's faces in detection order, each with its person (``None``: unassigned, or
+    a person since removed)."""
+    faces = metadata.list_faces_of_image(image_id)
+    persons: dict[str, Person] = {}
+    for person_id in dict.fromkeys(f.person_id for f in faces if f.person_id):
+        try:
+            persons[person_id] = metadata.get_person(person_id)
+        except NotFoundError:
+            continue
+    return [(f, persons.get(f.person_id or "")) for f in faces]
 
 
 def load_images(metadata: MetadataStore, image_ids: Sequence[str]) -> dict[str, Image]:

@@ -18,12 +18,8 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Face, Image, Page, Person, utcnow
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import (
-    CurationScope,
-    face_for_curation,
-    person_for_curation,
-    refresh_persons,
-)
+from findme.services.curation import face_for, person_for, refresh_persons
+from findme.services.policy import Need, Policy, denied
 
 PersonSort = Literal["name", "created", "face_count"]
 
@@ -33,41 +29,48 @@ MAX_MERGE_SOURCES = 50
 
 def list_persons(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     group_id: str,
     *,
     sort: PersonSort = "face_count",
     descending: bool | None = None,
     include_hidden: bool = False,
+    name_query: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[Person]:
     """A group's persons, one page.
 
-    Curators see every person (hidden ones when asked); a member sees only the persons that
-    are theirs (matched to their selfie or linked to their account), never other attendees.
+    Whoever sees the whole group (UPLOAD) sees every person (hidden ones when asked); a
+    member (READ) sees only the persons that are theirs (matched to their selfie or linked to
+    their account), never other attendees.
 
     Args:
         metadata: the metadata store.
-        scope: the caller.
+        policy: the caller's rights.
         group_id: the group.
         sort: ``name`` (unnamed last), ``created`` or ``face_count``.
         descending: default ``True`` for ``face_count`` and ``created``, ``False`` for ``name``.
-        include_hidden: include hidden persons (curators only; ignored for members).
+        include_hidden: include hidden persons (UPLOAD only; ignored for members).
+        name_query: keep persons whose name contains it (case-insensitive, spaces collapsed);
+            unnamed persons never match.
         limit: page size, 1-500.
         cursor: from the previous page.
 
     Raises:
         NotFoundError: unknown group. PermissionDeniedError: not a member.
     """
-    metadata.get_group(group_id)
-    scope.require_read(group_id)
-    curator = scope.may_curate(group_id)
-    own = set() if curator else own_person_ids(metadata, scope, group_id)
+    policy.authorize(group_id, Need.READ)
+    sees_all = policy.allows(group_id, Need.UPLOAD)
+    own = set() if sees_all else own_person_ids(metadata, policy.user_id, group_id)
+    wanted = " ".join(name_query.split()).casefold() if name_query else ""
     persons = [
         p
         for p in metadata.list_persons(group_id)
-        if (curator and (include_hidden or not p.hidden)) or (p.person_id in own and not p.hidden)
+        if (
+            (sees_all and (include_hidden or not p.hidden)) or (p.person_id in own and not p.hidden)
+        )
+        and (not wanted or wanted in " ".join((p.name or "").split()).casefold())
     ]
     desc = descending if descending is not None else sort != "name"
     if sort == "name":
@@ -93,42 +96,46 @@ class PersonDetails:
     image_ids: list[str]
 
 
-def own_person_ids(metadata: MetadataStore, scope: CurationScope, group_id: str) -> set[str]:
-    """Persons of a group that are the caller's: assigned to their selfie, or linked."""
+def own_person_ids(metadata: MetadataStore, user_id: str, group_id: str) -> set[str]:
+    """Persons of a group that are the user's: assigned to their selfie, or linked."""
     mine = {
-        a.person_id
-        for a in metadata.list_assignments(user_id=scope.user_id)
-        if a.group_id == group_id
+        a.person_id for a in metadata.list_assignments(user_id=user_id) if a.group_id == group_id
     }
     return mine | {
-        p.person_id for p in metadata.list_persons(group_id) if p.linked_user_id == scope.user_id
+        p.person_id for p in metadata.list_persons(group_id) if p.linked_user_id == user_id
     }
 
 
-def readable_person(metadata: MetadataStore, scope: CurationScope, person: Person) -> None:
-    """Curators read any person of their group; a member only their own, non-hidden ones.
+def readable_person(metadata: MetadataStore, policy: Policy, person: Person) -> None:
+    """Who sees the whole group (UPLOAD) reads any person of it; a member (READ) only their
+    own, non-hidden ones.
 
     Raises:
-        PermissionDeniedError: not a member of the group.
-        NotFoundError: a member asking for a person that is not theirs (not told apart from
-            a missing one, so person ids cannot be probed).
+        PermissionDeniedError: not a member of the group, or a member asking for a person
+            that is not theirs (the policy's refusal, saying so).
     """
-    scope.require_read(person.group_id)
-    if scope.may_curate(person.group_id):
+    if policy.allows(person.group_id, Need.UPLOAD):
         return
-    if person.hidden or person.person_id not in own_person_ids(metadata, scope, person.group_id):
-        raise NotFoundError("Person not found", person_id=person.person_id)
+    policy.require(person.group_id, Need.READ)
+    if person.hidden or person.person_id not in own_person_ids(
+        metadata, policy.user_id, person.group_id
+    ):
+        raise denied(
+            Need.UPLOAD,
+            policy.role_in(person.group_id),
+            "Members see only their own persons and faces; this person is not yours",
+        )
 
 
-def person_details(metadata: MetadataStore, scope: CurationScope, person_id: str) -> PersonDetails:
-    """A person, its faces and images (curators; members for their own persons only).
+def person_details(metadata: MetadataStore, policy: Policy, person_id: str) -> PersonDetails:
+    """A person, its faces and images (UPLOAD; members for their own persons only).
 
     Raises:
-        NotFoundError: unknown person (or not the member's).
-        PermissionDeniedError: not a member of the person's group.
+        NotFoundError: unknown person.
+        PermissionDeniedError: not a member of the person's group, or not the member's.
     """
     person = metadata.get_person(person_id)
-    readable_person(metadata, scope, person)
+    readable_person(metadata, policy, person)
     faces = sorted(
         metadata.list_faces_of_person(person_id),
         key=lambda f: (-f.overall_quality, f.face_id),
@@ -138,14 +145,14 @@ def person_details(metadata: MetadataStore, scope: CurationScope, person_id: str
 
 def person_images(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     person_id: str,
     *,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[Image]:
     """The images a person appears in, newest first (capture time, else upload time)."""
-    details = person_details(metadata, scope, person_id)
+    details = person_details(metadata, policy, person_id)
     # A face item outliving its image is drift (skipped; the consistency check reports it).
     images = metadata.get_images(details.image_ids)
     images.sort(key=lambda i: (i.captured_at or i.created_at, i.image_id), reverse=True)
@@ -157,7 +164,7 @@ _UNSET: object = object()
 
 def update_person(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     person_id: str,
     *,
     name: str | object | None = _UNSET,
@@ -175,7 +182,7 @@ def update_person(
         NotFoundError, PermissionDeniedError; InvalidInputError when the cover face is not
         one of the person's faces.
     """
-    person = person_for_curation(metadata, scope, person_id)
+    person = person_for(metadata, policy, person_id, Need.CURATE)
     if name is not _UNSET:
         cleaned = name.strip() if isinstance(name, str) else None
         person.name = cleaned or None
@@ -208,7 +215,7 @@ class MergeResult:
 def merge_persons(
     metadata: MetadataStore,
     vectors: VectorIndex,
-    scope: CurationScope,
+    policy: Policy,
     target_id: str,
     source_ids: Sequence[str],
 ) -> MergeResult:
@@ -231,8 +238,8 @@ def merge_persons(
         )
     if target_id in sources:
         raise InvalidInputError("A person cannot be merged into itself", field="source_person_ids")
-    target = person_for_curation(metadata, scope, target_id)
-    source_persons = [person_for_curation(metadata, scope, s) for s in sources]
+    target = person_for(metadata, policy, target_id, Need.CURATE)
+    source_persons = [person_for(metadata, policy, s, Need.CURATE) for s in sources]
     if any(s.group_id != target.group_id for s in source_persons):
         raise ConflictError("Persons of different groups cannot be merged")
     faces_of = {p: metadata.list_faces_of_person(p) for p in [target_id, *sources]}
@@ -289,7 +296,7 @@ class MoveResult:
 def move_face(
     metadata: MetadataStore,
     vectors: VectorIndex,
-    scope: CurationScope,
+    policy: Policy,
     face_id: str,
     *,
     person_id: str | None = None,
@@ -304,11 +311,11 @@ def move_face(
         ConflictError: target in another group, or already has a face of this photo.
         NotFoundError, PermissionDeniedError.
     """
-    face = face_for_curation(metadata, scope, face_id)
+    face = face_for(metadata, policy, face_id, Need.CURATE)
     previous = face.person_id
     created = False
     if person_id is not None:
-        target = person_for_curation(metadata, scope, person_id)
+        target = person_for(metadata, policy, person_id, Need.CURATE)
         if target.group_id != face.group_id:
             raise ConflictError("The person belongs to another group", person_id=person_id)
         if target.person_id != previous and any(

@@ -19,11 +19,11 @@ from typing import Any
 from findme.config import Settings
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Job, JobType
-from findme.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import MetadataStore, ObjectStore, Orchestrator
 from findme.services.auth import Principal
-from findme.services.groups import CURATORS, authorize_group
 from findme.services.jobs import start_job
+from findme.services.policy import Need, Policy, authorize
 
 #: Stop counting a digest prefix here: at most 100 ListObjectsV2 calls (1,000 keys each)
 #: before the API answers. A larger prefix shows this as its total while it runs (the job's
@@ -59,7 +59,7 @@ def start_digest(
     s3_bucket: str,
     s3_prefix: str,
 ) -> Job:
-    """Digest every original under a prefix of a group (then cluster); curators only.
+    """Digest every original under a prefix of a group (then cluster); UPLOAD.
 
     The prefix must lie inside ``originals/{group_id}/`` (empty means all of it), and the
     bucket must be FindMe's: a caller can never make the pipeline read another group's or
@@ -69,7 +69,7 @@ def start_digest(
     Raises:
         InvalidInputError: ``wrong_bucket`` or ``prefix_outside_group``.
     """
-    authorize_group(metadata, principal, group_id, CURATORS)
+    authorize(metadata, principal, group_id, Need.UPLOAD)
     if s3_bucket != settings.bucket:
         raise InvalidInputError(
             f"s3_bucket must be {settings.bucket!r}", code="wrong_bucket", field="s3_bucket"
@@ -109,12 +109,13 @@ def start_cluster(
     min_samples: int | None = None,
     preserve_manual: bool | None = None,
 ) -> Job:
-    """Re-cluster a group's faces into persons; curators only.
+    """Re-cluster a group's faces into persons (CURATE); the job becomes the group's latest
+    cluster run (``GET /groups/{group_id}/cluster-status``).
 
     ``None`` options are left out of the workflow input (the cluster worker's defaults:
     settings' eps/min_samples, manual assignments preserved).
     """
-    authorize_group(metadata, principal, group_id, CURATORS)
+    authorize(metadata, principal, group_id, Need.CURATE)
     payload: dict[str, Any] = {"group_id": group_id}
     if eps is not None:
         payload["eps"] = eps
@@ -122,7 +123,7 @@ def start_cluster(
         payload["min_samples"] = min_samples
     if preserve_manual is not None:
         payload["preserve_manual"] = preserve_manual
-    return start_job(
+    job = start_job(
         metadata,
         orchestrator,
         job_type=JobType.CLUSTER,
@@ -131,6 +132,8 @@ def start_cluster(
         group_id=group_id,
         payload=payload,
     )
+    metadata.set_group_cluster_job(group_id, job.job_id)
+    return job
 
 
 def start_download(
@@ -156,20 +159,16 @@ def start_download(
     )
 
 
-def job_for(metadata: MetadataStore, principal: Principal, job_id: str) -> Job:
-    """A job the caller may read: their own, one of a group they curate, or any for admins.
+def job_for(metadata: MetadataStore, policy: Policy, job_id: str) -> Job:
+    """A job the caller may read: their own, one of a group where they see everything
+    (UPLOAD), or any for admins.
 
     Raises:
         NotFoundError: no such job (also for jobs of others, so ids cannot be probed).
     """
     job = metadata.get_job(job_id)
-    if principal.is_admin or job.user_id == principal.user_id:
+    if job.user_id == policy.user_id or (
+        policy.is_admin or (job.group_id is not None and policy.allows(job.group_id, Need.UPLOAD))
+    ):
         return job
-    if job.group_id:
-        try:
-            authorize_group(metadata, principal, job.group_id, CURATORS)
-        except PermissionDeniedError:
-            pass
-        else:
-            return job
     raise NotFoundError("No such job", code="not_found")

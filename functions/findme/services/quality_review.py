@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from findme.domain import quality as q
 from findme.domain.records import Face
-from findme.errors import InvalidInputError, PermissionDeniedError
+from findme.errors import InvalidInputError
 from findme.ports import MetadataStore
-from findme.services.curation import CurationScope, check_range
+from findme.services.curation import check_range, face_for
+from findme.services.policy import Need, Policy
 
 #: Batch quality check size limits (peer API: 1-100 face ids).
 MAX_BATCH_QUALITY = 100
@@ -78,21 +79,20 @@ def assess(
 
 def face_quality(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     face_id: str,
     *,
     thumbnail_url: ThumbnailUrl,
 ) -> FaceQualityReport:
-    """One face's quality. Raises NotFoundError, PermissionDeniedError (not a curator)."""
-    face = metadata.get_face(face_id)
-    scope.require_curate(face.group_id)
+    """One face's quality (UPLOAD). Raises NotFoundError, PermissionDeniedError."""
+    face = face_for(metadata, policy, face_id, Need.UPLOAD)
     return assess(face, thumbnail_url=thumbnail_url)
 
 
 @dataclass(slots=True)
 class BatchQuality:
-    """Reports for the faces the caller may curate; ``skipped_face_ids`` are the others
-    (unknown, or in a group the caller does not curate: the two are not told apart)."""
+    """Reports for the faces the caller may review; ``skipped_face_ids`` are the others
+    (unknown, or in a group where the caller lacks UPLOAD: the two are not told apart)."""
 
     faces: list[FaceQualityReport]
     skipped_face_ids: list[str]
@@ -101,25 +101,25 @@ class BatchQuality:
 
 def batch_quality(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     face_ids: Sequence[str],
     *,
     strict_mode: bool,
     thumbnail_url: ThumbnailUrl,
 ) -> BatchQuality:
-    """Grade 1-100 faces in one call, in the order given (duplicates once).
+    """Grade 1-100 faces in one call, in the order given (duplicates once); faces the caller
+    may not review, and unknown ids, are skipped (all of them skipped is still an answer).
 
     Raises:
         InvalidInputError: no ids or more than 100.
-        PermissionDeniedError: none of the faces may be curated by the caller.
     """
     ids = list(dict.fromkeys(face_ids))
     if not 1 <= len(ids) <= MAX_BATCH_QUALITY:
         raise InvalidInputError(f"face_ids must hold 1-{MAX_BATCH_QUALITY} ids", field="face_ids")
     found = {f.face_id: f for f in metadata.get_faces(ids)}
-    allowed = [found[i] for i in ids if i in found and scope.may_curate(found[i].group_id)]
-    if not allowed:
-        raise PermissionDeniedError("No accessible faces in the provided list")
+    allowed = [
+        found[i] for i in ids if i in found and policy.allows(found[i].group_id, Need.UPLOAD)
+    ]
     allowed_ids = {f.face_id for f in allowed}
     return BatchQuality(
         faces=[assess(f, thumbnail_url=thumbnail_url, strict_mode=strict_mode) for f in allowed],
@@ -130,7 +130,7 @@ def batch_quality(
 
 def low_quality_faces(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     group_id: str,
     *,
     min_overall_quality: float = DEFAULT_MIN_OVERALL_QUALITY,
@@ -142,12 +142,11 @@ def low_quality_faces(
     Raises:
         InvalidInputError: ``min_overall_quality`` outside ``[0, 1]`` or ``limit`` outside
             1-500.
-        NotFoundError: unknown group. PermissionDeniedError: not a curator of it.
+        NotFoundError: unknown group. PermissionDeniedError: the policy (UPLOAD).
     """
     check_range("min_overall_quality", min_overall_quality, 0.0, 1.0)
     check_range("limit", limit, 1, MAX_LOW_QUALITY)
-    metadata.get_group(group_id)
-    scope.require_curate(group_id)
+    policy.authorize(group_id, Need.UPLOAD)
     scored = [
         (q.overall_quality(f.blur_score, f.brightness_score, f.confidence), f.face_id, f)
         for f in metadata.list_faces_of_group(group_id)

@@ -33,9 +33,10 @@ from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import MetadataStore, ObjectStore, Orchestrator
 from findme.services import digest as digest_service
-from findme.services.curation import CurationScope, check_range, refresh_persons
+from findme.services.curation import check_range, face_for, refresh_persons
 from findme.services.job_files import MAX_ERRORS, BatchSummary, combine
 from findme.services.jobs import start_job
+from findme.services.policy import Need, Policy
 
 #: Workflow names the orchestrator runs (Step Functions in AWS, threads locally).
 REPROCESS_WORKFLOW = "reprocess"
@@ -155,18 +156,15 @@ class ReprocessSelection:
     face_ids: list[str] = field(default_factory=list)
 
 
-def select_for_face(
-    metadata: MetadataStore, scope: CurationScope, face_id: str
-) -> ReprocessSelection:
-    """Reprocessing a face means reprocessing its whole photo."""
-    face = metadata.get_face(face_id)
-    scope.require_curate(face.group_id)
+def select_for_face(metadata: MetadataStore, policy: Policy, face_id: str) -> ReprocessSelection:
+    """Reprocessing a face means reprocessing its whole photo (UPLOAD)."""
+    face = face_for(metadata, policy, face_id, Need.UPLOAD)
     return ReprocessSelection(group_id=face.group_id, image_ids=[face.image_id], face_ids=[face_id])
 
 
 def select_for_group(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     group_id: str,
     *,
     force_all: bool = False,
@@ -183,8 +181,7 @@ def select_for_group(
         raise InvalidInputError("Give force_all=true or a min_quality", field="min_quality")
     if min_quality is not None:
         check_range("min_quality", min_quality, 0.0, 1.0)
-    metadata.get_group(group_id)
-    scope.require_curate(group_id)
+    policy.authorize(group_id, Need.UPLOAD)
     if force_all:
         image_ids: list[str] = []
         cursor: str | None = None
@@ -207,7 +204,7 @@ def select_for_group(
 def start_reprocess(
     metadata: MetadataStore,
     orchestrator: Orchestrator,
-    scope: CurationScope,
+    policy: Policy,
     selection: ReprocessSelection,
     *,
     objects: ObjectStore,
@@ -229,7 +226,7 @@ def start_reprocess(
         orchestrator,
         job_type=JobType.REPROCESS,
         workflow=REPROCESS_WORKFLOW,
-        user_id=scope.user_id,
+        user_id=policy.user_id,
         group_id=selection.group_id,
         payload={"group_id": selection.group_id},
         total=len(selection.image_ids),

@@ -36,12 +36,13 @@ from numpy.typing import NDArray
 from findme.config import Settings
 from findme.domain.faces import stack_embeddings
 from findme.domain.matching import MatchBars, MatchDecision, decide, face_scores, person_evidence
-from findme.domain.records import Face, GroupRole, Image
-from findme.errors import NotFoundError, PermissionDeniedError
+from findme.domain.records import Face, Image
+from findme.errors import NotFoundError
 from findme.ports import FaceVector, MetadataStore, VectorIndex
 from findme.services.assignment import AUTOMATIC_STRATEGIES
-from findme.services.auth import Principal, normalize_phone
-from findme.services.groups import CURATORS, GroupAccess, authorize_group, iter_group_images
+from findme.services.auth import normalize_phone
+from findme.services.groups import iter_group_images
+from findme.services.policy import GroupAccess, Need, Policy, denied
 from findme.services.users import REFERENCE_GROUP, reference_vectors
 
 #: Nearest faces fetched per reference embedding and group query.
@@ -401,7 +402,7 @@ def photos_for(
     metadata: MetadataStore,
     vectors: VectorIndex,
     settings: Settings,
-    principal: Principal,
+    policy: Policy,
     user_id: str | None = None,
     phone_number: str | None = None,
     group_id: str | None = None,
@@ -409,52 +410,65 @@ def photos_for(
     """The photos ``GET /get`` returns (a common photo may also be personal: both lists).
 
     - No target (or the caller): the caller's personal photos in their groups (or in
-      ``group_id``) plus those groups' common photos.
-    - Another user (``user_id`` / ``phone_number``): admin, or owner/photographer of a group
-      the user belongs to; only such groups are searched. Otherwise 403.
-    - (A curator asking for a whole group is :func:`group_photos`.)
+      ``group_id``, READ) plus those groups' common photos.
+    - Another user (``user_id`` / ``phone_number``): searched only in the user's groups
+      where the caller has CURATE (admins: all the user's groups, or ``group_id``).
+    - (Whoever sees a whole group asking for it is :func:`group_photos`.)
 
     Raises:
-        NotFoundError: unknown user or group.
-        PermissionDeniedError: ``not_your_photos`` or group-role errors.
+        NotFoundError: unknown group; for admins an unknown user (``user_not_found``).
+        PermissionDeniedError: the policy: another user's photos outside the groups the
+            caller curates (non-admins are not told whether such a user exists).
     """
-    target = principal.user_id
+    target = policy.user_id
+    if phone_number or (user_id and user_id != policy.user_id):
+        target = _other_user(metadata, policy, user_id=user_id, phone_number=phone_number)
+
+    if target == policy.user_id:
+        if group_id:
+            policy.authorize(group_id, Need.READ)
+            groups = [group_id]
+        else:
+            groups = sorted(policy.my_groups())
+        return _photo_set(metadata, vectors, settings, target, groups)
+
+    target_groups = [m.group_id for m in metadata.list_groups_of_user(target)]
+    if group_id:
+        policy.authorize(group_id, Need.CURATE)
+        target_groups = [g for g in target_groups if g == group_id]
+    groups = [g for g in target_groups if policy.allows(g, Need.CURATE)]
+    if not groups and not policy.is_admin:
+        raise denied(
+            Need.CURATE,
+            policy.role_in(group_id) if group_id else None,
+            "Another user's photos are for the owners of that user's groups (and admins)"
+            + (": the user is not in this group" if group_id else ""),
+        )
+    return _photo_set(metadata, vectors, settings, target, groups)
+
+
+def _other_user(
+    metadata: MetadataStore, policy: Policy, *, user_id: str | None, phone_number: str | None
+) -> str:
+    """The user asked about by id or phone; unknown: 404 for admins, the policy's 403 for
+    others (who may not learn who is registered)."""
     if phone_number:
         user = metadata.find_user_by_phone(normalize_phone(phone_number))
-        if user is None:
-            if not principal.is_admin:
-                raise PermissionDeniedError(
-                    "You may only ask for your own photos", code="not_your_photos"
-                )
-            raise NotFoundError("No user with this phone number")
-        target = user.user_id
-    elif user_id:
-        target = user_id
-
-    if target == principal.user_id:
-        if group_id:
-            authorize_group(metadata, principal, group_id)
-            scope = [group_id]
-        else:
-            scope = [m.group_id for m in metadata.list_groups_of_user(principal.user_id)]
-        return _photo_set(metadata, vectors, settings, target, scope)
-
-    # Someone else's photos: only admins and curators of the groups searched.
-    if not principal.is_admin:
-        mine = {
-            m.group_id
-            for m in metadata.list_groups_of_user(principal.user_id)
-            if GroupRole(m.role) in CURATORS
-        }
-    target_groups = [m.group_id for m in metadata.list_groups_of_user(target)]
-    if not target_groups and not principal.is_admin:
-        raise PermissionDeniedError("You may only ask for your own photos", code="not_your_photos")
-    scope = target_groups if principal.is_admin else [g for g in target_groups if g in mine]
-    if group_id:
-        scope = [g for g in scope if g == group_id]
-    if not scope:
-        raise PermissionDeniedError("You may only ask for your own photos", code="not_your_photos")
-    return _photo_set(metadata, vectors, settings, target, scope)
+    else:
+        assert user_id is not None
+        try:
+            user = metadata.get_user(user_id)
+        except NotFoundError:
+            user = None
+    if user is not None:
+        return user.user_id
+    if policy.is_admin:
+        raise NotFoundError("No such user", code="user_not_found")
+    raise denied(
+        Need.CURATE,
+        None,
+        "Another user's photos are for the owners of that user's groups (and admins)",
+    )
 
 
 def _photo_set(
@@ -471,21 +485,18 @@ def _photo_set(
 
 
 def group_photos(metadata: MetadataStore, access: GroupAccess) -> PhotoSet:
-    """Every image of a group for its curators (any status; newest first) as ``personal``,
-    except the common photos, which are listed apart as ``common``.
+    """Every image of a group (any status; newest first) as ``personal``, except the common
+    photos, which are listed apart as ``common`` (UPLOAD).
 
     Args:
-        access: the caller's access from :func:`~findme.services.groups.authorize_group`
+        access: the caller's access from :meth:`~findme.services.policy.Policy.authorize`
             (already loaded: the group is not read again).
 
     Raises:
-        PermissionDeniedError: ``group_role_required`` unless ``access`` may curate.
+        PermissionDeniedError: the policy, unless ``access`` allows UPLOAD.
     """
-    if not access.can_curate:
-        raise PermissionDeniedError(
-            "Only the group's owner or photographer (or an admin) may list every photo",
-            code="group_role_required",
-        )
+    if not access.allows(Need.UPLOAD):
+        raise denied(Need.UPLOAD, access.role)
     group = access.group
     group_id = group.group_id
     commons = set(group.common_photo_ids)
@@ -504,28 +515,24 @@ def visible_image_ids(
     metadata: MetadataStore,
     vectors: VectorIndex,
     settings: Settings,
-    principal: Principal,
+    policy: Policy,
     images: Sequence[Image],
 ) -> set[str]:
-    """Which of ``images`` the caller may see (admin; curator of the group; member: own or
-    common photos). Personal matches are computed only when a member-only group needs them."""
-    if principal.is_admin:
-        return {image.image_id for image in images}
-    roles = {m.group_id: GroupRole(m.role) for m in metadata.list_groups_of_user(principal.user_id)}
+    """Which of ``images`` the caller may see: all of a group where they have UPLOAD (admins:
+    all); in a group where they READ only, their own and the common photos. Personal matches
+    are computed only when a member-only group needs them."""
     visible: set[str] = set()
     member_groups: set[str] = set()
     for image in images:
-        role = roles.get(image.group_id)
-        if role is None:
-            continue
-        if role in CURATORS or image.common:
+        if policy.allows(image.group_id, Need.UPLOAD):
             visible.add(image.image_id)
-        else:
-            member_groups.add(image.group_id)
+        elif policy.allows(image.group_id, Need.READ):
+            if image.common:
+                visible.add(image.image_id)
+            else:
+                member_groups.add(image.group_id)
     if member_groups:
-        mine = personal_matches(
-            metadata, vectors, settings, principal.user_id, sorted(member_groups)
-        )
+        mine = personal_matches(metadata, vectors, settings, policy.user_id, sorted(member_groups))
         for image in images:
             if image.group_id in member_groups and image.image_id in mine:
                 visible.add(image.image_id)
@@ -552,7 +559,7 @@ def search_by_face(
     metadata: MetadataStore,
     vectors: VectorIndex,
     settings: Settings,
-    principal: Principal,
+    policy: Policy,
     probes: Sequence[NDArray[np.float32]],
     threshold: float,
     group_id: str | None = None,
@@ -562,22 +569,21 @@ def search_by_face(
     may search, best first, at most ``limit``.
 
     Admins search every group they name (``group_id`` required for them when they belong to
-    no group); curators their groups; in groups where the caller is only a member, a probe
-    must match the caller's own reference faces (members may find themselves, nobody else).
+    no group); whoever sees a whole group (UPLOAD) searches all of it; in groups where the
+    caller only READs, a probe must match the caller's own reference faces (members may find
+    themselves, nobody else).
 
     Raises:
         PermissionDeniedError: ``group_id`` given that the caller is not in.
     """
-    memberships = {
-        m.group_id: GroupRole(m.role) for m in metadata.list_groups_of_user(principal.user_id)
-    }
     if group_id:
-        authorize_group(metadata, principal, group_id)  # 404 unknown group, 403 non-member
-        # An admin outside the group searches it as a curator would.
-        memberships = {group_id: memberships.get(group_id, GroupRole.OWNER)}
-    curated = [g for g, r in memberships.items() if r in CURATORS or principal.is_admin]
-    member_only = [g for g in memberships if g not in curated]
-    refs = reference_vectors(metadata, vectors, principal.user_id) if member_only else []
+        policy.authorize(group_id, Need.READ)  # 404 unknown group, 403 non-member
+        groups = [group_id]
+    else:
+        groups = sorted(policy.my_groups())
+    curated = [g for g in groups if policy.allows(g, Need.UPLOAD)]
+    member_only = [g for g in groups if g not in curated]
+    refs = reference_vectors(metadata, vectors, policy.user_id) if member_only else []
     best: dict[str, FaceMatch] = {}
     for probe in probes:
         scope = list(curated)

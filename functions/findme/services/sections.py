@@ -16,10 +16,11 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Image, Page, Section
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import MetadataStore
-from findme.services.curation import CurationScope
 from findme.services.groups import iter_group_images
+from findme.services.policy import Need, Policy
 
 MAX_SECTION_NAME = 100
+MAX_SECTION_DESCRIPTION = 2000
 MAX_ASSIGN_IMAGES = 500
 
 
@@ -30,11 +31,44 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def list_sections(metadata: MetadataStore, scope: CurationScope, group_id: str) -> list[Section]:
-    """A group's sections by name (any member may read)."""
-    metadata.get_group(group_id)
-    scope.require_read(group_id)
-    return sorted(metadata.list_sections(group_id), key=lambda s: (s.name.casefold(), s.section_id))
+def _clean_description(description: str) -> str:
+    cleaned = description.strip()
+    if len(cleaned) > MAX_SECTION_DESCRIPTION:
+        raise InvalidInputError(
+            f"description must be at most {MAX_SECTION_DESCRIPTION} characters",
+            field="description",
+        )
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSummary:
+    """A section and how many of the group's images are in it."""
+
+    section: Section
+    image_count: int
+
+
+def list_sections(metadata: MetadataStore, policy: Policy, group_id: str) -> list[SectionSummary]:
+    """A group's sections by name, each with its image count (READ).
+
+    Counting reads the group's images once (O(images), like the group's ``image_counts``).
+    """
+    policy.authorize(group_id, Need.READ)
+    sections = sorted(
+        metadata.list_sections(group_id), key=lambda s: (s.name.casefold(), s.section_id)
+    )
+    counts = section_image_counts(metadata, group_id) if sections else {}
+    return [SectionSummary(s, counts.get(s.section_id, 0)) for s in sections]
+
+
+def section_image_counts(metadata: MetadataStore, group_id: str) -> dict[str, int]:
+    """Section id -> number of the group's images in it (one pass over the images)."""
+    counts: dict[str, int] = {}
+    for image in iter_group_images(metadata, group_id):
+        if image.section_id:
+            counts[image.section_id] = counts.get(image.section_id, 0) + 1
+    return counts
 
 
 def get_section(metadata: MetadataStore, group_id: str, section_id: str) -> Section:
@@ -46,44 +80,60 @@ def get_section(metadata: MetadataStore, group_id: str, section_id: str) -> Sect
 
 
 def create_section(
-    metadata: MetadataStore, scope: CurationScope, group_id: str, name: str
+    metadata: MetadataStore, policy: Policy, group_id: str, name: str, description: str = ""
 ) -> Section:
-    """Create a section; names are unique in a group (case-insensitive).
+    """Create a section (CURATE); names are unique in a group (case-insensitive).
 
     Raises:
-        InvalidInputError: empty or long name. ConflictError: the name is taken.
+        InvalidInputError: empty or long name, long description. ConflictError: the name is
+            taken.
     """
-    metadata.get_group(group_id)
-    scope.require_curate(group_id)
+    policy.authorize(group_id, Need.CURATE)
     cleaned = _clean_name(name)
     _check_unique(metadata, group_id, cleaned, None)
-    section = Section(group_id=group_id, section_id=str(uuid.uuid4()), name=cleaned)
+    section = Section(
+        group_id=group_id,
+        section_id=str(uuid.uuid4()),
+        name=cleaned,
+        description=_clean_description(description),
+    )
     metadata.put_section(section)
     return section
 
 
-def rename_section(
-    metadata: MetadataStore, scope: CurationScope, group_id: str, section_id: str, name: str
+def update_section(
+    metadata: MetadataStore,
+    policy: Policy,
+    group_id: str,
+    section_id: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
 ) -> Section:
-    """Rename a section. Raises NotFoundError, ConflictError, InvalidInputError."""
-    scope.require_curate(group_id)
+    """Rename a section or change its description (CURATE); ``None`` fields stay.
+
+    Raises:
+        NotFoundError, ConflictError, InvalidInputError.
+    """
+    policy.authorize(group_id, Need.CURATE)
     section = get_section(metadata, group_id, section_id)
-    cleaned = _clean_name(name)
-    _check_unique(metadata, group_id, cleaned, section_id)
-    section.name = cleaned
+    if name is not None:
+        cleaned = _clean_name(name)
+        _check_unique(metadata, group_id, cleaned, section_id)
+        section.name = cleaned
+    if description is not None:
+        section.description = _clean_description(description)
     metadata.put_section(section)
     return section
 
 
-def delete_section(
-    metadata: MetadataStore, scope: CurationScope, group_id: str, section_id: str
-) -> int:
-    """Delete a section; its images stay in the group without a section.
+def delete_section(metadata: MetadataStore, policy: Policy, group_id: str, section_id: str) -> int:
+    """Delete a section (CURATE); its images stay in the group without a section.
 
     Returns:
         The number of images taken out of the section.
     """
-    scope.require_curate(group_id)
+    policy.authorize(group_id, Need.CURATE)
     get_section(metadata, group_id, section_id)
     moved = 0
     for image in iter_group_images(metadata, group_id):
@@ -97,18 +147,18 @@ def delete_section(
 
 def assign_images(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     group_id: str,
     section_id: str | None,
     image_ids: Sequence[str],
 ) -> list[str]:
-    """Put images of the group into a section (``None``: out of any section).
+    """Put images of the group into a section (``None``: out of any section) (CURATE).
 
     Raises:
         InvalidInputError: 0 or more than 500 ids, or an image of another group.
-        NotFoundError: unknown section or image.
+        NotFoundError: unknown group, section or image.
     """
-    scope.require_curate(group_id)
+    policy.authorize(group_id, Need.CURATE)
     ids = list(dict.fromkeys(image_ids))
     if not 1 <= len(ids) <= MAX_ASSIGN_IMAGES:
         raise InvalidInputError(f"image_ids must hold 1-{MAX_ASSIGN_IMAGES} ids", field="image_ids")
@@ -144,23 +194,20 @@ class ImageQuery:
 
 def list_images(
     metadata: MetadataStore,
-    scope: CurationScope,
+    policy: Policy,
     group_id: str,
     query: ImageQuery,
     *,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[Image]:
-    """A group's images, newest first, filtered by section, person and date; one page.
-
-    Curators (owner/photographer/admin) list every image.
+    """A group's images, newest first, filtered by section, person and date; one page (UPLOAD).
 
     Raises:
-        NotFoundError: unknown group, section or person. PermissionDeniedError: not a curator.
+        NotFoundError: unknown group, section or person. PermissionDeniedError: the policy.
         InvalidInputError: a person of another group.
     """
-    metadata.get_group(group_id)
-    scope.require_curate(group_id)
+    policy.authorize(group_id, Need.UPLOAD)
     if query.section_id is not None:
         get_section(metadata, group_id, query.section_id)
     person_images: set[str] | None = None

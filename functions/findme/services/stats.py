@@ -23,10 +23,10 @@ from findme.domain.curation import (
     compare_faces_to_vectors,
     compute_stats,
 )
-from findme.errors import PermissionDeniedError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import CurationScope, refresh_persons
+from findme.services.curation import refresh_persons
 from findme.services.groups import iter_group_images
+from findme.services.policy import Need, Policy
 
 
 def group_stats(metadata: MetadataStore, group_id: str) -> CurationStats:
@@ -56,18 +56,13 @@ class GlobalStats:
     per_group: dict[str, CurationStats] = field(default_factory=dict)
 
 
-def global_stats(metadata: MetadataStore, scope: CurationScope) -> GlobalStats:
-    """Totals over every group the caller curates (admins: every group).
-
-    Raises:
-        PermissionDeniedError: the caller curates no group.
-    """
-    if scope.is_admin:
+def global_stats(metadata: MetadataStore, policy: Policy) -> GlobalStats:
+    """Totals over every group where the caller sees everything (UPLOAD; admins: every
+    group). A caller with no such group gets zeros over no group."""
+    if policy.is_admin:
         group_ids = sorted(g.group_id for g in metadata.list_all_groups())
-    elif scope.curated_group_ids:
-        group_ids = sorted(scope.curated_group_ids)
     else:
-        raise PermissionDeniedError("Statistics are for group owners, photographers and admins")
+        group_ids = policy.groups(Need.UPLOAD, None, param="group_id")
     per_group = {gid: group_stats(metadata, gid) for gid in group_ids}
     return GlobalStats(
         totals=add_stats(per_group.values()), groups=len(group_ids), per_group=per_group

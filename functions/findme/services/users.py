@@ -7,12 +7,15 @@ always filtered by group and ``kind="face"``, so they never see them), the selfi
 ``selfies/{user_id}/{face_id}{ext}``, and a :class:`~findme.domain.records.ReferenceFace`
 item links them.
 
-Selfie acceptance (:func:`check_selfie`), thresholds from ``Settings.selfie_*``: exactly
-one face; its shorter box side ≥ ``selfie_min_face_size_px`` pixels; detector confidence ≥
-``selfie_min_confidence``; blur score ≥ ``selfie_blur_threshold`` (the normalised variance
-of the Laplacian from the quality model). Otherwise 422 ``face_requirement`` with a
-``reason``: ``no_face``, ``several_faces``, ``too_small``, ``low_confidence``,
-``too_blurry``.
+Selfie acceptance (:func:`check_selfie`), thresholds from ``Settings.selfie_*``: one face
+that is clearly the subject; its shorter box side ≥ ``selfie_min_face_size_px`` pixels;
+detector confidence ≥ ``selfie_min_confidence``; blur score ≥ ``selfie_blur_threshold`` (the
+normalised variance of the Laplacian from the quality model). Bystanders do not make a
+selfie ambiguous: faces far behind (tiny), unclear ones (low confidence, out of focus) and
+faces much less prominent than the subject (:func:`findme.domain.faces.dominant_face`: size
+and centrality, with a margin) are left out. Otherwise 422 ``face_requirement`` with a
+``reason``: ``no_face``, ``several_faces`` (two or more faces of similar prominence),
+``too_small``, ``low_confidence``, ``too_blurry``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from findme.config import Settings
-from findme.domain.faces import DetectedFace
+from findme.domain.faces import DetectedFace, dominant_face
 from findme.domain.keys import KeyScheme
 from findme.domain.records import ReferenceFace, Role, User
 from findme.errors import (
@@ -30,6 +33,7 @@ from findme.errors import (
     FaceRequirementError,
     FindMeError,
     InvalidInputError,
+    NotFoundError,
 )
 from findme.observability import logger
 from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
@@ -51,28 +55,45 @@ class Registration:
     face_id: str
 
 
-def check_selfie(faces: list[DetectedFace], settings: Settings) -> DetectedFace:
-    """The one acceptable face of a selfie.
+def check_selfie(
+    faces: list[DetectedFace], settings: Settings, *, width: int, height: int
+) -> DetectedFace:
+    """The one acceptable face of a selfie: its subject.
 
-    Faces whose shorter side is below half of ``selfie_min_face_size_px`` are ignored as
-    background (a passer-by far behind), unless no other face exists.
+    Faces that cannot be the subject are set aside first: those whose shorter side is below
+    half of ``selfie_min_face_size_px`` (background, a passer-by far behind), then those the
+    selfie itself would refuse as unclear (confidence below ``selfie_min_confidence``, blur
+    score below ``selfie_blur_threshold``: people behind a selfie-taker are out of focus).
+    Of the rest the subject is the :func:`~findme.domain.faces.dominant_face` (size and
+    centrality, :data:`~findme.domain.faces.DOMINANCE_MARGIN`); when no face clears the
+    first two filters the dominant of all faces is checked (and refused for its reason).
+
+    Args:
+        faces: the detected faces.
+        settings: the ``selfie_*`` thresholds.
+        width, height: the photo's size in pixels.
 
     Raises:
         FaceRequirementError: with ``reason`` (see the module docstring) and ``face_count``.
     """
-    min_side = settings.selfie_min_face_size_px
-    present = [f for f in faces if min(f.bbox.w, f.bbox.h) >= min_side * BACKGROUND_FACE_FRACTION]
     if not faces:
         raise FaceRequirementError(
             "No face was found in the selfie", reason="no_face", face_count=0
         )
-    if len(present) > 1:
+    min_side = settings.selfie_min_face_size_px
+    present = [
+        f for f in faces if min(f.bbox.w, f.bbox.h) >= min_side * BACKGROUND_FACE_FRACTION
+    ] or list(faces)
+    clear = [f for f in present if _clear(f, settings)]
+    pool = clear or present
+    face = dominant_face(pool, width, height)
+    if face is None:
         raise FaceRequirementError(
-            f"The selfie shows {len(present)} faces; send a photo of you alone",
+            f"The selfie shows {len(pool)} faces of similar size; send a photo of you alone "
+            "(or with you clearly in front)",
             reason="several_faces",
-            face_count=len(present),
+            face_count=len(pool),
         )
-    face = present[0] if present else max(faces, key=lambda f: f.bbox.w * f.bbox.h)
     side = min(face.bbox.w, face.bbox.h)
     if side < min_side:
         raise FaceRequirementError(
@@ -98,6 +119,12 @@ def check_selfie(faces: list[DetectedFace], settings: Settings) -> DetectedFace:
     return face
 
 
+def _clear(face: DetectedFace, settings: Settings) -> bool:
+    """Whether a face is sharp and certain enough to be a selfie's subject."""
+    blurred = face.quality is not None and face.quality.blur_score < settings.selfie_blur_threshold
+    return face.confidence >= settings.selfie_min_confidence and not blurred
+
+
 def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> DetectedFace:
     """Check limits, detect and embed, then :func:`check_selfie`.
 
@@ -106,8 +133,8 @@ def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> Detec
         FaceRequirementError: not exactly one acceptable face.
     """
     check_image(data, "selfie", settings)
-    analysis = engine.analyze(data, embed=True, quality=True)
-    return check_selfie(analysis.faces, settings)
+    analysis = engine.analyze(data, embed=True, quality=True, crops=True)
+    return check_selfie(analysis.faces, settings, width=analysis.width, height=analysis.height)
 
 
 def add_reference_face(
@@ -122,7 +149,8 @@ def add_reference_face(
 ) -> str:
     """Store a checked selfie as a reference face -> its ``face_id``.
 
-    Order: S3 original, vector, then the item; on failure the first two are removed again.
+    Order: S3 original (and the face crop, the selfie's thumbnail), vector, then the item;
+    on failure the first two are removed again.
 
     Raises:
         InvalidInputError: ``too_many_selfies`` past :data:`MAX_REFERENCE_FACES`.
@@ -135,9 +163,13 @@ def add_reference_face(
     assert face.embedding is not None
     checked = check_image(data, "selfie", settings)
     face_id = str(uuid.uuid4())
-    key = KeyScheme.from_settings(settings).selfie(user_id, face_id, checked.ext)
+    keys = KeyScheme.from_settings(settings)
+    key = keys.selfie(user_id, face_id, checked.ext)
+    thumbnail = keys.selfie_thumbnail(user_id, face_id) if face.crop_jpeg else None
     objects.put(key, data, checked.content_type, {"user-id": user_id})
     try:
+        if thumbnail is not None and face.crop_jpeg is not None:
+            objects.put(thumbnail, face.crop_jpeg, "image/jpeg", {"user-id": user_id})
         vectors.upsert(
             [
                 FaceVector(
@@ -150,9 +182,11 @@ def add_reference_face(
                 )
             ]
         )
-        metadata.put_reference_face(ReferenceFace(user_id=user_id, face_id=face_id, s3_key=key))
+        metadata.put_reference_face(
+            ReferenceFace(user_id=user_id, face_id=face_id, s3_key=key, thumbnail_key=thumbnail)
+        )
     except FindMeError:
-        objects.delete([key])
+        objects.delete([k for k in (key, thumbnail) if k])
         vectors.delete_faces([face_id])
         raise
     return face_id
@@ -268,7 +302,7 @@ def delete_user(
     vectors.delete_user(user_id)
     refs = metadata.list_reference_faces(user_id)
     if refs:
-        objects.delete([ref.s3_key for ref in refs])
+        objects.delete([k for ref in refs for k in (ref.s3_key, ref.thumbnail_key) if k])
     metadata.delete_reference_faces(user_id)
     for assignment in metadata.list_assignments(user_id=user_id):
         metadata.delete_assignment(assignment.group_id, assignment.person_id)
@@ -283,6 +317,46 @@ def delete_user(
         metadata.delete_membership(membership.group_id, user_id)
     metadata.delete_otp(principal.phone_number)
     metadata.delete_user(user_id)
+
+
+def list_selfies(metadata: MetadataStore, user_id: str) -> list[ReferenceFace]:
+    """A user's reference faces (selfies), oldest first."""
+    return sorted(metadata.list_reference_faces(user_id), key=lambda r: (r.created_at, r.face_id))
+
+
+def delete_selfie(
+    *,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    vectors: VectorIndex,
+    user_id: str,
+    face_id: str,
+) -> int:
+    """Remove one reference face: its vector, its selfie and crop, then its item.
+
+    The last one is kept: a user without a selfie cannot be matched to any photo (delete the
+    account instead, ``DELETE /users/me``).
+
+    Returns:
+        The user's reference faces left.
+
+    Raises:
+        NotFoundError: ``selfie_not_found``.
+        ConflictError: ``last_selfie``.
+    """
+    refs = metadata.list_reference_faces(user_id)
+    ref = next((r for r in refs if r.face_id == face_id), None)
+    if ref is None:
+        raise NotFoundError("No such selfie", code="selfie_not_found", face_id=face_id)
+    if len(refs) == 1:
+        raise ConflictError(
+            "This is the only selfie: add another before removing it (or delete the account)",
+            code="last_selfie",
+        )
+    vectors.delete_faces([face_id])
+    objects.delete([k for k in (ref.s3_key, ref.thumbnail_key) if k])
+    metadata.delete_reference_face(user_id, face_id)
+    return len(refs) - 1
 
 
 def reference_vectors(

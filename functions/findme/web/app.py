@@ -3,16 +3,16 @@
 ``create_app()`` wires, in this order:
 
 1. error handlers (:mod:`findme.web.errors`: the one error shape ``{"detail", "code"}``),
-2. middleware: request-body size guard (413, :mod:`findme.web.limits`) and the
-   ``X-RateLimit-*`` response headers (:mod:`findme.web.ratelimit`),
+2. middleware: request-body size guard (413, :mod:`findme.web.limits`), the
+   ``X-RateLimit-*`` response headers (:mod:`findme.web.ratelimit`) and, outermost, CORS for
+   the browser origins of ``Settings.cors_origins`` (the web app on CloudFront, Vite's dev
+   server; none: no CORS headers), so preflights and error answers carry the headers too,
 3. an app-wide dependency that rate limits every API route per route and caller (the user
    on routes that need a token, else the client address and the body's phone number),
 4. the routers named in :data:`ROUTER_MODULES`,
 5. the OpenAPI document's error responses (:mod:`findme.web.openapi`: one ``ErrorOut``
    schema, every status each operation can answer with),
-6. CORS for the origins in ``Settings.cors_origins`` (the web app on CloudFront, Vite's dev
-   server), outermost so preflights and error answers carry the headers too,
-7. the built web app at ``/`` when ``Settings.web_dir`` holds one (``findme local run``;
+6. the built web app at ``/`` when ``Settings.web_dir`` holds one (``findme local run``;
    :mod:`findme.web.static`).
 
 Adding routes (e.g. the curation API): write ``findme/web/routes/<name>.py`` exposing
@@ -42,6 +42,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+import findme
 from findme.config import Settings, get_settings
 from findme.ports import RateLimiter
 from findme.web.deps import enforce_rate_limit
@@ -49,17 +50,8 @@ from findme.web.errors import install_error_handlers
 from findme.web.limits import BodySizeLimitMiddleware
 from findme.web.openapi import install_contract
 from findme.web.ratelimit import RateLimitHeadersMiddleware
+from findme.web.routes.health import API_NAME
 from findme.web.static import install_web_app
-
-#: Seconds a browser may cache the API's CORS preflight answers.
-CORS_MAX_AGE_S = 600
-#: Response headers a cross-origin app may read.
-RATE_LIMIT_HEADERS = (
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
-    "Retry-After",
-)
 
 #: Router modules, each exposing ``router: APIRouter``. Append yours (see module docstring).
 ROUTER_MODULES: list[str] = [
@@ -81,13 +73,29 @@ ROUTER_MODULES: list[str] = [
     "findme.web.routes.stats",
 ]
 
+#: Response headers a browser client may read (rate limits, retry hints, downloads).
+CORS_EXPOSED_HEADERS = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "Content-Disposition",
+]
+#: Seconds a browser may cache a preflight answer.
+CORS_MAX_AGE_S = 600
+
 OPENAPI_TAGS: list[dict[str, Any]] = [
-    {"name": "auth", "description": "Phone OTP, registration with a selfie, tokens."},
+    {"name": "auth", "description": "Phone OTP, registration with a selfie, tokens, selfies."},
     {"name": "faces", "description": "Stateless face detection, features and embeddings."},
-    {"name": "groups", "description": "Events/albums, invite codes, member roles."},
+    {
+        "name": "groups",
+        "description": "Events/albums, invite codes that carry a role, members and their "
+        "roles (member, photographer, owner).",
+    },
     {"name": "media", "description": "Uploads, my photos, image metadata, downloads."},
     {"name": "jobs", "description": "Digest, clustering and download jobs."},
-    {"name": "health", "description": "Liveness and dependency checks."},
+    {"name": "health", "description": "Name and version; liveness and dependency checks."},
+    {"name": "users", "description": '"Is this you?" candidates of the caller.'},
     {
         "name": "persons",
         "description": "Curation: persons, merge, re-cluster, assignments to users.",
@@ -109,7 +117,13 @@ FindMe finds *your* photos among an event's photos, by face.
 **Flow**: `POST /auth/otp` → `POST /register` (selfie + code → `access_token`) →
 `POST /groups/{group_id}/join` → `GET /get` → `POST /download`.
 Organisers: `POST /create-group` → `POST /groups/{group_id}/uploads` (presigned POSTs) or
-`POST /upload` → `GET /groups/{group_id}` (processing counts).
+`POST /upload` → `GET /groups/{group_id}` (processing counts). Crews: the owner adds a
+photographer (`POST /groups/{group_id}/members`, or hands out the photographer invite code
+of `POST /groups/{group_id}/invite-codes`); photographers upload, reprocess and delete
+faces and photos, owners also curate and administer the group.
+
+**Roles**: one policy decides every route (needs READ, UPLOAD, CURATE, ADMINISTER; see the
+`groups` tag); a refusal is always 403 `access_denied` with `need` and `role`.
 
 Send `Authorization: Bearer <access_token>`. Errors are `{"detail": ..., "code": ...}`.
 Every route is rate limited: per user on routes that need a token, per client address and
@@ -134,8 +148,8 @@ def create_app(
     """
     settings = settings or get_settings()
     app = FastAPI(
-        title="FindMe API",
-        version="1.0.0",
+        title=API_NAME,
+        version=findme.__version__,
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
         dependencies=[Depends(enforce_rate_limit)],
@@ -144,9 +158,21 @@ def create_app(
     if rate_limiter is not None:
         app.state.rate_limiter = rate_limiter
     install_error_handlers(app)
-    # Starlette runs the last-added middleware outermost: size guard first, headers around it.
+    # Starlette runs the last-added middleware outermost: size guard first, headers around it,
+    # CORS around everything (preflights answered first; 413/429 answers carry its headers).
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     app.add_middleware(RateLimitHeadersMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            # Bearer tokens, no cookies: credentials stay off (and "*" stays usable).
+            allow_credentials=False,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=CORS_MAX_AGE_S,
+        )
     for name in ROUTER_MODULES:
         try:
             module = importlib.import_module(name)
@@ -155,15 +181,6 @@ def create_app(
                 continue
             raise
         app.include_router(module.router)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=list(RATE_LIMIT_HEADERS),
-            max_age=CORS_MAX_AGE_S,
-        )
     if settings.web_dir is not None:
         install_web_app(app, settings.web_dir)
     install_contract(app)

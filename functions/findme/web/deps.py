@@ -22,16 +22,21 @@ alias                  gives
 ``Engine``             :class:`~findme.ports.FaceEngine` (loads models lazily)
 ``Jobs``               :class:`~findme.ports.Orchestrator`
 ``PhotoLinker``        image -> :class:`~findme.services.media.PhotoLinks` (presigned URLs)
+``Fetcher``            :class:`~findme.services.drive.HttpsFetcher` (Drive links)
 ``Tokens``             :class:`~findme.services.auth.TokenService`
 ``Counters``           the shared :class:`~findme.ports.RateLimiter` (route limits, SMS budgets)
 ``Otps``               :class:`~findme.services.auth.OtpService` (with the SMS budgets)
 ``CurrentUser``        :class:`~findme.services.auth.Principal` (401 without a valid token)
 ``OptionalUser``       ``Principal | None`` (no 401; a bad token is still 401)
-``AdminUser``          a platform admin (else 403)
-``GroupMember``        :class:`~findme.services.groups.GroupAccess` for path ``{group_id}``,
-                       any group role (403 ``not_group_member`` otherwise, 404 no group)
-``GroupCurator``       same, owner/photographer (or admin) only
-``GroupOwner``         same, owner (or admin) only
+``Rights``             the caller's :class:`~findme.services.policy.Policy` (the one policy)
+``AdminUser``          a platform admin (else 403 ``access_denied``)
+``SelfOrAdmin``        the :class:`~findme.domain.records.User` of path ``{user_id}`` (``me``:
+                       the caller), for the user or an admin (403; 404 ``user_not_found``)
+``GroupReader``        :class:`~findme.services.policy.GroupAccess` for path ``{group_id}``
+                       with the need READ (403 ``access_denied`` otherwise, 404 no group)
+``GroupUploader``      same, need UPLOAD (photographer, owner, admin)
+``GroupCurator``       same, need CURATE (owner, admin)
+``GroupAdmin``         same, need ADMINISTER (owner, admin)
 ``Page``               :class:`~findme.web.pagination.PageParams` (``limit``, ``cursor``)
 =====================  ===================================================================
 
@@ -48,21 +53,20 @@ import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from findme import wiring
 from findme.config import Settings
 from findme.domain.ratelimits import binding
-from findme.domain.records import GroupRole, Image, Role
+from findme.domain.records import Face, Image, Person, User
 from findme.errors import (
     AuthenticationError,
     FindMeError,
     InvalidInputError,
     ModelUnavailableError,
     NotFoundError,
-    PermissionDeniedError,
     RateLimitedError,
 )
 from findme.ports import (
@@ -74,6 +78,7 @@ from findme.ports import (
     RateLimiter,
     VectorIndex,
 )
+from findme.services import curation
 from findme.services.auth import (
     OtpService,
     Principal,
@@ -81,8 +86,9 @@ from findme.services.auth import (
     normalize_phone,
     resolve_jwt_secret,
 )
-from findme.services.groups import ANY_MEMBER, CURATORS, GroupAccess, authorize_group
+from findme.services.drive import HttpsFetcher
 from findme.services.media import PhotoLinks, photo_links
+from findme.services.policy import GroupAccess, Need, Policy
 from findme.services.sms_budget import SmsBudget
 from findme.web.errors import raises
 from findme.web.pagination import PageParams
@@ -143,12 +149,18 @@ def notifier() -> Notifier:
     return wiring.notifier()
 
 
+def https_fetcher() -> HttpsFetcher:
+    """How links (Drive) are fetched: a fresh client per call, the system resolver."""
+    return HttpsFetcher()
+
+
 Metadata = Annotated[MetadataStore, Depends(metadata_store)]
 Objects = Annotated[ObjectStore, Depends(object_store)]
 Vectors = Annotated[VectorIndex, Depends(vector_index)]
 Engine = Annotated[FaceEngine, Depends(face_engine)]
 Jobs = Annotated[Orchestrator, Depends(orchestrator)]
 Sms = Annotated[Notifier, Depends(notifier)]
+Fetcher = Annotated[HttpsFetcher, Depends(https_fetcher)]
 
 
 def photo_linker(objects: Objects, settings: SettingsDep) -> Callable[[Image], PhotoLinks]:
@@ -258,40 +270,95 @@ OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def require_role(*roles: Role) -> Any:
-    """A dependency admitting only callers whose platform role is in ``roles``."""
-
-    @raises(403)
-    def check(principal: CurrentUser) -> Principal:
-        if principal.role not in roles:
-            raise PermissionDeniedError(
-                f"This needs the role: {', '.join(map(str, roles))}", code="role_required"
-            )
-        return principal
-
-    return Depends(check)
+def rights(principal: CurrentUser, metadata: Metadata) -> Policy:
+    """The caller's rights (:class:`~findme.services.policy.Policy`), one per request."""
+    return Policy(metadata, principal)
 
 
-AdminUser = Annotated[Principal, require_role(Role.ADMIN)]
+Rights = Annotated[Policy, Depends(rights)]
 
 
-def require_group_role(*roles: GroupRole) -> Any:
-    """A dependency for routes with a ``{group_id}`` path parameter: the caller's access.
+@raises(403)
+def admin_user(policy: Rights) -> Principal:
+    """The caller, a platform admin (else the policy's 403)."""
+    policy.require_admin()
+    return policy.principal
 
-    Admins always pass; others need a membership whose role is in ``roles``.
+
+AdminUser = Annotated[Principal, Depends(admin_user)]
+
+
+@raises(403, 404)
+def self_or_admin(
+    user_id: Annotated[str, Path(description="A user id, or `me` for the caller.")],
+    policy: Rights,
+    metadata: Metadata,
+) -> User:
+    """The user of path ``{user_id}`` (``me``: the caller), for the user or an admin.
+
+    Raises:
+        PermissionDeniedError: ``access_denied`` for someone else's (not an admin; not told
+            whether the user exists).
+        NotFoundError: ``user_not_found`` (an admin asking for an unknown user).
     """
-    allowed = frozenset(roles) or ANY_MEMBER
+    target = policy.user_id if user_id == "me" else user_id
+    policy.require_self_or_admin(target, "Only the user themselves or an admin may do this")
+    try:
+        return metadata.get_user(target)
+    except NotFoundError as exc:
+        raise NotFoundError("No such user", code="user_not_found") from exc
+
+
+SelfOrAdmin = Annotated[User, Depends(self_or_admin)]
+
+
+def require(need: Need) -> Any:
+    """A dependency for routes with a ``{group_id}`` path parameter: the caller's access,
+    which must grant ``need`` (:meth:`~findme.services.policy.Policy.authorize`)."""
 
     @raises(403, 404)
-    def check(group_id: str, principal: CurrentUser, metadata: Metadata) -> GroupAccess:
-        return authorize_group(metadata, principal, group_id, allowed)
+    def check(group_id: str, policy: Rights) -> GroupAccess:
+        return policy.authorize(group_id, need)
 
     return Depends(check)
 
 
-GroupMember = Annotated[GroupAccess, require_group_role(*ANY_MEMBER)]
-GroupCurator = Annotated[GroupAccess, require_group_role(*CURATORS)]
-GroupOwner = Annotated[GroupAccess, require_group_role(GroupRole.OWNER)]
+GroupReader = Annotated[GroupAccess, require(Need.READ)]
+GroupUploader = Annotated[GroupAccess, require(Need.UPLOAD)]
+GroupCurator = Annotated[GroupAccess, require(Need.CURATE)]
+GroupAdmin = Annotated[GroupAccess, require(Need.ADMINISTER)]
+
+
+def face_with(need: Need) -> Any:
+    """A dependency for routes with a ``{face_id}`` path parameter: the face, when the caller
+    has ``need`` in its group (404 no face, 403 ``access_denied``)."""
+
+    @raises(403, 404)
+    def check(face_id: str, policy: Rights, metadata: Metadata) -> Face:
+        return curation.face_for(metadata, policy, face_id, need)
+
+    return Depends(check)
+
+
+def person_with(need: Need) -> Any:
+    """The same for ``{person_id}``: the person, when the caller has ``need`` in its group."""
+
+    @raises(403, 404)
+    def check(person_id: str, policy: Rights, metadata: Metadata) -> Person:
+        return curation.person_for(metadata, policy, person_id, need)
+
+    return Depends(check)
+
+
+def image_with(need: Need) -> Any:
+    """The same for ``{image_id}``: the image, when the caller has ``need`` in its group."""
+
+    @raises(403, 404)
+    def check(image_id: str, policy: Rights, metadata: Metadata) -> Image:
+        return curation.image_for(metadata, policy, image_id, need)
+
+    return Depends(check)
+
 
 Page = Annotated[PageParams, Depends()]
 
@@ -345,7 +412,7 @@ def _user_or_address(request: Request, credentials: HTTPAuthorizationCredentials
     return f"ip:{client_address(request)}"
 
 
-@raises(429)
+@raises(429, 503)
 def enforce_rate_limit(
     request: Request,
     credentials: BearerCredentials,
@@ -359,6 +426,7 @@ def enforce_rate_limit(
     other route counts per client address and per ``phone_number`` in the body, whatever
     token is attached (see :mod:`findme.web.ratelimit`). The counter closest to refusing is
     kept on ``request.state`` and turned into ``X-RateLimit-*`` headers by the middleware.
+    The counters live in DynamoDB in AWS: when it fails, 503 ``dependency_unavailable``.
     """
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)

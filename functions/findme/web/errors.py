@@ -24,7 +24,7 @@ InvalidInputError                   400     unless its ``code`` is in :data:`STA
 NotFoundError                       404
 ConflictError                       409
 AuthenticationError                 401     with ``WWW-Authenticate: Bearer``
-PermissionDeniedError               403
+PermissionDeniedError               403     ``access_denied`` from the one access policy
 RateLimitedError                    429     with ``Retry-After``
 ModelError, DependencyError         503
 LocalStackError                     503
@@ -199,7 +199,8 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     "checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`).",
     401: "Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, "
     "`token_expired`), or a wrong/expired sign-in code.",
-    403: "Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...).",
+    403: "Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one "
+    "access policy, or a refusal of the request itself (`invalid_invite_code`, ...).",
     404: "No such resource (`not_found`, ...).",
     409: "Conflicts with the current state (`conflict`, `phone_registered`, ...).",
     413: "Too large: the request body (`payload_too_large`), a file's bytes "

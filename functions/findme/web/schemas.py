@@ -9,13 +9,14 @@ functions at the bottom. Every model carries an example for the OpenAPI document
 # ruff: noqa: S105, S106
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from findme.domain.records import Group, GroupRole, Image, Job, JobStatus
-from findme.services.groups import GroupSummary
+from findme.services.groups import GroupSummary, Member
 from findme.services.media import PhotoLinks
 
 _UUID = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
@@ -228,6 +229,36 @@ class SelfieUploadOut(BaseModel):
     max_bytes: int
 
 
+class SelfieView(BaseModel):
+    face_id: str
+    created_at: datetime
+    thumbnail_url: str = Field(description="Presigned GET URL of the selfie's face crop.")
+    expires: datetime
+
+
+class SelfieList(BaseModel):
+    model_config = example(
+        user_id=_UUID,
+        selfies=[
+            {
+                "face_id": _UUID,
+                "created_at": "2026-11-22T10:00:00Z",
+                "thumbnail_url": "https://findme-media.s3.amazonaws.com/selfies/...-face.jpg?...",
+                "expires": "2026-11-22T11:00:00Z",
+            }
+        ],
+    )
+    user_id: str
+    selfies: list[SelfieView]
+
+
+class SelfieDeleted(BaseModel):
+    model_config = example(face_id=_UUID, reference_faces=1, message="Selfie removed.")
+    face_id: str
+    reference_faces: int = Field(description="Selfies left.")
+    message: str
+
+
 class UserOut(BaseModel):
     model_config = example(
         user_id=_UUID, name="Ada", phone_number="+14155550123", role="member", reference_faces=1
@@ -270,6 +301,7 @@ class GroupOut(BaseModel):
         owner_id=_UUID,
         role="owner",
         invite_code="K7QX2MPR9T",
+        photographer_invite_code="P4HW8ZJN3C",
         common_photo_ids=[],
         created_at="2026-11-22T10:00:00Z",
         image_counts={"uploaded": 0, "processing": 0, "processed": 64, "failed": 0, "total": 64},
@@ -279,7 +311,13 @@ class GroupOut(BaseModel):
     description: str
     owner_id: str
     role: GroupRole | None = Field(description="The caller's role; null for an admin outsider.")
-    invite_code: str
+    invite_code: str = Field(description="Joining with it makes a member.")
+    photographer_invite_code: str | None = Field(
+        default=None,
+        description="Joining with it makes a photographer; shown to those who administer the "
+        "group (owners, admins), null for others or when none was made "
+        "(`POST /groups/{group_id}/invite-codes`).",
+    )
     common_photo_ids: list[str]
     created_at: datetime
     image_counts: ImageCounts | None = None
@@ -287,6 +325,75 @@ class GroupOut(BaseModel):
 
 class GroupList(BaseModel):
     groups: list[GroupOut]
+
+
+class GroupUpdate(BaseModel):
+    """``PATCH /groups/{group_id}``: the fields to change; those left out are kept."""
+
+    model_config = example(group_name="Summer Gala 2026 (day 2)", description="Garden")
+    group_name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class InviteCodeRequest(BaseModel):
+    model_config = example(role="photographer")
+    role: GroupRole = Field(
+        description="`member` or `photographer`: the role the new code gives (owners are "
+        "promoted by hand)."
+    )
+
+
+class MemberOut(BaseModel):
+    model_config = example(
+        group_id=_UUID,
+        user_id=_UUID,
+        name="Grace",
+        role="photographer",
+        joined_at="2026-11-22T10:00:00Z",
+    )
+    group_id: str
+    user_id: str
+    name: str | None = Field(description="The user's name (null when the account is gone).")
+    role: GroupRole
+    joined_at: datetime
+
+
+class MemberPage(BaseModel):
+    model_config = example(
+        items=[
+            {
+                "group_id": _UUID,
+                "user_id": _UUID,
+                "name": "Organiser",
+                "role": "owner",
+                "joined_at": "2026-11-22T10:00:00Z",
+            },
+            {
+                "group_id": _UUID,
+                "user_id": _UUID,
+                "name": "Grace",
+                "role": "photographer",
+                "joined_at": "2026-11-22T10:05:00Z",
+            },
+        ],
+        next_cursor=None,
+    )
+    items: list[MemberOut]
+    next_cursor: str | None = None
+
+
+class MemberAdd(BaseModel):
+    """Who (exactly one of ``user_id`` and ``phone_number``, a registered user) and the role."""
+
+    model_config = example(phone_number="+14155550122", role="photographer")
+    user_id: str | None = Field(default=None, min_length=1, max_length=128)
+    phone_number: str | None = Field(default=None, min_length=8, max_length=20)
+    role: GroupRole = GroupRole.MEMBER
+
+
+class MemberRole(BaseModel):
+    model_config = example(role="owner")
+    role: GroupRole
 
 
 class JoinRequest(BaseModel):
@@ -316,7 +423,11 @@ class DriveUpload(BaseModel):
         drive_url="https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view?usp=sharing",
         group_id=_UUID,
     )
-    drive_url: str = Field(max_length=2048)
+    drive_url: str = Field(
+        max_length=2048,
+        description="A Google Drive share link to one photo (`.../file/d/{id}/view`) or to a "
+        "folder shared with anyone with the link (`.../drive/folders/{id}`): its photos.",
+    )
     group_id: str
     section_id: str | None = Field(
         default=None, max_length=64, description="Put the photo into this section of the group."
@@ -416,24 +527,29 @@ class GetOut(BaseModel):
     common_images: list[PhotoOut]
 
 
+_IMAGE: dict[str, Any] = {
+    "image_id": _UUID,
+    "group_id": _UUID,
+    "status": "processed",
+    "file_name": "IMG_0001.jpg",
+    "width": 3000,
+    "height": 2000,
+    "captured_at": "2026-06-21T19:42:05-07:00",
+    "face_count": 1,
+    "common": False,
+    "tags": ["stage"],
+    "description": "",
+    "section_id": None,
+    "created_at": "2026-11-22T10:00:00Z",
+    "url": "https://...",
+    "thumbnail_url": "https://...",
+    "preview_url": "https://...",
+    "expires": "2026-11-22T11:00:00Z",
+}
+
+
 class ImageOut(BaseModel):
-    model_config = example(
-        image_id=_UUID,
-        group_id=_UUID,
-        status="processed",
-        file_name="IMG_0001.jpg",
-        width=3000,
-        height=2000,
-        face_count=3,
-        common=False,
-        tags=["stage"],
-        description="",
-        section_id=None,
-        url="https://...",
-        thumbnail_url="https://...",
-        preview_url="https://...",
-        expires="2026-11-22T11:00:00Z",
-    )
+    model_config = example(**_IMAGE)
     image_id: str
     group_id: str
     status: str
@@ -443,7 +559,11 @@ class ImageOut(BaseModel):
     size_bytes: int | None = None
     width: int | None = None
     height: int | None = None
-    captured_at: datetime | None = None
+    captured_at: datetime | None = Field(
+        default=None,
+        description="EXIF DateTimeOriginal, with the camera's UTC offset when it recorded one "
+        "(OffsetTimeOriginal); otherwise the camera's wall time, marked Z.",
+    )
     face_count: int = 0
     common: bool = False
     tags: list[str] = Field(default_factory=list)
@@ -456,6 +576,48 @@ class ImageOut(BaseModel):
     thumbnail_url: str | None = Field(default=None, description="Long side 320 px.")
     preview_url: str | None = Field(default=None, description="Long side 1,280 px.")
     expires: datetime | None = None
+
+
+class FacialArea(BaseModel):
+    """A face's bounding box in original-image pixels (the name ``/get-faces`` uses)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+def facial_area(bbox: Mapping[str, int]) -> FacialArea:
+    """A stored bounding box ``{"x", "y", "w", "h"}`` as the API's ``facial_area``."""
+    return FacialArea(**{k: int(bbox.get(k, 0)) for k in ("x", "y", "w", "h")})
+
+
+class ImageFaceOut(BaseModel):
+    """A face of an image with its person, for drawing named boxes on the photo."""
+
+    face_id: str
+    facial_area: FacialArea
+    confidence: float
+    person_id: str | None = None
+    person_name: str | None = None
+
+
+class ImageDetailOut(ImageOut):
+    """``GET /images/{image_id}``: the image, and its faces in detection order."""
+
+    model_config = example(
+        **_IMAGE,
+        faces=[
+            {
+                "face_id": _UUID,
+                "facial_area": {"x": 1210, "y": 540, "w": 260, "h": 310},
+                "confidence": 0.93,
+                "person_id": _UUID,
+                "person_name": "Alice",
+            }
+        ],
+    )
+    faces: list[ImageFaceOut]
 
 
 class ImageUpdate(BaseModel):
@@ -514,7 +676,7 @@ class SearchOut(BaseModel):
 
 
 # --- conversions --------------------------------------------------------------------------------
-def group_out(summary: GroupSummary, *, show_invite: bool = True) -> GroupOut:
+def group_out(summary: GroupSummary) -> GroupOut:
     group: Group = summary.group
     counts = ImageCounts(**summary.image_counts) if summary.image_counts else None
     return GroupOut(
@@ -523,11 +685,32 @@ def group_out(summary: GroupSummary, *, show_invite: bool = True) -> GroupOut:
         description=group.description,
         owner_id=group.owner_id,
         role=summary.role,
-        invite_code=group.invite_code if show_invite else "",
+        invite_code=group.invite_code,
+        photographer_invite_code=(
+            group.photographer_invite_code or None if summary.administers else None
+        ),
         common_photo_ids=list(group.common_photo_ids),
         created_at=group.created_at,
         image_counts=counts,
     )
+
+
+def member_out(member: Member) -> MemberOut:
+    m = member.membership
+    return MemberOut(
+        group_id=m.group_id,
+        user_id=m.user_id,
+        name=member.name,
+        role=GroupRole(m.role),
+        joined_at=m.joined_at,
+    )
+
+
+def captured_at(image: Image) -> datetime | None:
+    """The capture time in the camera's UTC offset when EXIF recorded it (else as stored)."""
+    if image.captured_at is None or image.captured_utc_offset_min is None:
+        return image.captured_at
+    return image.captured_at.astimezone(timezone(timedelta(minutes=image.captured_utc_offset_min)))
 
 
 def image_out(image: Image, links: PhotoLinks | None = None) -> ImageOut:
@@ -541,7 +724,7 @@ def image_out(image: Image, links: PhotoLinks | None = None) -> ImageOut:
         size_bytes=image.size_bytes,
         width=image.width,
         height=image.height,
-        captured_at=image.captured_at,
+        captured_at=captured_at(image),
         face_count=image.face_count,
         common=image.common,
         tags=list(image.tags),

@@ -6,9 +6,12 @@ app calls the API same-origin and needs no CORS. The API's routes stay exactly a
 - ``/assets/*`` (Vite's content-hashed files) is a static mount, cached for a year;
 - each other file at the top of ``web/dist`` (``sw.js``, the manifest, icons) gets its own
   route, never cached (a service worker must see its new version at once);
-- the app's own pages, ``/``, ``/e/{invite_code}``, ``/me`` and ``/o/...``, answer
+- the app's own pages, ``/e/{invite_code}``, ``/me`` and ``/o/...``, answer
   ``index.html`` (the app routes in the browser); every other path is still the API's
-  (or its 404/405).
+  (or its 404/405);
+- ``/`` is shared: the API answers its name and version there (``GET /``, JSON), so a
+  request to ``/`` whose ``Accept`` names ``text/html`` (a browser navigating) gets
+  ``index.html`` and any other (``curl``, a mobile client) the API's JSON.
 
 Plain Starlette routes, not API routes: no OpenAPI entry, no per-route rate limit.
 """
@@ -22,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: Client-side pages (see ``web/src/routes.ts``) that answer ``index.html``.
-APP_PATHS = ("/", "/e/{invite_code}", "/me", "/o", "/o/{rest:path}")
+APP_PATHS = ("/e/{invite_code}", "/me", "/o", "/o/{rest:path}")
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -37,6 +40,26 @@ class _ImmutableFiles(StaticFiles):
         if response.status_code == 200:
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
+
+
+class _PageAtRoot:
+    """ASGI middleware: ``GET``/``HEAD /`` asking for HTML answers the app's ``index.html``;
+    everything else goes on to the API (whose ``GET /`` answers its name and version)."""
+
+    def __init__(self, app: ASGIApp, index: Path) -> None:
+        self.app = app
+        self.index = index
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/"
+            and scope["method"] in ("GET", "HEAD")
+            and "text/html" in Request(scope).headers.get("accept", "")
+        ):
+            await FileResponse(self.index, headers=_NO_CACHE)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def install_web_app(app: FastAPI, web_dir: Path) -> bool:
@@ -65,6 +88,7 @@ def install_web_app(app: FastAPI, web_dir: Path) -> bool:
     if (web_dir / "assets").is_dir():
         routes.append(Mount("/assets", _ImmutableFiles(directory=web_dir / "assets")))
     app.router.routes.extend(routes)
+    app.add_middleware(_PageAtRoot, index=index)
     return True
 
 

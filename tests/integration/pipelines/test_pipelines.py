@@ -11,7 +11,7 @@ import json
 import urllib.request
 import uuid
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,17 +84,25 @@ def test_every_photo_ends_processed_fed_by_s3_notifications(
 
 
 def test_exif_capture_time_is_kept(digested: Digested, faces_dev: Path) -> None:
-    # Given photos whose EXIF carries DateTimeOriginal (0x9003)
-    checked = 0
+    # Given photos whose EXIF carries DateTimeOriginal (0x9003), img1.jpg with its UTC
+    # offset too (OffsetTimeOriginal 0x9011: -07:00), the others without
+    offsets: dict[str, int | None] = {}
     for name in ("img1.jpg", "img3.jpg", "img13.jpg"):
         exif = PilImage.open(faces_dev / "images" / name).getexif().get_ifd(0x8769)
         expected = datetime.strptime(exif[0x9003], "%Y:%m:%d %H:%M:%S")
-        # Then the image item keeps it (wall time; EXIF has no zone)
-        captured = digested.image(name).captured_at
+        image = digested.image(name)
+        captured, minutes = image.captured_at, image.captured_utc_offset_min
         assert captured is not None
-        assert captured.replace(tzinfo=None) == expected
-        checked += 1
-    assert checked == 3
+        offsets[name] = minutes
+        # Then the item keeps the instant with the offset: the camera's wall time in it
+        # (issue 12: -07:00 was reported as Z); without an offset, the wall time as before
+        local = (
+            captured
+            if minutes is None
+            else captured.astimezone(timezone(timedelta(minutes=minutes)))
+        )
+        assert local.replace(tzinfo=None) == expected, name
+    assert offsets == {"img1.jpg": -420, "img3.jpg": None, "img13.jpg": None}
 
 
 def test_group_photos_yield_their_faces(digested: Digested, group_photos: dict[str, int]) -> None:

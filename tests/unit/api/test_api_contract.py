@@ -42,13 +42,18 @@ def doc(api: Api) -> OpenApiDocument:
 
 @pytest.fixture
 def world(api: Api) -> dict[str, Any]:
-    """An owner with a group, a member of it, an outsider and an admin."""
+    """An owner with a group holding a photo of one face in one person, a member of it, an
+    outsider and an admin; ``ids`` names a real resource for each path parameter."""
     admin = _admin_token(api)
     owner_id, owner, _ = api.register("Owner")
     member_id, member, _ = api.register("Member")
     _, outsider, _ = api.register("Outsider")
     group = api.group(owner)
     api.join(member, group)
+    gid = group["group_id"]
+    person_id = api.stores.person(gid)
+    image = api.stores.photo(gid, [api.stores.identity()], [person_id])
+    face_id = api.stores.metadata.list_faces_of_image(image.image_id)[0].face_id
     return {
         "admin": admin,
         "owner": owner,
@@ -56,7 +61,14 @@ def world(api: Api) -> dict[str, Any]:
         "member": member,
         "member_id": member_id,
         "outsider": outsider,
-        "gid": group["group_id"],
+        "gid": gid,
+        "ids": {
+            "group_id": gid,
+            "image_id": image.image_id,
+            "face_id": face_id,
+            "person_id": person_id,
+            "user_id": member_id,
+        },
     }
 
 
@@ -77,13 +89,11 @@ def _answer_problems(doc: OpenApiDocument, response: httpx.Response) -> list[str
     )
 
 
-def _path(template: str, gid: str) -> str:
-    """A concrete path: the world's group for ``{group_id}``, fresh ids for the rest."""
-    return re.sub(
-        r"\{([^}]+)\}",
-        lambda m: gid if m.group(1) == "group_id" else str(uuid.uuid4()),
-        template,
-    )
+def _path(template: str, world: dict[str, Any]) -> str:
+    """A concrete path: the world's resources where it has them (so an admin gets past the
+    resource lookups to validation), fresh ids for the rest."""
+    ids: dict[str, str] = world["ids"]
+    return re.sub(r"\{([^}]+)\}", lambda m: ids.get(m.group(1), str(uuid.uuid4())), template)
 
 
 def _json_body(operation: dict[str, Any]) -> bool:
@@ -135,6 +145,7 @@ def test_security_says_which_routes_need_a_token(doc: OpenApiDocument) -> None:
     # Then only the routes that work without a token say so (a selfie upload slot before
     # registration is opened with the phone's code instead)
     assert open_routes == {
+        "/",
         "/health",
         "/auth/otp",
         "/register",
@@ -165,7 +176,7 @@ def test_every_operation_documents_401_422_429_and_group_refusals(
         )
 
     for method, template, operation in doc.operations():
-        path = _path(template, world["gid"])
+        path = _path(template, world)
         if "security" in operation:
             probe(method, path, {401})
         if "{group_id}" in template:
@@ -185,7 +196,7 @@ def test_every_operation_documents_401_422_429_and_group_refusals(
 
     api.client.app.state.rate_limiter = _Always429()  # type: ignore[attr-defined]
     for method, template, _ in doc.operations():
-        probe(method, _path(template, world["gid"]), {429}, headers=api.auth(world["owner"]))
+        probe(method, _path(template, world), {429}, headers=api.auth(world["owner"]))
 
     assert problems == []
     assert len(provoked) == len(doc.operations())
@@ -207,7 +218,7 @@ def test_limit_zero_is_a_422_with_the_documented_body(
 ) -> None:
     # Given an admin (past every role check), When asking for zero items per page
     response = api.client.request(
-        method, _path(template, world["gid"]), params={"limit": 0}, headers=api.auth(world["admin"])
+        method, _path(template, world), params={"limit": 0}, headers=api.auth(world["admin"])
     )
     # Then it is 422 validation_error, and the body is what the document says a 422 is
     assert response.status_code == 422
@@ -341,3 +352,48 @@ def test_a_whole_photo_passes_every_check() -> None:
     # Given a real JPEG, When checked, Then it passes (the checks refuse only bad files)
     checked = media.check_image(jpeg(64, 48), "ok.jpg", make_settings())
     assert (checked.ext, checked.width, checked.height) == (".jpg", 64, 48)
+
+
+#: The operations issue 12 added: each documents its success body with an example.
+ISSUE_12_OPERATIONS = [
+    ("GET", "/"),
+    ("PATCH", "/groups/{group_id}"),
+    ("POST", "/groups/{group_id}/invite-codes"),
+    ("GET", "/groups/{group_id}/members"),
+    ("POST", "/groups/{group_id}/members"),
+    ("GET", "/groups/{group_id}/members/{user_id}"),
+    ("PATCH", "/groups/{group_id}/members/{user_id}"),
+    ("DELETE", "/groups/{group_id}/members/{user_id}"),
+    ("GET", "/users/{user_id}/selfies"),
+    ("DELETE", "/users/{user_id}/selfies/{face_id}"),
+    ("GET", "/groups/{group_id}/cluster-status"),
+    ("GET", "/users/{user_id}/assignments/stats"),
+    ("GET", "/images/{image_id}"),
+    ("GET", "/groups/{group_id}/sections"),
+    ("POST", "/faces/filter"),
+    ("POST", "/faces/batch-delete"),
+]
+
+
+def _resolve(doc: OpenApiDocument, schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    resolved: dict[str, Any] = doc.document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return resolved
+
+
+@pytest.mark.parametrize(("method", "template"), ISSUE_12_OPERATIONS)
+def test_new_operations_carry_examples(doc: OpenApiDocument, method: str, template: str) -> None:
+    # Given an operation issue 12 added, When reading its success answer in the document
+    operation = doc.operation(method, template)
+    ok = next(r for status, r in operation["responses"].items() if status.startswith("2"))
+    content = ok["content"]["application/json"]
+    schema = _resolve(doc, content.get("schema", {}))
+    # Then it has an example (on the body, or on the items of a page)
+    items = _resolve(doc, schema.get("properties", {}).get("items", {}).get("items", {}))
+    assert "example" in content or "examples" in schema or "examples" in items, template
+    # And a body it takes has one too
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is not None:
+        assert "examples" in _resolve(doc, body["schema"]), template

@@ -64,7 +64,8 @@ def test_group_lifecycle_and_roles(api: Api, event: dict[str, Any]) -> None:
     # An outsider is refused (cross-group access), a wrong invite code too
     response = api.client.get(f"/groups/{gid}", headers=api.auth(event["outsider"]))
     assert response.status_code == 403
-    assert response.json()["code"] == "not_group_member"
+    assert response.json()["code"] == "access_denied"
+    assert (response.json()["need"], response.json()["role"]) == ("read", None)
     response = api.client.post(
         f"/groups/{gid}/join",
         json={"invite_code": "WRONGCODE1"},
@@ -225,7 +226,7 @@ def test_get_returns_my_photos_and_common_ones(api: Api, event: dict[str, Any]) 
         f"/get?user_id={event['owner_id']}", headers=api.auth(event["member"])
     )
     assert response.status_code == 403
-    assert response.json()["code"] == "not_your_photos"
+    assert response.json()["code"] == "access_denied"
     as_owner = api.client.get(
         f"/get?user_id={event['member_id']}", headers=api.auth(event["owner"])
     )
@@ -265,7 +266,10 @@ def test_download_only_visible_images(api: Api, event: dict[str, Any]) -> None:
         "/download", json={"image_ids": [theirs.image_id]}, headers=api.auth(event["member"])
     )
     assert response.status_code == 403
-    assert response.json()["code"] == "image_not_visible"
+    assert (response.json()["code"], response.json()["image_ids"]) == (
+        "access_denied",
+        [theirs.image_id],
+    )
     assert (
         api.client.post(
             "/download", json={"image_ids": ["nope"]}, headers=api.auth(event["member"])
@@ -343,8 +347,13 @@ def test_digest_and_cluster_jobs(api: Api, event: dict[str, Any]) -> None:
         api.client.post("/digest", json=body, headers=api.auth(event["member"])).status_code == 403
     )
     assert api.client.get(f"/jobs/{job_id}", headers=api.auth(event["outsider"])).status_code == 404
+    # Clustering decides who is who: the owner's (CURATE), not the photographer's
     response = api.client.post(
         "/cluster-faces", json={"group_id": gid}, headers=api.auth(event["photographer"])
+    )
+    assert (response.status_code, response.json()["need"]) == (403, "curate")
+    response = api.client.post(
+        "/cluster-faces", json={"group_id": gid}, headers=api.auth(event["owner"])
     )
     assert response.status_code == 202
     assert api.orchestrator.started[-1][0] == "cluster"

@@ -14,12 +14,11 @@ from findme.errors import (
     InvalidInputError,
     UnsupportedMediaTypeError,
 )
+from findme.services.drive import drive_download_url, is_drive_host
 from findme.services.media import (
     check_image,
-    drive_download_url,
     fetch_https,
     image_dimensions,
-    is_drive_host,
     sniff_image_type,
 )
 from PIL import Image as PILImage
@@ -128,6 +127,7 @@ def test_drive_share_links_become_download_links(link: str, direct: str) -> None
     [
         ("http://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view", "https_required"),
         ("ftp://example.com/a.jpg", "https_required"),
+        # a folder is not one file (folders: test_api_drive.py)
         ("https://drive.google.com/drive/folders/1AbCdEfGhIjKlMnOp", "unsupported_drive_link"),
         ("https://docs.google.com/document/d/1AbCdEfGhIjKlMnOp/edit", "unsupported_drive_link"),
         ("https://example.com/photos/a.jpg", "unsupported_url_host"),

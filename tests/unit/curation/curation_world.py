@@ -31,8 +31,8 @@ from findme.domain.records import (
     User,
 )
 from findme.ports import FaceVector
-from findme.services.auth import TokenService
-from findme.services.curation import CurationScope, scope_for
+from findme.services.auth import Principal, TokenService
+from findme.services.policy import Policy
 from findme.web import deps
 from findme.web.app import create_app
 from numpy.typing import NDArray
@@ -81,8 +81,9 @@ class World:
             )
         return group
 
-    def scope(self, user: User) -> CurationScope:
-        return scope_for(self.metadata, user.user_id, user.role)
+    def scope(self, user: User) -> Policy:
+        """The user's rights (the one access policy), as a route would build them."""
+        return Policy(self.metadata, Principal.from_user(user))
 
     def identity(self) -> NDArray[np.float32]:
         """A random direction standing for one person's face."""

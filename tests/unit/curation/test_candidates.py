@@ -144,8 +144,8 @@ def test_rejected_person_is_never_offered_again_even_after_a_recluster(
 
 def test_a_person_not_offered_cannot_be_claimed(world: World, client: RouteClient) -> None:
     """Given a stranger's person (evidence 0.05) and a person of another group, when the
-    user says either is them, then 403 not_a_candidate and 404: nobody claims another's
-    photos."""
+    user says either is them, then 403 not_a_candidate and 403 access_denied (not a member
+    there): nobody claims another's photos."""
     owner, me = world.user(), world.user()
     group = world.group(owner, member=me)
     other_group = world.group(owner)
@@ -162,7 +162,7 @@ def test_a_person_not_offered_cannot_be_claimed(world: World, client: RouteClien
     foreign = client.http.post(
         url.format(elsewhere[0].person_id), json={"is_me": True}, headers=client.auth(me)
     )
-    assert foreign.status_code == 404
+    assert (foreign.status_code, foreign.json()["code"]) == (403, "access_denied")
     missing = client.http.post(url.format("nope"), json={"is_me": True}, headers=client.auth(me))
     assert missing.status_code == 404
     bad = client.http.post(
@@ -191,7 +191,7 @@ def test_a_person_goes_to_the_registered_member_it_matches_best(
 
 
 def test_candidates_need_membership(world: World, client: RouteClient) -> None:
-    """Given a group the caller is not in, then 403 not_group_member; unknown group 404."""
+    """Given a group the caller is not in, then 403 access_denied; unknown group 404."""
     owner, me = world.user(), world.user()
     group = world.group(owner)
     got = client.http.get(

@@ -65,19 +65,19 @@ def test_batch_delete_skips_faces_the_caller_may_not_touch(world: World) -> None
         world.metadata, world.vectors, world.store, world.scope(me), [faces[2].face_id]
     )
     assert last.removed_person_ids == [person.person_id]
-    # And bad input / no access
+    # And bad input is refused
     with pytest.raises(InvalidInputError):
         face_deletion.batch_delete_faces(
             world.metadata, world.vectors, world.store, world.scope(me), []
         )
-    with pytest.raises(PermissionDeniedError):
-        face_deletion.batch_delete_faces(
-            world.metadata, world.vectors, world.store, world.scope(me), [other.face_id]
+    # And a batch of only foreign or unknown faces is an answer like a partly foreign one:
+    # nothing deleted, everything skipped (issue 12: it was 403 / 404)
+    for ids in ([other.face_id], ["nope"], [other.face_id, "nope"]):
+        foreign = face_deletion.batch_delete_faces(
+            world.metadata, world.vectors, world.store, world.scope(me), ids
         )
-    with pytest.raises(NotFoundError):
-        face_deletion.batch_delete_faces(
-            world.metadata, world.vectors, world.store, world.scope(me), ["nope"]
-        )
+        assert (foreign.deleted_count, foreign.face_ids, foreign.skipped_face_ids) == (0, [], ids)
+    assert world.metadata.get_face(other.face_id)
 
 
 class FailingDeletes:

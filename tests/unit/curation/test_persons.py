@@ -55,8 +55,10 @@ def test_list_sorts_and_hides(world: World, event: dict) -> None:
     mine = svc.list_persons(world.metadata, member, gid, include_hidden=True).items
     assert [p.person_id for p in mine] == [event["b"].person_id]
     assert svc.person_details(world.metadata, member, event["b"].person_id).person.name == "bob"
-    with pytest.raises(NotFoundError):  # another attendee's person
+    # another attendee's person: refused, saying so (issue 12: it was 404 "Person not found")
+    with pytest.raises(PermissionDeniedError, match="not yours") as refused:
         svc.person_details(world.metadata, member, event["a"].person_id)
+    assert refused.value.code == "access_denied"
     # paging
     first = svc.list_persons(world.metadata, owner, gid, include_hidden=True, limit=2)
     assert len(first.items) == 2
@@ -77,12 +79,12 @@ def test_outsider_cannot_read_and_member_cannot_curate(world: World, event: dict
     member = world.scope(event["member"])
     with pytest.raises(PermissionDeniedError):
         svc.update_person(world.metadata, member, event["a"].person_id, name="x")
-    with pytest.raises(NotFoundError):  # hidden persons are invisible to members
+    with pytest.raises(PermissionDeniedError):  # hidden persons are not shown to members
         svc.person_details(world.metadata, member, event["c"].person_id)
 
 
 def test_details_rename_hide_and_cover(world: World, event: dict) -> None:
-    scope = world.scope(event["photographer"])
+    scope = world.scope(event["owner"])
     pid = event["a"].person_id
     details = svc.person_details(world.metadata, scope, pid)
     assert len(details.faces) == 3

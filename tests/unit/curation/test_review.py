@@ -107,10 +107,11 @@ def test_batch_quality_strict_mode_and_skips(world: World, event: dict[str, Any]
             strict_mode=False,
             thumbnail_url=_no_url,
         )
-    with pytest.raises(PermissionDeniedError):
-        quality_review.batch_quality(
-            world.metadata, world.scope(world.user()), ids, strict_mode=False, thumbnail_url=_no_url
-        )
+    # a batch of faces the caller may not review: every id skipped, not a 403 (issue 12)
+    foreign = quality_review.batch_quality(
+        world.metadata, world.scope(world.user()), ids, strict_mode=False, thumbnail_url=_no_url
+    )
+    assert (foreign.faces, foreign.skipped_face_ids) == ([], list(dict.fromkeys(ids)))
 
 
 def test_low_quality_worst_first_with_limits(world: World, event: dict[str, Any]) -> None:

@@ -114,7 +114,11 @@ def test_face_routes(client: RouteClient, world: World, event: dict[str, Any]) -
     assert client.http.get(f"/faces/{face.face_id}", headers=client.auth(owner)).json()["person_id"]
     _error(client.http.get(f"/faces/{face.face_id}", headers=client.auth(member)), 403)
     _error(client.http.get("/faces/nope", headers=client.auth(owner)), 404, "not_found")
-    _error(client.http.get(f"/faces/{face.face_id}/thumbnail", headers=client.auth(member)), 404)
+    # a member asking for another attendee's face: refused, saying why (issue 12: it was
+    # 404 "Person not found")
+    other = client.http.get(f"/faces/{face.face_id}/thumbnail", headers=client.auth(member))
+    _error(other, 403, "access_denied")
+    assert "not yours" in other.json()["detail"]
     thumb = client.http.get(f"/faces/{face.face_id}/thumbnail", headers=client.auth(owner))
     assert thumb.status_code == 200
     assert thumb.headers["content-type"] == "image/jpeg"

@@ -265,14 +265,16 @@ def test_deleted_face_stays_deleted_after_redelivery_until_a_curator_reprocesses
     S3 notification is delivered again (at least once delivery) and a back-fill re-digests,
     then the face stays deleted (no item, no vector, count 1); when a curator reprocesses the
     photo, then it comes back (issue 11, defect 2)."""
-    from findme.services.curation import CurationScope
+    from findme.domain.records import Role
+    from findme.services.auth import Principal
     from findme.services.face_deletion import batch_delete_faces
+    from findme.services.policy import Policy
     from findme.services.reprocess import reprocess_image
 
     key, image_id = upload(deps, group_id, b"IMG\x02\x05")
     digest_object(key, deps)
     gone = face_id_for(image_id, 1)
-    admin = CurationScope(user_id="admin", is_admin=True)
+    admin = Policy(deps.metadata, Principal("admin", Role.ADMIN, "+14150000001", "Admin"))
     batch_delete_faces(deps.metadata, deps.vectors, deps.store, admin, [gone])
 
     digest_object(key, deps)  # redelivery

@@ -24,12 +24,16 @@ def web_dist(tmp_path: Path) -> Path:
 def test_app_pages_files_and_api_share_one_origin(web_dist: Path) -> None:
     # Given the API with a built app
     client = TestClient(create_app(Settings(jwt_secret=SECRET, web_dir=web_dist)))
-    # Then the app's pages answer index.html, never cached
+    # Then the app's pages answer index.html to a browser, never cached
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     for path in ("/", "/e/K7QX2MPR9T", "/me", "/o", "/o/events/123/persons/456"):
-        response = client.get(path)
+        response = client.get(path, headers=browser)
         assert response.status_code == 200, path
         assert "FindMe app" in response.text
         assert response.headers["cache-control"] == "no-cache"
+    # And / still answers the API's name and version to an API client
+    assert client.get("/", headers={"Accept": "application/json"}).json()["name"] == "FindMe API"
+    assert client.get("/").json()["name"] == "FindMe API"
     # And hashed assets are cached for a year, top-level files not at all
     asset = client.get("/assets/index-abc.js")
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
@@ -39,12 +43,13 @@ def test_app_pages_files_and_api_share_one_origin(web_dist: Path) -> None:
     assert client.get("/nope").status_code == 404
     assert client.get("/assets/missing.js").status_code == 404
     assert client.get("/create-group").status_code == 405
-    assert "/" not in client.get("/openapi.json").json()["paths"]
+    assert "/e/{invite_code}" not in client.get("/openapi.json").json()["paths"]
 
 
 def test_without_a_build_the_api_is_alone(tmp_path: Path) -> None:
     client = TestClient(create_app(Settings(jwt_secret=SECRET, web_dir=tmp_path)))
-    assert client.get("/").status_code == 404
+    assert client.get("/me", headers={"Accept": "text/html"}).status_code == 404
+    assert client.get("/", headers={"Accept": "text/html"}).json()["name"] == "FindMe API"
 
 
 def test_cors_only_for_the_configured_origins() -> None:

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API's name and version
+         * @description No token, no store: ``{"name", "version"}``; ``/health`` checks the dependencies.
+         */
+        get: operations["version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -190,6 +210,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{user_id}/selfies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's reference selfies, with thumbnails (yours: `me`; admins: anyone's)
+         * @description Oldest first. ``thumbnail_url`` is a presigned URL of the selfie's face crop (of the
+         *     whole selfie for selfies stored before crops were kept), valid until ``expires``.
+         */
+        get: operations["list_selfies_users__user_id__selfies_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/selfies/{face_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a reference selfie, never the last one (yours: `me`; admins: anyone's)
+         * @description Its embedding, the selfie and its crop go. 404 ``selfie_not_found``; 409
+         *     ``last_selfie`` for the only one (add another first, or delete the account).
+         */
+        delete: operations["delete_selfie_users__user_id__selfies__face_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/get-faces": {
         parameters: {
             query?: never;
@@ -266,9 +328,10 @@ export interface paths {
         /**
          * Find photos with the same person as in the image
          * @description Matches ``{"image_s3_path", "face_id", "similarity_score", "person_id"}``, best
-         *     first, only in groups the caller may search: groups they curate (owner/photographer,
-         *     or any for admins), and groups where they are a member only when the probe face is
-         *     the caller's own (members can find themselves, not others).
+         *     first, only in groups the caller may search: groups where they see everything (UPLOAD:
+         *     photographers, owners; admins any group they name), and groups where they are a member
+         *     only when the probe face is the caller's own (members can find themselves, not
+         *     others).
          */
         post: operations["search_face_search_face_post"];
         delete?: never;
@@ -305,7 +368,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My groups, with my role in each */
+        /**
+         * My groups, with my role and image counts
+         * @description Each group as ``GET /groups/{group_id}`` shows it, ``image_counts`` included.
+         */
         get: operations["list_groups_groups_get"];
         put?: never;
         post?: never;
@@ -324,20 +390,26 @@ export interface paths {
         };
         /**
          * A group with its invite code and image counts
-         * @description Members only (403 ``not_group_member`` otherwise). ``image_counts``: ``uploaded``,
+         * @description Members only (READ; 403 ``access_denied`` otherwise). ``image_counts``: ``uploaded``,
          *     ``processing``, ``processed``, ``failed`` (and ``total``) — poll it after uploading.
+         *     ``photographer_invite_code`` is shown to owners and admins only.
          */
         get: operations["get_group_groups__group_id__get"];
         put?: never;
         post?: never;
         /**
          * Delete a group and everything in it (a job; owner or admin)
-         * @description Photos, thumbnails, faces, vectors, persons, sections, memberships and the group.
+         * @description ADMINISTER. Photos, thumbnails, faces, vectors, persons, sections, memberships and the
+         *     group.
          */
         delete: operations["delete_group_groups__group_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename a group or change its description (owner)
+         * @description ADMINISTER. Only the fields sent change; a blank ``group_name`` is 400.
+         */
+        patch: operations["update_group_groups__group_id__patch"];
         trace?: never;
     };
     "/groups/{group_id}/join": {
@@ -350,9 +422,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Join a group with its invite code
-         * @description Makes the caller a ``member`` (idempotent; an existing role is kept). A wrong code is
-         *     403 ``invalid_invite_code``.
+         * Join a group with an invite code (in the role the code carries)
+         * @description The group's ``invite_code`` makes the caller a ``member``, its
+         *     ``photographer_invite_code`` a ``photographer``. Idempotent; a code never lowers a role
+         *     (an owner stays owner), a photographer code raises a member. A wrong code is 403
+         *     ``invalid_invite_code``.
          */
         post: operations["join_group_groups__group_id__join_post"];
         delete?: never;
@@ -373,7 +447,9 @@ export interface paths {
         /**
          * Join a group by its invite code alone (invite links, QR codes)
          * @description What an invite link ``/e/{invite_code}`` does once the attendee is signed in: makes
-         *     the caller a ``member`` of the code's group (idempotent) and names the group. An unknown
+         *     the caller a member of the code's group in the role the code carries (``invite_code``:
+         *     ``member``; ``photographer_invite_code``: ``photographer``; idempotent, never lowers a
+         *     role) and names the group. An unknown
          *     code is 403 ``invalid_invite_code``; signing in first keeps codes from being probed
          *     anonymously (every call counts against the caller's rate limit).
          */
@@ -382,6 +458,86 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/groups/{group_id}/invite-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make or replace the invite code of a role (owner)
+         * @description ADMINISTER. ``{"role": "photographer"}`` makes the code a crew joins with as
+         *     photographers (``photographer_invite_code``); ``{"role": "member"}`` replaces the
+         *     attendees' ``invite_code``. The old code of that role stops working. ``owner`` is 400:
+         *     owners are promoted by hand (``PATCH /groups/{group_id}/members/{user_id}``).
+         */
+        post: operations["new_invite_code_groups__group_id__invite_codes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{group_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's members with their roles (owner)
+         * @description ADMINISTER. Owners first, then photographers, then members, each by join time.
+         */
+        get: operations["list_members_groups__group_id__members_get"];
+        put?: never;
+        /**
+         * Add a registered user to the group with a role (owner)
+         * @description ADMINISTER. By ``user_id`` or ``phone_number`` (E.164); 404 ``user_not_found`` for
+         *     someone not registered, 409 ``already_member`` for a member (change the role with
+         *     ``PATCH``).
+         */
+        post: operations["add_member_groups__group_id__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{group_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One member and their role (owner, or yourself)
+         * @description ADMINISTER, or READ for your own membership; 404 ``member_not_found``.
+         */
+        get: operations["get_member_groups__group_id__members__user_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member (owner), or leave the group (yourself)
+         * @description ADMINISTER, or READ to leave. The member's person links in the group go too; photos
+         *     stay. The last owner cannot leave (409 ``last_owner``).
+         */
+        delete: operations["remove_member_groups__group_id__members__user_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Promote or demote a member (owner)
+         * @description ADMINISTER. ``photographer`` uploads, reprocesses and deletes faces and photos of the
+         *     group; ``owner`` may do everything an owner does. The last owner cannot be demoted
+         *     (409 ``last_owner``).
+         */
+        patch: operations["set_member_role_groups__group_id__members__user_id__patch"];
         trace?: never;
     };
     "/update-group": {
@@ -395,10 +551,10 @@ export interface paths {
         put?: never;
         /**
          * Set the group's common photos (shown to every member)
-         * @description Owner/photographer (or admin). Replaces the list; every id must be an image of the
-         *     group (400 ``unknown_image``).
+         * @description CURATE (owner or admin). Replaces the list; every id must be an image of the group
+         *     (400 ``unknown_image``).
          */
-        post: operations["update_group_update_group_post"];
+        post: operations["update_group_photos_update_group_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -416,10 +572,12 @@ export interface paths {
         put?: never;
         /**
          * Upload photos (multipart `files`, `group_id`, `section_id`?) or a Drive link (JSON)
-         * @description Owner/photographer (or admin) of the group. Multipart: up to ``max_upload_files``
+         * @description UPLOAD in the group (photographer, owner, admin). Multipart: up to ``max_upload_files``
          *     (50) files of at most ``max_upload_bytes`` (25 MB) each; JSON ``{"drive_url",
-         *     "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
-         *     converted to their download form). An optional ``section_id`` (form field or JSON key)
+         *     "group_id"}``: a Google Drive share link to one file, or to a shared folder (its photos,
+         *     listed with the Drive API; up to ``max_upload_files`` and 200 MB), fetched server-side
+         *     over HTTPS from Google's hosts only (400 ``drive_folders_unconfigured`` for a folder
+         *     when the deployment has no Drive API key). An optional ``section_id`` (form field or JSON key)
          *     puts the photos into that section of the group (422 ``unknown_section`` if the group
          *     has none such). Every file is checked (bytes or pixels 413, type 415, empty or truncated
          *     400) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
@@ -448,8 +606,8 @@ export interface paths {
          *     enforces the exact key, the content type and 1..``max_bytes`` bytes. The upload
          *     triggers processing like ``/upload``. An optional ``section_id`` puts every photo of the
          *     request into that section (a signed ``x-amz-meta-section-id`` field the client cannot
-         *     change; 422 ``unknown_section`` if the group has none such). Owner/photographer (or
-         *     admin).
+         *     change; 422 ``unknown_section`` if the group has none such). UPLOAD (photographer,
+         *     owner, admin).
          */
         post: operations["presign_groups__group_id__uploads_post"];
         delete?: never;
@@ -472,10 +630,11 @@ export interface paths {
          *     common photos of the groups searched. URLs are presigned GETs valid
          *     ``presigned_url_expiry_s`` seconds (``expires``).
          *
-         *     A ``phone_number`` not in E.164 form is 400 ``invalid_phone_number``. Members may only
-         *     ask for themselves (403 ``not_your_photos``). Admins, and owners or
-         *     photographers of the user's groups, may ask for another user (by ``user_id`` or
-         *     ``phone_number``); with only ``group_id`` they get every photo of the group.
+         *     A ``phone_number`` not in E.164 form is 400 ``invalid_phone_number``. Another user's
+         *     photos (by ``user_id`` or ``phone_number``) are for admins, and for the owners of that
+         *     user's groups (403 ``access_denied`` otherwise; an admin asking for an unknown user gets
+         *     404 ``user_not_found``). With only ``group_id``, whoever sees the whole group (UPLOAD:
+         *     photographers, owners, admins) gets every photo of it; members get their own.
          */
         get: operations["get_photos_get_get"];
         put?: never;
@@ -494,23 +653,26 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * An image's metadata and signed URLs (original, thumbnail, preview)
-         * @description Owner/photographer of the image's group (or admin).
+         * An image's metadata, its faces with their persons, and signed URLs
+         * @description UPLOAD in the image's group (photographer, owner, admin). ``faces`` lists every face
+         *     with its ``facial_area`` (original-image pixels, as ``width`` x ``height``) and its
+         *     person (``person_id``, ``person_name``), in detection order: enough for a viewer to
+         *     draw named boxes on the photo at ``url`` (or the ``preview_url`` rendition, scaled).
          */
         get: operations["get_image_images__image_id__get"];
         /**
          * Update tags, description, section, common flag
-         * @description Only the fields sent change; ``section_id: null`` clears the section. Owner/photographer
-         *     (or admin).
+         * @description Only the fields sent change; ``section_id: null`` clears the section. CURATE (owner,
+         *     admin).
          */
         put: operations["update_image_images__image_id__put"];
         post?: never;
         /**
          * Delete an image everywhere
          * @description The original, its thumbnail and preview, face thumbnails, face items, vectors and
-         *     person counts go; the image
-         *     leaves the group's common photos. Owner/photographer (or admin). Repeat on a 503: the
-         *     image item goes last, so a retry finishes the delete.
+         *     person counts go; the image leaves the group's common photos. UPLOAD (photographer,
+         *     owner, admin). Repeat on a 503: the image item goes last, so a retry finishes the
+         *     delete.
          */
         delete: operations["delete_image_images__image_id__delete"];
         options?: never;
@@ -530,8 +692,9 @@ export interface paths {
         /**
          * Build a ZIP of photos you may see
          * @description 202 ``{"job_id", "status": "pending", "message"}``; poll ``GET /download/{job_id}``.
-         *     Every id must be an image the caller may see (403 ``image_not_visible`` otherwise;
-         *     404 for ids that do not exist). The ZIP is kept ``archive_retention_days`` (7) days.
+         *     Every id must be an image the caller may see (403 ``access_denied`` with ``image_ids``
+         *     otherwise; 404 for ids that do not exist). The ZIP is kept ``archive_retention_days``
+         *     (7) days.
          */
         post: operations["download_download_post"];
         delete?: never;
@@ -574,8 +737,9 @@ export interface paths {
         put?: never;
         /**
          * Digest every photo under an S3 prefix of a group, then cluster
-         * @description Owner/photographer (or admin). ``s3_bucket`` must be FindMe's bucket and ``s3_prefix``
-         *     inside ``originals/{group_id}/`` (empty: the whole group), else 400. Uploads are
+         * @description UPLOAD in the group (photographer, owner, admin). ``s3_bucket`` must be FindMe's
+         *     bucket and ``s3_prefix`` inside ``originals/{group_id}/`` (empty: the whole group), else
+         *     400. Uploads are
          *     digested automatically; this re-runs a whole prefix (e.g. after a model update). The
          *     job's ``total`` is the prefix's object count (capped at 100,000) from the start.
          */
@@ -597,8 +761,10 @@ export interface paths {
         put?: never;
         /**
          * Cluster a group's faces into persons
-         * @description DBSCAN over the group's embeddings (cosine; ``eps``/``min_samples`` default to the
-         *     settings); person ids, names and manual assignments are kept across runs.
+         * @description CURATE (owner, admin). Clusters the group's embeddings (the configured method;
+         *     ``eps``/``min_samples`` for DBSCAN default to the settings); person ids, names and manual
+         *     assignments are kept across runs. Follow it with ``GET /groups/{group_id}/cluster-status``
+         *     or the job.
          */
         post: operations["cluster_faces_cluster_faces_post"];
         delete?: never;
@@ -617,7 +783,8 @@ export interface paths {
         /**
          * A job's status, progress, result and error
          * @description ``status``: digest/cluster ``pending|running|succeeded|failed``; download jobs
-         *     ``pending|running|ready|failed``. Yours, your groups' (as curator), or any (admin).
+         *     ``pending|running|ready|failed``. Yours, those of groups where you upload, or any
+         *     (admin); others are 404.
          */
         get: operations["get_job_jobs__job_id__get"];
         put?: never;
@@ -637,8 +804,9 @@ export interface paths {
         };
         /**
          * List a group's persons
-         * @description Curators: every person (hidden ones when asked). Members: only their own persons
-         *     (matched to their selfie), never other attendees. Each has its cover face's crop as
+         * @description Photographers, owners and admins (UPLOAD): every person (hidden ones when asked).
+         *     Members (READ): only their own persons (matched to their selfie), never other attendees.
+         *     ``q`` searches names; each person carries its cover face's crop as
          *     ``cover_thumbnail_url``.
          */
         get: operations["list_persons_groups__group_id__persons_get"];
@@ -657,14 +825,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A person with faces, images and cover face */
+        /**
+         * A person with faces, images and cover face
+         * @description Photographers, owners and admins: any person of the group; members: their own
+         *     (403 ``access_denied`` for another's).
+         */
         get: operations["get_person_persons__person_id__get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename, hide/unhide or set the cover face */
+        /**
+         * Rename, hide/unhide or set the cover face
+         * @description CURATE (owner, admin).
+         */
         patch: operations["update_person_persons__person_id__patch"];
         trace?: never;
     };
@@ -679,8 +854,8 @@ export interface paths {
         put?: never;
         /**
          * Merge persons into this one (kept by later clustering)
-         * @description Moves every face of the sources into this person as manual assignments; deletes the
-         *     sources. 409 when persons belong to different groups.
+         * @description CURATE. Moves every face of the sources into this person as manual assignments;
+         *     deletes the sources. 409 when persons belong to different groups.
          */
         post: operations["merge_persons_persons__person_id__merge_post"];
         delete?: never;
@@ -698,7 +873,8 @@ export interface paths {
         };
         /**
          * Images a person appears in
-         * @description With presigned ``url``, ``thumbnail_url`` and ``preview_url`` per image.
+         * @description Who may read the person (see ``GET /persons/{person_id}``). With presigned ``url``,
+         *     ``thumbnail_url`` and ``preview_url`` per image.
          */
         get: operations["person_images_persons__person_id__images_get"];
         put?: never;
@@ -724,6 +900,26 @@ export interface paths {
          *     persons_created, persons_merged, manual_assignments_preserved, processing_time).
          */
         post: operations["recluster_groups__group_id__recluster_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{group_id}/cluster-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's latest cluster run
+         * @description UPLOAD (photographers, owners, admins): poll it after uploads or a re-cluster.
+         */
+        get: operations["cluster_status_groups__group_id__cluster_status_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -784,9 +980,31 @@ export interface paths {
         };
         /**
          * A user's assignments in every group (self or admin)
-         * @description 403 for another user's unless the caller is an admin; 404 for an unknown user.
+         * @description 403 ``access_denied`` for another user's unless the caller is an admin; 404
+         *     ``user_not_found`` for an unknown user.
          */
         get: operations["list_user_assignments_users__user_id__assignments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/assignments/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's assignment statistics (self or admin)
+         * @description ``me`` for the caller; 403 ``access_denied`` for another user's unless the caller is
+         *     an admin; 404 ``user_not_found``.
+         */
+        get: operations["user_assignment_stats_users__user_id__assignments_stats_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -806,7 +1024,7 @@ export interface paths {
          * "Is this you?": persons that may be you in a group
          * @description Persons too close to you to ignore but not close enough to be given as yours (their
          *     photos are not in ``GET /get`` until you answer), best first, at most 10. 403
-         *     ``not_group_member``; 404 unknown group.
+         *     ``access_denied`` for a non-member; 404 unknown group.
          */
         get: operations["list_candidates_users_me_candidates_get"];
         put?: never;
@@ -841,6 +1059,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/faces/filter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Advanced face filter: the seed's path for POST /faces/search
+         * @description Faces of the groups where the caller reviews faces (UPLOAD: photographers, owners,
+         *     admins), or of the named ones, newest first. An admin names the groups (``group_ids``).
+         */
+        post: operations["search_faces_faces_filter_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/faces/search": {
         parameters: {
             query?: never;
@@ -852,7 +1091,8 @@ export interface paths {
         put?: never;
         /**
          * Advanced face filter
-         * @description Faces of the groups the caller curates (or the named ones), newest first.
+         * @description Faces of the groups where the caller reviews faces (UPLOAD: photographers, owners,
+         *     admins), or of the named ones, newest first. An admin names the groups (``group_ids``).
          */
         post: operations["search_faces_faces_search_post"];
         delete?: never;
@@ -868,7 +1108,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Near-duplicate faces (never two faces of one photo) */
+        /**
+         * Near-duplicate faces (never two faces of one photo)
+         * @description UPLOAD in the group(s); an admin names the group (``group_id``).
+         */
         get: operations["duplicates_faces_duplicates_get"];
         put?: never;
         post?: never;
@@ -887,7 +1130,7 @@ export interface paths {
         };
         /**
          * Faces that fit their person badly (likely mislabelled)
-         * @description Persons with at least two faces; lowest similarity first.
+         * @description UPLOAD in the group(s); persons with at least two faces; lowest similarity first.
          */
         get: operations["outliers_faces_outliers_get"];
         put?: never;
@@ -905,7 +1148,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A face's quality scores, grade and issues */
+        /**
+         * A face's quality scores, grade and issues
+         * @description UPLOAD in the face's group.
+         */
         get: operations["face_quality_faces__face_id__quality_get"];
         put?: never;
         post?: never;
@@ -926,7 +1172,8 @@ export interface paths {
         put?: never;
         /**
          * Quality of 1-100 faces (optionally strict)
-         * @description 403 when none of the faces may be curated by the caller.
+         * @description Faces the caller may not review (UPLOAD in their group) and unknown ids are skipped,
+         *     even when that is all of them (200 with every id in ``skipped_face_ids``).
          */
         post: operations["batch_quality_faces_quality_batch_post"];
         delete?: never;
@@ -942,7 +1189,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A group's low-quality faces, worst first */
+        /**
+         * A group's low-quality faces, worst first
+         * @description UPLOAD.
+         */
         get: operations["low_quality_groups__group_id__faces_low_quality_get"];
         put?: never;
         post?: never;
@@ -976,7 +1226,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A face's details */
+        /**
+         * A face's details
+         * @description UPLOAD (photographers, owners, admins).
+         */
         get: operations["get_face_faces__face_id__get"];
         put?: never;
         post?: never;
@@ -995,8 +1248,8 @@ export interface paths {
         };
         /**
          * The face crop (JPEG)
-         * @description Curators of the face's group, or a member whose own person the face belongs to.
-         *     404 when it has no thumbnail.
+         * @description UPLOAD in the face's group, or a member whose own person the face belongs to (403
+         *     ``access_denied`` for someone else's face). 404 when it has no thumbnail.
          */
         get: operations["face_thumbnail_faces__face_id__thumbnail_get"];
         put?: never;
@@ -1016,8 +1269,33 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move a face to another or a new person (kept by later clustering) */
+        /**
+         * Move a face to another or a new person (kept by later clustering)
+         * @description CURATE (owner, admin).
+         */
         post: operations["move_face_faces__face_id__move_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/faces/batch-delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete up to 500 faces: the seed's path for POST /faces:batch-delete
+         * @description UPLOAD in each face's group. Faces the caller may not delete, and unknown ids, are
+         *     skipped and listed in ``skipped_face_ids``, even when that is all of them (200,
+         *     ``deleted_count: 0``). Thumbnail deletes that fail are logged, not fatal.
+         */
+        post: operations["batch_delete_seed_path"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1035,9 +1313,9 @@ export interface paths {
         put?: never;
         /**
          * Delete up to 500 faces (items, vectors, thumbnails)
-         * @description Faces in groups the caller does not curate (and unknown ids) are skipped and listed
-         *     in ``skipped_face_ids``; 403 when none may be deleted, 404 when none exists. Thumbnail
-         *     deletes that fail are logged, not fatal.
+         * @description UPLOAD in each face's group. Faces the caller may not delete, and unknown ids, are
+         *     skipped and listed in ``skipped_face_ids``, even when that is all of them (200,
+         *     ``deleted_count: 0``). Thumbnail deletes that fail are logged, not fatal.
          */
         post: operations["batch_delete_faces_batch_delete_post"];
         delete?: never;
@@ -1057,8 +1335,8 @@ export interface paths {
         put?: never;
         /**
          * Reprocess a face's photo (a job)
-         * @description Re-detects the whole photo; manual assignments stay on faces overlapping their old
-         *     box (IoU > 0.5).
+         * @description UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
+         *     old box (IoU > 0.5). 20 per minute per caller (the seed's limit).
          */
         post: operations["reprocess_face_faces__face_id__reprocess_post"];
         delete?: never;
@@ -1078,8 +1356,9 @@ export interface paths {
         put?: never;
         /**
          * Reprocess a group's photos (a job)
-         * @description ``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess`` when no
-         *     photo qualifies. The photos are reprocessed in batches of about 50 (a Distributed Map).
+         * @description UPLOAD. ``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess``
+         *     when no photo qualifies. The photos are reprocessed in batches of about 50 (a
+         *     Distributed Map).
          */
         post: operations["reprocess_group_groups__group_id__reprocess_post"];
         delete?: never;
@@ -1095,10 +1374,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A group's sections */
+        /**
+         * A group's sections, with their image counts
+         * @description READ (any member).
+         */
         get: operations["list_sections_groups__group_id__sections_get"];
         put?: never;
-        /** Create a section */
+        /**
+         * Create a section
+         * @description CURATE. Names are unique in a group (409).
+         */
         post: operations["create_section_groups__group_id__sections_post"];
         delete?: never;
         options?: never;
@@ -1116,12 +1401,18 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a section (its images stay in the group) */
+        /**
+         * Delete a section (its images stay in the group)
+         * @description CURATE.
+         */
         delete: operations["delete_section_groups__group_id__sections__section_id__delete"];
         options?: never;
         head?: never;
-        /** Rename a section */
-        patch: operations["rename_section_groups__group_id__sections__section_id__patch"];
+        /**
+         * Rename a section or change its description
+         * @description CURATE. Only the fields sent change.
+         */
+        patch: operations["update_section_groups__group_id__sections__section_id__patch"];
         trace?: never;
     };
     "/groups/{group_id}/sections/{section_id}/images": {
@@ -1133,9 +1424,15 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Put images into a section */
+        /**
+         * Put images into a section
+         * @description CURATE.
+         */
         post: operations["add_images_groups__group_id__sections__section_id__images_post"];
-        /** Take images out of a section */
+        /**
+         * Take images out of a section
+         * @description CURATE.
+         */
         delete: operations["remove_images_groups__group_id__sections__section_id__images_delete"];
         options?: never;
         head?: never;
@@ -1151,8 +1448,9 @@ export interface paths {
         };
         /**
          * A group's images filtered by section, person and date
-         * @description Newest first (capture time, else upload time); curators only. Each image has
-         *     presigned ``url``, ``thumbnail_url`` (320 px) and ``preview_url`` (1,280 px).
+         * @description UPLOAD (photographers, owners, admins). Newest first (capture time, else upload
+         *     time). Each image has presigned ``url``, ``thumbnail_url`` (320 px) and ``preview_url``
+         *     (1,280 px).
          */
         get: operations["list_images_groups__group_id__images_get"];
         put?: never;
@@ -1232,7 +1530,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A group's statistics */
+        /**
+         * A group's statistics
+         * @description UPLOAD (photographers, owners, admins).
+         */
         get: operations["group_stats_groups__group_id__stats_get"];
         put?: never;
         post?: never;
@@ -1249,7 +1550,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Statistics over the groups the caller curates */
+        /**
+         * Statistics over the groups where the caller uploads (admins: all)
+         * @description Groups where the caller has UPLOAD; none gives zeros over no group.
+         */
         get: operations["global_stats_stats_get"];
         put?: never;
         post?: never;
@@ -1266,12 +1570,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Compare DynamoDB and Qdrant for a group */
+        /**
+         * Compare DynamoDB and Qdrant for a group
+         * @description UPLOAD.
+         */
         get: operations["check_groups__group_id__consistency_get"];
         put?: never;
         /**
          * Compare DynamoDB and Qdrant for a group and repair the drift
-         * @description Deletes orphan vectors, rewrites person payloads from the items, unassigns faces of
+         * @description CURATE. Deletes orphan vectors, rewrites person payloads from the items, unassigns faces of
          *     deleted persons and recounts persons. Missing vectors need a reprocess job
          *     (``reprocess_image_ids``).
          */
@@ -1294,8 +1601,9 @@ export interface components {
          *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
          *       "person_id": "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b",
          *       "similarity": 0.71,
-         *       "strategy": "centroid",
-         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *       "strategy": "vote",
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "vote_share": 0.83
          *     }
          */
         AssignmentOut: {
@@ -1307,14 +1615,19 @@ export interface components {
             user_id: string;
             /**
              * Similarity
-             * @description centroid: cosine similarity of the person's centroid to the user's closest selfie; vote: share of the person's faces that voted for the user.
+             * @description Cosine similarity of the person to the user's selfies, whatever the strategy: evidence: mean of the person's best faces; centroid: of the person's centroid; vote: mean over the person's faces (each to the closest selfie); manual/confirmed: as recorded then.
              */
             similarity: number;
             /**
              * Strategy
-             * @description centroid, vote, or manual.
+             * @description evidence, centroid, vote, manual or confirmed.
              */
             strategy: string;
+            /**
+             * Vote Share
+             * @description vote only: share of the person's faces that voted for the user (0-1).
+             */
+            vote_share?: number | null;
             /**
              * Created At
              * Format: date-time
@@ -1411,7 +1724,15 @@ export interface components {
             /** Removed Person Ids */
             removed_person_ids: string[];
         };
-        /** BatchDeleteRequest */
+        /**
+         * BatchDeleteRequest
+         * @example {
+         *       "delete_thumbnails": true,
+         *       "face_ids": [
+         *         "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"
+         *       ]
+         *     }
+         */
         BatchDeleteRequest: {
             /** Face Ids */
             face_ids: string[];
@@ -1529,17 +1850,6 @@ export interface components {
              */
             limit: number;
         };
-        /** BoundingBoxOut */
-        BoundingBoxOut: {
-            /** X */
-            x: number;
-            /** Y */
-            y: number;
-            /** W */
-            w: number;
-            /** H */
-            h: number;
-        };
         /**
          * CandidateAnswerIn
          * @example {
@@ -1619,6 +1929,53 @@ export interface components {
             eps?: number | null;
             /** Min Samples */
             min_samples?: number | null;
+        };
+        /**
+         * ClusterStatusOut
+         * @description A group's latest cluster run and the gallery it left.
+         * @example {
+         *       "clustered_at": "2026-05-01T12:03:10Z",
+         *       "clustered_face_count": 804,
+         *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *       "job": {
+         *         "created_at": "2026-05-01T12:03:00Z",
+         *         "done": 0,
+         *         "failed": 0,
+         *         "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *         "job_id": "3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21",
+         *         "job_type": "cluster",
+         *         "result": {
+         *           "faces_processed": 911,
+         *           "persons_created": 3,
+         *           "persons_merged": 1
+         *         },
+         *         "status": "succeeded",
+         *         "total": 0,
+         *         "updated_at": "2026-05-01T12:03:10Z"
+         *       },
+         *       "person_count": 42
+         *     }
+         */
+        ClusterStatusOut: {
+            /** Group Id */
+            group_id: string;
+            /**
+             * Person Count
+             * @description Persons after the last finished clustering.
+             */
+            person_count: number;
+            /**
+             * Clustered Face Count
+             * @description Faces in a person after it.
+             */
+            clustered_face_count: number;
+            /**
+             * Clustered At
+             * @description When the last clustering finished; null: never clustered.
+             */
+            clustered_at: string | null;
+            /** @description The latest cluster job started through the API (`POST .../recluster`, `POST /cluster-faces`), whatever its status; null when none was (or it expired after 30 days). */
+            job: components["schemas"]["JobOut"] | null;
         };
         /** ConsistencyOut */
         ConsistencyOut: {
@@ -1806,6 +2163,37 @@ export interface components {
         /**
          * FaceOut
          * @description A detected face as curators see it.
+         * @example {
+         *       "attributes": {
+         *         "age": 34,
+         *         "emotion": "happy",
+         *         "emotion_scores": {
+         *           "happy": 0.91,
+         *           "neutral": 0.07,
+         *           "surprise": 0.02
+         *         },
+         *         "gender": "female"
+         *       },
+         *       "blur_score": 0.82,
+         *       "brightness_score": 0.74,
+         *       "confidence": 0.93,
+         *       "created_at": "2026-05-01T12:00:00Z",
+         *       "face_id": "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d",
+         *       "facial_area": {
+         *         "h": 158,
+         *         "w": 126,
+         *         "x": 412,
+         *         "y": 188
+         *       },
+         *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *       "image_id": "5f0c1c1e-2d7b-4a8e-8b3f-1c2d3e4f5a6b",
+         *       "is_manual_assignment": false,
+         *       "issues": [],
+         *       "overall_quality": 0.81,
+         *       "person_id": "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b",
+         *       "quality_grade": "B",
+         *       "thumbnail_url": "https://findme-media.s3.amazonaws.com/faces/..."
+         *     }
          */
         FaceOut: {
             /** Face Id */
@@ -1818,7 +2206,7 @@ export interface components {
             person_id: string | null;
             /** Is Manual Assignment */
             is_manual_assignment: boolean;
-            bbox: components["schemas"]["BoundingBoxOut"];
+            facial_area: components["schemas"]["FacialArea"];
             /** Confidence */
             confidence: number;
             /** Blur Score */
@@ -1831,7 +2219,10 @@ export interface components {
             quality_grade: string;
             /** Issues */
             issues: string[];
-            /** Attributes */
+            /**
+             * Attributes
+             * @description Appearance estimates, named as in `/get-features`: `age`, `gender`, `emotion` (the dominant label) and `emotion_scores`.
+             */
             attributes?: {
                 [key: string]: unknown;
             };
@@ -1885,7 +2276,45 @@ export interface components {
             /** Thumbnail Url */
             thumbnail_url: string | null;
         };
-        /** FaceSearchOut */
+        /**
+         * FaceSearchOut
+         * @example {
+         *       "count": 1,
+         *       "faces": [
+         *         {
+         *           "attributes": {
+         *             "age": 34,
+         *             "emotion": "happy",
+         *             "emotion_scores": {
+         *               "happy": 0.91,
+         *               "neutral": 0.07,
+         *               "surprise": 0.02
+         *             },
+         *             "gender": "female"
+         *           },
+         *           "blur_score": 0.82,
+         *           "brightness_score": 0.74,
+         *           "confidence": 0.93,
+         *           "created_at": "2026-05-01T12:00:00Z",
+         *           "face_id": "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d",
+         *           "facial_area": {
+         *             "h": 158,
+         *             "w": 126,
+         *             "x": 412,
+         *             "y": 188
+         *           },
+         *           "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *           "image_id": "5f0c1c1e-2d7b-4a8e-8b3f-1c2d3e4f5a6b",
+         *           "is_manual_assignment": false,
+         *           "issues": [],
+         *           "overall_quality": 0.81,
+         *           "person_id": "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b",
+         *           "quality_grade": "B",
+         *           "thumbnail_url": "https://findme-media.s3.amazonaws.com/faces/..."
+         *         }
+         *       ]
+         *     }
+         */
         FaceSearchOut: {
             /** Faces */
             faces: components["schemas"]["FaceOut"][];
@@ -1895,6 +2324,15 @@ export interface components {
         /**
          * FaceSearchRequest
          * @description Every criterion is optional; all given ones must hold.
+         * @example {
+         *       "created_after": "2026-05-01T00:00:00Z",
+         *       "group_ids": [
+         *         "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
+         *       ],
+         *       "limit": 50,
+         *       "min_confidence": 0.8,
+         *       "unlabeled_only": true
+         *     }
          */
         FaceSearchRequest: {
             /** Group Ids */
@@ -1932,6 +2370,20 @@ export interface components {
              * @default 100
              */
             limit: number;
+        };
+        /**
+         * FacialArea
+         * @description A face's bounding box in original-image pixels (the name ``/get-faces`` uses).
+         */
+        FacialArea: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+            /** W */
+            w: number;
+            /** H */
+            h: number;
         };
         /**
          * GetOut
@@ -2020,6 +2472,7 @@ export interface components {
          *       },
          *       "invite_code": "K7QX2MPR9T",
          *       "owner_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "photographer_invite_code": "P4HW8ZJN3C",
          *       "role": "owner"
          *     }
          */
@@ -2034,8 +2487,16 @@ export interface components {
             owner_id: string;
             /** @description The caller's role; null for an admin outsider. */
             role: components["schemas"]["GroupRole"] | null;
-            /** Invite Code */
+            /**
+             * Invite Code
+             * @description Joining with it makes a member.
+             */
             invite_code: string;
+            /**
+             * Photographer Invite Code
+             * @description Joining with it makes a photographer; shown to those who administer the group (owners, admins), null for others or when none was made (`POST /groups/{group_id}/invite-codes`).
+             */
+            photographer_invite_code?: string | null;
             /** Common Photo Ids */
             common_photo_ids: string[];
             /**
@@ -2061,7 +2522,7 @@ export interface components {
         };
         /**
          * GroupRole
-         * @description A user's role inside one group.
+         * @description A user's role inside one group (what each may do: :mod:`findme.services.policy`).
          * @enum {string}
          */
         GroupRole: "owner" | "photographer" | "member";
@@ -2106,6 +2567,20 @@ export interface components {
             avg_faces_per_person: number;
             /** Group Id */
             group_id: string;
+        };
+        /**
+         * GroupUpdate
+         * @description ``PATCH /groups/{group_id}``: the fields to change; those left out are kept.
+         * @example {
+         *       "description": "Garden",
+         *       "group_name": "Summer Gala 2026 (day 2)"
+         *     }
+         */
+        GroupUpdate: {
+            /** Group Name */
+            group_name?: string | null;
+            /** Description */
+            description?: string | null;
         };
         /**
          * HealthOut
@@ -2157,12 +2632,136 @@ export interface components {
             total: number;
         };
         /**
-         * ImageOut
+         * ImageDetailOut
+         * @description ``GET /images/{image_id}``: the image, and its faces in detection order.
          * @example {
+         *       "captured_at": "2026-06-21T19:42:05-07:00",
          *       "common": false,
+         *       "created_at": "2026-11-22T10:00:00Z",
          *       "description": "",
          *       "expires": "2026-11-22T11:00:00Z",
-         *       "face_count": 3,
+         *       "face_count": 1,
+         *       "faces": [
+         *         {
+         *           "confidence": 0.93,
+         *           "face_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *           "facial_area": {
+         *             "h": 310,
+         *             "w": 260,
+         *             "x": 1210,
+         *             "y": 540
+         *           },
+         *           "person_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *           "person_name": "Alice"
+         *         }
+         *       ],
+         *       "file_name": "IMG_0001.jpg",
+         *       "group_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "height": 2000,
+         *       "image_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "preview_url": "https://...",
+         *       "status": "processed",
+         *       "tags": [
+         *         "stage"
+         *       ],
+         *       "thumbnail_url": "https://...",
+         *       "url": "https://...",
+         *       "width": 3000
+         *     }
+         */
+        ImageDetailOut: {
+            /** Image Id */
+            image_id: string;
+            /** Group Id */
+            group_id: string;
+            /** Status */
+            status: string;
+            /** Failure Reason */
+            failure_reason?: string | null;
+            /** File Name */
+            file_name?: string | null;
+            /** Content Type */
+            content_type?: string | null;
+            /** Size Bytes */
+            size_bytes?: number | null;
+            /** Width */
+            width?: number | null;
+            /** Height */
+            height?: number | null;
+            /**
+             * Captured At
+             * @description EXIF DateTimeOriginal, with the camera's UTC offset when it recorded one (OffsetTimeOriginal); otherwise the camera's wall time, marked Z.
+             */
+            captured_at?: string | null;
+            /**
+             * Face Count
+             * @default 0
+             */
+            face_count: number;
+            /**
+             * Common
+             * @default false
+             */
+            common: boolean;
+            /** Tags */
+            tags?: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Section Id */
+            section_id?: string | null;
+            /** Uploaded By */
+            uploaded_by?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Processed At */
+            processed_at?: string | null;
+            /** Url */
+            url?: string | null;
+            /**
+             * Thumbnail Url
+             * @description Long side 320 px.
+             */
+            thumbnail_url?: string | null;
+            /**
+             * Preview Url
+             * @description Long side 1,280 px.
+             */
+            preview_url?: string | null;
+            /** Expires */
+            expires?: string | null;
+            /** Faces */
+            faces: components["schemas"]["ImageFaceOut"][];
+        };
+        /**
+         * ImageFaceOut
+         * @description A face of an image with its person, for drawing named boxes on the photo.
+         */
+        ImageFaceOut: {
+            /** Face Id */
+            face_id: string;
+            facial_area: components["schemas"]["FacialArea"];
+            /** Confidence */
+            confidence: number;
+            /** Person Id */
+            person_id?: string | null;
+            /** Person Name */
+            person_name?: string | null;
+        };
+        /**
+         * ImageOut
+         * @example {
+         *       "captured_at": "2026-06-21T19:42:05-07:00",
+         *       "common": false,
+         *       "created_at": "2026-11-22T10:00:00Z",
+         *       "description": "",
+         *       "expires": "2026-11-22T11:00:00Z",
+         *       "face_count": 1,
          *       "file_name": "IMG_0001.jpg",
          *       "group_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
          *       "height": 2000,
@@ -2196,7 +2795,10 @@ export interface components {
             width?: number | null;
             /** Height */
             height?: number | null;
-            /** Captured At */
+            /**
+             * Captured At
+             * @description EXIF DateTimeOriginal, with the camera's UTC offset when it recorded one (OffsetTimeOriginal); otherwise the camera's wall time, marked Z.
+             */
             captured_at?: string | null;
             /**
              * Face Count
@@ -2268,6 +2870,16 @@ export interface components {
             section_id?: string | null;
             /** Common */
             common?: boolean | null;
+        };
+        /**
+         * InviteCodeRequest
+         * @example {
+         *       "role": "photographer"
+         *     }
+         */
+        InviteCodeRequest: {
+            /** @description `member` or `photographer`: the role the new code gives (owners are promoted by hand). */
+            role: components["schemas"]["GroupRole"];
         };
         /**
          * JobAccepted
@@ -2415,6 +3027,85 @@ export interface components {
             min_overall_quality: number;
             /** Faces */
             faces: components["schemas"]["FaceQualityOut"][];
+        };
+        /**
+         * MemberAdd
+         * @description Who (exactly one of ``user_id`` and ``phone_number``, a registered user) and the role.
+         * @example {
+         *       "phone_number": "+14155550122",
+         *       "role": "photographer"
+         *     }
+         */
+        MemberAdd: {
+            /** User Id */
+            user_id?: string | null;
+            /** Phone Number */
+            phone_number?: string | null;
+            /** @default member */
+            role: components["schemas"]["GroupRole"];
+        };
+        /**
+         * MemberOut
+         * @example {
+         *       "group_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "joined_at": "2026-11-22T10:00:00Z",
+         *       "name": "Grace",
+         *       "role": "photographer",
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *     }
+         */
+        MemberOut: {
+            /** Group Id */
+            group_id: string;
+            /** User Id */
+            user_id: string;
+            /**
+             * Name
+             * @description The user's name (null when the account is gone).
+             */
+            name: string | null;
+            role: components["schemas"]["GroupRole"];
+            /**
+             * Joined At
+             * Format: date-time
+             */
+            joined_at: string;
+        };
+        /**
+         * MemberPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "group_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *           "joined_at": "2026-11-22T10:00:00Z",
+         *           "name": "Organiser",
+         *           "role": "owner",
+         *           "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *         },
+         *         {
+         *           "group_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *           "joined_at": "2026-11-22T10:05:00Z",
+         *           "name": "Grace",
+         *           "role": "photographer",
+         *           "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *         }
+         *       ]
+         *     }
+         */
+        MemberPage: {
+            /** Items */
+            items: components["schemas"]["MemberOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * MemberRole
+         * @example {
+         *       "role": "owner"
+         *     }
+         */
+        MemberRole: {
+            role: components["schemas"]["GroupRole"];
         };
         /** MembershipOut */
         MembershipOut: {
@@ -2753,7 +3444,7 @@ export interface components {
             faces: components["schemas"]["FaceQualityOut"][];
             /**
              * Skipped Face Ids
-             * @description Unknown ids and faces of groups the caller does not curate.
+             * @description Unknown ids and faces of groups where the caller may not review faces.
              */
             skipped_face_ids: string[];
             /** Strict Mode */
@@ -2942,20 +3633,54 @@ export interface components {
             /** Image Ids */
             image_ids: string[];
         };
-        /** SectionIn */
+        /**
+         * SectionIn
+         * @example {
+         *       "description": "Vows in the garden, 15:00-16:00",
+         *       "name": "Ceremony"
+         *     }
+         */
         SectionIn: {
             /**
              * Name
              * @example Ceremony
              */
             name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
         };
-        /** SectionList */
+        /**
+         * SectionList
+         * @example {
+         *       "sections": [
+         *         {
+         *           "created_at": "2026-05-01T12:00:00Z",
+         *           "description": "Vows in the garden, 15:00-16:00",
+         *           "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *           "image_count": 48,
+         *           "name": "Ceremony",
+         *           "section_id": "4c5d6e7f-8a9b-4c0d-9e1f-2a3b4c5d6e7f"
+         *         }
+         *       ]
+         *     }
+         */
         SectionList: {
             /** Sections */
-            sections: components["schemas"]["SectionOut"][];
+            sections: components["schemas"]["SectionWithCount"][];
         };
-        /** SectionOut */
+        /**
+         * SectionOut
+         * @example {
+         *       "created_at": "2026-05-01T12:00:00Z",
+         *       "description": "Vows in the garden, 15:00-16:00",
+         *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *       "name": "Ceremony",
+         *       "section_id": "4c5d6e7f-8a9b-4c0d-9e1f-2a3b4c5d6e7f"
+         *     }
+         */
         SectionOut: {
             /** Section Id */
             section_id: string;
@@ -2963,11 +3688,96 @@ export interface components {
             group_id: string;
             /** Name */
             name: string;
+            /** Description */
+            description: string;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * SectionUpdate
+         * @description The fields to change; those left out are kept.
+         * @example {
+         *       "description": "Vows and the first dance"
+         *     }
+         */
+        SectionUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+        };
+        /**
+         * SectionWithCount
+         * @example {
+         *       "created_at": "2026-05-01T12:00:00Z",
+         *       "description": "Vows in the garden, 15:00-16:00",
+         *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *       "image_count": 48,
+         *       "name": "Ceremony",
+         *       "section_id": "4c5d6e7f-8a9b-4c0d-9e1f-2a3b4c5d6e7f"
+         *     }
+         */
+        SectionWithCount: {
+            /** Section Id */
+            section_id: string;
+            /** Group Id */
+            group_id: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Image Count
+             * @description Images of the group in this section.
+             */
+            image_count: number;
+        };
+        /**
+         * SelfieDeleted
+         * @example {
+         *       "face_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "message": "Selfie removed.",
+         *       "reference_faces": 1
+         *     }
+         */
+        SelfieDeleted: {
+            /** Face Id */
+            face_id: string;
+            /**
+             * Reference Faces
+             * @description Selfies left.
+             */
+            reference_faces: number;
+            /** Message */
+            message: string;
+        };
+        /**
+         * SelfieList
+         * @example {
+         *       "selfies": [
+         *         {
+         *           "created_at": "2026-11-22T10:00:00Z",
+         *           "expires": "2026-11-22T11:00:00Z",
+         *           "face_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *           "thumbnail_url": "https://findme-media.s3.amazonaws.com/selfies/...-face.jpg?..."
+         *         }
+         *       ],
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *     }
+         */
+        SelfieList: {
+            /** User Id */
+            user_id: string;
+            /** Selfies */
+            selfies: components["schemas"]["SelfieView"][];
         };
         /**
          * SelfieOut
@@ -3056,6 +3866,26 @@ export interface components {
              * @description Declared size, checked early.
              */
             size_bytes?: number | null;
+        };
+        /** SelfieView */
+        SelfieView: {
+            /** Face Id */
+            face_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Thumbnail Url
+             * @description Presigned GET URL of the selfie's face crop.
+             */
+            thumbnail_url: string;
+            /**
+             * Expires
+             * Format: date-time
+             */
+            expires: string;
         };
         /**
          * StatsOut
@@ -3162,6 +3992,60 @@ export interface components {
             /** Image Ids */
             image_ids?: string[];
         };
+        /**
+         * UserAssignmentStatsOut
+         * @example {
+         *       "assignments": 3,
+         *       "by_strategy": {
+         *         "confirmed": 1,
+         *         "evidence": 2
+         *       },
+         *       "faces": 41,
+         *       "groups": 2,
+         *       "images": 37,
+         *       "last_assigned_at": "2026-05-01T12:00:00Z",
+         *       "mean_similarity": 0.62,
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *     }
+         */
+        UserAssignmentStatsOut: {
+            /** User Id */
+            user_id: string;
+            /**
+             * Assignments
+             * @description Persons assigned to the user, in every group.
+             */
+            assignments: number;
+            /**
+             * Groups
+             * @description Groups with at least one of them.
+             */
+            groups: number;
+            /**
+             * Faces
+             * @description Faces in those persons.
+             */
+            faces: number;
+            /**
+             * Images
+             * @description Images of those persons, summed per person.
+             */
+            images: number;
+            /**
+             * By Strategy
+             * @description Assignments per strategy.
+             */
+            by_strategy: {
+                [key: string]: number;
+            };
+            /**
+             * Mean Similarity
+             * @description Mean cosine similarity; null: none.
+             */
+            mean_similarity: number | null;
+            /** Last Assigned At */
+            last_assigned_at: string | null;
+        };
         /** UserCreate */
         UserCreate: {
             /**
@@ -3209,6 +4093,22 @@ export interface components {
             items: components["schemas"]["findme__web__routes__admin__UserOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
+        };
+        /**
+         * VersionOut
+         * @example {
+         *       "name": "FindMe API",
+         *       "version": "0.1.0"
+         *     }
+         */
+        VersionOut: {
+            /** Name */
+            name: string;
+            /**
+             * Version
+             * @description The FindMe release serving this API.
+             */
+            version: string;
         };
         /** UserOut */
         findme__web__routes__admin__UserOut: {
@@ -3319,6 +4219,44 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     health_health_get: {
         parameters: {
             query?: never;
@@ -3956,6 +4894,170 @@ export interface operations {
             };
             /** @description Not a photo FindMe accepts (`unsupported_media_type`): JPEG, PNG, WebP, GIF, HEIC. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_selfies_users__user_id__selfies_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user id, or `me` for the caller. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfieList"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_selfie_users__user_id__selfies__face_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                face_id: string;
+                /** @description A user id, or `me` for the caller. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfieDeleted"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4681,7 +5783,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4757,7 +5859,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4768,6 +5870,104 @@ export interface operations {
             };
             /** @description No such resource (`not_found`, ...). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_group_groups__group_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4846,7 +6046,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4942,7 +6142,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4989,7 +6189,575 @@ export interface operations {
             };
         };
     };
-    update_group_update_group_post: {
+    new_invite_code_groups__group_id__invite_codes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_members_groups__group_id__members_get: {
+        parameters: {
+            query?: {
+                /** @description Only this role. */
+                role?: components["schemas"]["GroupRole"] | null;
+                /** @description Items per page (1-500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPage"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_member_groups__group_id__members_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberAdd"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_member_groups__group_id__members__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    remove_member_groups__group_id__members__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    set_member_role_groups__group_id__members__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberRole"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_group_photos_update_group_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -5029,7 +6797,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5100,7 +6868,10 @@ export interface operations {
                     section_id?: string;
                 };
                 "application/json": {
-                    /** Drive Url */
+                    /**
+                     * Drive Url
+                     * @description A Google Drive share link to one photo (`.../file/d/{id}/view`) or to a folder shared with anyone with the link (`.../drive/folders/{id}`): its photos.
+                     */
                     drive_url: string;
                     /** Group Id */
                     group_id: string;
@@ -5140,7 +6911,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5247,7 +7018,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5355,7 +7126,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +7190,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImageOut"];
+                    "application/json": components["schemas"]["ImageDetailOut"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
@@ -5431,7 +7202,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5520,7 +7291,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5605,7 +7376,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5692,7 +7463,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5855,7 +7626,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5951,7 +7722,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6077,10 +7848,12 @@ export interface operations {
     list_persons_groups__group_id__persons_get: {
         parameters: {
             query?: {
+                /** @description Only persons whose name contains this (any case). */
+                q?: string | null;
                 sort?: "name" | "created" | "face_count";
                 /** @description Default: desc, name asc. */
                 order?: ("asc" | "desc") | null;
-                /** @description Curators only. */
+                /** @description Photographers, owners, admins only. */
                 include_hidden?: boolean;
                 /** @description Items per page (1-500). */
                 limit?: number;
@@ -6122,7 +7895,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6198,7 +7971,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6287,7 +8060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6385,7 +8158,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6493,7 +8266,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6582,7 +8355,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6602,6 +8375,82 @@ export interface operations {
             };
             /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cluster_status_groups__group_id__cluster_status_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterStatusOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6683,7 +8532,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6772,7 +8621,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6858,7 +8707,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6949,7 +8798,84 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    user_assignment_stats_users__user_id__assignments_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user id, or `me` for the caller. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAssignmentStatsOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7026,7 +8952,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7115,7 +9041,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7135,6 +9061,102 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    search_faces_faces_filter_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FaceSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FaceSearchOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7220,7 +9242,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7317,7 +9339,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7405,7 +9427,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7481,7 +9503,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7568,7 +9590,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7665,7 +9687,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7739,7 +9761,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7806,7 +9828,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7882,7 +9904,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7971,7 +9993,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7991,6 +10013,102 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`, `phone_registered`, ...). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    batch_delete_seed_path: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchDeleteRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchDeleteOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8076,7 +10194,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8161,7 +10279,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8250,7 +10368,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8335,7 +10453,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8424,7 +10542,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8494,8 +10612,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                group_id: string;
                 section_id: string;
+                group_id: string;
             };
             cookie?: never;
         };
@@ -8519,7 +10637,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8566,19 +10684,19 @@ export interface operations {
             };
         };
     };
-    rename_section_groups__group_id__sections__section_id__patch: {
+    update_section_groups__group_id__sections__section_id__patch: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                group_id: string;
                 section_id: string;
+                group_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SectionIn"];
+                "application/json": components["schemas"]["SectionUpdate"];
             };
         };
         responses: {
@@ -8609,7 +10727,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8679,8 +10797,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                group_id: string;
                 section_id: string;
+                group_id: string;
             };
             cookie?: never;
         };
@@ -8717,7 +10835,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8778,8 +10896,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                group_id: string;
                 section_id: string;
+                group_id: string;
             };
             cookie?: never;
         };
@@ -8816,7 +10934,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8921,7 +11039,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9009,7 +11127,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9096,7 +11214,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9190,7 +11308,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9266,7 +11384,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9355,7 +11473,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9440,7 +11558,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9514,7 +11632,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9581,7 +11699,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9657,7 +11775,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Signed in, but not allowed (`forbidden`, `role_required`, `not_group_member`, ...). */
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
             403: {
                 headers: {
                     [name: string]: unknown;

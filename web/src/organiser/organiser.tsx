@@ -455,7 +455,7 @@ function SectionsPanel(props: { groupId: string; sections: Schemas["SectionOut"]
   const create = async (event: Event) => {
     event.preventDefault();
     try {
-      ok(await api.POST("/groups/{group_id}/sections", { params: { path: { group_id: props.groupId } }, body: { name: name.trim() } }));
+      ok(await api.POST("/groups/{group_id}/sections", { params: { path: { group_id: props.groupId } }, body: { name: name.trim(), description: "" } }));
       setName("");
       props.onChanged();
     } catch (e) {

@@ -2,11 +2,12 @@
 
 Paths::
 
-    POST   /groups/{group_id}/assignments              run the matching (curators)
-    GET    /groups/{group_id}/assignments              the group's assignments (curators)
-    DELETE /groups/{group_id}/assignments/{person_id}  delete one, unlink the person (curators)
+    POST   /groups/{group_id}/assignments              run the matching (CURATE)
+    GET    /groups/{group_id}/assignments              the group's assignments (CURATE)
+    DELETE /groups/{group_id}/assignments/{person_id}  delete one, unlink the person (CURATE)
     GET    /users/{user_id}/assignments                a user's assignments (self or admin;
                                                        ``me`` is the caller)
+    GET    /users/{user_id}/assignments/stats          a user's assignment statistics
 
 The matching itself is :func:`findme.services.assignment.assign_persons_to_users`
 (strategy ``centroid`` or ``vote``, cosine similarity threshold). It runs in the request:
@@ -19,11 +20,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from findme.domain.records import Assignment
-from findme.errors import PermissionDeniedError
 from findme.services import assignment as svc
 from findme.web import deps
 from findme.web.pagination import PageParams, paginate
@@ -56,7 +56,8 @@ class AssignmentOut(BaseModel):
         person_id=_PERSON,
         user_id=_USER,
         similarity=0.71,
-        strategy="centroid",
+        strategy="vote",
+        vote_share=0.83,
         created_at="2026-05-01T12:00:00Z",
     )
 
@@ -64,10 +65,16 @@ class AssignmentOut(BaseModel):
     person_id: str
     user_id: str
     similarity: float = Field(
-        description="centroid: cosine similarity of the person's centroid to the user's "
-        "closest selfie; vote: share of the person's faces that voted for the user."
+        description="Cosine similarity of the person to the user's selfies, whatever the "
+        "strategy: evidence: mean of the person's best faces; centroid: of the person's "
+        "centroid; vote: mean over the person's faces (each to the closest selfie); "
+        "manual/confirmed: as recorded then."
     )
-    strategy: str = Field(description="centroid, vote, or manual.")
+    strategy: str = Field(description="evidence, centroid, vote, manual or confirmed.")
+    vote_share: float | None = Field(
+        default=None,
+        description="vote only: share of the person's faces that voted for the user (0-1).",
+    )
     created_at: datetime
 
 
@@ -78,6 +85,7 @@ def assignment_out(assignment: Assignment) -> AssignmentOut:
         user_id=assignment.user_id,
         similarity=assignment.similarity,
         strategy=assignment.strategy,
+        vote_share=assignment.vote_share,
         created_at=assignment.created_at,
     )
 
@@ -206,15 +214,54 @@ def delete_assignment(
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def list_user_assignments(
-    user_id: Annotated[str, Path(description="A user id, or `me` for the caller.")],
-    principal: deps.CurrentUser,
-    metadata: deps.Metadata,
-    page: deps.Page,
+    user: deps.SelfOrAdmin, metadata: deps.Metadata, page: deps.Page
 ) -> AssignmentPage:
-    """403 for another user's unless the caller is an admin; 404 for an unknown user."""
-    if user_id == "me":
-        user_id = principal.user_id
-    if user_id != principal.user_id and not principal.is_admin:
-        raise PermissionDeniedError("Only the user or an admin may list these")
-    metadata.get_user(user_id)
-    return _page(svc.list_assignments(metadata, user_id=user_id), page)
+    """403 ``access_denied`` for another user's unless the caller is an admin; 404
+    ``user_not_found`` for an unknown user."""
+    return _page(svc.list_assignments(metadata, user_id=user.user_id), page)
+
+
+class UserAssignmentStatsOut(BaseModel):
+    model_config = example(
+        user_id=_USER,
+        assignments=3,
+        groups=2,
+        faces=41,
+        images=37,
+        by_strategy={"evidence": 2, "confirmed": 1},
+        mean_similarity=0.62,
+        last_assigned_at="2026-05-01T12:00:00Z",
+    )
+
+    user_id: str
+    assignments: int = Field(description="Persons assigned to the user, in every group.")
+    groups: int = Field(description="Groups with at least one of them.")
+    faces: int = Field(description="Faces in those persons.")
+    images: int = Field(description="Images of those persons, summed per person.")
+    by_strategy: dict[str, int] = Field(description="Assignments per strategy.")
+    mean_similarity: float | None = Field(description="Mean cosine similarity; null: none.")
+    last_assigned_at: datetime | None
+
+
+@router.get(
+    "/users/{user_id}/assignments/stats",
+    summary="A user's assignment statistics (self or admin)",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def user_assignment_stats(
+    user: deps.SelfOrAdmin, metadata: deps.Metadata
+) -> UserAssignmentStatsOut:
+    """``me`` for the caller; 403 ``access_denied`` for another user's unless the caller is
+    an admin; 404 ``user_not_found``."""
+    stats = svc.user_assignment_stats(metadata, user.user_id)
+    return UserAssignmentStatsOut(
+        user_id=stats.user_id,
+        assignments=stats.assignments,
+        groups=stats.groups,
+        faces=stats.faces,
+        images=stats.images,
+        by_strategy=stats.by_strategy,
+        mean_similarity=stats.mean_similarity,
+        last_assigned_at=stats.last_assigned_at,
+    )

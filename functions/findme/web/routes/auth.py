@@ -17,9 +17,12 @@ from findme.web.schemas import (
     OtpRequest,
     RegisterOut,
     RegisterSelfieUploadRequest,
+    SelfieDeleted,
+    SelfieList,
     SelfieOut,
     SelfieUploadOut,
     SelfieUploadRequest,
+    SelfieView,
     TokenOut,
     TokenRequest,
     UserOut,
@@ -251,6 +254,53 @@ def add_selfie(
     selfie_uploads.discard(objects, selfie_key)
     count = len(metadata.list_reference_faces(principal.user_id))
     return SelfieOut(face_id=face_id, reference_faces=count, message="Selfie added.")
+
+
+@router.get(
+    "/users/{user_id}/selfies",
+    response_model=SelfieList,
+    summary="A user's reference selfies, with thumbnails (yours: `me`; admins: anyone's)",
+    responses=error_responses(401, 403, 404),
+)
+def list_selfies(
+    user: deps.SelfOrAdmin,
+    settings: deps.SettingsDep,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+) -> SelfieList:
+    """Oldest first. ``thumbnail_url`` is a presigned URL of the selfie's face crop (of the
+    whole selfie for selfies stored before crops were kept), valid until ``expires``."""
+    expires_s = settings.presigned_url_expiry_s
+    views = []
+    for ref in users_service.list_selfies(metadata, user.user_id):
+        url, expires = objects.presigned_get(ref.thumbnail_key or ref.s3_key, expires_s=expires_s)
+        views.append(
+            SelfieView(
+                face_id=ref.face_id, created_at=ref.created_at, thumbnail_url=url, expires=expires
+            )
+        )
+    return SelfieList(user_id=user.user_id, selfies=views)
+
+
+@router.delete(
+    "/users/{user_id}/selfies/{face_id}",
+    response_model=SelfieDeleted,
+    summary="Remove a reference selfie, never the last one (yours: `me`; admins: anyone's)",
+    responses=error_responses(401, 403, 404, 409),
+)
+def delete_selfie(
+    face_id: str,
+    user: deps.SelfOrAdmin,
+    metadata: deps.Metadata,
+    objects: deps.Objects,
+    vectors: deps.Vectors,
+) -> SelfieDeleted:
+    """Its embedding, the selfie and its crop go. 404 ``selfie_not_found``; 409
+    ``last_selfie`` for the only one (add another first, or delete the account)."""
+    left = users_service.delete_selfie(
+        metadata=metadata, objects=objects, vectors=vectors, user_id=user.user_id, face_id=face_id
+    )
+    return SelfieDeleted(face_id=face_id, reference_faces=left, message="Selfie removed.")
 
 
 @router.delete(

@@ -86,7 +86,7 @@ def list_candidates(
 ) -> CandidateList:
     """Persons too close to you to ignore but not close enough to be given as yours (their
     photos are not in ``GET /get`` until you answer), best first, at most 10. 403
-    ``not_group_member``; 404 unknown group."""
+    ``access_denied`` for a non-member; 404 unknown group."""
     found = svc.list_candidates(metadata, vectors, settings, principal, group_id)
     return CandidateList(
         group_id=group_id,

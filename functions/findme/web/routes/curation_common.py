@@ -1,4 +1,4 @@
-"""Shared pieces of the curation routers: the caller's scope, API schemas and converters.
+"""Shared pieces of the curation routers: API schemas, converters and thumbnail URLs.
 
 Schemas are separate from the records (``XPublic`` style) and converted explicitly here.
 Not a router itself (it is not listed in ``findme.web.app.ROUTER_MODULES``). Image and job
@@ -7,7 +7,7 @@ schemas are the API's own (:mod:`findme.web.schemas`), re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,22 +15,14 @@ from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from findme.domain.records import Face, Job, Person
-from findme.services.curation import CurationScope, scope_for, thumbnail_url
+from findme.services.curation import thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.schemas import ImageOut, JobStarted, example, image_out
+from findme.web.schemas import FacialArea, ImageOut, JobStarted, example, facial_area, image_out
 
 _FACE = "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"
 _GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
 _PERSON = "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b"
-
-
-def curation_scope(principal: deps.CurrentUser, metadata: deps.Metadata) -> CurationScope:
-    """The caller's curation scope (admin; groups curated; groups belonged to)."""
-    return scope_for(metadata, principal.user_id, principal.role)
-
-
-Scope = Annotated[CurationScope, Depends(curation_scope)]
 
 
 def thumbnail_urls(
@@ -59,29 +51,72 @@ LIMIT_JOB = 10
 
 
 # --- schemas -------------------------------------------------------------------------------------
-class BoundingBoxOut(BaseModel):
-    x: int
-    y: int
-    w: int
-    h: int
+def attributes_out(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A face's stored attributes in the API's names, those of ``/get-features``:
+    ``emotion`` the dominant emotion (a label) and ``emotion_scores`` the probabilities.
+
+    Digest stores the engine's names (``emotion`` the scores, ``dominant_emotion`` the
+    label); this is the one place they are renamed.
+    """
+    out = {k: v for k, v in stored.items() if k not in ("emotion", "dominant_emotion")}
+    scores = stored.get("emotion")
+    if isinstance(scores, dict):
+        out["emotion"] = stored.get("dominant_emotion") or (
+            max(scores, key=lambda k: scores[k]) if scores else None
+        )
+        out["emotion_scores"] = scores
+    elif "emotion" in stored or "dominant_emotion" in stored:
+        out["emotion"] = stored.get("dominant_emotion") or scores
+        out["emotion_scores"] = stored.get("emotion_scores")
+    return out
+
+
+FACE_EXAMPLE: dict[str, Any] = {
+    "face_id": _FACE,
+    "image_id": "5f0c1c1e-2d7b-4a8e-8b3f-1c2d3e4f5a6b",
+    "group_id": _GROUP,
+    "person_id": _PERSON,
+    "is_manual_assignment": False,
+    "facial_area": {"x": 412, "y": 188, "w": 126, "h": 158},
+    "confidence": 0.93,
+    "blur_score": 0.82,
+    "brightness_score": 0.74,
+    "overall_quality": 0.81,
+    "quality_grade": "B",
+    "issues": [],
+    "attributes": {
+        "age": 34,
+        "gender": "female",
+        "emotion": "happy",
+        "emotion_scores": {"happy": 0.91, "neutral": 0.07, "surprise": 0.02},
+    },
+    "thumbnail_url": "https://findme-media.s3.amazonaws.com/faces/...",
+    "created_at": "2026-05-01T12:00:00Z",
+}
 
 
 class FaceOut(BaseModel):
     """A detected face as curators see it."""
+
+    model_config = example(**FACE_EXAMPLE)
 
     face_id: str
     image_id: str
     group_id: str
     person_id: str | None
     is_manual_assignment: bool
-    bbox: BoundingBoxOut
+    facial_area: FacialArea
     confidence: float
     blur_score: float
     brightness_score: float
     overall_quality: float
     quality_grade: str
     issues: list[str]
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Appearance estimates, named as in `/get-features`: `age`, `gender`, "
+        "`emotion` (the dominant label) and `emotion_scores`.",
+    )
     thumbnail_url: str | None = None
     created_at: datetime
 
@@ -93,14 +128,14 @@ def face_out(face: Face, thumb: Callable[[Face], str | None] | None = None) -> F
         group_id=face.group_id,
         person_id=face.person_id,
         is_manual_assignment=face.is_manual_assignment,
-        bbox=BoundingBoxOut(**{k: int(face.bbox.get(k, 0)) for k in ("x", "y", "w", "h")}),
+        facial_area=facial_area(face.bbox),
         confidence=face.confidence,
         blur_score=face.blur_score,
         brightness_score=face.brightness_score,
         overall_quality=face.overall_quality,
         quality_grade=face.quality_grade,
         issues=list(face.issues),
-        attributes=dict(face.attributes),
+        attributes=attributes_out(face.attributes),
         thumbnail_url=thumb(face) if thumb else None,
         created_at=face.created_at,
     )
@@ -179,4 +214,4 @@ def job_accepted(job: Job, message: str) -> JobAccepted:
     )
 
 
-__all__ = ["ImageOut", "example", "image_out"]
+__all__ = ["FacialArea", "ImageOut", "example", "facial_area", "image_out"]

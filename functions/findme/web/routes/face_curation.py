@@ -2,39 +2,43 @@
 
 Paths::
 
-    GET    /faces/{face_id}                    face details (curators)
-    GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (curators; members: own)
-    POST   /faces/{face_id}/move               to an existing person or a new one (manual)
-    POST   /faces:batch-delete                 delete 1-500 faces (skips faces not yours)
-    POST   /faces/{face_id}/reprocess          reprocess the face's photo (a job)
-    POST   /groups/{group_id}/reprocess        reprocess a group's photos (a job)
-    DELETE /groups/{group_id}                  delete a group and everything in it (a job)
+    GET    /faces/{face_id}                    face details (UPLOAD)
+    GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (UPLOAD; members: own)
+    POST   /faces/{face_id}/move               to an existing person or a new one (CURATE)
+    POST   /faces:batch-delete                 delete 1-500 faces (UPLOAD; skips the others)
+    POST   /faces/batch-delete                 the same (the seed's path)
+    POST   /faces/{face_id}/reprocess          reprocess the face's photo (a job; UPLOAD)
+    POST   /groups/{group_id}/reprocess        reprocess a group's photos (a job; UPLOAD)
+    DELETE /groups/{group_id}                  delete a group and everything in it (ADMINISTER)
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from findme.domain.keys import KeyScheme
+from findme.domain.records import Face
 from findme.errors import NotFoundError
 from findme.services import face_deletion, reprocess
 from findme.services import persons as person_svc
-from findme.services.curation import face_for_curation
 from findme.services.duplicates import invalidate_duplicates
+from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
 from findme.web.routes.curation_common import (
     AUTH_ERRORS,
     INPUT_ERRORS,
+    LIMIT_HEAVY,
     LIMIT_JOB,
     LIMIT_READ,
     LIMIT_WRITE,
     FaceOut,
     JobAccepted,
     PersonOut,
-    Scope,
     ThumbnailUrls,
     example,
     face_out,
@@ -51,8 +55,9 @@ router = APIRouter(tags=["curation"])
     responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
-def get_face(face_id: str, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls) -> FaceOut:
-    return face_out(face_for_curation(metadata, scope, face_id), thumbs)
+def get_face(face: Annotated[Face, deps.face_with(Need.UPLOAD)], thumbs: ThumbnailUrls) -> FaceOut:
+    """UPLOAD (photographers, owners, admins)."""
+    return face_out(face, thumbs)
 
 
 @router.get(
@@ -63,16 +68,20 @@ def get_face(face_id: str, scope: Scope, metadata: deps.Metadata, thumbs: Thumbn
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def face_thumbnail(
-    face_id: str, scope: Scope, metadata: deps.Metadata, objects: deps.Objects
+    face_id: str, policy: deps.Rights, metadata: deps.Metadata, objects: deps.Objects
 ) -> Response:
-    """Curators of the face's group, or a member whose own person the face belongs to.
-    404 when it has no thumbnail."""
+    """UPLOAD in the face's group, or a member whose own person the face belongs to (403
+    ``access_denied`` for someone else's face). 404 when it has no thumbnail."""
     face = metadata.get_face(face_id)
-    if not scope.may_curate(face.group_id):
+    if not policy.allows(face.group_id, Need.UPLOAD):
         if face.person_id is None:
-            scope.require_curate(face.group_id)
+            policy.require(
+                face.group_id,
+                Need.UPLOAD,
+                "Members see only their own faces; this face is in no person of yours",
+            )
         else:
-            person_svc.readable_person(metadata, scope, metadata.get_person(face.person_id))
+            person_svc.readable_person(metadata, policy, metadata.get_person(face.person_id))
     if not face.thumbnail_key:
         raise NotFoundError("This face has no thumbnail", face_id=face_id)
     data = objects.get(face.thumbnail_key)
@@ -113,18 +122,19 @@ class MoveOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def move_face(
-    face_id: str,
     body: MoveRequest,
-    scope: Scope,
+    face: Annotated[Face, deps.face_with(Need.CURATE)],
+    policy: deps.Rights,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
     thumbs: ThumbnailUrls,
 ) -> MoveOut:
+    """CURATE (owner, admin)."""
     result = person_svc.move_face(
         metadata,
         vectors,
-        scope,
-        face_id,
+        policy,
+        face.face_id,
         person_id=body.person_id,
         new_person_name=body.new_person_name,
     )
@@ -138,6 +148,10 @@ def move_face(
 
 
 class BatchDeleteRequest(BaseModel):
+    model_config = example(
+        face_ids=["8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"], delete_thumbnails=True
+    )
+
     face_ids: list[str] = Field(min_length=1, max_length=face_deletion.MAX_BATCH_DELETE)
     delete_thumbnails: bool = True
 
@@ -166,18 +180,25 @@ class BatchDeleteOut(BaseModel):
     responses=INPUT_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
+@router.post(
+    "/faces/batch-delete",
+    operation_id="batch_delete_seed_path",
+    summary="Delete up to 500 faces: the seed's path for POST /faces:batch-delete",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+)
 def batch_delete(
     body: BatchDeleteRequest,
-    scope: Scope,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
     objects: deps.Objects,
 ) -> BatchDeleteOut:
-    """Faces in groups the caller does not curate (and unknown ids) are skipped and listed
-    in ``skipped_face_ids``; 403 when none may be deleted, 404 when none exists. Thumbnail
-    deletes that fail are logged, not fatal."""
+    """UPLOAD in each face's group. Faces the caller may not delete, and unknown ids, are
+    skipped and listed in ``skipped_face_ids``, even when that is all of them (200,
+    ``deleted_count: 0``). Thumbnail deletes that fail are logged, not fatal."""
     result = face_deletion.batch_delete_faces(
-        metadata, vectors, objects, scope, body.face_ids, delete_thumbnails=body.delete_thumbnails
+        metadata, vectors, objects, policy, body.face_ids, delete_thumbnails=body.delete_thumbnails
     )
     invalidate_duplicates()
     return BatchDeleteOut(
@@ -200,21 +221,21 @@ class ReprocessAccepted(JobAccepted):
     status_code=status.HTTP_202_ACCEPTED,
     summary="Reprocess a face's photo (a job)",
     responses=AUTH_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
 def reprocess_face(
-    face_id: str,
-    scope: Scope,
+    face: Annotated[Face, deps.face_with(Need.UPLOAD)],
+    policy: deps.Rights,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
     jobs: deps.Jobs,
 ) -> ReprocessAccepted:
-    """Re-detects the whole photo; manual assignments stay on faces overlapping their old
-    box (IoU > 0.5)."""
-    selection = reprocess.select_for_face(metadata, scope, face_id)
+    """UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
+    old box (IoU > 0.5). 20 per minute per caller (the seed's limit)."""
+    selection = reprocess.select_for_face(metadata, policy, face.face_id)
     job = reprocess.start_reprocess(
-        metadata, jobs, scope, selection, objects=objects, keys=KeyScheme.from_settings(settings)
+        metadata, jobs, policy, selection, objects=objects, keys=KeyScheme.from_settings(settings)
     )
     return ReprocessAccepted(
         **job_accepted(job, "Face reprocessing started.").model_dump(),
@@ -241,21 +262,26 @@ class GroupReprocessRequest(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 def reprocess_group(
-    group_id: str,
     body: GroupReprocessRequest,
-    scope: Scope,
+    group: deps.GroupUploader,
+    policy: deps.Rights,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
     jobs: deps.Jobs,
 ) -> ReprocessAccepted:
-    """``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess`` when no
-    photo qualifies. The photos are reprocessed in batches of about 50 (a Distributed Map)."""
+    """UPLOAD. ``force_all`` or ``min_quality`` is required; 400 ``nothing_to_reprocess``
+    when no photo qualifies. The photos are reprocessed in batches of about 50 (a
+    Distributed Map)."""
     selection = reprocess.select_for_group(
-        metadata, scope, group_id, force_all=body.force_all, min_quality=body.min_quality
+        metadata,
+        policy,
+        group.group.group_id,
+        force_all=body.force_all,
+        min_quality=body.min_quality,
     )
     job = reprocess.start_reprocess(
-        metadata, jobs, scope, selection, objects=objects, keys=KeyScheme.from_settings(settings)
+        metadata, jobs, policy, selection, objects=objects, keys=KeyScheme.from_settings(settings)
     )
     return ReprocessAccepted(
         **job_accepted(job, f"Reprocessing {len(selection.image_ids)} photos.").model_dump(),
@@ -272,8 +298,9 @@ def reprocess_group(
     openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 def delete_group(
-    group_id: str, scope: Scope, metadata: deps.Metadata, jobs: deps.Jobs
+    group: deps.GroupAdmin, policy: deps.Rights, metadata: deps.Metadata, jobs: deps.Jobs
 ) -> JobAccepted:
-    """Photos, thumbnails, faces, vectors, persons, sections, memberships and the group."""
-    job = face_deletion.start_delete_group(metadata, jobs, scope, group_id)
+    """ADMINISTER. Photos, thumbnails, faces, vectors, persons, sections, memberships and the
+    group."""
+    job = face_deletion.start_delete_group(metadata, jobs, policy, group.group.group_id)
     return job_accepted(job, "Group deletion started.")

@@ -182,7 +182,7 @@ def get_embedding(
     responses=_ERRORS,
 )
 def search_face(
-    principal: deps.CurrentUser,
+    policy: deps.Rights,
     settings: deps.SettingsDep,
     engine: deps.Engine,
     metadata: deps.Metadata,
@@ -203,10 +203,11 @@ def search_face(
     limit: Annotated[int, Form(ge=1, le=500)] = 100,
 ) -> SearchOut:
     """Matches ``{"image_s3_path", "face_id", "similarity_score", "person_id"}``, best
-    first, only in groups the caller may search: groups they curate (owner/photographer,
-    or any for admins), and groups where they are a member only when the probe face is
-    the caller's own (members can find themselves, not others)."""
-    data = _image(image, selfie_key, principal, settings, objects)
+    first, only in groups the caller may search: groups where they see everything (UPLOAD:
+    photographers, owners; admins any group they name), and groups where they are a member
+    only when the probe face is the caller's own (members can find themselves, not
+    others)."""
+    data = _image(image, selfie_key, policy.principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=False, attributes=False, crops=False)
     selfie_uploads.discard(objects, selfie_key)
     probes = [f.embedding for f in analysis.faces if f.embedding is not None]
@@ -214,7 +215,7 @@ def search_face(
         metadata=metadata,
         vectors=vectors,
         settings=settings,
-        principal=principal,
+        policy=policy,
         probes=probes,
         threshold=settings.match_threshold if confidence is None else confidence,
         group_id=group_id,

@@ -3,6 +3,7 @@
 Paths::
 
     POST /faces/search        advanced filter (groups, persons, confidence, quality, dates)
+    POST /faces/filter        the same (the seed's path)
     GET  /faces/duplicates    near-identical faces from different photos (cached 10 min)
     GET  /faces/outliers      faces far from the rest of their person
 
@@ -22,10 +23,10 @@ from findme.services import face_filters
 from findme.web import deps
 from findme.web.ratelimit import RATE_LIMIT_KEY
 from findme.web.routes.curation_common import (
+    FACE_EXAMPLE,
     INPUT_ERRORS,
     LIMIT_HEAVY,
     FaceOut,
-    Scope,
     ThumbnailUrls,
     example,
     face_out,
@@ -36,6 +37,14 @@ router = APIRouter(tags=["curation"])
 
 class FaceSearchRequest(BaseModel):
     """Every criterion is optional; all given ones must hold."""
+
+    model_config = example(
+        group_ids=["9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"],
+        min_confidence=0.8,
+        unlabeled_only=True,
+        created_after="2026-05-01T00:00:00Z",
+        limit=50,
+    )
 
     group_ids: list[str] = Field(default_factory=list, max_length=100)
     person_ids: list[str] = Field(default_factory=list, max_length=100)
@@ -55,6 +64,8 @@ class FaceSearchRequest(BaseModel):
 
 
 class FaceSearchOut(BaseModel):
+    model_config = example(faces=[FACE_EXAMPLE], count=1)
+
     faces: list[FaceOut]
     count: int
 
@@ -65,12 +76,19 @@ class FaceSearchOut(BaseModel):
     responses=INPUT_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: 50},
 )
+@router.post(
+    "/faces/filter",
+    summary="Advanced face filter: the seed's path for POST /faces/search",
+    responses=INPUT_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: 50},
+)
 def search_faces(
-    body: FaceSearchRequest, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls
+    body: FaceSearchRequest, policy: deps.Rights, metadata: deps.Metadata, thumbs: ThumbnailUrls
 ) -> FaceSearchOut:
-    """Faces of the groups the caller curates (or the named ones), newest first."""
+    """Faces of the groups where the caller reviews faces (UPLOAD: photographers, owners,
+    admins), or of the named ones, newest first. An admin names the groups (``group_ids``)."""
     criteria = face_filters.criteria_from(**body.model_dump())
-    faces = face_filters.filter_faces(metadata, scope, criteria)
+    faces = face_filters.filter_faces(metadata, policy, criteria)
     return FaceSearchOut(faces=[face_out(f, thumbs) for f in faces], count=len(faces))
 
 
@@ -109,7 +127,7 @@ class DuplicatesOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
 def duplicates(
-    scope: Scope,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
     thumbs: ThumbnailUrls,
@@ -117,8 +135,9 @@ def duplicates(
     threshold: Annotated[float, Query(ge=0.8, le=0.99)] = dup.DEFAULT_DUPLICATE_THRESHOLD,
     limit: Annotated[int, Query(ge=1, le=dup.MAX_DUPLICATES)] = 50,
 ) -> DuplicatesOut:
+    """UPLOAD in the group(s); an admin names the group (``group_id``)."""
     result = dup.find_duplicates(
-        metadata, vectors, scope, group_id=group_id, threshold=threshold, limit=limit
+        metadata, vectors, policy, group_id=group_id, threshold=threshold, limit=limit
     )
     return DuplicatesOut(
         pairs=[
@@ -176,7 +195,7 @@ class OutliersOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
 def outliers(
-    scope: Scope,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
     thumbs: ThumbnailUrls,
@@ -185,11 +204,11 @@ def outliers(
     threshold: Annotated[float, Query(ge=0.3, le=0.8)] = dup.DEFAULT_OUTLIER_THRESHOLD,
     limit: Annotated[int, Query(ge=1, le=dup.MAX_OUTLIERS)] = 50,
 ) -> OutliersOut:
-    """Persons with at least two faces; lowest similarity first."""
+    """UPLOAD in the group(s); persons with at least two faces; lowest similarity first."""
     found = dup.find_outliers(
         metadata,
         vectors,
-        scope,
+        policy,
         group_id=group_id,
         person_id=person_id,
         threshold=threshold,

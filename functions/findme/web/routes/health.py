@@ -1,4 +1,5 @@
-"""``GET /health``: is the API up, and can it reach DynamoDB, S3 and Qdrant?"""
+"""``GET /``: which API and version; ``GET /health``: is the API up, and can it reach
+DynamoDB, S3 and Qdrant?"""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+import findme
 from findme.errors import NotFoundError
 from findme.observability import logger
 from findme.web import deps
 from findme.web.errors import ERROR_SCHEMA_REF
 
 router = APIRouter(tags=["health"])
+
+#: The name ``GET /`` and the OpenAPI document give.
+API_NAME = "FindMe API"
 
 HEALTH_EXAMPLE = {
     "status": "ok",
@@ -25,6 +30,21 @@ HEALTH_EXAMPLE = {
         "qdrant": {"ok": True, "latency_ms": 0.8},
     },
 }
+
+
+class VersionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": API_NAME, "version": findme.__version__}]}
+    )
+
+    name: str
+    version: str = Field(description="The FindMe release serving this API.")
+
+
+@router.get("/", response_model=VersionOut, summary="The API's name and version")
+def version() -> VersionOut:
+    """No token, no store: ``{"name", "version"}``; ``/health`` checks the dependencies."""
+    return VersionOut(name=API_NAME, version=findme.__version__)
 
 
 class DependencyCheck(BaseModel):

@@ -28,8 +28,9 @@ def digest(
     objects: deps.Objects,
     jobs: deps.Jobs,
 ) -> JobStarted:
-    """Owner/photographer (or admin). ``s3_bucket`` must be FindMe's bucket and ``s3_prefix``
-    inside ``originals/{group_id}/`` (empty: the whole group), else 400. Uploads are
+    """UPLOAD in the group (photographer, owner, admin). ``s3_bucket`` must be FindMe's
+    bucket and ``s3_prefix`` inside ``originals/{group_id}/`` (empty: the whole group), else
+    400. Uploads are
     digested automatically; this re-runs a whole prefix (e.g. after a model update). The
     job's ``total`` is the prefix's object count (capped at 100,000) from the start."""
     job = processing.start_digest(
@@ -55,8 +56,10 @@ def digest(
 def cluster_faces(
     body: ClusterRequest, principal: deps.CurrentUser, metadata: deps.Metadata, jobs: deps.Jobs
 ) -> JobStarted:
-    """DBSCAN over the group's embeddings (cosine; ``eps``/``min_samples`` default to the
-    settings); person ids, names and manual assignments are kept across runs."""
+    """CURATE (owner, admin). Clusters the group's embeddings (the configured method;
+    ``eps``/``min_samples`` for DBSCAN default to the settings); person ids, names and manual
+    assignments are kept across runs. Follow it with ``GET /groups/{group_id}/cluster-status``
+    or the job."""
     job = processing.start_cluster(
         metadata=metadata,
         orchestrator=jobs,
@@ -74,7 +77,8 @@ def cluster_faces(
     summary="A job's status, progress, result and error",
     responses=error_responses(401, 404),
 )
-def get_job(job_id: str, principal: deps.CurrentUser, metadata: deps.Metadata) -> JobOut:
+def get_job(job_id: str, policy: deps.Rights, metadata: deps.Metadata) -> JobOut:
     """``status``: digest/cluster ``pending|running|succeeded|failed``; download jobs
-    ``pending|running|ready|failed``. Yours, your groups' (as curator), or any (admin)."""
-    return job_out(processing.job_for(metadata, principal, job_id))
+    ``pending|running|ready|failed``. Yours, those of groups where you upload, or any
+    (admin); others are 404."""
+    return job_out(processing.job_for(metadata, policy, job_id))

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from findme.config import Settings
 from findme.domain.records import Image, JobStatus, JobType, utcnow
 from findme.errors import (
     InvalidInputError,
@@ -19,18 +18,19 @@ from findme.errors import (
     PermissionDeniedError,
     UnsupportedMediaTypeError,
 )
-from findme.ports import MetadataStore
-from findme.services import catalog, media, processing, search
-from findme.services.auth import Principal
-from findme.services.groups import CURATORS, GroupAccess, authorize_group
-from findme.services.media import CheckedImage, PhotoLinks
+from findme.services import catalog, drive, media, processing, search
+from findme.services.media import PhotoLinks
+from findme.services.policy import ACCESS_DENIED, Need
 from findme.web import deps
 from findme.web.errors import error_responses
+from findme.web.routes.curation_common import facial_area
 from findme.web.schemas import (
     DownloadRequest,
     DownloadStatus,
     DriveUpload,
     GetOut,
+    ImageDetailOut,
+    ImageFaceOut,
     ImageOut,
     ImageUpdate,
     JobStarted,
@@ -86,11 +86,14 @@ async def upload(
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
+    fetcher: deps.Fetcher,
 ) -> UploadOut:
-    """Owner/photographer (or admin) of the group. Multipart: up to ``max_upload_files``
+    """UPLOAD in the group (photographer, owner, admin). Multipart: up to ``max_upload_files``
     (50) files of at most ``max_upload_bytes`` (25 MB) each; JSON ``{"drive_url",
-    "group_id"}``: one file fetched server-side over HTTPS (Google Drive share links are
-    converted to their download form). An optional ``section_id`` (form field or JSON key)
+    "group_id"}``: a Google Drive share link to one file, or to a shared folder (its photos,
+    listed with the Drive API; up to ``max_upload_files`` and 200 MB), fetched server-side
+    over HTTPS from Google's hosts only (400 ``drive_folders_unconfigured`` for a folder
+    when the deployment has no Drive API key). An optional ``section_id`` (form field or JSON key)
     puts the photos into that section of the group (422 ``unknown_section`` if the group
     has none such). Every file is checked (bytes or pixels 413, type 415, empty or truncated
     400) before anything is stored. API Gateway caps bodies at 10 MB: mobile apps should
@@ -103,10 +106,9 @@ async def upload(
             raise InvalidInputError(
                 'Body must be {"drive_url", "group_id"}', code="validation_error"
             ) from exc
-        checked = await run_in_threadpool(_fetch_drive, body.drive_url, settings)
+        files = await run_in_threadpool(drive.fetch_drive, body.drive_url, settings, fetcher)
         group_id = body.group_id
         section_id = body.section_id
-        files = [checked]
     elif content_type == "multipart/form-data":
         form = await request.form(
             max_files=settings.max_upload_files + 1, max_fields=20, max_part_size=64 * 1024
@@ -143,13 +145,6 @@ async def upload(
     return UploadOut(message=UPLOAD_MESSAGE, image_ids=ids)
 
 
-def _fetch_drive(url: str, settings: Settings) -> CheckedImage:
-    data, name = media.fetch_https(
-        media.drive_download_url(url), settings, allowed_host=media.is_drive_host
-    )
-    return media.check_image(data, name, settings)
-
-
 @router.post(
     "/groups/{group_id}/uploads",
     response_model=PresignOut,
@@ -157,9 +152,8 @@ def _fetch_drive(url: str, settings: Settings) -> CheckedImage:
     responses=error_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def presign(
-    group_id: str,
     body: PresignRequest,
-    principal: deps.CurrentUser,
+    group: deps.GroupUploader,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
@@ -169,14 +163,13 @@ def presign(
     enforces the exact key, the content type and 1..``max_bytes`` bytes. The upload
     triggers processing like ``/upload``. An optional ``section_id`` puts every photo of the
     request into that section (a signed ``x-amz-meta-section-id`` field the client cannot
-    change; 422 ``unknown_section`` if the group has none such). Owner/photographer (or
-    admin)."""
+    change; 422 ``unknown_section`` if the group has none such). UPLOAD (photographer,
+    owner, admin)."""
     posts = media.presign_uploads(
         metadata=metadata,
         objects=objects,
         settings=settings,
-        principal=principal,
-        group_id=group_id,
+        access=group,
         files=[(f.file_name, f.content_type, f.size_bytes) for f in body.files],
         section_id=body.section_id,
     )
@@ -203,7 +196,7 @@ def presign(
     responses=error_responses(400, 401, 403, 404),
 )
 def get_photos(
-    principal: deps.CurrentUser,
+    policy: deps.Rights,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     links: deps.PhotoLinker,
@@ -217,21 +210,21 @@ def get_photos(
     common photos of the groups searched. URLs are presigned GETs valid
     ``presigned_url_expiry_s`` seconds (``expires``).
 
-    A ``phone_number`` not in E.164 form is 400 ``invalid_phone_number``. Members may only
-    ask for themselves (403 ``not_your_photos``). Admins, and owners or
-    photographers of the user's groups, may ask for another user (by ``user_id`` or
-    ``phone_number``); with only ``group_id`` they get every photo of the group.
+    A ``phone_number`` not in E.164 form is 400 ``invalid_phone_number``. Another user's
+    photos (by ``user_id`` or ``phone_number``) are for admins, and for the owners of that
+    user's groups (403 ``access_denied`` otherwise; an admin asking for an unknown user gets
+    404 ``user_not_found``). With only ``group_id``, whoever sees the whole group (UPLOAD:
+    photographers, owners, admins) gets every photo of it; members get their own.
     """
-    asks_other = bool(phone_number) or (bool(user_id) and user_id != principal.user_id)
-    access = _curator_access(metadata, principal, group_id) if group_id and not asks_other else None
-    if access is not None:
-        found = search.group_photos(metadata, access)
+    asks_other = bool(phone_number) or (bool(user_id) and user_id != policy.user_id)
+    if group_id and not asks_other and policy.allows(group_id, Need.UPLOAD):
+        found = search.group_photos(metadata, policy.authorize(group_id, Need.UPLOAD))
     else:
         found = search.photos_for(
             metadata=metadata,
             vectors=vectors,
             settings=settings,
-            principal=principal,
+            policy=policy,
             user_id=user_id,
             phone_number=phone_number,
             group_id=group_id,
@@ -239,16 +232,6 @@ def get_photos(
     personal = [_photo(links(image), image, score) for image, score in found.personal]
     common = [_photo(links(image), image, None) for image in found.common]
     return GetOut(personal_images=personal, common_images=common)
-
-
-def _curator_access(
-    metadata: MetadataStore, principal: Principal, group_id: str
-) -> GroupAccess | None:
-    """The caller's access to the group if they curate it, else ``None`` (404: no group)."""
-    try:
-        return authorize_group(metadata, principal, group_id, CURATORS)
-    except PermissionDeniedError:
-        return None
 
 
 def _photo(links: PhotoLinks, image: Image, score: float | None) -> PhotoOut:
@@ -265,19 +248,33 @@ def _photo(links: PhotoLinks, image: Image, score: float | None) -> PhotoOut:
 
 @router.get(
     "/images/{image_id}",
-    response_model=ImageOut,
-    summary="An image's metadata and signed URLs (original, thumbnail, preview)",
+    response_model=ImageDetailOut,
+    summary="An image's metadata, its faces with their persons, and signed URLs",
     responses=error_responses(401, 403, 404),
 )
 def get_image(
-    image_id: str,
-    principal: deps.CurrentUser,
+    image: Annotated[Image, deps.image_with(Need.UPLOAD)],
     metadata: deps.Metadata,
     links: deps.PhotoLinker,
-) -> ImageOut:
-    """Owner/photographer of the image's group (or admin)."""
-    image, _ = media.image_for_curator(metadata, principal, image_id)
-    return image_out(image, links(image))
+) -> ImageDetailOut:
+    """UPLOAD in the image's group (photographer, owner, admin). ``faces`` lists every face
+    with its ``facial_area`` (original-image pixels, as ``width`` x ``height``) and its
+    person (``person_id``, ``person_name``), in detection order: enough for a viewer to
+    draw named boxes on the photo at ``url`` (or the ``preview_url`` rendition, scaled)."""
+    faces = media.faces_with_persons(metadata, image.image_id)
+    return ImageDetailOut(
+        **image_out(image, links(image)).model_dump(),
+        faces=[
+            ImageFaceOut(
+                face_id=face.face_id,
+                facial_area=facial_area(face.bbox),
+                confidence=face.confidence,
+                person_id=face.person_id,
+                person_name=person.name if person else None,
+            )
+            for face, person in faces
+        ],
+    )
 
 
 @router.put(
@@ -287,14 +284,12 @@ def get_image(
     responses=error_responses(400, 401, 403, 404, 422),
 )
 def update_image(
-    image_id: str,
     body: ImageUpdate,
-    principal: deps.CurrentUser,
+    image: Annotated[Image, deps.image_with(Need.CURATE)],
     metadata: deps.Metadata,
 ) -> ImageOut:
-    """Only the fields sent change; ``section_id: null`` clears the section. Owner/photographer
-    (or admin)."""
-    image, _ = media.image_for_curator(metadata, principal, image_id)
+    """Only the fields sent change; ``section_id: null`` clears the section. CURATE (owner,
+    admin)."""
     updated = media.update_image(
         metadata,
         image,
@@ -314,17 +309,15 @@ def update_image(
     responses=error_responses(401, 403, 404),
 )
 def delete_image(
-    image_id: str,
-    principal: deps.CurrentUser,
+    image: Annotated[Image, deps.image_with(Need.UPLOAD)],
     metadata: deps.Metadata,
     objects: deps.Objects,
     vectors: deps.Vectors,
 ) -> MessageOut:
     """The original, its thumbnail and preview, face thumbnails, face items, vectors and
-    person counts go; the image
-    leaves the group's common photos. Owner/photographer (or admin). Repeat on a 503: the
-    image item goes last, so a retry finishes the delete."""
-    image, _ = media.image_for_curator(metadata, principal, image_id)
+    person counts go; the image leaves the group's common photos. UPLOAD (photographer,
+    owner, admin). Repeat on a 503: the image item goes last, so a retry finishes the
+    delete."""
     catalog.delete_image(image.image_id, metadata=metadata, vectors=vectors, store=objects)
     return MessageOut(message="Image deleted.")
 
@@ -338,15 +331,16 @@ def delete_image(
 )
 def download(
     body: DownloadRequest,
-    principal: deps.CurrentUser,
+    policy: deps.Rights,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
     jobs: deps.Jobs,
 ) -> JobStarted:
     """202 ``{"job_id", "status": "pending", "message"}``; poll ``GET /download/{job_id}``.
-    Every id must be an image the caller may see (403 ``image_not_visible`` otherwise;
-    404 for ids that do not exist). The ZIP is kept ``archive_retention_days`` (7) days."""
+    Every id must be an image the caller may see (403 ``access_denied`` with ``image_ids``
+    otherwise; 404 for ids that do not exist). The ZIP is kept ``archive_retention_days``
+    (7) days."""
     images = media.load_images(metadata, body.image_ids)
     unknown = [i for i in body.image_ids if i not in images]
     if unknown:
@@ -355,21 +349,23 @@ def download(
         metadata=metadata,
         vectors=vectors,
         settings=settings,
-        principal=principal,
+        policy=policy,
         images=list(images.values()),
     )
     hidden = [i for i in images if i not in visible]
     if hidden:
         raise PermissionDeniedError(
-            "You may not download some of these images",
-            code="image_not_visible",
+            "You may download only photos you may see: yours and the common ones (all of a "
+            "group where you upload)",
+            code=ACCESS_DENIED,
+            need=str(Need.READ),
             image_ids=hidden[:20],
         )
     job = processing.start_download(
         metadata=metadata,
         orchestrator=jobs,
         settings=settings,
-        principal=principal,
+        principal=policy.principal,
         image_ids=list(images),
     )
     return JobStarted(job_id=job.job_id, status="pending", message="Download is being prepared.")
@@ -383,7 +379,7 @@ def download(
 )
 def download_status(
     job_id: str,
-    principal: deps.CurrentUser,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     objects: deps.Objects,
 ) -> DownloadStatus:
@@ -392,7 +388,7 @@ def download_status(
     The URL is signed afresh on every read (until the archive's 7-day expiry): a URL signed
     by a Lambda role's temporary credentials stops working when they expire, hours before.
     """
-    job = processing.job_for(metadata, principal, job_id)
+    job = processing.job_for(metadata, policy, job_id)
     if job.job_type is not JobType.DOWNLOAD:
         raise NotFoundError("No such download")
     result = job.result or {}

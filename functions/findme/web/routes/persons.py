@@ -2,8 +2,9 @@
 
 Paths::
 
-    GET    /groups/{group_id}/persons          list (sort, hidden, cursor paging)
+    GET    /groups/{group_id}/persons          list (search by name, sort, hidden, paging)
     POST   /groups/{group_id}/recluster        re-cluster as a job (preserve_manual default true)
+    GET    /groups/{group_id}/cluster-status   the group's latest cluster run
     GET    /persons/{person_id}                details: faces, image ids, counts, cover face
     PATCH  /persons/{person_id}                rename, hide/unhide, set cover face
     POST   /persons/{person_id}/merge          merge other persons into this one
@@ -12,13 +13,17 @@ Paths::
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from findme.domain.records import Person
+from findme.errors import NotFoundError
 from findme.services import persons as svc
 from findme.services import processing
+from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
@@ -32,13 +37,13 @@ from findme.web.routes.curation_common import (
     ImageOut,
     JobAccepted,
     PersonOut,
-    Scope,
     ThumbnailUrls,
     face_out,
     image_out,
     job_accepted,
     person_out,
 )
+from findme.web.schemas import JobOut, example, job_out
 
 router = APIRouter(tags=["persons"])
 
@@ -55,27 +60,35 @@ class PersonPage(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def list_persons(
-    group_id: str,
-    scope: Scope,
+    group: deps.GroupReader,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     page: deps.Page,
     thumbs: ThumbnailUrls,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Only persons whose name contains this (any case)."),
+    ] = None,
     sort: Annotated[Literal["name", "created", "face_count"], Query()] = "face_count",
     order: Annotated[
         Literal["asc", "desc"] | None, Query(description="Default: desc, name asc.")
     ] = None,
-    include_hidden: Annotated[bool, Query(description="Curators only.")] = False,
+    include_hidden: Annotated[
+        bool, Query(description="Photographers, owners, admins only.")
+    ] = False,
 ) -> PersonPage:
-    """Curators: every person (hidden ones when asked). Members: only their own persons
-    (matched to their selfie), never other attendees. Each has its cover face's crop as
+    """Photographers, owners and admins (UPLOAD): every person (hidden ones when asked).
+    Members (READ): only their own persons (matched to their selfie), never other attendees.
+    ``q`` searches names; each person carries its cover face's crop as
     ``cover_thumbnail_url``."""
     result = svc.list_persons(
         metadata,
-        scope,
-        group_id,
+        policy,
+        group.group.group_id,
         sort=sort,
         descending=None if order is None else order == "desc",
         include_hidden=include_hidden,
+        name_query=q,
         limit=page.limit,
         cursor=page.cursor,
     )
@@ -101,9 +114,11 @@ class PersonDetailOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def get_person(
-    person_id: str, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls
+    person_id: str, policy: deps.Rights, metadata: deps.Metadata, thumbs: ThumbnailUrls
 ) -> PersonDetailOut:
-    details = svc.person_details(metadata, scope, person_id)
+    """Photographers, owners and admins: any person of the group; members: their own
+    (403 ``access_denied`` for another's)."""
+    details = svc.person_details(metadata, policy, person_id)
     faces = [face_out(f, thumbs) for f in details.faces]
     cover = next((f for f in faces if f.face_id == details.person.cover_face_id), None)
     return PersonDetailOut(
@@ -129,21 +144,25 @@ class PersonUpdate(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def update_person(
-    person_id: str, body: PersonUpdate, scope: Scope, metadata: deps.Metadata
+    body: PersonUpdate,
+    person: Annotated[Person, deps.person_with(Need.CURATE)],
+    policy: deps.Rights,
+    metadata: deps.Metadata,
 ) -> PersonOut:
+    """CURATE (owner, admin)."""
     changes = body.model_dump(exclude_unset=True)
     kwargs: dict[str, object] = {}
     if "name" in changes:
         kwargs["name"] = changes["name"]
-    person = svc.update_person(
+    updated = svc.update_person(
         metadata,
-        scope,
-        person_id,
+        policy,
+        person.person_id,
         hidden=changes.get("hidden"),
         cover_face_id=changes.get("cover_face_id"),
         **kwargs,
     )
-    return person_out(person)
+    return person_out(updated)
 
 
 class MergeRequest(BaseModel):
@@ -163,15 +182,15 @@ class MergeOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def merge_persons(
-    person_id: str,
     body: MergeRequest,
-    scope: Scope,
+    person: Annotated[Person, deps.person_with(Need.CURATE)],
+    policy: deps.Rights,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
 ) -> MergeOut:
-    """Moves every face of the sources into this person as manual assignments; deletes the
-    sources. 409 when persons belong to different groups."""
-    result = svc.merge_persons(metadata, vectors, scope, person_id, body.source_person_ids)
+    """CURATE. Moves every face of the sources into this person as manual assignments;
+    deletes the sources. 409 when persons belong to different groups."""
+    result = svc.merge_persons(metadata, vectors, policy, person.person_id, body.source_person_ids)
     return MergeOut(
         person=person_out(result.person),
         merged_person_ids=result.merged_person_ids,
@@ -192,13 +211,14 @@ class ImagePage(BaseModel):
 )
 def person_images(
     person_id: str,
-    scope: Scope,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     page: deps.Page,
     links: deps.PhotoLinker,
 ) -> ImagePage:
-    """With presigned ``url``, ``thumbnail_url`` and ``preview_url`` per image."""
-    result = svc.person_images(metadata, scope, person_id, limit=page.limit, cursor=page.cursor)
+    """Who may read the person (see ``GET /persons/{person_id}``). With presigned ``url``,
+    ``thumbnail_url`` and ``preview_url`` per image."""
+    result = svc.person_images(metadata, policy, person_id, limit=page.limit, cursor=page.cursor)
     return ImagePage(
         items=[image_out(i, links(i)) for i in result.items], next_cursor=result.cursor
     )
@@ -239,3 +259,63 @@ def recluster(
         preserve_manual=request.preserve_manual,
     )
     return job_accepted(job, "Clustering started.")
+
+
+class ClusterStatusOut(BaseModel):
+    """A group's latest cluster run and the gallery it left."""
+
+    model_config = example(
+        group_id="9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+        person_count=42,
+        clustered_face_count=804,
+        clustered_at="2026-05-01T12:03:10Z",
+        job={
+            "job_id": "3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21",
+            "job_type": "cluster",
+            "status": "succeeded",
+            "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+            "total": 0,
+            "done": 0,
+            "failed": 0,
+            "result": {"faces_processed": 911, "persons_created": 3, "persons_merged": 1},
+            "error": None,
+            "created_at": "2026-05-01T12:03:00Z",
+            "updated_at": "2026-05-01T12:03:10Z",
+        },
+    )
+
+    group_id: str
+    person_count: int = Field(description="Persons after the last finished clustering.")
+    clustered_face_count: int = Field(description="Faces in a person after it.")
+    clustered_at: datetime | None = Field(
+        description="When the last clustering finished; null: never clustered."
+    )
+    job: JobOut | None = Field(
+        description="The latest cluster job started through the API (`POST .../recluster`, "
+        "`POST /cluster-faces`), whatever its status; null when none was (or it expired "
+        "after 30 days)."
+    )
+
+
+@router.get(
+    "/groups/{group_id}/cluster-status",
+    summary="A group's latest cluster run",
+    responses=AUTH_ERRORS,
+    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
+)
+def cluster_status(group: deps.GroupUploader, metadata: deps.Metadata) -> ClusterStatusOut:
+    """UPLOAD (photographers, owners, admins): poll it after uploads or a re-cluster."""
+    g = group.group
+    job = None
+    if g.last_cluster_job_id:
+        try:
+            job = job_out(metadata.get_job(g.last_cluster_job_id))
+        except NotFoundError:
+            job = None  # expired (DynamoDB TTL) or removed
+    return ClusterStatusOut(
+        group_id=g.group_id,
+        person_count=g.person_count,
+        clustered_face_count=g.clustered_face_count,
+        clustered_at=g.gallery_updated_at,
+        job=job,
+    )

@@ -23,7 +23,6 @@ from findme.web.routes.curation_common import (
     AUTH_ERRORS,
     INPUT_ERRORS,
     LIMIT_HEAVY,
-    Scope,
     ThumbnailUrls,
 )
 
@@ -87,9 +86,10 @@ def _out(report: svc.FaceQualityReport) -> FaceQualityOut:
     openapi_extra={RATE_LIMIT_KEY: 100},
 )
 def face_quality(
-    face_id: str, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls
+    face_id: str, policy: deps.Rights, metadata: deps.Metadata, thumbs: ThumbnailUrls
 ) -> FaceQualityOut:
-    return _out(svc.face_quality(metadata, scope, face_id, thumbnail_url=thumbs))
+    """UPLOAD in the face's group."""
+    return _out(svc.face_quality(metadata, policy, face_id, thumbnail_url=thumbs))
 
 
 class QualityCheckRequest(BaseModel):
@@ -103,7 +103,7 @@ class QualityCheckRequest(BaseModel):
 class QualityCheckOut(BaseModel):
     faces: list[FaceQualityOut]
     skipped_face_ids: list[str] = Field(
-        description="Unknown ids and faces of groups the caller does not curate."
+        description="Unknown ids and faces of groups where the caller may not review faces."
     )
     strict_mode: bool
 
@@ -115,11 +115,12 @@ class QualityCheckOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
 def batch_quality(
-    body: QualityCheckRequest, scope: Scope, metadata: deps.Metadata, thumbs: ThumbnailUrls
+    body: QualityCheckRequest, policy: deps.Rights, metadata: deps.Metadata, thumbs: ThumbnailUrls
 ) -> QualityCheckOut:
-    """403 when none of the faces may be curated by the caller."""
+    """Faces the caller may not review (UPLOAD in their group) and unknown ids are skipped,
+    even when that is all of them (200 with every id in ``skipped_face_ids``)."""
     result = svc.batch_quality(
-        metadata, scope, body.face_ids, strict_mode=body.strict_mode, thumbnail_url=thumbs
+        metadata, policy, body.face_ids, strict_mode=body.strict_mode, thumbnail_url=thumbs
     )
     return QualityCheckOut(
         faces=[_out(r) for r in result.faces],
@@ -141,16 +142,18 @@ class LowQualityOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: 50},
 )
 def low_quality(
-    group_id: str,
-    scope: Scope,
+    group: deps.GroupUploader,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     thumbs: ThumbnailUrls,
     min_overall_quality: Annotated[float, Query(ge=0.0, le=1.0)] = svc.DEFAULT_MIN_OVERALL_QUALITY,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_LOW_QUALITY)] = 100,
 ) -> LowQualityOut:
+    """UPLOAD."""
+    group_id = group.group.group_id
     faces = svc.low_quality_faces(
         metadata,
-        scope,
+        policy,
         group_id,
         min_overall_quality=min_overall_quality,
         limit=limit,

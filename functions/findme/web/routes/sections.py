@@ -2,13 +2,14 @@
 
 Paths::
 
-    GET    /groups/{group_id}/sections                        list (members)
-    POST   /groups/{group_id}/sections                        create (curators)
-    PATCH  /groups/{group_id}/sections/{section_id}           rename
-    DELETE /groups/{group_id}/sections/{section_id}           delete (images stay)
-    POST   /groups/{group_id}/sections/{section_id}/images    put images into the section
-    DELETE /groups/{group_id}/sections/{section_id}/images    take images out of it
+    GET    /groups/{group_id}/sections                        list with image counts (READ)
+    POST   /groups/{group_id}/sections                        create (CURATE)
+    PATCH  /groups/{group_id}/sections/{section_id}           rename, describe (CURATE)
+    DELETE /groups/{group_id}/sections/{section_id}           delete, images stay (CURATE)
+    POST   /groups/{group_id}/sections/{section_id}/images    put images into it (CURATE)
+    DELETE /groups/{group_id}/sections/{section_id}/images    take images out of it (CURATE)
     GET    /groups/{group_id}/images                          filter by section, person, date
+                                                              (UPLOAD)
 """
 
 from __future__ import annotations
@@ -31,18 +32,36 @@ from findme.web.routes.curation_common import (
     LIMIT_READ,
     LIMIT_WRITE,
     ImageOut,
-    Scope,
+    example,
     image_out,
 )
 
 router = APIRouter(tags=["sections"])
 
 
+_SECTION = {
+    "section_id": "4c5d6e7f-8a9b-4c0d-9e1f-2a3b4c5d6e7f",
+    "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+    "name": "Ceremony",
+    "description": "Vows in the garden, 15:00-16:00",
+    "created_at": "2026-05-01T12:00:00Z",
+}
+
+
 class SectionOut(BaseModel):
+    model_config = example(**_SECTION)
+
     section_id: str
     group_id: str
     name: str
+    description: str
     created_at: datetime
+
+
+class SectionWithCount(SectionOut):
+    model_config = example(**_SECTION, image_count=48)
+
+    image_count: int = Field(description="Images of the group in this section.")
 
 
 def _out(section: Section) -> SectionOut:
@@ -50,26 +69,50 @@ def _out(section: Section) -> SectionOut:
         section_id=section.section_id,
         group_id=section.group_id,
         name=section.name,
+        description=section.description,
         created_at=section.created_at,
     )
 
 
 class SectionIn(BaseModel):
+    model_config = example(name="Ceremony", description="Vows in the garden, 15:00-16:00")
+
     name: str = Field(min_length=1, max_length=svc.MAX_SECTION_NAME, examples=["Ceremony"])
+    description: str = Field(default="", max_length=svc.MAX_SECTION_DESCRIPTION)
+
+
+class SectionUpdate(BaseModel):
+    """The fields to change; those left out are kept."""
+
+    model_config = example(description="Vows and the first dance")
+
+    name: str | None = Field(default=None, min_length=1, max_length=svc.MAX_SECTION_NAME)
+    description: str | None = Field(default=None, max_length=svc.MAX_SECTION_DESCRIPTION)
 
 
 class SectionList(BaseModel):
-    sections: list[SectionOut]
+    model_config = example(sections=[{**_SECTION, "image_count": 48}])
+
+    sections: list[SectionWithCount]
 
 
 @router.get(
     "/groups/{group_id}/sections",
-    summary="A group's sections",
+    summary="A group's sections, with their image counts",
     responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
-def list_sections(group_id: str, scope: Scope, metadata: deps.Metadata) -> SectionList:
-    return SectionList(sections=[_out(s) for s in svc.list_sections(metadata, scope, group_id)])
+def list_sections(
+    group: deps.GroupReader, policy: deps.Rights, metadata: deps.Metadata
+) -> SectionList:
+    """READ (any member)."""
+    found = svc.list_sections(metadata, policy, group.group.group_id)
+    return SectionList(
+        sections=[
+            SectionWithCount(**_out(s.section).model_dump(), image_count=s.image_count)
+            for s in found
+        ]
+    )
 
 
 @router.post(
@@ -80,21 +123,37 @@ def list_sections(group_id: str, scope: Scope, metadata: deps.Metadata) -> Secti
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def create_section(
-    group_id: str, body: SectionIn, scope: Scope, metadata: deps.Metadata
+    body: SectionIn, group: deps.GroupCurator, policy: deps.Rights, metadata: deps.Metadata
 ) -> SectionOut:
-    return _out(svc.create_section(metadata, scope, group_id, body.name))
+    """CURATE. Names are unique in a group (409)."""
+    return _out(
+        svc.create_section(metadata, policy, group.group.group_id, body.name, body.description)
+    )
 
 
 @router.patch(
     "/groups/{group_id}/sections/{section_id}",
-    summary="Rename a section",
+    summary="Rename a section or change its description",
     responses={**INPUT_ERRORS, **error_responses(409)},
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
-def rename_section(
-    group_id: str, section_id: str, body: SectionIn, scope: Scope, metadata: deps.Metadata
+def update_section(
+    section_id: str,
+    body: SectionUpdate,
+    group: deps.GroupCurator,
+    policy: deps.Rights,
+    metadata: deps.Metadata,
 ) -> SectionOut:
-    return _out(svc.rename_section(metadata, scope, group_id, section_id, body.name))
+    """CURATE. Only the fields sent change."""
+    section = svc.update_section(
+        metadata,
+        policy,
+        group.group.group_id,
+        section_id,
+        name=body.name,
+        description=body.description,
+    )
+    return _out(section)
 
 
 class SectionDeleted(BaseModel):
@@ -109,9 +168,10 @@ class SectionDeleted(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def delete_section(
-    group_id: str, section_id: str, scope: Scope, metadata: deps.Metadata
+    section_id: str, group: deps.GroupCurator, policy: deps.Rights, metadata: deps.Metadata
 ) -> SectionDeleted:
-    moved = svc.delete_section(metadata, scope, group_id, section_id)
+    """CURATE."""
+    moved = svc.delete_section(metadata, policy, group.group.group_id, section_id)
     return SectionDeleted(section_id=section_id, images_unassigned=moved)
 
 
@@ -131,9 +191,14 @@ class SectionImagesOut(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def add_images(
-    group_id: str, section_id: str, body: SectionImagesIn, scope: Scope, metadata: deps.Metadata
+    section_id: str,
+    body: SectionImagesIn,
+    group: deps.GroupCurator,
+    policy: deps.Rights,
+    metadata: deps.Metadata,
 ) -> SectionImagesOut:
-    ids = svc.assign_images(metadata, scope, group_id, section_id, body.image_ids)
+    """CURATE."""
+    ids = svc.assign_images(metadata, policy, group.group.group_id, section_id, body.image_ids)
     return SectionImagesOut(section_id=section_id, image_ids=ids)
 
 
@@ -144,10 +209,16 @@ def add_images(
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def remove_images(
-    group_id: str, section_id: str, body: SectionImagesIn, scope: Scope, metadata: deps.Metadata
+    section_id: str,
+    body: SectionImagesIn,
+    group: deps.GroupCurator,
+    policy: deps.Rights,
+    metadata: deps.Metadata,
 ) -> SectionImagesOut:
+    """CURATE."""
+    group_id = group.group.group_id
     svc.get_section(metadata, group_id, section_id)
-    ids = svc.assign_images(metadata, scope, group_id, None, body.image_ids)
+    ids = svc.assign_images(metadata, policy, group_id, None, body.image_ids)
     return SectionImagesOut(section_id=None, image_ids=ids)
 
 
@@ -163,8 +234,8 @@ class ImagePage(BaseModel):
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def list_images(
-    group_id: str,
-    scope: Scope,
+    group: deps.GroupUploader,
+    policy: deps.Rights,
     metadata: deps.Metadata,
     page: deps.Page,
     links: deps.PhotoLinker,
@@ -175,15 +246,18 @@ def list_images(
     ] = None,
     taken_before: Annotated[str | None, Query(description="ISO 8601.")] = None,
 ) -> ImagePage:
-    """Newest first (capture time, else upload time); curators only. Each image has
-    presigned ``url``, ``thumbnail_url`` (320 px) and ``preview_url`` (1,280 px)."""
+    """UPLOAD (photographers, owners, admins). Newest first (capture time, else upload
+    time). Each image has presigned ``url``, ``thumbnail_url`` (320 px) and ``preview_url``
+    (1,280 px)."""
     query = svc.ImageQuery(
         section_id=section_id,
         person_id=person_id,
         taken_after=parse_iso_datetime(taken_after, "taken_after"),
         taken_before=parse_iso_datetime(taken_before, "taken_before"),
     )
-    result = svc.list_images(metadata, scope, group_id, query, limit=page.limit, cursor=page.cursor)
+    result = svc.list_images(
+        metadata, policy, group.group.group_id, query, limit=page.limit, cursor=page.cursor
+    )
     return ImagePage(
         items=[image_out(i, links(i)) for i in result.items], next_cursor=result.cursor
     )

@@ -2,10 +2,10 @@
 
 Paths::
 
-    GET  /groups/{group_id}/stats          one group (curators)
-    GET  /stats                            every group the caller curates (admins: all)
-    GET  /groups/{group_id}/consistency    compare face items with vectors and counts
-    POST /groups/{group_id}/consistency    the same, then repair the drift
+    GET  /groups/{group_id}/stats          one group (UPLOAD)
+    GET  /stats                            every group where the caller has UPLOAD (admins: all)
+    GET  /groups/{group_id}/consistency    compare face items with vectors and counts (UPLOAD)
+    POST /groups/{group_id}/consistency    the same, then repair the drift (CURATE)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from findme.domain.curation import CurationStats
 from findme.services import stats as svc
 from findme.web import deps
 from findme.web.ratelimit import RATE_LIMIT_KEY
-from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_HEAVY, Scope, example
+from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_HEAVY, example
 
 router = APIRouter(tags=["stats"])
 
@@ -73,7 +73,8 @@ class GroupStatsOut(StatsOut):
     responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
-def group_stats(group: deps.GroupCurator, metadata: deps.Metadata) -> GroupStatsOut:
+def group_stats(group: deps.GroupUploader, metadata: deps.Metadata) -> GroupStatsOut:
+    """UPLOAD (photographers, owners, admins)."""
     stats = svc.group_stats(metadata, group.group.group_id)
     return GroupStatsOut(group_id=group.group.group_id, **_out(stats).model_dump())
 
@@ -86,12 +87,13 @@ class GlobalStatsOut(BaseModel):
 
 @router.get(
     "/stats",
-    summary="Statistics over the groups the caller curates",
+    summary="Statistics over the groups where the caller uploads (admins: all)",
     responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
-def global_stats(scope: Scope, metadata: deps.Metadata) -> GlobalStatsOut:
-    result = svc.global_stats(metadata, scope)
+def global_stats(policy: deps.Rights, metadata: deps.Metadata) -> GlobalStatsOut:
+    """Groups where the caller has UPLOAD; none gives zeros over no group."""
+    result = svc.global_stats(metadata, policy)
     return GlobalStatsOut(
         groups=result.groups,
         totals=_out(result.totals),
@@ -145,8 +147,9 @@ def _consistency(report: svc.ConsistencyReport) -> ConsistencyOut:
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
 def check(
-    group: deps.GroupCurator, metadata: deps.Metadata, vectors: deps.Vectors
+    group: deps.GroupUploader, metadata: deps.Metadata, vectors: deps.Vectors
 ) -> ConsistencyOut:
+    """UPLOAD."""
     return _consistency(svc.check_consistency(metadata, vectors, group.group.group_id))
 
 
@@ -159,7 +162,7 @@ def check(
 def repair(
     group: deps.GroupCurator, metadata: deps.Metadata, vectors: deps.Vectors
 ) -> ConsistencyOut:
-    """Deletes orphan vectors, rewrites person payloads from the items, unassigns faces of
+    """CURATE. Deletes orphan vectors, rewrites person payloads from the items, unassigns faces of
     deleted persons and recounts persons. Missing vectors need a reprocess job
     (``reprocess_image_ids``)."""
     return _consistency(svc.check_consistency(metadata, vectors, group.group.group_id, repair=True))
