@@ -327,11 +327,23 @@ def test_an_admin_is_told_which_parameter_names_the_group(api: Api, event: dict[
 
 
 # --- the seed's paths and limits ------------------------------------------------------------------
+def _unsigned(value: Any) -> Any:
+    """``value`` with every URL's query string (signature, expiry) cut off."""
+    if isinstance(value, dict):
+        return {k: _unsigned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsigned(v) for v in value]
+    if isinstance(value, str) and value.startswith("http"):
+        return value.split("?", 1)[0]
+    return value
+
+
 def test_the_seed_paths_are_aliases(api: Api, event: dict[str, Any]) -> None:
     owner, gid = api.auth(event["owner"]), event["gid"]
     searched = api.client.post("/faces/search", json={"group_ids": [gid]}, headers=owner).json()
     filtered = api.client.post("/faces/filter", json={"group_ids": [gid]}, headers=owner).json()
-    assert filtered == searched
+    # (presigned URLs carry their signing second, so they are compared without the query)
+    assert _unsigned(filtered) == _unsigned(searched)
     assert filtered["count"] == 2
     deleted = api.client.post(
         "/faces/batch-delete", json={"face_ids": [event["faces"][1].face_id]}, headers=owner
