@@ -14,12 +14,14 @@ asks for its tight crops, so the detector sees whole heads; use ``--pad 0`` for 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from findme.config import Settings
 from findme.errors import InvalidInputError
@@ -83,6 +85,28 @@ def padded_loader(pad: float) -> Any:
     return load
 
 
+_T = TypeVar("_T")
+
+
+def _serialized(target: _T, lock: threading.RLock) -> _T:
+    """``target`` with every method call made under ``lock`` (a proxy; attributes pass)."""
+
+    class Serialized:
+        def __getattr__(self, name: str) -> Any:
+            value = getattr(target, name)
+            if not callable(value):
+                return value
+
+            @functools.wraps(value)
+            def locked(*args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return value(*args, **kwargs)
+
+            return locked
+
+    return cast(_T, Serialized())
+
+
 def evaluate_event(args: argparse.Namespace) -> dict[str, Any]:
     """Run the evaluation on in-process stores; the report as a dict."""
     from moto import mock_aws
@@ -122,9 +146,12 @@ def evaluate_event(args: argparse.Namespace) -> dict[str, Any]:
         create_bucket(settings, None)
         vectors = QdrantVectorIndex(settings)
         vectors.ensure_collection()
+        # moto's in-process backends are plain dicts: calls from digest's renditions thread
+        # and the workers must not interleave ("dictionary changed size during iteration").
+        moto_lock = threading.RLock()
         deps = DigestDeps(
-            store=S3ObjectStore(settings),
-            metadata=DynamoMetadataStore(settings),
+            store=_serialized(S3ObjectStore(settings), moto_lock),
+            metadata=_serialized(DynamoMetadataStore(settings), moto_lock),
             vectors=vectors,
             engine=OnnxFaceEngine(settings),
             settings=settings,
