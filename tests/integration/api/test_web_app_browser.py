@@ -6,10 +6,11 @@ the API, on the local stack with its workers (``api_server``), real models, real
 an event, uploads 20 photos through the page (presigned POSTs straight to the local S3, which
 answers CORS from the bucket's rules), waits for processing, groups faces, marks the group
 shots for everyone, renames a person and merges two; makes a photographer invite link, which a
-second user opens on a phone to join as photographer, then demotes them to member. The attendee (phone, 360 px) opens the
-invite link, registers with a selfie file, sees exactly their photos, swipes the lightbox,
-downloads the ZIP and the test opens it. axe-core checks every page (0 serious or critical
-violations); screenshots of each step go to ``web/test-results/`` (git-ignored).
+second user opens on a phone to join as photographer, then demotes them to member. The
+attendee (phone, 360 px) opens the invite link, registers with a selfie file, sees exactly
+their photos, swipes the lightbox, downloads the ZIP and the test opens it. axe-core checks
+every page (0 serious or critical violations); screenshots of each step go to
+``web/test-results/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -364,8 +365,15 @@ def test_photographer_joins_by_the_crew_link_and_the_organiser_demotes_them(
     crew.on("pageerror", lambda exc: errors.append(str(exc)))
     crew.goto(crew_link)
     images = organised.faces_dev / "images"
-    sign_up(crew, new_phone(), "Pat Photographer", images / "img12.jpg", api_server,
-            organised, "photographer-1")
+    sign_up(
+        crew,
+        new_phone(),
+        "Pat Photographer",
+        images / "img12.jpg",
+        api_server,
+        organised,
+        "photographer-1",
+    )
     # Then they join as a photographer and land on the event's upload page (no Members tab)
     crew.get_by_role("tab", name="Upload").wait_for(timeout=60_000)
     crew.get_by_label("or choose photos").wait_for(state="attached")
