@@ -127,7 +127,7 @@ def _tint(image: Image.Image, red: float, green: float, blue: float) -> Image.Im
     return Image.merge("RGB", bands)
 
 
-def _side_by_side(*images: Image.Image, height: int = 600) -> Image.Image:
+def _side_by_side(*images: Image.Image, height: int = 512) -> Image.Image:
     scaled = [ImageOps.contain(i, (10_000, height)) for i in images]
     canvas = Image.new("RGB", (sum(i.width for i in scaled), height), "white")
     x = 0
@@ -139,8 +139,8 @@ def _side_by_side(*images: Image.Image, height: int = 600) -> Image.Image:
 
 def event_photos(src: dict[str, Image.Image]) -> dict[str, Image.Image]:
     """file name -> an event photo: 8 of the astronaut, 4 of Grace Hopper, 2 group shots with
-    both, and 3 without a face (coffee, a cat, a rocket launch)."""
-    astronaut, hopper = src["astronaut"], src["hopper"]
+    both, and 3 without a face (coffee, a cat, a rocket launch pad)."""
+    astronaut, hopper, rocket = src["astronaut"], src["hopper"], src["rocket"]
     mirrored = ImageOps.mirror(astronaut)
     return {
         "astronaut-portrait.jpg": astronaut,
@@ -152,13 +152,13 @@ def event_photos(src: dict[str, Image.Image]) -> dict[str, Image.Image]:
             8, resample=Image.Resampling.BICUBIC, fillcolor="white"
         ),
         "astronaut-black-and-white.jpg": ImageOps.grayscale(astronaut).convert("RGB"),
-        "astronaut-wide.jpg": _side_by_side(astronaut, src["rocket"], height=512),
+        "astronaut-at-the-launch.jpg": _side_by_side(rocket, astronaut, ImageOps.mirror(rocket)),
         "hopper-portrait.jpg": hopper,
         "hopper-mirrored.jpg": ImageOps.mirror(hopper),
         "hopper-warm.jpg": _tint(hopper, 1.1, 1.0, 0.88),
         "hopper-close.jpg": hopper.crop((56, 40, 456, 440)).resize((640, 640)),
         GROUP_SHOTS[0]: _side_by_side(astronaut, hopper),
-        GROUP_SHOTS[1]: _side_by_side(ImageOps.mirror(hopper), src["chelsea"], mirrored),
+        GROUP_SHOTS[1]: _side_by_side(ImageOps.mirror(hopper), mirrored, height=500),
         "coffee-break.jpg": src["coffee"],
         "the-cat.jpg": src["chelsea"],
         "launch.jpg": src["rocket"],
@@ -175,7 +175,8 @@ def selfies(src: dict[str, Image.Image]) -> dict[str, Image.Image]:
 
 
 def write_jpegs(images: dict[str, Image.Image], folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # only this run's photos are uploaded
+    folder.mkdir(parents=True)
     out = {}
     for name, image in images.items():
         path = folder / (name if name.endswith(".jpg") else f"{name}.jpg")
@@ -232,6 +233,15 @@ def sign_up(page: Any, who: tuple[str, str], selfie: Path, otp: Callable[[str], 
     page.get_by_label("Or choose a photo of yourself").set_input_files(str(selfie))
     page.get_by_role("img", name="Your selfie").wait_for()
     page.get_by_role("button", name="Create my account").click()
+
+
+def _scroll_to(page: Any, selector: str) -> None:
+    """Scrolls the element matching ``selector`` to the top of the viewport (16 px above)."""
+    page.evaluate(
+        "s => scrollTo(0, document.querySelector(s).getBoundingClientRect().top + scrollY - 16)",
+        selector,
+    )
+    page.wait_for_timeout(200)
 
 
 def save_png(page: Any, path: Path) -> None:
@@ -300,7 +310,8 @@ def organiser_flow(run: Run, photos: dict[str, Path]) -> tuple[str, str, str]:
         page.get_by_text(f"Renamed to {name}.").wait_for()
     page.mouse.move(0, 0)
     page.wait_for_load_state("networkidle")
-    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    _scroll_to(page, "[role=tablist]")
     save_png(page, out / "organiser-persons.png")
     context.close()
     return group_id, invite, session
@@ -318,6 +329,8 @@ def _names(base: str, group_id: str, token: str) -> dict[str, str]:
         for person in persons:
             image_ids = http.get(f"/persons/{person['person_id']}").json()["image_ids"]
             kinds = [file_of.get(i, "group").split("-")[0] for i in image_ids]
+            if not kinds:
+                continue
             kind = max(set(kinds), key=kinds.count)
             if kind in ("astronaut", "hopper") and who[kind] not in names.values():
                 names[person["person_id"]] = who[kind]
@@ -365,7 +378,7 @@ def members_flow(run: Run, group_id: str, session: str) -> None:
     page.get_by_text(f"{name} was added as a photographer.").wait_for()
     page.get_by_role("button", name="Make a photographer invite link").click()
     page.get_by_role("textbox", name="Photographer invite link").wait_for()
-    page.evaluate("scrollTo(0, document.querySelector('#crew').getBoundingClientRect().top - 80)")
+    _scroll_to(page, "section:has(> #crew)")
     save_png(page, out / "organiser-members.png")
     context.close()
 
