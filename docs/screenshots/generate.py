@@ -308,10 +308,10 @@ def organiser_flow(run: Run, photos: dict[str, Path]) -> tuple[str, str, str]:
         card.get_by_role("textbox", name="Name").fill(name)
         card.get_by_role("button", name="Save").click()
         page.get_by_text(f"Renamed to {name}.").wait_for()
-    page.mouse.move(0, 0)
+    page.reload()  # the page as the organiser finds it, without the last note
+    page.locator(".persons > li").first.wait_for()
     page.wait_for_load_state("networkidle")
     page.wait_for_function("[...document.images].every(i => i.complete)")
-    _scroll_to(page, "[role=tablist]")
     save_png(page, out / "organiser-persons.png")
     context.close()
     return group_id, invite, session
