@@ -270,7 +270,6 @@ def organised(browser: Any, shared: Shared, api_server: Server) -> Shared:
     assert page.locator(".persons > li").count() == before - 1
     check_axe(page, "organiser-7-persons", shared)
     shot(page, "organiser-7-persons")
-    _docs_shot(page, "web-organiser.png")
 
     # --- a person's faces, and the review page
     page.locator(".persons > li a").first.click()
@@ -315,16 +314,6 @@ def _pick_merge(persons: dict[str, list[str]]) -> list[str]:
     ]
     assert len(singles) >= 2, persons
     return singles[:2]
-
-
-def _docs_shot(page: Any, name: str) -> None:
-    """A README screenshot with the faces-dev photos blurred (their licence allows tests,
-    not redistribution): ``web/test-results/readme-*.png``, git-ignored: the photos may not
-    be committed, even blurred."""
-    style = page.add_style_tag(content="img:not([src$='.svg']) { filter: blur(12px); }")
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(SHOTS / f"readme-{name}"), full_page=False)
-    style.evaluate("node => node.remove()")
 
 
 # --- the attendee ------------------------------------------------------------------------------
@@ -451,7 +440,6 @@ def test_attendee_on_a_phone_finds_exactly_their_photos_and_downloads_the_zip(
     assert heading.inner_text() == f"Photos of you ({len(mine)})"
     check_axe(page, "attendee-3-photos", organised)
     shot(page, "attendee-3-photos")
-    _docs_shot(page, "web-attendee.png")
 
     # When a photo is opened, Then the preview shows and a swipe goes to the next one
     page.get_by_role("grid", name="Photos of you").get_by_role(
