@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup system-deps lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium
+.PHONY: setup system-deps lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium screenshots
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -69,6 +69,11 @@ test: system-deps setup web chromium
 
 test-browser: setup web chromium
 	$(BIN)/pytest -q -m browser
+
+# README screenshots (docs/screenshots/*.png, committed) from public-domain/CC0 images that
+# registry wheels ship, on a fresh local run; CI never runs it. Sources: docs/screenshots/README.md
+screenshots: system-deps setup web chromium
+	$(BIN)/python docs/screenshots/generate.py
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit

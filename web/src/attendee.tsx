@@ -18,7 +18,10 @@ export function Invite(props: { code: string; session: Session | null; onSession
       try {
         const joined = ok(await api.POST("/join", { body: { invite_code: props.code } }));
         localStorage.setItem(LAST_GROUP, joined.group_id);
-        navigate(`/me?group=${encodeURIComponent(joined.group_id)}`, true);
+        // A crew's link (photographer code) leads to the event's organiser page, to upload.
+        const crew = joined.role === "photographer" || joined.role === "owner";
+        const gid = encodeURIComponent(joined.group_id);
+        navigate(crew ? `/o/events/${gid}?tab=upload` : `/me?group=${gid}`, true);
       } catch (e) {
         setError(e instanceof ApiFailure && e.error.code === "invalid_invite_code"
           ? "This invite link is not valid. Ask the organiser for a new one."

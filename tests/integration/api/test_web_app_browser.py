@@ -5,10 +5,12 @@ the API, on the local stack with its workers (``api_server``), real models, real
 ``../shared/data/faces-dev``. The organiser (desktop, 1,440 px) signs up with a selfie, creates
 an event, uploads 20 photos through the page (presigned POSTs straight to the local S3, which
 answers CORS from the bucket's rules), waits for processing, groups faces, marks the group
-shots for everyone, renames a person and merges two. The attendee (phone, 360 px) opens the
-invite link, registers with a selfie file, sees exactly their photos, swipes the lightbox,
-downloads the ZIP and the test opens it. axe-core checks every page (0 serious or critical
-violations); screenshots of each step go to ``web/test-results/`` (git-ignored).
+shots for everyone, renames a person and merges two; makes a photographer invite link, which a
+second user opens on a phone to join as photographer, then demotes them to member. The
+attendee (phone, 360 px) opens the invite link, registers with a selfie file, sees exactly
+their photos, swipes the lightbox, downloads the ZIP and the test opens it. axe-core checks
+every page (0 serious or critical violations); screenshots of each step go to
+``web/test-results/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Shared:
     invite_link: str = ""
     group_id: str = ""
     organiser_token: str = ""
+    organiser_session: str = ""
     axe: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -220,6 +223,7 @@ def organised(browser: Any, shared: Shared, api_server: Server) -> Shared:
     check_axe(page, "organiser-3-invite", shared)
     shot(page, "organiser-3-invite")
     shared.organiser_token = session_token(page)
+    shared.organiser_session = page.evaluate("localStorage.getItem('findme.session')")
 
     # --- 20 photos through the page: presigned POSTs to the local S3, 5 at a time
     page.get_by_role("tab", name="Upload").click()
@@ -266,7 +270,6 @@ def organised(browser: Any, shared: Shared, api_server: Server) -> Shared:
     assert page.locator(".persons > li").count() == before - 1
     check_axe(page, "organiser-7-persons", shared)
     shot(page, "organiser-7-persons")
-    _docs_shot(page, "web-organiser.png")
 
     # --- a person's faces, and the review page
     page.locator(".persons > li a").first.click()
@@ -313,21 +316,88 @@ def _pick_merge(persons: dict[str, list[str]]) -> list[str]:
     return singles[:2]
 
 
-def _docs_shot(page: Any, name: str) -> None:
-    """A README screenshot with the faces-dev photos blurred (their licence allows tests,
-    not redistribution): ``web/test-results/readme-*.png``, git-ignored: the photos may not
-    be committed, even blurred."""
-    style = page.add_style_tag(content="img:not([src$='.svg']) { filter: blur(12px); }")
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(SHOTS / f"readme-{name}"), full_page=False)
-    style.evaluate("node => node.remove()")
-
-
 # --- the attendee ------------------------------------------------------------------------------
 def test_organiser_creates_uploads_processes_renames_and_merges(organised: Shared) -> None:
     # The organiser's run asserts as it goes; every page it showed passed axe-core
     assert len(organised.axe) >= 9
     assert organised.invite_link
+
+
+# --- members and roles ---------------------------------------------------------------------------
+def test_photographer_joins_by_the_crew_link_and_the_organiser_demotes_them(
+    organised: Shared, browser: Any, api_server: Server
+) -> None:
+    # Given the organiser (signed in) on the event's Members tab
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_init_script(
+        f"localStorage.setItem('findme.session', {json.dumps(organised.organiser_session)})"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{organised.base_url}/o/events/{organised.group_id}?tab=members")
+    members = page.get_by_role("list", name="Members")
+    members.get_by_role("combobox", name="Role of Olga Organiser").wait_for()
+    # When they make the photographers' invite link
+    page.get_by_role("button", name="Make a photographer invite link").click()
+    link = page.get_by_role("textbox", name="Photographer invite link")
+    link.wait_for()
+    crew_link = link.input_value()
+    # Then it is a second invite link, with its own QR code
+    assert crew_link.startswith(f"{organised.base_url}/e/")
+    assert crew_link != organised.invite_link
+    assert page.locator(".qr svg").count() == 1
+
+    # When a second user opens it on a phone and signs up
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    crew = phone.new_page()
+    crew.on("pageerror", lambda exc: errors.append(str(exc)))
+    crew.goto(crew_link)
+    images = organised.faces_dev / "images"
+    sign_up(
+        crew,
+        new_phone(),
+        "Pat Photographer",
+        images / "img12.jpg",
+        api_server,
+        organised,
+        "photographer-1",
+    )
+    # Then they join as a photographer and land on the event's upload page (no Members tab)
+    crew.get_by_role("tab", name="Upload").wait_for(timeout=60_000)
+    crew.get_by_label("or choose photos").wait_for(state="attached")
+    assert crew.get_by_role("tab", name="Members").count() == 0
+    check_axe(crew, "photographer-2-upload", organised)
+    shot(crew, "photographer-2-upload")
+    phone.close()
+
+    # When the organiser looks at the members again
+    page.reload()
+    role = page.get_by_role("combobox", name="Role of Pat Photographer")
+    role.wait_for()
+    # Then the new member is listed as a photographer, and the panel passes axe-core
+    assert role.input_value() == "photographer"
+    check_axe(page, "organiser-10-members", organised)
+    shot(page, "organiser-10-members")
+    # When the organiser demotes them to member, Then the page and the API say so
+    role.select_option("member")
+    page.get_by_text("Pat Photographer is now a member.").wait_for()
+    headers = {"Authorization": f"Bearer {organised.organiser_token}"}
+    listed = httpx.get(
+        f"{organised.base_url}/groups/{organised.group_id}/members", headers=headers
+    ).json()["items"]
+    assert {m["name"]: m["role"] for m in listed}["Pat Photographer"] == "member"
+    # And the last owner cannot demote themselves: the page says why and keeps the role
+    mine = page.get_by_role("combobox", name="Role of Olga Organiser")
+    mine.select_option("member")
+    page.get_by_role("alert").wait_for()
+    assert mine.input_value() == "owner"
+    # And the panel works on a 360 px phone too
+    page.set_viewport_size({"width": 360, "height": 740})
+    check_axe(page, "organiser-11-members-phone", organised)
+    shot(page, "organiser-11-members-phone")
+    assert errors == []
+    context.close()
 
 
 def test_attendee_on_a_phone_finds_exactly_their_photos_and_downloads_the_zip(
@@ -370,7 +440,6 @@ def test_attendee_on_a_phone_finds_exactly_their_photos_and_downloads_the_zip(
     assert heading.inner_text() == f"Photos of you ({len(mine)})"
     check_axe(page, "attendee-3-photos", organised)
     shot(page, "attendee-3-photos")
-    _docs_shot(page, "web-attendee.png")
 
     # When a photo is opened, Then the preview shows and a swipe goes to the next one
     page.get_by_role("grid", name="Photos of you").get_by_role(

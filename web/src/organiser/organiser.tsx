@@ -2,12 +2,13 @@
 // review (quality, duplicates, outliers), sections, photos. Loaded on demand.
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { renderSVG } from "uqr";
 import { api, message, ok, type Group, type ImageItem, type Schemas, type Session } from "../api";
 import { Lightbox, VirtualGrid } from "../photos";
 import { navigate } from "../router";
 import { SignIn } from "../signin";
 import { Alert, Page, Progress, Spinner, usePoll } from "../ui";
+import { InviteLink } from "./invite";
+import { Members } from "./members";
 import { CONCURRENCY, Uploader } from "./uploads";
 import { Persons, PersonPage } from "./persons";
 import { Review } from "./review";
@@ -92,7 +93,7 @@ function Dashboard(props: { actions: ComponentChildren }) {
   );
 }
 
-const TABS = ["overview", "upload", "photos", "persons", "review", "sections"] as const;
+const TABS = ["overview", "upload", "photos", "persons", "review", "sections", "members"] as const;
 type Tab = (typeof TABS)[number];
 const TAB_NAMES: Record<Tab, string> = {
   overview: "Invite & progress",
@@ -101,6 +102,7 @@ const TAB_NAMES: Record<Tab, string> = {
   persons: "Persons",
   review: "Review",
   sections: "Sections",
+  members: "Members",
 };
 
 function EventPage(props: { groupId: string; actions: ComponentChildren }) {
@@ -150,6 +152,8 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
   const busy = uploader.active || waiting > 0 || (!!counts && counts.uploaded + counts.processing > 0);
   usePoll(refresh, 2500, busy, [busy]);
 
+  // Members and their roles are for owners and admins (role null: ADMINISTER); not photographers.
+  const tabs = TABS.filter((t) => t !== "members" || (!!group && (group.role === "owner" || group.role === null)));
   const select = (t: Tab) => navigate(`/o/events/${props.groupId}?tab=${t}`, true);
   return (
     <Page title={group ? group.group_name : "Event"} wide actions={props.actions}>
@@ -158,7 +162,7 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
       </p>
       {error && <Alert>{error}</Alert>}
       <div class="tabs" role="tablist" aria-label="Event">
-        {TABS.map((t) => (
+        {tabs.map((t) => (
           <button key={t} role="tab" id={`tab-${t}`} aria-selected={t === tab} aria-controls="panel" onClick={() => select(t)} type="button">
             {TAB_NAMES[t]}
           </button>
@@ -174,6 +178,7 @@ function EventPage(props: { groupId: string; actions: ComponentChildren }) {
         {tab === "persons" && <Persons groupId={props.groupId} />}
         {tab === "review" && <Review groupId={props.groupId} />}
         {tab === "sections" && <SectionsPanel groupId={props.groupId} sections={sections} onChanged={loadSections} />}
+        {tab === "members" && group && <Members group={group} onGroup={setGroup} />}
       </section>
     </Page>
   );
@@ -201,32 +206,15 @@ function Counts(props: { counts: Schemas["ImageCounts"]; arriving: number }) {
 }
 
 function InviteCard(props: { group: Group }) {
-  const link = `${location.origin}/e/${props.group.invite_code}`;
-  const svg = useMemo(() => renderSVG(link, { border: 1 }), [link]);
-  const [copied, setCopied] = useState(false);
   return (
     <div class="card">
       <h2>Invite attendees</h2>
-      <div class="invite">
-        <div class="qr" role="img" aria-label={`QR code of the invite link ${link}`} dangerouslySetInnerHTML={{ __html: svg }} />
-        <div class="stack grow">
-          <label for="invite-link">Invite link</label>
-          <input id="invite-link" readOnly value={link} onFocus={(e) => e.currentTarget.select()} />
-          <div class="row">
-            <button
-              type="button"
-              onClick={() => navigator.clipboard?.writeText(link).then(() => setCopied(true))}
-            >
-              Copy the link
-            </button>
-            <span role="status">{copied ? "Copied." : ""}</span>
-          </div>
-          <p class="hint">
-            Print the QR code at the venue or share the link. Attendees sign in with their phone and a selfie and
-            see only their photos and the photos you mark for everyone.
-          </p>
-        </div>
-      </div>
+      <InviteLink code={props.group.invite_code} id="invite-link" label="Invite link">
+        <p class="hint">
+          Print the QR code at the venue or share the link. Attendees sign in with their phone and a selfie and
+          see only their photos and the photos you mark for everyone.
+        </p>
+      </InviteLink>
     </div>
   );
 }
