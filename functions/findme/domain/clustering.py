@@ -30,11 +30,11 @@ scipy, border points to their nearest core), giving the clusters of
 memory. Memory grows with the number of neighbour pairs, never with N²;
 ``benchmarks/cluster.py`` measures 10k-100k faces.
 
-The incremental rule digest applies between clusterings (:func:`assign_incremental`) lives
-here too, so both paths share one notion of "same person".
+The incremental rule digest applies between clusterings lives in
+:mod:`findme.domain.incremental` and uses this module's notion of "same person".
 
 scipy, scikit-learn and faiss are imported inside the functions that use them: the digest
-image imports this module for :func:`assign_incremental` and ships none of them.
+image imports this module (through :mod:`findme.domain.incremental`) and ships none of them.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -737,128 +737,42 @@ def cluster_faces(
     t_start = time.perf_counter()
     x = np.asarray(embeddings)
     n = len(image_ids)
-    if x.ndim != 2 or x.shape[0] != n or len(person_ids) != n or len(manual) != n:
-        raise InvalidInputError(
-            "embeddings (N, D), image_ids, person_ids and manual must have N rows",
-            field="embeddings",
-        )
-    if not 0.0 < eps < 2.0:
-        raise InvalidInputError("eps must be in (0, 2) (cosine distance)", field="eps")
-    if min_samples < 1:
-        raise InvalidInputError("min_samples must be >= 1", field="min_samples")
-    if method not in CLUSTER_METHODS:
-        raise InvalidInputError("method must be 'dbscan' or 'average'", field="method")
+    _check_inputs(x, n, person_ids, manual, eps=eps, min_samples=min_samples, method=method)
     timings: dict[str, float] = {}
-
     unit, valid = normalize_rows(x) if n else (np.zeros((0, 1), np.float32), np.zeros(0, bool))
-    _, image_codes_u = np.unique(np.asarray(image_ids, dtype=object), return_inverse=True)
-    image_codes = image_codes_u.astype(np.intp).reshape(-1)
-    pinned = np.asarray(manual, dtype=bool) & preserve_manual
-    pinned_person: list[str | None] = [
-        p if m else None for p, m in zip(person_ids, pinned, strict=True)
-    ]
-    manual_names = sorted({p for p in pinned_person if p is not None})
-    manual_code_of = {p: i for i, p in enumerate(manual_names)}
-    manual_codes = np.array(
-        [manual_code_of[p] if p is not None else -1 for p in pinned_person], dtype=np.intp
-    )
+    rules = _Constraints.build(image_ids, person_ids, manual, preserve_manual)
     # A face a curator left unassigned on purpose takes no part in clustering.
-    clusterable = valid & ~(pinned & (manual_codes < 0))
+    clusterable = valid & ~(rules.pinned & (rules.manual_codes < 0))
 
+    # 1-2. clusters (DBSCAN + constrained split, or constrained average linkage)
+    common: dict[str, Any] = {
+        "idx": np.flatnonzero(clusterable),
+        "n": n,
+        "image_codes": rules.image_codes,
+        "manual_codes": rules.manual_codes,
+        "min_samples": min_samples,
+        "timings": timings,
+    }
     if method == "average":
         comp, graph, clusters_found, n_split = _average_linkage_step(
-            unit,
-            idx=np.flatnonzero(clusterable),
-            n=n,
-            image_codes=image_codes,
-            manual_codes=manual_codes,
-            min_samples=min_samples,
-            threshold=linkage_threshold,
-            timings=timings,
+            unit, threshold=linkage_threshold, **common
         )
     else:
-        comp, graph, clusters_found, n_split = _dbscan_step(
-            unit,
-            idx=np.flatnonzero(clusterable),
-            n=n,
-            image_codes=image_codes,
-            manual_codes=manual_codes,
-            min_samples=min_samples,
-            eps=eps,
-            timings=timings,
-        )
+        comp, graph, clusters_found, n_split = _dbscan_step(unit, eps=eps, **common)
 
     # 3. stable ids: clusters -> old persons by overlap, then the manual rule, then new ids
     t = time.perf_counter()
-    old_names = sorted({p for p in person_ids if p is not None})
-    old_code_of = {p: i for i, p in enumerate(old_names)}
-    old_codes = np.array(
-        [old_code_of[p] if p is not None else -1 for p in person_ids], dtype=np.intp
-    )
-    has_old = (comp >= 0) & (old_codes >= 0)
-    pair_keys, pair_counts = np.unique(
-        np.stack([comp[has_old], old_codes[has_old]]), axis=1, return_counts=True
-    )
-    bonus = np.array(
-        [NAMED_BONUS if old_names[c] in named_person_ids else 0.0 for c in pair_keys[1].tolist()]
-    )
-    matched = _match_overlap(
-        pair_keys[0].astype(np.intp), pair_keys[1].astype(np.intp), pair_counts + bonus
-    )
-    comp_ids = np.unique(comp[comp >= 0]).tolist()
-    manual_of_comp: dict[int, str] = {}
-    for c, m in zip(
-        comp[manual_codes >= 0].tolist(), manual_codes[manual_codes >= 0].tolist(), strict=True
-    ):
-        if c >= 0:
-            manual_of_comp.setdefault(c, manual_names[m])
-    comp_person: dict[int, str] = {}
-    for c in comp_ids:
-        if c in matched:
-            comp_person[c] = old_names[matched[c]]
-        elif c in manual_of_comp:
-            comp_person[c] = manual_of_comp[c]
-        else:
-            comp_person[c] = new_person_id()
-
-    final: list[str | None] = [comp_person[c] if c >= 0 else None for c in comp.tolist()]
-    for i in np.flatnonzero(pinned).tolist():
-        final[i] = pinned_person[i]
-    final_manual = pinned.tolist()
+    old = _OldPersons.build(person_ids)
+    final = _stable_person_ids(comp, old, rules, named_person_ids, new_person_id)
     timings["match"] = time.perf_counter() - t
 
     # 4. persons, removals, merges
-    known = set(known_person_ids) | set(old_names)
-    by_person: dict[str, list[int]] = {}
-    for i, p in enumerate(final):
-        if p is not None:
-            by_person.setdefault(p, []).append(i)
-    removed = sorted(known - set(by_person))
-    merged_into: dict[str, list[str]] = {}
-    removed_set = set(removed)
-    for old in removed:
-        code = old_code_of.get(old)
-        if code is None:
-            continue
-        went = [final[i] for i in np.flatnonzero(old_codes == code).tolist()]
-        tally = Counter(p for p in went if p is not None)
-        if tally:
-            target, count = tally.most_common(1)[0]
-            if count * 2 >= len(went) and target not in removed_set:
-                merged_into.setdefault(target, []).append(old)
-    persons = [
-        PersonPlan(
-            person_id=p,
-            face_indices=np.asarray(faces, dtype=np.intp),
-            is_new=p not in known,
-            merged_from=tuple(merged_into.get(p, ())),
-        )
-        for p, faces in by_person.items()
-    ]
+    persons, removed, merged_into = _plan_persons(final, old, known_person_ids)
+    pinned = rules.pinned
     preserved = sum(1 for i in np.flatnonzero(pinned).tolist() if final[i] == person_ids[i])
     return ClusteringOutcome(
         person_ids=final,
-        manual=final_manual,
+        manual=pinned.tolist(),
         persons=persons,
         removed_person_ids=removed,
         faces_processed=n,
@@ -874,140 +788,173 @@ def cluster_faces(
     )
 
 
-# --- incremental assignment (digest) ---------------------------------------------------------
+def _check_inputs(
+    x: NDArray[Any],
+    n: int,
+    person_ids: Sequence[str | None],
+    manual: Sequence[bool],
+    *,
+    eps: float,
+    min_samples: int,
+    method: str,
+) -> None:
+    """Raises InvalidInputError as :func:`cluster_faces` documents."""
+    if x.ndim != 2 or x.shape[0] != n or len(person_ids) != n or len(manual) != n:
+        raise InvalidInputError(
+            "embeddings (N, D), image_ids, person_ids and manual must have N rows",
+            field="embeddings",
+        )
+    if not 0.0 < eps < 2.0:
+        raise InvalidInputError("eps must be in (0, 2) (cosine distance)", field="eps")
+    if min_samples < 1:
+        raise InvalidInputError("min_samples must be >= 1", field="min_samples")
+    if method not in CLUSTER_METHODS:
+        raise InvalidInputError("method must be 'dbscan' or 'average'", field="method")
+
+
 @dataclass(frozen=True, slots=True)
-class Neighbour:
-    """An already-stored face near a new face.
+class _Constraints:
+    """The cannot-link rules as integer codes per face.
 
     Attributes:
-        face_id: the stored face.
-        image_id: its photo.
-        person_id: its person, or ``None`` when unassigned.
-        similarity: cosine similarity to the new face, in ``[-1, 1]``.
+        image_codes: ``(N,) intp`` photo of each face (0..photos-1).
+        pinned: ``(N,) bool`` manual faces that keep their person.
+        pinned_person: per face, the person a pinned face keeps (``None``: not pinned, or
+            pinned unassigned).
+        manual_names: the persons of pinned faces, sorted; ``manual_codes`` index it.
+        manual_codes: ``(N,) intp`` index into ``manual_names``, ``-1`` for other faces.
     """
 
-    face_id: str
-    image_id: str
-    person_id: str | None
-    similarity: float
+    image_codes: NDArray[np.intp]
+    pinned: NDArray[np.bool_]
+    pinned_person: list[str | None]
+    manual_names: list[str]
+    manual_codes: NDArray[np.intp]
 
-
-def assign_incremental(
-    neighbours: Sequence[Sequence[Neighbour]],
-    *,
-    image_id: str,
-    threshold: float,
-    present_person_ids: Collection[str] = (),
-    person_sizes: Mapping[str, int] | None = None,
-    linkage_threshold: float | None = None,
-) -> list[str | None]:
-    """Persons for the new faces of one photo, between two clusterings.
-
-    With ``linkage_threshold`` (average linkage, the default clustering), the rule is the
-    clustering's own: a face joins the person with the highest *mean* cosine similarity over
-    the person's faces, when that mean is ``>= linkage_threshold``: one look-alike face of a
-    big person is not enough. Only the neighbours returned are known, so the others count 0
-    (a slight under-estimate of the exact UPGMA mean :mod:`findme.domain.linkage` uses), and
-    a person larger than the neighbours asked is averaged over that many.
-
-    Rule (issue 4, item 2): a new face joins the person of its *nearest already-assigned
-    face* in the group when their cosine similarity is ``>= threshold``; it never joins a
-    person already present in the same photo; otherwise it stays unassigned until the next
-    clustering. Faces of the photo itself are never neighbours. When two new faces of the
-    photo want the same person, the more similar one gets it (faces are served in order of
-    their best similarity). A face whose nearest person is taken stays unassigned rather
-    than falling back to a weaker person (a second face of someone is likelier a poster or
-    reflection than a different person).
-
-    Args:
-        neighbours: per new face, stored faces near it (any order; unassigned ones and faces
-            of ``image_id`` are ignored).
-        image_id: the photo the new faces belong to.
-        threshold: cosine similarity, ``Settings.match_threshold`` (0.40 ≈ FAR 1e-3 on LFW
-            for SFace, ARCHITECTURE.md §4).
-        present_person_ids: persons that already have a face in this photo.
-        person_sizes: faces per person (``Person.face_count``), for the linkage rule.
-        linkage_threshold: switch to the linkage rule with this bar (cosine similarity).
-
-    Returns:
-        Per new face, in input order, the person to join or ``None``.
-    """
-    best: list[tuple[float, str] | None] = []
-    if linkage_threshold is not None:
-        sizes = person_sizes or {}
-        for hits in neighbours:
-            cap = max(len(hits), 1)
-            sums: dict[str, float] = {}
-            for hit in hits:
-                if hit.person_id is None or hit.image_id == image_id or hit.similarity <= 0:
-                    continue
-                sums[hit.person_id] = sums.get(hit.person_id, 0.0) + hit.similarity
-            means = {p: v / max(1, min(sizes.get(p, 1), cap)) for p, v in sums.items()}
-            pick = max(((v, p) for p, v in means.items() if v >= linkage_threshold), default=None)
-            best.append(pick)
-        return _serve(best, present_person_ids)
-    for hits in neighbours:
-        top: tuple[float, str] | None = None
-        for hit in hits:
-            if hit.person_id is None or hit.image_id == image_id or hit.similarity < threshold:
-                continue
-            if top is None or hit.similarity > top[0]:
-                top = (hit.similarity, hit.person_id)
-        best.append(top)
-    return _serve(best, present_person_ids)
-
-
-def _serve(
-    best: Sequence[tuple[float, str] | None], present_person_ids: Collection[str]
-) -> list[str | None]:
-    """Give each face its wanted person, most similar first, never a person taken twice."""
-    taken = set(present_person_ids)
-    result: list[str | None] = [None] * len(best)
-    order = sorted(
-        (i for i, b in enumerate(best) if b is not None),
-        key=lambda i: -best[i][0],  # type: ignore[index]
-    )
-    for i in order:
-        _, person = best[i]  # type: ignore[misc]
-        if person not in taken:
-            result[i] = person
-            taken.add(person)
-    return result
-
-
-def neighbours_from_vectors(
-    query: NDArray[np.floating],
-    stored: NDArray[np.floating],
-    face_ids: Sequence[str],
-    image_ids: Sequence[str],
-    person_ids: Sequence[str | None],
-    *,
-    limit: int = 50,
-) -> list[list[Neighbour]]:
-    """Nearest stored faces of each query face by cosine similarity (brute force, for tests
-    and small groups; the service asks the vector index instead).
-
-    Args:
-        query: ``(Q, D)`` new face embeddings.
-        stored: ``(M, D)`` stored face embeddings.
-        face_ids, image_ids, person_ids: ``M`` payloads of ``stored``.
-        limit: neighbours kept per query face.
-
-    Returns:
-        Per query face, up to ``limit`` :class:`Neighbour`, most similar first.
-    """
-    q, _ = normalize_rows(np.atleast_2d(query))
-    s, _ = normalize_rows(np.atleast_2d(stored))
-    if s.shape[0] == 0:
-        return [[] for _ in range(q.shape[0])]
-    sims = q @ s.T
-    out: list[list[Neighbour]] = []
-    for row in sims:
-        top = np.argsort(-row, kind="stable")[:limit]
-        out.append(
-            [
-                Neighbour(face_ids[j], image_ids[j], person_ids[j], float(row[j]))
-                for j in top.tolist()
-            ]
+    @classmethod
+    def build(
+        cls,
+        image_ids: Sequence[str],
+        person_ids: Sequence[str | None],
+        manual: Sequence[bool],
+        preserve_manual: bool,
+    ) -> _Constraints:
+        _, image_codes_u = np.unique(np.asarray(image_ids, dtype=object), return_inverse=True)
+        pinned = np.asarray(manual, dtype=bool) & preserve_manual
+        pinned_person: list[str | None] = [
+            p if m else None for p, m in zip(person_ids, pinned, strict=True)
+        ]
+        manual_names = sorted({p for p in pinned_person if p is not None})
+        manual_code_of = {p: i for i, p in enumerate(manual_names)}
+        manual_codes = np.array(
+            [manual_code_of[p] if p is not None else -1 for p in pinned_person], dtype=np.intp
         )
-    return out
+        return cls(
+            image_codes=image_codes_u.astype(np.intp).reshape(-1),
+            pinned=pinned,
+            pinned_person=pinned_person,
+            manual_names=manual_names,
+            manual_codes=manual_codes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _OldPersons:
+    """The persons faces belonged to before this run.
+
+    Attributes:
+        names: the old person ids, sorted; ``codes`` index it.
+        code_of: person id -> its index in ``names``.
+        codes: ``(N,) intp`` each face's old person, ``-1`` when it had none.
+    """
+
+    names: list[str]
+    code_of: dict[str, int]
+    codes: NDArray[np.intp]
+
+    @classmethod
+    def build(cls, person_ids: Sequence[str | None]) -> _OldPersons:
+        names = sorted({p for p in person_ids if p is not None})
+        code_of = {p: i for i, p in enumerate(names)}
+        codes = np.array([code_of[p] if p is not None else -1 for p in person_ids], dtype=np.intp)
+        return cls(names, code_of, codes)
+
+
+def _stable_person_ids(
+    comp: NDArray[np.intp],
+    old: _OldPersons,
+    rules: _Constraints,
+    named_person_ids: Collection[str],
+    new_person_id: Callable[[], str],
+) -> list[str | None]:
+    """Step 3: a person id per face. Each cluster takes the old person it overlaps most
+    (named persons win ties), else the person of its manual faces, else a new id; pinned
+    faces keep their person; noise (``comp < 0``) gets ``None``."""
+    old_codes = old.codes
+    has_old = (comp >= 0) & (old_codes >= 0)
+    pair_keys, pair_counts = np.unique(
+        np.stack([comp[has_old], old_codes[has_old]]), axis=1, return_counts=True
+    )
+    bonus = np.array(
+        [NAMED_BONUS if old.names[c] in named_person_ids else 0.0 for c in pair_keys[1].tolist()]
+    )
+    matched = _match_overlap(
+        pair_keys[0].astype(np.intp), pair_keys[1].astype(np.intp), pair_counts + bonus
+    )
+    comp_ids = np.unique(comp[comp >= 0]).tolist()
+    manual_codes = rules.manual_codes
+    manual_of_comp: dict[int, str] = {}
+    for c, m in zip(
+        comp[manual_codes >= 0].tolist(), manual_codes[manual_codes >= 0].tolist(), strict=True
+    ):
+        if c >= 0:
+            manual_of_comp.setdefault(c, rules.manual_names[m])
+    comp_person: dict[int, str] = {}
+    for c in comp_ids:
+        if c in matched:
+            comp_person[c] = old.names[matched[c]]
+        elif c in manual_of_comp:
+            comp_person[c] = manual_of_comp[c]
+        else:
+            comp_person[c] = new_person_id()
+
+    final: list[str | None] = [comp_person[c] if c >= 0 else None for c in comp.tolist()]
+    for i in np.flatnonzero(rules.pinned).tolist():
+        final[i] = rules.pinned_person[i]
+    return final
+
+
+def _plan_persons(
+    final: Sequence[str | None], old: _OldPersons, known_person_ids: Iterable[str]
+) -> tuple[list[PersonPlan], list[str], dict[str, list[str]]]:
+    """Step 4: the persons to write, the persons left with no face (removed), and which
+    removed persons merged into which (a removed person at least half of whose faces went to
+    one surviving person) -> ``(persons, removed, merged_into)``."""
+    known = set(known_person_ids) | set(old.names)
+    by_person: dict[str, list[int]] = {}
+    for i, p in enumerate(final):
+        if p is not None:
+            by_person.setdefault(p, []).append(i)
+    removed = sorted(known - set(by_person))
+    merged_into: dict[str, list[str]] = {}
+    removed_set = set(removed)
+    for gone in removed:
+        code = old.code_of.get(gone)
+        if code is None:
+            continue
+        went = [final[i] for i in np.flatnonzero(old.codes == code).tolist()]
+        tally = Counter(p for p in went if p is not None)
+        if tally:
+            target, count = tally.most_common(1)[0]
+            if count * 2 >= len(went) and target not in removed_set:
+                merged_into.setdefault(target, []).append(gone)
+    persons = [
+        PersonPlan(
+            person_id=p,
+            face_indices=np.asarray(faces, dtype=np.intp),
+            is_new=p not in known,
+            merged_from=tuple(merged_into.get(p, ())),
+        )
+        for p, faces in by_person.items()
+    ]
+    return persons, removed, merged_into

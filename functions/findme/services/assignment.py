@@ -23,9 +23,9 @@ from datetime import datetime
 from findme.config import Settings
 from findme.domain.faces import stack_embeddings
 from findme.domain.records import Assignment, utcnow
-from findme.domain.user_matching import Strategy, match_persons_to_users
+from findme.domain.user_matching import Strategy, UserMatch, match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
-from findme.ports import MetadataStore, VectorIndex
+from findme.ports import FaceVector, MetadataStore, VectorIndex
 
 #: Strategies whose assignments a new run replaces.
 AUTOMATIC_STRATEGIES = frozenset(s.value for s in Strategy)
@@ -96,28 +96,8 @@ def assign_persons_to_users(
     if not 0.0 < min_vote_fraction <= 1.0:
         raise InvalidInputError("min_vote_fraction must be in (0, 1]", field="min_vote_fraction")
     metadata.get_group(group_id)
-    members = [m.user_id for m in metadata.list_members(group_id)]
-    candidates = members
-    if user_ids is not None:
-        candidates = list(dict.fromkeys(user_ids))
-        outsiders = sorted(set(candidates) - set(members))
-        if outsiders:
-            # a selfie of a non-member must not be probed against the group's faces
-            raise InvalidInputError(
-                "user_ids must be members of the group",
-                code="not_group_member",
-                field="user_ids",
-                user_ids=outsiders[:20],
-            )
-    ref_ids: list[str] = []
-    ref_users: list[str] = []
-    for user_id in candidates:
-        for ref in metadata.list_reference_faces(user_id):
-            ref_ids.append(ref.face_id)
-            ref_users.append(user_id)
-    owner = dict(zip(ref_ids, ref_users, strict=True))
-    refs = [v for v in vectors.get(ref_ids) if v.face_id in owner and v.kind == "reference"]
-
+    candidates = _candidates(metadata, group_id, user_ids)
+    owner, refs = _reference_vectors(metadata, vectors, candidates)
     previous = metadata.list_assignments(group_id=group_id)
     fixed = {a.person_id for a in previous if a.strategy not in AUTOMATIC_STRATEGIES}
     face_vectors = [
@@ -143,7 +123,6 @@ def assign_persons_to_users(
         min_vote_fraction=min_vote_fraction,
         top_k=settings.match_top_k,
     )
-
     run = AssignmentRun(
         group_id=group_id,
         strategy=strategy.value,
@@ -151,6 +130,55 @@ def assign_persons_to_users(
         persons_considered=len({v.person_id for v in face_vectors}),
         users_considered=len({owner[v.face_id] for v in refs}),
     )
+    _store_run(metadata, run, matches, previous, fixed)
+    return run
+
+
+def _candidates(
+    metadata: MetadataStore, group_id: str, user_ids: Sequence[str] | None
+) -> list[str]:
+    """The users to match: ``user_ids`` (each a member, else ``not_group_member``) or every
+    member of the group."""
+    members = [m.user_id for m in metadata.list_members(group_id)]
+    if user_ids is None:
+        return members
+    candidates = list(dict.fromkeys(user_ids))
+    outsiders = sorted(set(candidates) - set(members))
+    if outsiders:
+        # a selfie of a non-member must not be probed against the group's faces
+        raise InvalidInputError(
+            "user_ids must be members of the group",
+            code="not_group_member",
+            field="user_ids",
+            user_ids=outsiders[:20],
+        )
+    return candidates
+
+
+def _reference_vectors(
+    metadata: MetadataStore, vectors: VectorIndex, user_ids: Sequence[str]
+) -> tuple[dict[str, str], list[FaceVector]]:
+    """The users' selfie vectors -> ``(owner, refs)``: reference face id -> user id, and the
+    stored ``reference`` vectors (ids without a vector are left out)."""
+    owner: dict[str, str] = {}
+    for user_id in user_ids:
+        for ref in metadata.list_reference_faces(user_id):
+            owner[ref.face_id] = user_id
+    refs = [v for v in vectors.get(list(owner)) if v.face_id in owner and v.kind == "reference"]
+    return owner, refs
+
+
+def _store_run(
+    metadata: MetadataStore,
+    run: AssignmentRun,
+    matches: Sequence[UserMatch],
+    previous: Sequence[Assignment],
+    fixed: set[str],
+) -> None:
+    """Replace the group's earlier automatic assignments by ``matches``: delete those that no
+    longer hold (unlinking their persons), store the new ones and link their persons. Fills
+    ``run.assignments`` and ``run.removed``."""
+    group_id = run.group_id
     matched = {m.person_id: m for m in matches}
     persons = {p.person_id: p for p in metadata.list_persons(group_id)}
     for old in previous:
@@ -172,7 +200,7 @@ def assign_persons_to_users(
             person_id=m.person_id,
             user_id=m.user_id,
             similarity=round(m.similarity, 4),
-            strategy=strategy.value,
+            strategy=run.strategy,
             vote_share=None if m.vote_share is None else round(m.vote_share, 4),
         )
         metadata.put_assignment(assignment)
@@ -181,7 +209,6 @@ def assign_persons_to_users(
             person.linked_user_id = m.user_id
             person.updated_at = utcnow()
             metadata.put_person(person)
-    return run
 
 
 def list_assignments(

@@ -9,7 +9,7 @@ failure anywhere re-reads the half-written state and converges: ids already writ
 matched by overlap and kept.
 
 :func:`assign_new_faces` is the incremental rule digest applies per photo
-(:func:`findme.domain.clustering.assign_incremental`).
+(:func:`findme.domain.incremental.assign_incremental`).
 
 :func:`run_cluster_job` wraps :func:`cluster_group` with the job bookkeeping of a Step
 Functions task (``running -> succeeded | failed``).
@@ -31,12 +31,11 @@ from findme.config import Settings
 from findme.domain.clustering import (
     LINKAGE_GRAPH_FLOOR,
     LINKAGE_THRESHOLD,
-    Neighbour,
     PersonPlan,
-    assign_incremental,
     cluster_faces,
 )
 from findme.domain.faces import EMBEDDING_DIM
+from findme.domain.incremental import Neighbour, assign_incremental
 from findme.domain.records import Assignment, Face, JobStatus, Person, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
 from findme.observability import logger
@@ -398,7 +397,7 @@ def assign_new_faces(
 ) -> dict[str, str | None]:
     """Join new faces to known persons, photo by photo (digest calls this per image).
 
-    Rule (:func:`findme.domain.clustering.assign_incremental`), the clustering's own: with
+    Rule (:func:`findme.domain.incremental.assign_incremental`), the clustering's own: with
     ``Settings.cluster_method == "average"``, a face joins the person whose faces it matches
     with the highest mean cosine similarity when that mean is
     ``>= Settings.cluster_linkage_threshold`` (so one look-alike face of a person is not

@@ -12,14 +12,12 @@ import pytest
 from cluster_helpers import D, blob, unit
 from findme.domain.clustering import (
     ClusteringOutcome,
-    Neighbour,
-    assign_incremental,
     cluster_faces,
     cosine_radius_graph,
     dbscan_labels,
-    neighbours_from_vectors,
     normalize_rows,
 )
+from findme.domain.incremental import Neighbour, assign_incremental, neighbours_from_vectors
 from findme.domain.metrics import bcubed
 from findme.domain.synthetic import synthetic_faces
 from findme.errors import InvalidInputError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from findme.domain.clustering import Neighbour, assign_incremental, cluster_faces, cosine_knn_graph
+from findme.domain.clustering import cluster_faces, cosine_knn_graph
+from findme.domain.incremental import Neighbour, assign_incremental
 from findme.domain.linkage import average_linkage_labels
 from findme.domain.matching import ImpostorModel, MatchBars, decide, person_evidence
 from findme.domain.metrics import bcubed
