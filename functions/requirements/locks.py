@@ -7,8 +7,8 @@ one file serves Python 3.11/3.12 on x86_64 and arm64) and all agreeing on shared
 - ``dev.lock``: the whole development/CI venv (runtime + local stack + CDK + test tools),
   constrained by ``runtime.lock`` so the tests run the very versions the images ship;
 - ``digest.lock``, ``cluster.lock``, ``zip.lock``: each container image's own closure,
-  constrained by ``runtime.lock`` (``functions/<name>/Dockerfile`` installs it with
-  ``--require-hashes``).
+  constrained by ``runtime.lock`` (``functions/digest/Dockerfile`` and
+  ``functions/worker.Dockerfile`` install them with ``--require-hashes``).
 
 ``make setup`` installs ``dev.lock`` with ``pip --require-hashes`` and never resolves, so a new
 release upstream cannot change what a fresh clone installs. ``make lock`` (this script) refreshes

@@ -1,4 +1,6 @@
-"""The Lambda functions: container images built from ``functions/<name>/Dockerfile``.
+"""The Lambda functions: container images built from ``functions/digest/Dockerfile`` (digest,
+and api and curation, which need the face engine) and ``functions/worker.Dockerfile`` (cluster
+and zip, one file with ``--build-arg FUNCTION=<name>``).
 
 Each function has its own role (no managed policies), its own log group with the stage's
 retention, X-Ray tracing, the Powertools environment, and only the IAM statements its
@@ -177,6 +179,11 @@ _CONTEXT_EXTRA: dict[str, tuple[str, ...]] = {
 #: needs the face engine for /get-faces, /search-face and selfie registration (decision in
 #: ``findme.web.app``: the engine runs in the api's own process, no Lambda-to-Lambda hop), and
 #: curation re-digests photos: both run the digest image (one build, one push per deploy).
+#: Functions built from ``functions/worker.Dockerfile`` with ``--build-arg FUNCTION=<name>``
+#: (no face engine; their lock and extra carry the function's name).
+WORKER_IMAGES = frozenset({"cluster", "zip"})
+WORKER_DOCKERFILE = "functions/worker.Dockerfile"
+
 SHARED_IMAGE: dict[str, tuple[str, str]] = {
     "api": ("digest", "api_handler.handler"),
     "curation": ("digest", "curation_handler.handler"),
@@ -200,8 +207,9 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
 
     Only ``pyproject.toml``, ``README.md``, ``functions/requirements/``, ``functions/findme/``,
     ``functions/<name>/`` (and ``layers/models/{*.onnx,manifest.json}``, ``functions/curation/``
-    and ``functions/api/`` for digest) are staged, so unrelated edits do not change the asset
-    hash and force a rebuild.
+    and ``functions/api/`` for digest; ``functions/worker.Dockerfile`` for
+    :data:`WORKER_IMAGES`) are staged, so unrelated edits do not change the asset hash and
+    force a rebuild.
     A :data:`SHARED_IMAGE` function reuses the other image (same asset, built and pushed
     once) with its own handler as the image command.
     """
@@ -218,6 +226,7 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
         "!functions/findme",
         "!functions/requirements",
         f"!functions/{name}",
+        *((f"!{WORKER_DOCKERFILE}",) if name in WORKER_IMAGES else ()),
         *_CONTEXT_EXTRA.get(name, ()),
         "**/__pycache__",
         "**/*.pyc",
@@ -230,7 +239,8 @@ def image_code(name: str, config: StageConfig) -> aws_lambda.DockerImageCode:
     )
     return aws_lambda.DockerImageCode.from_image_asset(
         str(REPO_ROOT),
-        file=f"functions/{name}/Dockerfile",
+        file=WORKER_DOCKERFILE if name in WORKER_IMAGES else f"functions/{name}/Dockerfile",
+        build_args={"FUNCTION": name} if name in WORKER_IMAGES else None,
         platform=platform,
         exclude=exclude,
         ignore_mode=IgnoreMode.DOCKER,

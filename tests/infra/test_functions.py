@@ -18,8 +18,14 @@ from infra_cfn import Synth, render
 pytestmark = pytest.mark.infra
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Functions with their own image (and Dockerfile).
+#: Functions with their own image.
 IMAGES = ("digest", "cluster", "zip")
+#: The Dockerfile each image is built from (cluster and zip share one, by build argument).
+DOCKERFILES = {
+    "digest": "functions/digest/Dockerfile",
+    "cluster": "functions/worker.Dockerfile",
+    "zip": "functions/worker.Dockerfile",
+}
 #: Functions that run the digest image (they need the face engine) with their own handler.
 SHARED = {"api": "api_handler.handler", "curation": "curation_handler.handler"}
 NAMES = (*IMAGES, *SHARED)
@@ -183,8 +189,11 @@ def test_log_retention_depends_on_the_stage(dev: Template, prod: Template) -> No
 def _staged(synth: Synth, name: str) -> Path:
     manifest = json.loads((synth.outdir / "findme-dev.assets.json").read_text())
     for asset in manifest["dockerImages"].values():
-        if asset["source"].get("dockerFile") == f"functions/{name}/Dockerfile":
-            return synth.outdir / str(asset["source"]["directory"])
+        source = asset["source"]
+        if source.get("dockerFile") != DOCKERFILES[name]:
+            continue
+        if name == "digest" or source.get("dockerBuildArgs") == {"FUNCTION": name}:
+            return synth.outdir / str(source["directory"])
     raise AssertionError(f"no staged image for {name}")
 
 
@@ -196,12 +205,17 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
     functions."""
     root = _staged(synth, name)
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    assert {"pyproject.toml", "README.md", f"functions/{name}/Dockerfile"} <= files
+    assert {
+        "pyproject.toml",
+        "README.md",
+        DOCKERFILES[name],
+        f"functions/{name}/handler.py",
+    } <= files
     assert "functions/findme/config.py" in files
     assert f"functions/requirements/{name}.lock" in files
     tops = {f.split("/")[0] for f in files}
     assert tops <= {"pyproject.toml", "README.md", "functions", "layers"}
-    others = {f.split("/")[1] for f in files if f.startswith("functions/")}
+    others = {f.split("/")[1] for f in files if f.startswith("functions/") and f.count("/") >= 2}
     shared = set(SHARED) if name == "digest" else set()
     assert others == {"findme", "requirements", name} | shared
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
@@ -217,18 +231,22 @@ def test_image_build_context_holds_only_what_the_image_needs(synth: Synth, name:
 
 @pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_installs_only_its_own_extras(name: str) -> None:
-    """Given functions/<name>/Dockerfile, then it starts from the AWS Lambda Python base image,
-    installs its lock with --require-hashes, then the core package with exactly its own
-    extras and no dependency resolution (the digest
-    image adds the api extra: the api runs it), runs handler.handler; only digest copies the
-    models to /opt/models."""
-    text = (REPO_ROOT / "functions" / name / "Dockerfile").read_text()
+    """Given the image's Dockerfile with its build argument, then it starts from the AWS Lambda
+    Python base image, installs the function's lock with --require-hashes, then the core
+    package with exactly its own extras and no dependency resolution (the digest image adds
+    the api extra: the api runs it), copies the function's handler and runs handler.handler;
+    only digest copies the models to /opt/models."""
+    text = (REPO_ROOT / DOCKERFILES[name]).read_text()
+    if name != "digest":  # the worker Dockerfile, as `--build-arg FUNCTION=<name>` builds it
+        assert text.count("ARG FUNCTION") == 2  # each stage declares it
+        text = text.replace("${FUNCTION}", name)
     assert "FROM ${BASE_IMAGE}" in text
     assert "public.ecr.aws/lambda/python:3.12" in text
     (extras,) = re.findall(r'"\.\[([\w,]+)\]"', text)
     assert set(extras.split(",")) == ({"digest", "api"} if name == "digest" else {name})
     install = "--require-hashes --no-deps \\\n      --target /opt/site -r functions/requirements/"
     assert f"{install}{name}.lock" in text
+    assert f"COPY functions/{name}/handler.py ${{LAMBDA_TASK_ROOT}}/" in text
     assert 'CMD ["handler.handler"]' in text
     assert ("COPY layers/models/*.onnx /opt/models/" in text) == (name == "digest")
     assert ("COPY layers/models/manifest.json /opt/models/" in text) == (name == "digest")
