@@ -13,19 +13,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from findme import wiring
 from findme.config import get_settings
-from findme.errors import InvalidInputError
 from findme.observability import logger, tracer
 from findme.services.cluster import ClusterTask, run_cluster_job
-from pydantic import ValidationError
+from findme.services.events import parse_event
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        task = ClusterTask.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidInputError("bad cluster task input", errors=exc.errors()) from exc
+    task = parse_event(ClusterTask, event, "cluster task")
     return run_cluster_job(
         task,
         metadata=wiring.metadata_store(),

@@ -11,19 +11,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from findme import wiring
 from findme.config import get_settings
-from findme.errors import InvalidInputError
 from findme.observability import logger, tracer
 from findme.services.archive import build_archive
+from findme.services.events import ZipTask, parse_event
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    job_id = event.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
-        raise InvalidInputError("zip event needs a job_id")
+    task = parse_event(ZipTask, event, "zip task")
     result = build_archive(
-        job_id,
+        task.job_id,
         store=wiring.object_store(),
         metadata=wiring.metadata_store(),
         settings=get_settings(),

@@ -19,7 +19,7 @@ from findme.domain.records import JobStatus
 from findme.services.cluster import ClusterTask
 from findme.services.curation_jobs import parse_curation_task
 from findme.services.digest import DigestBatchError
-from findme.services.events import parse_distributed_map_batch
+from findme.services.events import ZipTask, parse_distributed_map_batch
 from findme.services.face_deletion import DELETE_GROUP_WORKFLOW
 from findme.services.reprocess import REPROCESS_WORKFLOW
 from findme_infra.workflows import WORKFLOWS, load_definition
@@ -73,12 +73,6 @@ def _payload(task: dict[str, Any], state_input: dict[str, Any]) -> dict[str, Any
         else:
             out[key] = value
     return out
-
-
-def _handler_reads(function: str) -> set[str]:
-    """Top-level event keys ``functions/<function>/handler.py`` reads (``event.get("k")``)."""
-    text = (REPO_ROOT / "functions" / function / "handler.py").read_text()
-    return set(re.findall(r"event\.get\(\"(\w+)\"\)", text))
 
 
 def test_every_workflow_the_api_starts_has_a_state_machine() -> None:
@@ -141,10 +135,11 @@ def test_cluster_inputs_validate_as_cluster_tasks() -> None:
 
 
 def test_zip_gets_the_job_id() -> None:
-    """Given the zip state machine, then the zip handler's event has the download job id."""
+    """Given the zip state machine, then the zip handler's event parses as its ZipTask with the
+    download job id."""
     (task,) = _lambda_tasks("zip", "Zip")
-    assert _handler_reads("zip") == {"job_id"}
-    assert _payload(task, API_INPUTS["zip"]) == {"job_id": "j1"}
+    assert "parse_event(ZipTask, event" in (REPO_ROOT / "functions/zip/handler.py").read_text()
+    assert ZipTask.model_validate(_payload(task, API_INPUTS["zip"])).job_id == "j1"
 
 
 def _path(state_input: dict[str, Any], path: str) -> Any:

@@ -21,12 +21,15 @@ event                                                         step
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from findme.domain.keys import KeyScheme
 from findme.errors import InvalidInputError
 from findme.services import face_deletion, reprocess
 from findme.services.digest import DigestDeps
+from findme.services.events import parse_event
 from findme.services.job_files import JobFiles
 
 #: Workflow -> the steps its events may name (``all``: the whole job in one call).
@@ -51,46 +54,64 @@ class CurationTask:
     ids: tuple[str, ...] = ()
 
 
-def _text(event: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = event.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"curation event needs a {name}", field=name)
-    return value
+_Id = Annotated[str, StringConstraints(min_length=1)]
 
 
-def _ids(value: object, name: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
-        raise InvalidInputError(f"curation event needs {name} (a list of ids)", field=name)
-    return tuple(value)
+class _CurationFields(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    workflow: str
+    job_id: _Id
+    group_id: _Id | None = None
+
+
+class CurationStepEvent(_CurationFields):
+    """``{"workflow", "step"?, "job_id", "group_id"?, "image_ids"?}``: a plan/finish step, or
+    a whole job (``step`` left out: ``all``)."""
+
+    step: str = "all"
+    image_ids: list[_Id] | None = None
+
+
+class CurationBatchEvent(BaseModel):
+    """A map batch: ``{"Items": [image ids], "BatchInput": {"workflow", "job_id",
+    "group_id"}}``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    items: list[_Id] = Field(validation_alias="Items")
+    batch_input: _CurationFields = Field(validation_alias="BatchInput")
 
 
 def parse_curation_task(event: dict[str, Any]) -> CurationTask:
-    """A :class:`CurationTask` from a curation worker event.
+    """A :class:`CurationTask` from a curation worker event (:class:`CurationBatchEvent` when
+    it has ``Items``, else :class:`CurationStepEvent`).
 
     Raises:
         InvalidInputError: unknown workflow or step, or a missing/malformed field.
     """
+    fields: _CurationFields
     if "Items" in event:
-        batch_input = event.get("BatchInput")
-        if not isinstance(batch_input, dict):
-            raise InvalidInputError("map batch without BatchInput", field="BatchInput")
-        ids = _ids(event["Items"], "Items")
-        fields, step = batch_input, "batch"
+        batch = parse_event(CurationBatchEvent, event, "curation map batch")
+        fields, step, ids = batch.batch_input, "batch", tuple(batch.items)
     else:
-        fields, step, ids = event, str(event.get("step") or "all"), ()
-    workflow = str(fields.get("workflow"))
+        one = parse_event(CurationStepEvent, event, "curation event")
+        fields, step, ids = one, one.step, ()
+    workflow = fields.workflow
     if workflow not in STEPS:
         raise InvalidInputError(f"unknown curation workflow {workflow!r}", field="workflow")
     if step not in STEPS[workflow]:
         raise InvalidInputError(f"unknown {workflow} step {step!r}", field="step")
-    job_id = _text(fields, "job_id")
-    assert job_id is not None
-    group_id = _text(fields, "group_id", required=workflow == face_deletion.DELETE_GROUP_WORKFLOW)
+    if workflow == face_deletion.DELETE_GROUP_WORKFLOW and fields.group_id is None:
+        raise InvalidInputError("curation event needs a group_id", field="group_id")
     if workflow == reprocess.REPROCESS_WORKFLOW and step == "all":
-        ids = _ids(event.get("image_ids"), "image_ids")
-    return CurationTask(workflow, step, job_id, group_id, ids)
+        image_ids = fields.image_ids if isinstance(fields, CurationStepEvent) else None
+        if not image_ids:
+            raise InvalidInputError(
+                "curation event needs image_ids (a list of ids)", field="image_ids"
+            )
+        ids = tuple(image_ids)
+    return CurationTask(workflow, step, fields.job_id, fields.group_id, ids)
 
 
 def run_curation_task(task: CurationTask, deps: DigestDeps) -> dict[str, Any]:

@@ -1,4 +1,23 @@
-"""Parse the events that start pipeline work: S3 notifications and Distributed Map batches.
+"""The events that start pipeline work, one pydantic model per event source.
+
+Every Lambda handler parses its event with one of these models (never ``isinstance`` checks
+or ``dict.get`` chains), and a malformed event is an :class:`~findme.errors.InvalidInputError`
+naming what is wrong:
+
+=================================  =====================================  ====================
+source                             model                                  handler
+=================================  =====================================  ====================
+SQS message body: S3 notification  :class:`S3Notification` (in an SNS     digest (SQS records:
+                                   :class:`SnsEnvelope` when fanned out)  Powertools
+                                                                          ``SQSRecord``)
+Distributed Map ``ItemBatcher``    :class:`MapBatchEvent`                 digest
+Step Functions task input          :class:`ZipTask`                       zip
+Step Functions task input          ``ClusterTask``                        cluster
+                                   (:mod:`findme.services.cluster`)
+Step Functions task input / map    ``CurationEvent``                      curation
+                                   (:mod:`findme.services.curation_jobs`)
+API Gateway HTTP API v2 / REST v1  Mangum                                 api
+=================================  =====================================  ====================
 
 Sources: the S3 event message structure (AWS S3 User Guide, "Event message structure",
 version 2.1: keys are URL-encoded with ``+`` for spaces), the ``s3:TestEvent`` S3 sends when a
@@ -11,19 +30,80 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote_plus
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from findme.errors import InvalidInputError
 
+_M = TypeVar("_M", bound=BaseModel)
 
-@dataclass(frozen=True, slots=True)
-class MapBatch:
-    """A Distributed Map item batch: ``(key, size or None)`` items and the shared batch input."""
 
-    items: list[tuple[str, int | None]]
-    job_id: str | None = None
-    force: bool = False
+def parse_event(model: type[_M], event: object, what: str) -> _M:
+    """``event`` validated as ``model``.
+
+    Raises:
+        InvalidInputError: the event does not fit (``errors``: pydantic's list, without the
+            input values).
+    """
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        first = errors[0] if errors else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise InvalidInputError(f"bad {what}: {where}: {first['msg']}", errors=errors) from exc
+
+
+class _Event(BaseModel):
+    """Event models ignore fields they do not use (AWS adds fields over time)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- S3 notifications (SQS message bodies) -------------------------------------------------
+class S3Bucket(_Event):
+    name: str
+
+
+class S3Object(_Event):
+    key: str = Field(description="URL-encoded (``+`` for spaces), as S3 sends it.")
+    size: int | None = Field(default=None, ge=0, description="Bytes.")
+
+
+class S3Entity(_Event):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3EventRecord(_Event):
+    event_name: str = Field(validation_alias="eventName")
+    s3: S3Entity
+
+
+class S3Notification(_Event):
+    """An S3 event message (``Records``), or S3's ``s3:TestEvent`` (no records)."""
+
+    records: list[S3EventRecord] = Field(default_factory=list, validation_alias="Records")
+    event: str | None = Field(default=None, validation_alias="Event")
+
+    def created(self, bucket: str | None = None) -> list[tuple[str, int | None]]:
+        """``(key, size_bytes or None)`` of each ``ObjectCreated:*`` record (in ``bucket``
+        when given), keys URL-decoded; empty for ``s3:TestEvent``."""
+        return [
+            (unquote_plus(r.s3.object.key), r.s3.object.size)
+            for r in self.records
+            if r.event_name.startswith("ObjectCreated:")
+            and (bucket is None or r.s3.bucket.name == bucket)
+        ]
+
+
+class SnsEnvelope(_Event):
+    """An SNS notification delivered to SQS (raw delivery off): the S3 event in ``Message``."""
+
+    type: Literal["Notification"] = Field(validation_alias="Type")
+    message: str = Field(validation_alias="Message")
 
 
 def parse_s3_notification(
@@ -43,62 +123,72 @@ def parse_s3_notification(
         InvalidInputError: the body is not JSON or not an S3 event (a poison message).
     """
     event = _json(body)
-    if isinstance(event, dict) and event.get("Type") == "Notification" and "Message" in event:
-        event = _json(event["Message"])  # SNS envelope
+    if isinstance(event, dict) and event.get("Type") == "Notification":
+        event = _json(parse_event(SnsEnvelope, event, "SNS envelope").message)
     if not isinstance(event, dict):
         raise InvalidInputError("SQS message body is not an S3 event object")
     if event.get("Event") == "s3:TestEvent":
         return []
-    records = event.get("Records")
-    if not isinstance(records, list):
+    if not isinstance(event.get("Records"), list):
         raise InvalidInputError("SQS message body is not an S3 event (no Records)")
-    out: list[tuple[str, int | None]] = []
-    for record in records:
-        try:
-            name = str(record["eventName"])
-            s3 = record["s3"]
-            record_bucket = str(s3["bucket"]["name"])
-            raw_key = str(s3["object"]["key"])
-        except (KeyError, TypeError) as exc:
-            raise InvalidInputError(f"malformed S3 event record: missing {exc}") from exc
-        if not name.startswith("ObjectCreated:"):
-            continue
-        if bucket is not None and record_bucket != bucket:
-            continue
-        size = s3["object"].get("size")
-        out.append((unquote_plus(raw_key), int(size) if size is not None else None))
-    return out
+    return parse_event(S3Notification, event, "S3 event").created(bucket)
+
+
+# --- Distributed Map item batches ------------------------------------------------------------
+class MapItem(_Event):
+    """An S3 listing item (``{"Key", "Size", ...}``) or ``{"key", "size"}``."""
+
+    key: str = Field(min_length=1, validation_alias=AliasChoices("Key", "key"))
+    size: int | None = Field(default=None, ge=0, validation_alias=AliasChoices("Size", "size"))
+
+
+class MapBatchInput(_Event):
+    job_id: str | None = None
+    force: bool = False
+
+
+class MapBatchEvent(_Event):
+    """A Distributed Map ``ItemBatcher`` invocation: items are S3 listing items, ``{"key"}``
+    objects or plain key strings (an id-list map)."""
+
+    items: list[MapItem | str] = Field(validation_alias="Items")
+    batch_input: MapBatchInput = Field(default_factory=MapBatchInput, validation_alias="BatchInput")
+
+
+@dataclass(frozen=True, slots=True)
+class MapBatch:
+    """A Distributed Map item batch: ``(key, size or None)`` items and the shared batch input."""
+
+    items: list[tuple[str, int | None]]
+    job_id: str | None = None
+    force: bool = False
 
 
 def parse_distributed_map_batch(event: dict[str, Any]) -> MapBatch:
-    """Items and batch input of a Distributed Map ``ItemBatcher`` invocation.
-
-    Items may be S3 listing items (``{"Key", "Size", ...}``) or plain ``{"key": ...}`` /
-    key strings (an id-list map). ``BatchInput`` may carry ``job_id`` and ``force``.
+    """Items and batch input of a Distributed Map ``ItemBatcher`` invocation
+    (:class:`MapBatchEvent`; ``BatchInput`` may carry ``job_id`` and ``force``).
 
     Raises:
         InvalidInputError: ``Items`` is not a list or an item has no key.
     """
-    items = event.get("Items")
-    if not isinstance(items, list):
-        raise InvalidInputError("Distributed Map batch without an Items list")
-    batch_input = event.get("BatchInput") or {}
-    out: list[tuple[str, int | None]] = []
-    for item in items:
+    batch = parse_event(MapBatchEvent, event, "Distributed Map batch")
+    items: list[tuple[str, int | None]] = []
+    for item in batch.items:
         if isinstance(item, str):
-            out.append((item, None))
-            continue
-        key = item.get("Key", item.get("key")) if isinstance(item, dict) else None
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"Distributed Map item without a key: {item!r}"[:200])
-        size = item.get("Size", item.get("size"))
-        out.append((key, int(size) if size is not None else None))
-    job_id = batch_input.get("job_id")
-    return MapBatch(
-        items=out,
-        job_id=str(job_id) if job_id else None,
-        force=bool(batch_input.get("force", False)),
-    )
+            if not item:
+                raise InvalidInputError("Distributed Map item with an empty key")
+            items.append((item, None))
+        else:
+            items.append((item.key, item.size))
+    job_id = batch.batch_input.job_id
+    return MapBatch(items=items, job_id=job_id or None, force=batch.batch_input.force)
+
+
+# --- Step Functions task inputs ----------------------------------------------------------------
+class ZipTask(_Event):
+    """The zip task's input: ``{"job_id": "<download job id>"}`` (other keys ignored)."""
+
+    job_id: str = Field(min_length=1)
 
 
 def _json(value: str | dict[str, Any] | Any) -> Any:

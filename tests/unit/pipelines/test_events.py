@@ -6,7 +6,12 @@ import json
 
 import pytest
 from findme.errors import InvalidInputError
-from findme.services.events import parse_distributed_map_batch, parse_s3_notification
+from findme.services.events import (
+    ZipTask,
+    parse_distributed_map_batch,
+    parse_event,
+    parse_s3_notification,
+)
 
 
 def s3_event(*records: tuple[str, str], bucket: str = "findme-media") -> str:
@@ -75,3 +80,21 @@ def test_distributed_map_batch_reads_items_and_batch_input() -> None:
 def test_distributed_map_item_without_key_is_rejected() -> None:
     with pytest.raises(InvalidInputError):
         parse_distributed_map_batch({"Items": [{"Size": 3}]})
+
+
+def test_malformed_events_name_the_field_that_is_wrong() -> None:
+    # Given a record without its object key, Then the error names where it is missing
+    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {}}}
+    with pytest.raises(InvalidInputError, match=r"Records\.0\.s3\.object\.key"):
+        parse_s3_notification({"Records": [record]})
+    # And an SNS envelope without its message is refused, not read as an empty event
+    with pytest.raises(InvalidInputError, match="Message"):
+        parse_s3_notification({"Type": "Notification"})
+    # And a map batch item that is neither a key nor an object with one is refused
+    with pytest.raises(InvalidInputError, match="Distributed Map batch"):
+        parse_distributed_map_batch({"Items": [{"Size": 3}]})
+    # And a zip task needs its job id (a non-empty string)
+    assert parse_event(ZipTask, {"job_id": "j1", "extra": 1}, "zip task").job_id == "j1"
+    for bad in ({}, {"job_id": ""}, {"job_id": 7}):
+        with pytest.raises(InvalidInputError, match="bad zip task: job_id"):
+            parse_event(ZipTask, bad, "zip task")
