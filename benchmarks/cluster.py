@@ -3,7 +3,7 @@
 Each size runs in its own process. ``first_run_peak_rss_mb`` / ``rerun_peak_rss_mb``: peak
 RSS (VmHWM, reset on Linux before each run, after the faces are generated) of each
 clustering; ``peak_rss_mb``: the whole process's (``ru_maxrss``, generation included). Faces come
-from :func:`findme.domain.synthetic.synthetic_faces` (identities calibrated on SFace
+from :func:`findme.local.synthetic.synthetic_faces` (identities calibrated on SFace
 faces-dev statistics, Zipf-like identity sizes, 10 % strangers, 1-4 faces per photo). For
 each size: a first clustering from scratch, then a re-clustering with the persons of the
 first (the nightly path: stable ids by overlap), with the default method (average linkage;
@@ -51,7 +51,7 @@ def one(n: int, *, eps: float, min_samples: int, seed: int, method: str) -> dict
     import numpy as np
     from findme.domain.clustering import cluster_faces
     from findme.domain.metrics import bcubed
-    from findme.domain.synthetic import synthetic_faces
+    from findme.local.synthetic import synthetic_faces
 
     t = time.perf_counter()
     # the domain imports these lazily; a cold start pays for them once, timed apart here

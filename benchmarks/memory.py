@@ -19,7 +19,7 @@ Workloads (real models, real photos from ``../shared/data``):
   to just under ``max_image_pixels``): the decoder's worst case (a PNG decodes whole);
 - ``curation``: one ``reprocess`` map batch of 50 of those photos (the ItemBatcher's size);
 - ``cluster``: the cluster task on a group of ``--cluster-faces`` (30,000) synthetic faces
-  (:func:`findme.domain.synthetic.synthetic_faces`; items cloned from a real digested face,
+  (:func:`findme.local.synthetic.synthetic_faces`; items cloned from a real digested face,
   so DynamoDB records have real attributes), read from DynamoDB Local and Qdrant (at 100,000
   DynamoDB Local's 384 MB heap fails the group's query: ``benchmarks/cluster.py`` measures
   the clustering alone there);
@@ -149,7 +149,7 @@ def seed(settings: Any, args: argparse.Namespace, runner: Runner) -> None:
     from findme.domain.faces import face_id_for
     from findme.domain.keys import KeyScheme
     from findme.domain.records import Group, Image, ImageStatus, Job, JobType, Role, User
-    from findme.domain.synthetic import synthetic_faces
+    from findme.local.synthetic import synthetic_faces
     from findme.ports import FaceVector
     from findme.services import selfie_uploads
     from findme.services.auth import TokenService, resolve_jwt_secret

@@ -6,7 +6,7 @@ qdrant_client, onnxruntime, cv2). Real wiring lives in :mod:`findme.wiring`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from findme.config import Settings
 from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
 from findme.domain.ratelimits import RateLimitState
 from findme.domain.records import (
@@ -364,3 +365,20 @@ class Notifier(Protocol):
 
 class SecretStore(Protocol):
     def get_secret(self, secret_id: str) -> str: ...
+
+
+class RemoteFetcher(Protocol):
+    """Fetches one remote file for the API (``drive_url`` uploads), safe against SSRF."""
+
+    def fetch(
+        self, url: str, settings: Settings, *, allowed_host: Callable[[str], bool]
+    ) -> tuple[bytes, str]:
+        """Download ``url`` (HTTPS only, every hop's host accepted by ``allowed_host`` and
+        public, at most ``settings.max_upload_bytes``) -> ``(bytes, file name)``.
+
+        Raises:
+            InvalidInputError: ``https_required``, ``unsupported_url_host``,
+                ``forbidden_url_host``, ``unreachable_url``, ``too_many_redirects``,
+                ``download_failed``. ImageTooLargeError: over the limit (413).
+        """
+        ...

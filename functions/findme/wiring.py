@@ -17,6 +17,7 @@ from findme.ports import (
     Notifier,
     ObjectStore,
     Orchestrator,
+    RemoteFetcher,
     SecretStore,
     VectorIndex,
 )
@@ -93,7 +94,7 @@ def orchestrator() -> Orchestrator:
     if settings.local_workers:
         from findme.local.orchestrator import InProcessOrchestrator
 
-        return InProcessOrchestrator()
+        return InProcessOrchestrator(store_factory=object_store, metadata_factory=metadata_store)
     from findme.adapters.stepfunctions import StepFunctionsOrchestrator
 
     return StepFunctionsOrchestrator(settings)
@@ -101,9 +102,28 @@ def orchestrator() -> Orchestrator:
 
 @_locked_cache
 def notifier() -> Notifier:
+    """:func:`notifier_for` the process's settings."""
+    return notifier_for(get_settings())
+
+
+def notifier_for(settings: Settings) -> Notifier:
+    """SNS; on stage ``local`` wrapped to record each SMS (``findme local otp``)."""
     from findme.adapters.sns import SnsNotifier
 
-    return SnsNotifier(get_settings())
+    sns = SnsNotifier(settings)
+    if settings.stage != "local":
+        return sns
+    from findme.local.outbox import RecordingNotifier
+
+    return RecordingNotifier(sns, settings.local_state_dir)
+
+
+@_locked_cache
+def remote_fetcher() -> RemoteFetcher:
+    """HTTPS fetches for ``drive_url`` uploads (SSRF-safe, :mod:`findme.adapters.https_fetch`)."""
+    from findme.adapters.https_fetch import HttpsFetcher
+
+    return HttpsFetcher()
 
 
 @_locked_cache
@@ -137,6 +157,7 @@ def reset() -> None:
             vector_index,
             orchestrator,
             notifier,
+            remote_fetcher,
             secret_store,
             digest_deps,
         ):

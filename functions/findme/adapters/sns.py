@@ -7,16 +7,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from findme.config import Settings
 from findme.errors import DependencyError, InvalidInputError
-from findme.local.outbox import record_sms
 
 
 class SnsNotifier:
-    """:class:`findme.ports.Notifier` over SNS.
-
-    On stage ``local`` every message is also written to the local SMS outbox
-    (:mod:`findme.local.outbox`, under ``Settings.local_state_dir``), so ``findme local otp``
-    in another process can print the last code.
-    """
+    """:class:`findme.ports.Notifier` over SNS (on the local stack, wiring wraps it in
+    :class:`findme.local.outbox.RecordingNotifier`, which keeps each message for
+    ``findme local otp``)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -46,5 +42,3 @@ class SnsNotifier:
             raise DependencyError("SNS publish failed", sns_code=code) from exc
         except BotoCoreError as exc:
             raise DependencyError("SNS publish failed", cause=str(exc)) from exc
-        if self._settings.stage == "local":
-            record_sms(self._settings.local_state_dir, phone_number, message)

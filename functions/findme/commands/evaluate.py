@@ -113,9 +113,9 @@ def evaluate_event(args: argparse.Namespace) -> dict[str, Any]:
 
     from findme.adapters.dynamodb import DynamoMetadataStore
     from findme.adapters.onnx_engine import OnnxFaceEngine
-    from findme.adapters.provision import create_bucket, create_tables
     from findme.adapters.qdrant import QdrantVectorIndex
     from findme.adapters.s3 import S3ObjectStore
+    from findme.local.provision import create_bucket, create_tables
     from findme.observability import logger
     from findme.services.digest import DigestDeps
     from findme.services.evaluation import plan_event, run_event

@@ -1,7 +1,7 @@
 """``findme faces detect|features|embed IMAGE... [--jsonl]`` and ``findme faces analyze DIR``.
 
 Per image the output is ``{"image": PATH, "faces": [...]}`` in the shapes of the seed's
-``/get-faces``, ``/get-features`` and ``/get-embedding`` (see :mod:`findme.services.faces`).
+``/get-faces``, ``/get-features`` and ``/get-embedding`` (see :mod:`findme.web.face_views`).
 A file that cannot be read or decoded gives ``{"image": PATH, "error": CODE, "message": ...}``
 and the command exits 1 after the other files; models load once for all files.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from findme.config import get_settings
 from findme.domain.faces import ImageAnalysis
 from findme.errors import FindMeError, ModelError
-from findme.services import faces as face_views
+from findme.web import face_views
 
 #: File extensions ``faces analyze`` picks up in a folder.
 IMAGE_SUFFIXES = frozenset(

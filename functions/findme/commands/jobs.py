@@ -258,7 +258,9 @@ def _run_workflow(workflow: str, payload: dict[str, Any]) -> dict[str, Any]:
             cause=exc.message,
             **exc.details,
         ) from exc
-    orchestrator = InProcessOrchestrator()
+    orchestrator = InProcessOrchestrator(
+        store_factory=wiring.object_store, metadata_factory=wiring.metadata_store
+    )
     try:
         return orchestrator.run(workflow, payload)
     finally:

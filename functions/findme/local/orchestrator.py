@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from findme import wiring
 from findme.config import REPO_ROOT, Settings, get_settings
 from findme.domain.keys import KeyScheme
 from findme.domain.records import JobStatus, utcnow
@@ -126,11 +125,23 @@ class InProcessOrchestrator:
         *,
         store: ObjectStore | None = None,
         metadata: MetadataStore | None = None,
+        store_factory: Callable[[], ObjectStore] | None = None,
+        metadata_factory: Callable[[], MetadataStore] | None = None,
         max_workflows: int = 2,
     ) -> None:
+        """Args:
+        settings: default: the process's (:func:`~findme.config.get_settings`, read on use).
+        store, metadata: the stores the workflows list and update jobs in; else
+            ``store_factory()``/``metadata_factory()`` on each use (the composition root's
+            cached adapters, :mod:`findme.wiring`); else adapters built from ``settings``
+            once.
+        max_workflows: workflows run at once (threads).
+        """
         self._settings = settings
         self._store = store
         self._metadata = metadata
+        self._store_factory = store_factory
+        self._metadata_factory = metadata_factory
         self._pool = ThreadPoolExecutor(max_workers=max_workflows, thread_name_prefix="workflow")
         self._executions: dict[str, Future[dict[str, Any]]] = {}
         self._workflows: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -177,11 +188,25 @@ class InProcessOrchestrator:
 
     @property
     def store(self) -> ObjectStore:
-        return self._store or wiring.object_store()
+        if self._store is not None:
+            return self._store
+        if self._store_factory is not None:
+            return self._store_factory()
+        from findme.adapters.s3 import S3ObjectStore
+
+        self._store = S3ObjectStore(self.settings)
+        return self._store
 
     @property
     def metadata(self) -> MetadataStore:
-        return self._metadata or wiring.metadata_store()
+        if self._metadata is not None:
+            return self._metadata
+        if self._metadata_factory is not None:
+            return self._metadata_factory()
+        from findme.adapters.dynamodb import DynamoMetadataStore
+
+        self._metadata = DynamoMetadataStore(self.settings)
+        return self._metadata
 
     def _run(
         self,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from findme.ports import Notifier
+
 _UNSAFE = re.compile(r"[^0-9A-Za-z+_-]")
 
 
@@ -52,3 +54,17 @@ def last_sms(state_dir: Path, phone_number: str) -> SentSms | None:
     except FileNotFoundError:
         return None
     return SentSms(body["phone_number"], body["message"], datetime.fromisoformat(body["sent_at"]))
+
+
+class RecordingNotifier:
+    """A :class:`~findme.ports.Notifier` that sends through ``inner`` (moto's SNS locally),
+    then records the message as the phone's last SMS under ``state_dir``."""
+
+    def __init__(self, inner: Notifier, state_dir: Path) -> None:
+        self.inner = inner
+        self.state_dir = state_dir
+
+    def send_sms(self, phone_number: str, message: str) -> None:
+        """Send, then record (a message SNS refused is not recorded)."""
+        self.inner.send_sms(phone_number, message)
+        record_sms(self.state_dir, phone_number, message)

@@ -2,7 +2,7 @@
 
 :func:`start_stack` starts both servers as child processes on free (or given) ports, waits
 until they answer, provisions the bucket, queues, tables and JWT secret
-(:func:`findme.adapters.provision.provision`), and returns a :class:`StackHandle` whose
+(:func:`findme.local.provision.provision`), and returns a :class:`StackHandle` whose
 ``env`` holds the ``FINDME_*`` and ``AWS_*`` variables that point any FindMe process at it.
 With ``write_state=True`` (``findme local up``) it also writes, under the state directory:
 
@@ -394,7 +394,7 @@ def _probe_moto(url: str) -> bool:
 
 
 def _probe_dynamodb(settings: Settings) -> Callable[[], bool]:
-    from findme.adapters.provision import _client
+    from findme.local.provision import _client
 
     client = _client("dynamodb", settings, settings.dynamodb_endpoint_url)
 
@@ -463,7 +463,7 @@ def start_stack(
     chosen = {name: port or free_port() for name, port in chosen.items()}
     moto_url = f"http://{HOST}:{chosen['moto']}"
     ddb_url = f"http://{HOST}:{chosen['dynamodb']}"
-    from findme.adapters.provision import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+    from findme.local.provision import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 
     env = {
         "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
@@ -500,7 +500,7 @@ def start_stack(
         ddb = _spawn(ddb_cmd, logs / "dynamodb.log", child_env, detach, cwd=state_dir)
         handle._procs["dynamodb"], handle.pids["dynamodb"] = ddb, ddb.pid
         settings = settings_from_env(env)
-        from findme.adapters.provision import create_tables, provision_objects
+        from findme.local.provision import create_tables, provision_objects
 
         _wait_until("moto server", moto, lambda: _probe_moto(moto_url), logs / "moto.log")
         # S3/SQS/secret provisioning overlaps with the JVM start of DynamoDB Local.

@@ -1,9 +1,9 @@
 """Google Drive links for ``POST /upload``: one shared file, or a shared folder of photos.
 
-Every request goes through :func:`findme.services.media.fetch_https` and its rules: HTTPS
-only, hosts checked exactly (never a look-alike), addresses checked public on every hop,
-redirects followed by hand and re-checked, bodies streamed and cut at
-``max_upload_bytes``.
+Every request goes through a :class:`~findme.ports.RemoteFetcher` (in production
+:class:`findme.adapters.https_fetch.HttpsFetcher`) and its rules: HTTPS only, hosts checked
+exactly (never a look-alike), addresses checked public on every hop, redirects followed by
+hand and re-checked, bodies streamed and cut at ``max_upload_bytes``.
 
 - A file link (``/file/d/{id}/...``, ``/open?id=``, ``/uc?id=``) is fetched as
   ``https://drive.google.com/uc?export=download&id={id}``; Drive may redirect to its content
@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
-
 from findme.config import Settings
 from findme.errors import ImageTooLargeError, InvalidInputError
-from findme.services import media
-from findme.services.media import CheckedImage, check_file_count, check_image, resolve_host
+from findme.ports import RemoteFetcher
+from findme.services.media import CheckedImage, check_file_count, check_image
 
 _DRIVE_FILE = re.compile(r"^/file/d/([A-Za-z0-9_-]{10,})(?:/|$)")
 _DRIVE_FOLDER = re.compile(r"^/drive/(?:u/\d+/)?folders/([A-Za-z0-9_-]{10,})(?:/|$)")
@@ -68,26 +65,6 @@ class DriveFile:
     name: str
     mime_type: str
     size: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class HttpsFetcher:
-    """How links are fetched: an httpx client (``None``: one per call) and a DNS resolver.
-
-    The API builds the default; tests give an ``httpx.MockTransport`` client and a fixed
-    resolver, so no test reaches the internet.
-    """
-
-    client: httpx.Client | None = None
-    resolve: Callable[[str], list[str]] = resolve_host
-
-    def fetch(
-        self, url: str, settings: Settings, *, allowed_host: Callable[[str], bool]
-    ) -> tuple[bytes, str]:
-        """:func:`~findme.services.media.fetch_https` with this client and resolver."""
-        return media.fetch_https(
-            url, settings, client=self.client, resolve=self.resolve, allowed_host=allowed_host
-        )
 
 
 def is_drive_host(host: str) -> bool:
@@ -161,7 +138,7 @@ def drive_download_url(url: str) -> str:
     return drive_file_url(link.id)
 
 
-def folder_files(folder_id: str, settings: Settings, fetcher: HttpsFetcher) -> list[DriveFile]:
+def folder_files(folder_id: str, settings: Settings, fetcher: RemoteFetcher) -> list[DriveFile]:
     """The photos directly in a shared folder, by name (Drive API v3 public listing).
 
     Raises:
@@ -224,7 +201,7 @@ def _listing(data: bytes) -> tuple[list[DriveFile], str | None]:
     return files, token if isinstance(token, str) and token else None
 
 
-def fetch_drive(url: str, settings: Settings, fetcher: HttpsFetcher) -> list[CheckedImage]:
+def fetch_drive(url: str, settings: Settings, fetcher: RemoteFetcher) -> list[CheckedImage]:
     """Every photo a Drive link points at, fetched and checked (none stored yet).
 
     Raises:

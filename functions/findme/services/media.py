@@ -28,18 +28,13 @@ after it. If a put fails midway, everything this request wrote is removed again.
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 import re
-import socket
 import struct
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from findme.config import Settings
 from findme.domain.image_format import is_complete
@@ -64,9 +59,6 @@ META_FILE_NAME = "file-name"
 META_SECTION_ID = "section-id"
 #: Content types FindMe accepts for photos (the values of ``CONTENT_TYPES``).
 ACCEPTED_TYPES: frozenset[str] = frozenset(CONTENT_TYPES.values())
-#: Redirect hops followed when fetching a ``drive_url`` (Drive answers with 1-2).
-MAX_REDIRECTS = 5
-FETCH_TIMEOUT_S = 30.0
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -379,111 +371,6 @@ def presign_uploads(
         fields = {**post.fields, "Content-Type": ctype}
         out.append((image_id, safe_name, PresignedPost(post.url, fields, post.key, post.expires)))
     return out
-
-
-# --- HTTPS links ------------------------------------------------------------------------
-def _public_host(host: str, resolve: Callable[[str], list[str]]) -> None:
-    """Refuse hosts that resolve to loopback, private, link-local or reserved addresses (SSRF)."""
-    try:
-        addresses = resolve(host)
-    except OSError as exc:
-        raise InvalidInputError(f"Cannot resolve {host}", code="unreachable_url") from exc
-    if not addresses:
-        raise InvalidInputError(f"Cannot resolve {host}", code="unreachable_url")
-    for address in addresses:
-        ip = ipaddress.ip_address(address)
-        if not ip.is_global:
-            raise InvalidInputError(
-                "drive_url must point to a public host", code="forbidden_url_host"
-            )
-
-
-def resolve_host(host: str) -> list[str]:
-    """IP addresses of ``host`` (getaddrinfo)."""
-    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, 443)})
-
-
-def fetch_https(
-    url: str,
-    settings: Settings,
-    *,
-    client: httpx.Client | None = None,
-    resolve: Callable[[str], list[str]] = resolve_host,
-    allowed_host: Callable[[str], bool] | None = None,
-) -> tuple[bytes, str]:
-    """Download one file over HTTPS, at most ``max_upload_bytes`` -> ``(bytes, file name)``.
-
-    Redirects are followed by hand (at most 5), each hop checked again: HTTPS only, the host
-    accepted by ``allowed_host`` (when given), and resolving to public addresses (no SSRF
-    into the VPC or instance metadata).
-    The body is streamed and cut off past the limit, so a huge file never fills memory.
-
-    Raises:
-        InvalidInputError: ``https_required``, ``unsupported_url_host`` (refused by
-            ``allowed_host``), ``forbidden_url_host``, ``unreachable_url``,
-            ``too_many_redirects``, ``download_failed`` (a non-2xx answer).
-        ImageTooLargeError: the file is over ``max_upload_bytes`` (413).
-    """
-    own_client = client is None
-    http = client or httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=False)
-    limit = settings.max_upload_bytes
-    try:
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(current)
-            if parts.scheme != "https" or not parts.hostname:
-                raise InvalidInputError("Only https:// links are fetched", code="https_required")
-            if allowed_host is not None and not allowed_host(parts.hostname):
-                raise InvalidInputError(
-                    f"Refusing to fetch from {parts.hostname}", code="unsupported_url_host"
-                )
-            _public_host(parts.hostname, resolve)
-            with http.stream("GET", current, follow_redirects=False) as response:
-                if response.is_redirect:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise InvalidInputError(
-                            "Redirect without a location", code="download_failed"
-                        )
-                    current = urljoin(current, location)
-                    continue
-                if response.status_code >= 400:
-                    raise InvalidInputError(
-                        f"The link answered HTTP {response.status_code}",
-                        code="download_failed",
-                        upstream_status=response.status_code,
-                    )
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise ImageTooLargeError(
-                        f"The linked file is larger than {limit} bytes", max_bytes=limit
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise ImageTooLargeError(
-                            f"The linked file is larger than {limit} bytes", max_bytes=limit
-                        )
-                    chunks.append(chunk)
-                return b"".join(chunks), _file_name(response, current)
-        raise InvalidInputError("Too many redirects", code="too_many_redirects")
-    except httpx.HTTPError as exc:
-        raise InvalidInputError(
-            f"Could not fetch the link ({type(exc).__name__})", code="unreachable_url"
-        ) from exc
-    finally:
-        if own_client:
-            http.close()
-
-
-def _file_name(response: httpx.Response, url: str) -> str:
-    disposition = response.headers.get("content-disposition", "")
-    found = re.search(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', disposition)
-    if found:
-        return posixpath.basename(found.group(1))
-    return posixpath.basename(urlsplit(url).path) or "drive-photo"
 
 
 # --- one image ----------------------------------------------------------------------------------

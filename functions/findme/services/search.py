@@ -545,6 +545,46 @@ def visible_image_ids(
     return visible
 
 
+def downloadable_image_ids(
+    *,
+    metadata: MetadataStore,
+    vectors: VectorIndex,
+    settings: Settings,
+    policy: Policy,
+    image_ids: Sequence[str],
+) -> list[str]:
+    """``image_ids`` (duplicates dropped, order kept) when the caller may see every one of
+    them (:func:`visible_image_ids`): what ``POST /download`` may put in a ZIP.
+
+    Raises:
+        NotFoundError: some ids are not images (``image_ids``: the first 20).
+        PermissionDeniedError: ``access_denied`` (need READ) for images the caller may not
+            see (``image_ids``: the first 20).
+    """
+    images = {i.image_id: i for i in metadata.get_images(image_ids)}
+    unknown = [i for i in dict.fromkeys(image_ids) if i not in images]
+    if unknown:
+        raise NotFoundError(f"Unknown image ids: {', '.join(unknown[:5])}", image_ids=unknown[:20])
+    visible = visible_image_ids(
+        metadata=metadata,
+        vectors=vectors,
+        settings=settings,
+        policy=policy,
+        images=list(images.values()),
+    )
+    hidden = [i for i in dict.fromkeys(image_ids) if i not in visible]
+    if hidden:
+        error = denied(
+            Need.READ,
+            None,
+            "You may download only photos you may see: yours and the common ones (all of a "
+            "group where you upload)",
+        )
+        error.details["image_ids"] = hidden[:20]
+        raise error
+    return list(dict.fromkeys(image_ids))
+
+
 @dataclass(frozen=True, slots=True)
 class FaceMatch:
     face_id: str

@@ -22,7 +22,7 @@ alias                  gives
 ``Engine``             :class:`~findme.ports.FaceEngine` (loads models lazily)
 ``Jobs``               :class:`~findme.ports.Orchestrator`
 ``PhotoLinker``        image -> :class:`~findme.services.media.PhotoLinks` (presigned URLs)
-``Fetcher``            :class:`~findme.services.drive.HttpsFetcher` (Drive links)
+``Fetcher``            :class:`~findme.adapters.https_fetch.HttpsFetcher` (Drive links)
 ``Tokens``             :class:`~findme.services.auth.TokenService`
 ``Counters``           the shared :class:`~findme.ports.RateLimiter` (route limits, SMS budgets)
 ``Otps``               :class:`~findme.services.auth.OtpService` (with the SMS budgets)
@@ -76,6 +76,7 @@ from findme.ports import (
     ObjectStore,
     Orchestrator,
     RateLimiter,
+    RemoteFetcher,
     VectorIndex,
 )
 from findme.services import curation
@@ -86,7 +87,6 @@ from findme.services.auth import (
     normalize_phone,
     resolve_jwt_secret,
 )
-from findme.services.drive import HttpsFetcher
 from findme.services.media import PhotoLinks, photo_links
 from findme.services.policy import GroupAccess, Need, Policy
 from findme.services.sms_budget import SmsBudget
@@ -149,9 +149,9 @@ def notifier() -> Notifier:
     return wiring.notifier()
 
 
-def https_fetcher() -> HttpsFetcher:
+def https_fetcher() -> RemoteFetcher:
     """How links (Drive) are fetched: a fresh client per call, the system resolver."""
-    return HttpsFetcher()
+    return wiring.remote_fetcher()
 
 
 Metadata = Annotated[MetadataStore, Depends(metadata_store)]
@@ -160,7 +160,7 @@ Vectors = Annotated[VectorIndex, Depends(vector_index)]
 Engine = Annotated[FaceEngine, Depends(face_engine)]
 Jobs = Annotated[Orchestrator, Depends(orchestrator)]
 Sms = Annotated[Notifier, Depends(notifier)]
-Fetcher = Annotated[HttpsFetcher, Depends(https_fetcher)]
+Fetcher = Annotated[RemoteFetcher, Depends(https_fetcher)]
 
 
 def photo_linker(objects: Objects, settings: SettingsDep) -> Callable[[Image], PhotoLinks]:

@@ -33,8 +33,8 @@ from typing import Any
 
 import httpx
 import pytest
-from findme.adapters.provision import DIGEST_VISIBILITY_TIMEOUT_S
 from findme.local.outbox import last_sms
+from findme.local.provision import DIGEST_VISIBILITY_TIMEOUT_S
 from findme.local.stack import free_port
 from findme.services.auth import code_in_message
 

@@ -19,9 +19,9 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 import requests
-from findme.adapters.provision import create_bucket, create_queues
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
+from findme.local.provision import create_bucket, create_queues
 from findme.local.stack import StackHandle
 from findme.ports import PresignedPost
 

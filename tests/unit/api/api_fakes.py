@@ -24,7 +24,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
@@ -39,6 +38,7 @@ from findme.domain.records import (
     User,
 )
 from findme.errors import ConflictError, InvalidImageError, NotFoundError
+from findme.local.provision import create_bucket, create_tables
 from findme.ports import FaceVector
 from findme.services.auth import code_in_message
 from findme.web import deps

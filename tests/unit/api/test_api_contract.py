@@ -20,6 +20,7 @@ import pytest
 from api_fakes import Api, build_api, jpeg, make_settings
 from contracts.bad_images import BadFile, corpus
 from contracts.openapi import OpenApiDocument
+from findme.adapters import https_fetch
 from findme.domain.records import Role
 from findme.services import media
 from findme.web.app import create_app
@@ -310,7 +311,7 @@ def test_a_bad_file_gets_one_status_on_every_route(
     doc = OpenApiDocument(api.client.get("/openapi.json").json())
     _, owner, _ = api.register("Owner")
     world = {"owner": owner, "gid": api.group(owner)["group_id"]}
-    monkeypatch.setattr(media, "fetch_https", lambda *a, **k: (bad.data, bad.file_name))
+    monkeypatch.setattr(https_fetch, "fetch_https", lambda *a, **k: (bad.data, bad.file_name))
     phone = f"+1415{uuid.uuid4().int % 10**7:07d}"
     assert api.client.post("/auth/otp", json={"phone_number": phone}).status_code == 200
     # When it is sent to every route that takes a photo

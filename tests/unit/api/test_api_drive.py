@@ -12,9 +12,10 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from api_fakes import Api, build_api, jpeg, make_settings
+from findme.adapters.https_fetch import HttpsFetcher
 from findme.errors import ImageTooLargeError, InvalidInputError
 from findme.services import drive
-from findme.services.drive import DriveLink, HttpsFetcher, fetch_drive, parse_drive_link
+from findme.services.drive import DriveLink, fetch_drive, parse_drive_link
 from findme.web import deps
 
 FOLDER = "1FoLdErIdAbCdEfGh"

@@ -8,6 +8,7 @@ import io
 import httpx
 import pytest
 from api_fakes import jpeg, make_settings
+from findme.adapters.https_fetch import fetch_https
 from findme.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -17,7 +18,6 @@ from findme.errors import (
 from findme.services.drive import drive_download_url, is_drive_host
 from findme.services.media import (
     check_image,
-    fetch_https,
     image_dimensions,
     sniff_image_type,
 )

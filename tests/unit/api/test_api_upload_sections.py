@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import requests
 from api_fakes import Api, jpeg
+from findme.adapters import https_fetch
 from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
 from findme.services import media
 from findme.services.digest import DigestDeps, digest_object
@@ -105,7 +106,7 @@ def test_drive_upload_into_a_section(
     g = gallery
     # Given a Drive link whose download is a JPEG (the fetch is stubbed: no network)
     photo = jpeg(seed=70)
-    monkeypatch.setattr(media, "fetch_https", lambda url, settings, **_: (photo, "drive.jpg"))
+    monkeypatch.setattr(https_fetch, "fetch_https", lambda url, settings, **_: (photo, "drive.jpg"))
     body = {
         "drive_url": "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view",
         "group_id": g["gid"],
@@ -127,7 +128,7 @@ def test_unknown_section_is_refused_and_nothing_is_stored(
     g = gallery
     section_id = "no-such-section" if which == "missing" else g["foreign"]
     monkeypatch.setattr(
-        media, "fetch_https", lambda url, settings, **_: (jpeg(seed=81), "drive.jpg")
+        https_fetch, "fetch_https", lambda url, settings, **_: (jpeg(seed=81), "drive.jpg")
     )
     # When uploading into a section the group does not have (multipart, Drive, presigned)
     multipart = api.client.post(

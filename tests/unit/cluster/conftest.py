@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from cluster_helpers import Stores
 from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.provision import create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.config import Settings
 from findme.domain.records import Group
+from findme.local.provision import create_tables
 from moto import mock_aws
 
 

@@ -19,8 +19,8 @@ from findme.domain.clustering import (
 )
 from findme.domain.incremental import Neighbour, assign_incremental, neighbours_from_vectors
 from findme.domain.metrics import bcubed
-from findme.domain.synthetic import synthetic_faces
 from findme.errors import InvalidInputError
+from findme.local.synthetic import synthetic_faces
 from numpy.typing import NDArray
 
 EPS = 0.475

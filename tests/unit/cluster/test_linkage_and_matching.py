@@ -9,8 +9,8 @@ from findme.domain.incremental import Neighbour, assign_incremental
 from findme.domain.linkage import average_linkage_labels
 from findme.domain.matching import ImpostorModel, MatchBars, decide, person_evidence
 from findme.domain.metrics import bcubed
-from findme.domain.synthetic import synthetic_faces
 from findme.errors import InvalidInputError
+from findme.local.synthetic import synthetic_faces
 
 
 def _vectors(sims: np.ndarray) -> np.ndarray:

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from curation_world import World
 from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
+from findme.local.provision import create_bucket, create_tables
 from moto import mock_aws
 
 

@@ -2,7 +2,7 @@
 
 ``aws`` (package scope: this directory only) activates ``mock_aws`` with dummy credentials
 and provisions the tables, bucket, queues and JWT secret exactly as the local stack does
-(:func:`findme.adapters.provision.provision`); it yields the matching :class:`Settings`.
+(:func:`findme.local.provision.provision`); it yields the matching :class:`Settings`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.provision import provision
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
+from findme.local.provision import provision
 from moto import mock_aws
 
 

@@ -237,8 +237,8 @@ def test_provisioning_a_restored_stack_keeps_its_objects_and_secret(
     bucket = names["bucket"]
     # moto empties an existing us-east-1 bucket on CreateBucket if it does not know the bucket
     # exists: the restore must bring back S3's bucket index, and provisioning must not recreate
-    from findme.adapters.provision import provision_objects
     from findme.config import Settings
+    from findme.local.provision import provision_objects
 
     settings = Settings(
         stage="local",

@@ -10,12 +10,15 @@ from findme.adapters.secrets import SecretsManagerStore
 from findme.adapters.sns import SnsNotifier
 from findme.config import Settings
 from findme.errors import NotFoundError
-from findme.local.outbox import last_sms
+from findme.local.outbox import RecordingNotifier, last_sms
+from findme.wiring import notifier_for
 
 
 def test_sms_on_stage_local_is_also_in_the_outbox(aws: Settings, tmp_path: Path) -> None:
-    # Given a notifier on stage local
-    notifier = SnsNotifier(aws.model_copy(update={"stage": "local", "local_state_dir": tmp_path}))
+    # Given the notifier wiring builds on stage local (SNS, recorded)
+    notifier = notifier_for(aws.model_copy(update={"stage": "local", "local_state_dir": tmp_path}))
+    assert isinstance(notifier, RecordingNotifier)
+    assert isinstance(notifier.inner, SnsNotifier)
     # When two codes are sent to one phone
     notifier.send_sms("+14155550100", "FindMe code 111111")
     notifier.send_sms("+14155550100", "FindMe code 222222")
@@ -27,7 +30,9 @@ def test_sms_on_stage_local_is_also_in_the_outbox(aws: Settings, tmp_path: Path)
 
 
 def test_sms_on_other_stages_writes_no_outbox(aws: Settings, tmp_path: Path) -> None:
-    SnsNotifier(aws.model_copy(update={"local_state_dir": tmp_path})).send_sms("+14155550101", "x")
+    notifier = notifier_for(aws.model_copy(update={"local_state_dir": tmp_path}))
+    assert isinstance(notifier, SnsNotifier)
+    notifier.send_sms("+14155550101", "x")
     assert last_sms(tmp_path, "+14155550101") is None
 
 

@@ -16,7 +16,7 @@ from findme.domain.faces import (
     Quality,
     face_id_for,
 )
-from findme.services import faces as views
+from findme.web import face_views as views
 
 
 def _analysis(*, attributes: Attributes | None) -> ImageAnalysis:
@@ -99,7 +99,7 @@ def test_get_embedding_shape() -> None:
 def test_views_import_without_cv2_or_onnxruntime() -> None:
     # Given a fresh interpreter / When the views module is imported
     code = (
-        "import sys, findme.services.faces; "
+        "import sys, findme.web.face_views; "
         "bad = {'cv2', 'onnxruntime'} & set(sys.modules); "
         "sys.exit(1 if bad else 0)"
     )

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from contracts.bad_images import BadFile, corpus
 from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.provision import create_bucket, create_tables
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
@@ -34,6 +33,7 @@ from findme.domain.faces import (
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Group, ImageStatus, Person
 from findme.errors import DependencyError, InvalidImageError
+from findme.local.provision import create_bucket, create_tables
 from findme.services.digest import DigestDeps, DigestStatus, digest_object
 from moto import mock_aws
 

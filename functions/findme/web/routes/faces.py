@@ -7,7 +7,7 @@ of ``image`` and ``selfie_key`` is sent), another file type 415, too many bytes 
 
 These routes need a signed-in caller (the work is CPU-heavy: ~15 ms detection plus
 ~30-60 ms per face for embedding and attributes on 2 vCPUs) and run in the threadpool.
-The response dicts come from :mod:`findme.services.faces` (shared with the CLI).
+The response dicts come from :mod:`findme.web.face_views` (shared with the CLI).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from findme.services import faces as faces_service
 from findme.services import selfie_uploads
 from findme.services.auth import Principal
 from findme.services.media import check_image
 from findme.services.search import search_by_face
 from findme.web import deps
+from findme.web import face_views as faces_service
 from findme.web.errors import error_responses
 from findme.web.schemas import SearchMatch, SearchOut
 from findme.web.uploads import SelfieKey, read_photo

@@ -15,12 +15,11 @@ from findme.domain.records import Image, JobStatus, JobType, utcnow
 from findme.errors import (
     InvalidInputError,
     NotFoundError,
-    PermissionDeniedError,
     UnsupportedMediaTypeError,
 )
 from findme.services import catalog, drive, media, processing, search
 from findme.services.media import PhotoLinks
-from findme.services.policy import ACCESS_DENIED, Need
+from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.routes.curation_common import facial_area
@@ -341,32 +340,19 @@ def download(
     Every id must be an image the caller may see (403 ``access_denied`` with ``image_ids``
     otherwise; 404 for ids that do not exist). The ZIP is kept ``archive_retention_days``
     (7) days."""
-    images = media.load_images(metadata, body.image_ids)
-    unknown = [i for i in body.image_ids if i not in images]
-    if unknown:
-        raise NotFoundError(f"Unknown image ids: {', '.join(unknown[:5])}", image_ids=unknown[:20])
-    visible = search.visible_image_ids(
+    image_ids = search.downloadable_image_ids(
         metadata=metadata,
         vectors=vectors,
         settings=settings,
         policy=policy,
-        images=list(images.values()),
+        image_ids=body.image_ids,
     )
-    hidden = [i for i in images if i not in visible]
-    if hidden:
-        raise PermissionDeniedError(
-            "You may download only photos you may see: yours and the common ones (all of a "
-            "group where you upload)",
-            code=ACCESS_DENIED,
-            need=str(Need.READ),
-            image_ids=hidden[:20],
-        )
     job = processing.start_download(
         metadata=metadata,
         orchestrator=jobs,
         settings=settings,
         principal=policy.principal,
-        image_ids=list(images),
+        image_ids=image_ids,
     )
     return JobStarted(job_id=job.job_id, status="pending", message="Download is being prepared.")
 
