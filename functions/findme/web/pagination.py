@@ -9,10 +9,9 @@ A cursor that cannot be decoded gives 400 ``invalid_cursor``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, Field
 
 from findme.domain import cursors
 from findme.web.errors import raises
@@ -42,13 +41,6 @@ class PageParams:
     ) -> None:
         self.limit = limit
         self.cursor = cursor
-
-
-class PageOut(BaseModel, Generic[T]):
-    """One page: ``items`` and the opaque ``next_cursor`` (``null`` on the last page)."""
-
-    items: list[T]
-    next_cursor: str | None = Field(default=None, examples=[None])
 
 
 def paginate(items: Sequence[T], params: PageParams) -> tuple[list[T], str | None]:

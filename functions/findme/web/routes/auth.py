@@ -11,8 +11,7 @@ from findme.services import users as users_service
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RouteLimit
-from findme.web.schemas import (
-    MessageOut,
+from findme.web.schemas.auth import (
     OtpOut,
     OtpRequest,
     RegisterOut,
@@ -27,6 +26,7 @@ from findme.web.schemas import (
     TokenRequest,
     UserOut,
 )
+from findme.web.schemas.common import MessageOut
 from findme.web.uploads import SelfieKey, read_photo, read_upload
 
 router = APIRouter(tags=["auth"])
