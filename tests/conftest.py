@@ -83,11 +83,11 @@ MODEL_MIRROR = Path(os.environ.get("FINDME_MODEL_MIRROR") or REPO_ROOT.parent / 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The settings' model directory with every pinned model, pulled (mirror first) if missing."""
-    from findme import models
+    from findme import model_manifest
     from findme.config import Settings
 
     settings = Settings()
-    models.pull(settings.model_dir, MODEL_MIRROR if MODEL_MIRROR.is_dir() else None)
+    model_manifest.pull(settings.model_dir, MODEL_MIRROR if MODEL_MIRROR.is_dir() else None)
     return settings.model_dir
 
 
