@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
-import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -307,8 +306,6 @@ def make_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def stores() -> Iterator[Stores]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         settings = make_settings()
         create_tables(settings)
