@@ -18,8 +18,9 @@ from findme.domain.keys import KeyScheme
 from findme.domain.records import Assignment, Group, GroupRole, JobStatus, Membership
 from findme.local import orchestrator as orch
 from findme.services import reprocess
-from findme.services.curation import CurationScope
+from findme.services.auth import Principal
 from findme.services.digest import digest_object
+from findme.services.policy import Policy
 
 if TYPE_CHECKING:
     from conftest import CuratedEvent
@@ -532,7 +533,7 @@ def test_group_reprocess_runs_as_a_map_over_an_id_list(
     job = reprocess.start_reprocess(
         wiring.metadata_store(),
         ev.orchestrator,
-        CurationScope(user_id=ev.users["owner"].user_id, is_admin=True),
+        Policy(wiring.metadata_store(), Principal.from_user(ev.users["owner"])),
         reprocess.ReprocessSelection(ev.group_id, ids),
         objects=store,
         keys=KeyScheme.from_settings(ev.settings),
