@@ -1,6 +1,6 @@
 """Pure curation logic: near-duplicate pairs, person outliers, manual carry-over, drift, stats.
 
-Nothing here does I/O; :mod:`findme.services.curation` and its siblings feed it records and
+Nothing here does I/O; :mod:`findme.services.curation_access` and its siblings feed it records and
 vectors read through the ports. Embeddings are ``(128,) float32`` L2-normalised, so cosine
 similarity is a dot product.
 """

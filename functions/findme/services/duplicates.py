@@ -22,7 +22,7 @@ from findme.domain.curation import DuplicatePair, duplicate_pairs, person_outlie
 from findme.domain.records import Face, Person, utcnow
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import check_range, person_for
+from findme.services.curation_access import check_range, person_for
 from findme.services.policy import Need, Policy
 
 DUPLICATE_THRESHOLD_RANGE = (0.80, 0.99)

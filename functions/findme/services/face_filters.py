@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore
-from findme.services.curation import check_range, person_for
+from findme.services.curation_access import check_range, person_for
 from findme.services.policy import Need, Policy
 
 MAX_FILTER_RESULTS = 1000

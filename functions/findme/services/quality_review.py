@@ -17,7 +17,7 @@ from findme.domain import quality as q
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore
-from findme.services.curation import check_range, face_for
+from findme.services.curation_access import check_range, face_for
 from findme.services.policy import Need, Policy
 
 #: Batch quality check size limits (peer API: 1-100 face ids).

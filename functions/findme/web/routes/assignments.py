@@ -21,10 +21,11 @@ from typing import Annotated
 
 from fastapi import Query
 
+from findme.domain.cursors import paginate
 from findme.domain.records import Assignment
 from findme.services import assignment as svc
 from findme.web import deps
-from findme.web.pagination import PageParams, paginate
+from findme.web.pagination import PageParams
 from findme.web.ratelimit import RATE_LIMIT_KEY, LimitedRouter
 from findme.web.routes.curation_common import (
     AUTH_ERRORS,
@@ -85,8 +86,10 @@ def run_assignments(
 
 
 def _page(found: list[Assignment], page: PageParams) -> AssignmentPage:
-    items, cursor = paginate(found, page)
-    return AssignmentPage(items=[assignment_out(a) for a in items], next_cursor=cursor)
+    result = paginate(found, limit=page.limit, cursor=page.cursor)
+    return AssignmentPage(
+        items=[assignment_out(a) for a in result.items], next_cursor=result.cursor
+    )
 
 
 @router.get(

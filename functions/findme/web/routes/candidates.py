@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from findme.services import candidates as svc
-from findme.services.curation import thumbnail_url
+from findme.services.curation_access import thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY

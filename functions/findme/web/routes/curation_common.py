@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from findme.domain.records import Face
-from findme.services.curation import thumbnail_url
+from findme.services.curation_access import thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
 
