@@ -151,7 +151,7 @@ def person_outliers(
     """Faces whose mean similarity to the rest of their person is below ``threshold``.
 
     Persons with fewer than two faces are skipped (nothing to compare with). Follows the
-    peer face-gallery API's outlier review: mean cosine similarity to the other faces of
+    peer API's outlier review (docs/compatibility.md): mean cosine similarity to the other faces of
     the person, lowest first.
 
     Args:

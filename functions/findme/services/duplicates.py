@@ -1,10 +1,10 @@
 """Near-duplicate faces and person outliers, for review.
 
-Duplicates: pairs of faces from *different* photos whose embeddings have cosine similarity
-≥ ``threshold`` (0.80-0.99, default 0.95; peer face-gallery API), compared within each group
-(every vector query is tenant-filtered by group), results cached 10 minutes per set of groups
-and parameters. Outliers: faces whose mean cosine similarity to the other faces of their
-person is below ``threshold`` (0.3-0.8, default 0.6), persons with ≥ 2 faces, lowest first.
+Duplicates: pairs of faces from *different* photos whose embeddings have cosine similarity ≥
+``threshold`` (0.80-0.99, default 0.95; the peer API, docs/compatibility.md), compared within each
+group (every vector query is tenant-filtered by group), results cached 10 minutes per set of groups
+and parameters. Outliers: faces whose mean cosine similarity to the other faces of their person is
+below ``threshold`` (0.3-0.8, default 0.6), persons with ≥ 2 faces, lowest first.
 """
 
 from __future__ import annotations

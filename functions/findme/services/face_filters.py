@@ -1,7 +1,7 @@
 """Advanced face filter: groups, persons, confidence range, quality minima, labels, dates.
 
-Follows the peer face-gallery API's ``POST /faces/filter`` criteria; results are the
-matching faces of the groups the caller curates, newest first, at most ``limit`` (1-1000).
+Follows the peer face-gallery API's ``POST /faces/filter`` criteria (docs/compatibility.md); results
+are the matching faces of the groups the caller curates, newest first, at most ``limit`` (1-1000).
 """
 
 from __future__ import annotations

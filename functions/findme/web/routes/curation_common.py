@@ -34,7 +34,8 @@ AUTH_ERRORS = error_responses(401, 403, 404, 429)
 #: And those of a route that takes input (on top of :data:`AUTH_ERRORS`).
 INPUT_ERRORS = error_responses(400, 422)
 
-#: Curation reads and writes per caller per minute (the peer API's limits where it has one).
+#: Curation reads and writes per caller per minute (the peer API's limits where it has one:
+#: docs/compatibility.md).
 LIMIT_READ = 120
 LIMIT_WRITE = 60
 LIMIT_HEAVY = 20

@@ -6,7 +6,7 @@ Paths::
     GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (UPLOAD; members: own)
     POST   /faces/{face_id}/move               to an existing person or a new one (CURATE)
     POST   /faces:batch-delete                 delete 1-500 faces (UPLOAD; skips the others)
-    POST   /faces/batch-delete                 the same (the seed's path)
+    POST   /faces/batch-delete                 the same (the seed's path, docs/compatibility.md)
     POST   /faces/{face_id}/reprocess          reprocess the face's photo (a job; UPLOAD)
     POST   /groups/{group_id}/reprocess        reprocess a group's photos (a job; UPLOAD)
     DELETE /groups/{group_id}                  delete a group and everything in it (ADMINISTER)
@@ -176,7 +176,7 @@ def reprocess_face(
     jobs: deps.Jobs,
 ) -> ReprocessAccepted:
     """UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
-    old box (IoU > 0.5). 20 per minute per caller (the seed's limit)."""
+    old box (IoU > 0.5). 20 per minute per caller (the seed's limit, docs/compatibility.md)."""
     selection = reprocess.select_for_face(metadata, policy, face.face_id)
     job = reprocess.start_reprocess(
         metadata, jobs, policy, selection, objects=objects, keys=KeyScheme.from_settings(settings)

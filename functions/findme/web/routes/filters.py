@@ -3,7 +3,7 @@
 Paths::
 
     POST /faces/search        advanced filter (groups, persons, confidence, quality, dates)
-    POST /faces/filter        the same (the seed's path)
+    POST /faces/filter        the same (the seed's path, docs/compatibility.md)
     GET  /faces/duplicates    near-identical faces from different photos (cached 10 min)
     GET  /faces/outliers      faces far from the rest of their person
 

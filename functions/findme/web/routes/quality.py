@@ -1,4 +1,4 @@
-"""Quality review (the peer face-quality API's formula, grades and issue strings).
+"""Quality review (the peer API's formula, grades and issue strings: docs/compatibility.md).
 
 Paths::
 

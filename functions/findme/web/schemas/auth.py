@@ -45,7 +45,7 @@ class TokenOut(BaseModel):
 
 
 class RegisterOut(BaseModel):
-    """201 body of ``/register``: the seed's fields plus the access token."""
+    """201 body of ``/register``: the seed's fields (docs/compatibility.md) plus the token."""
 
     model_config = example(
         user_id=_UUID,
