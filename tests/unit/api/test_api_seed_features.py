@@ -331,7 +331,13 @@ def test_the_seed_paths_are_aliases(api: Api, event: dict[str, Any]) -> None:
     owner, gid = api.auth(event["owner"]), event["gid"]
     searched = api.client.post("/faces/search", json={"group_ids": [gid]}, headers=owner).json()
     filtered = api.client.post("/faces/filter", json={"group_ids": [gid]}, headers=owner).json()
-    assert filtered == searched
+
+    # (presigned thumbnail URLs carry their signing second: compare everything else)
+    def unsigned(answer: dict[str, Any]) -> dict[str, Any]:
+        faces = [{k: v for k, v in f.items() if k != "thumbnail_url"} for f in answer["faces"]]
+        return {**answer, "faces": faces}
+
+    assert unsigned(filtered) == unsigned(searched)
     assert filtered["count"] == 2
     deleted = api.client.post(
         "/faces/batch-delete", json={"face_ids": [event["faces"][1].face_id]}, headers=owner
