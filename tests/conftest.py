@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from stack_env import STACK_ENV
 
 if TYPE_CHECKING:
     from findme.adapters.onnx_engine import OnnxFaceEngine
@@ -49,8 +50,8 @@ _env_patch = pytest.StashKey[pytest.MonkeyPatch]()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> object:
-    """Every test that does not use the local stack, and the fixtures it sets up (of any
-    scope), see the base environment.
+    """Every test, and the fixtures it sets up (of any scope), sees the base environment,
+    plus the local stack's variables when it uses ``local_stack``.
 
     The session's local stack (``local_stack``, tests/integration/conftest.py) puts its
     endpoints into ``os.environ`` while it runs; a test that does not ask for it has them
@@ -58,18 +59,22 @@ def pytest_runtest_setup(item: pytest.Item) -> object:
     test depends on whether the stack started before it: tests run in any order
     (``pytest -p randomly``).
     """
-    if "local_stack" not in getattr(item, "fixturenames", ()):
-        from findme.config import get_settings
+    from findme.config import get_settings
 
-        patch = pytest.MonkeyPatch()
-        item.stash[_env_patch] = patch
-        for key in set(os.environ) - set(_base_env):
-            if key.startswith(_MANAGED_PREFIXES):
-                patch.delenv(key)
-        for key, value in _base_env.items():
-            if key.startswith(_MANAGED_PREFIXES) and os.environ.get(key) != value:
-                patch.setenv(key, value)
-        get_settings.cache_clear()
+    wanted = dict(_base_env)
+    if "local_stack" in getattr(item, "fixturenames", ()):
+        # The stack's variables, once it runs (other tests' fixtures may have restored over
+        # them); before that, local_stack sets them itself.
+        wanted |= item.config.stash.get(STACK_ENV, {})
+    patch = pytest.MonkeyPatch()
+    item.stash[_env_patch] = patch
+    for key in set(os.environ) - set(wanted):
+        if key.startswith(_MANAGED_PREFIXES):
+            patch.delenv(key)
+    for key, value in wanted.items():
+        if key.startswith(_MANAGED_PREFIXES) and os.environ.get(key) != value:
+            patch.setenv(key, value)
+    get_settings.cache_clear()
     return (yield)
 
 

@@ -37,10 +37,13 @@ import pytest
 from findme import wiring
 from findme.config import Settings
 from findme.local.stack import StackHandle, start_stack
+from stack_env import STACK_ENV
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+def local_stack(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[StackHandle]:
     """The running local stack (see the module docstring); ``.env``, ``.endpoints``."""
     state_dir = tmp_path_factory.mktemp("local-stack")
     handle = start_stack(state_dir, qdrant_path=str(state_dir / "qdrant"))
@@ -48,9 +51,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
         for key, value in handle.env.items():
             env.setenv(key, value)
         wiring.reset()
+        # tests/conftest.py puts these back around each test that uses the stack
+        pytestconfig.stash[STACK_ENV] = dict(handle.env)
         try:
             yield handle
         finally:
+            del pytestconfig.stash[STACK_ENV]
             wiring.reset()
             handle.stop()
 

@@ -98,12 +98,10 @@ def test_findmes_own_upload_form_is_held_to_its_size_limit(
     """Why the stack's policy layer exists: moto alone stores any POST whatever its policy;
     the check refuses a file over the limit of a form FindMe made, and passes one within it."""
     # Given an upload form of FindMe's own (S3ObjectStore.presigned_post) for at most 10 bytes,
-    # signed with the (mock) credentials the store resolved
+    # signed with the (mock) credentials the store's client resolved when it was built
     post = objects.presigned_post("originals/g-1/i-1.jpg", max_bytes=10, expires_s=60)
     form = {**post.fields, "Content-Type": "image/jpeg"}
-    credentials = boto3.session.Session().get_credentials()
-    assert credentials is not None
-    secret = credentials.secret_key
+    secret = objects._client._request_signer._credentials.secret_key
 
     def code(size: int) -> str | None:
         try:

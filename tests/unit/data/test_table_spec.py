@@ -7,6 +7,7 @@ created from the spec.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import boto3
@@ -87,9 +88,10 @@ def test_every_table_created_from_its_spec_is_on_demand() -> None:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         for spec in tables.TABLES:
-            client.create_table(**tables.create_table_kwargs(spec, f"spec-{spec.name}"))
+            name = f"on-demand-{uuid.uuid4().hex[:8]}-{spec.name}"
+            client.create_table(**tables.create_table_kwargs(spec, name))
             # Then DynamoDB reports it on demand: no provisioned capacity to run out of
-            table = client.describe_table(TableName=f"spec-{spec.name}")["Table"]
+            table = client.describe_table(TableName=name)["Table"]
             assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
