@@ -45,12 +45,12 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def run(threads: int, photos: list[Path], attributes: bool) -> dict[str, Any]:
-    from findme import models
+    from findme import model_manifest
     from findme.adapters.onnx_engine import OnnxFaceEngine
     from findme.config import Settings
 
     settings = Settings(ort_threads=threads)
-    models.pull(settings.model_dir, settings.model_mirror)
+    model_manifest.pull(settings.model_dir, settings.model_mirror)
     engine = OnnxFaceEngine(settings)
     load_s = engine.load()
     engine.analyze(photos[0].read_bytes(), attributes=attributes)  # warm-up
@@ -102,12 +102,12 @@ def run(threads: int, photos: list[Path], attributes: bool) -> dict[str, Any]:
 def compare_sface(threads: int, repeats: int = 20) -> dict[str, Any]:
     """ms per face of the shipped SFace file (batch 1) vs the derived copy, same inputs."""
     import numpy as np
-    from findme import models
+    from findme import model_manifest
     from findme.adapters.ort_sessions import create_session
     from findme.config import Settings
 
     settings = Settings(ort_threads=threads)
-    spec = models.load_manifest(settings=settings).get("sface")
+    spec = model_manifest.load_manifest(settings=settings).get("sface")
     assert spec.derived is not None
     blob = np.random.default_rng(0).uniform(0, 255, (1, 3, 112, 112)).astype(np.float32)
     result: dict[str, Any] = {"threads": threads}

@@ -7,7 +7,8 @@ thumbnail (320 px) and preview (1,280 px) rendered and written to S3, once witho
 ``_write_renditions`` step replaced by a no-op: digest as it was before). Paired: every photo
 is digested both ways back to back, the order flipped every round, so that load from others
 on the shared machine hits both alike. Reports per-photo means and medians, the extra
-time in percent (issue 13's budget: under 15 %), the renditions' own step time
+time in percent (the rendition budget of docs/compatibility.md: under 15 %), the
+renditions' own step time
 (``timings_ms["render"]``: resize + JPEG; ``render_put``: both S3 puts; in a thread that
 overlaps the models), and their sizes. moto runs without its durable snapshots by default
 (``--persist`` turns them on): on AWS a put waits on the network, it does not spend this

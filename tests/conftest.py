@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from stack_env import STACK_ENV
 
 if TYPE_CHECKING:
     from findme.adapters.onnx_engine import OnnxFaceEngine
@@ -15,36 +16,78 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FACES_DEV = Path(os.environ.get("FINDME_FACES_DEV", REPO_ROOT.parent / "shared/data/faces-dev"))
 
-os.environ.setdefault("FINDME_STAGE", "test")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FindMe")
+#: The environment every test starts from: the process's, plus these defaults. Set before
+#: collection (Powertools reads its variables when test modules import findme) and restored
+#: when the session ends.
+TEST_ENV_DEFAULTS = {
+    "FINDME_STAGE": "test",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "FindMe",
+    # moto's in-process mocks sign requests; dummy keys also keep tests off a real account
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+#: The variables :func:`pytest_runtest_setup` puts back (the stack's and FindMe's).
+_MANAGED_PREFIXES = ("FINDME_", "AWS_", "MOTO_", "POWERTOOLS_")
+_session_env = pytest.MonkeyPatch()
+_base_env: dict[str, str] = {}
 
 
-#: Run order of the tiers. The session-wide local stack exports its endpoints into the
-#: environment, so every unit test runs before it starts; the API tier (whose server keeps an
-#: SQS poller running until the session ends) runs last.
-_TIER_ORDER = (
-    "unit",
-    "infra",
-    "integration/data",
-    "integration/engine",
-    "integration/cluster",
-    "integration/pipelines",
-    "integration/curation",
-    "integration/matching",
-    "integration/api",
-)
+def pytest_configure(config: pytest.Config) -> None:
+    """Set :data:`TEST_ENV_DEFAULTS` (where unset) and remember the base environment."""
+    for key, value in TEST_ENV_DEFAULTS.items():
+        if key not in os.environ:
+            _session_env.setenv(key, value)
+    _base_env.update(os.environ)
 
 
-def _tier(item: pytest.Item) -> int:
-    rel = Path(str(item.path)).resolve().relative_to(REPO_ROOT / "tests").as_posix()
-    ranks = [i for i, tier in enumerate(_TIER_ORDER) if rel.startswith(tier + "/")]
-    return ranks[-1] if ranks else len(_TIER_ORDER)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _session_env.undo()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order tests by tier (stable within a tier); see ``_TIER_ORDER``."""
-    items.sort(key=_tier)
+_env_patch = pytest.StashKey[pytest.MonkeyPatch]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> object:
+    """Every test, and the fixtures it sets up (of any scope), sees the base environment,
+    plus the local stack's variables when it uses ``local_stack``.
+
+    The session's local stack (``local_stack``, tests/integration/conftest.py) puts its
+    endpoints into ``os.environ`` while it runs; a test that does not ask for it has them
+    taken away until its teardown (and ``get_settings()`` forgotten, before and after), so no
+    test depends on whether the stack started before it: tests run in any order
+    (``pytest -p randomly``).
+    """
+    from findme.config import get_settings
+
+    wanted = dict(_base_env)
+    if "local_stack" in getattr(item, "fixturenames", ()):
+        # The stack's variables, once it runs (other tests' fixtures may have restored over
+        # them); before that, local_stack sets them itself.
+        wanted |= item.config.stash.get(STACK_ENV, {})
+    patch = pytest.MonkeyPatch()
+    item.stash[_env_patch] = patch
+    for key in set(os.environ) - set(wanted):
+        if key.startswith(_MANAGED_PREFIXES):
+            patch.delenv(key)
+    for key, value in wanted.items():
+        if key.startswith(_MANAGED_PREFIXES) and os.environ.get(key) != value:
+            patch.setenv(key, value)
+    get_settings.cache_clear()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """Give the environment back before fixtures end (a session fixture restores its own)."""
+    patch = item.stash.get(_env_patch, None)
+    if patch is not None:
+        from findme.config import get_settings
+
+        patch.undo()
+        get_settings.cache_clear()
+    return (yield)
 
 
 @pytest.fixture(scope="session")
@@ -83,11 +126,11 @@ MODEL_MIRROR = Path(os.environ.get("FINDME_MODEL_MIRROR") or REPO_ROOT.parent / 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The settings' model directory with every pinned model, pulled (mirror first) if missing."""
-    from findme import models
+    from findme import model_manifest
     from findme.config import Settings
 
     settings = Settings()
-    models.pull(settings.model_dir, MODEL_MIRROR if MODEL_MIRROR.is_dir() else None)
+    model_manifest.pull(settings.model_dir, MODEL_MIRROR if MODEL_MIRROR.is_dir() else None)
     return settings.model_dir
 
 

@@ -166,8 +166,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: SMS to one destination country calling code (``+44``) per hour, unless
     #: ``sms_country_limits`` names the code. Default: a 300-attendee crowd registering in
-    #: 5 minutes (issue 11) is 300 SMS; 1,000 leaves room for three such events in one
-    #: country in the same hour, while pumping through one country stops at 1,000.
+    #: 5 minutes (docs/compatibility.md, sign-in bursts) is 300 SMS; 1,000 leaves room for
+    #: three such events in one country in the same hour, while pumping through one country
+    #: stops at 1,000.
     sms_per_country_per_hour: int = Field(default=1000, ge=0)
     #: Per-code overrides of ``sms_per_country_per_hour`` as JSON, e.g. ``{"+1": 5000,
     #: "+44": 2000}`` to raise home markets or ``{"+882": 0}`` to send nothing there.
@@ -181,7 +182,8 @@ class Settings(BaseSettings):
     digest_state_machine_arn: str | None = None
     cluster_state_machine_arn: str | None = None
     zip_state_machine_arn: str | None = None
-    #: Curation jobs (issue 6): functions/findme/workflows/{reprocess,delete_group}.asl.json.
+    #: Curation jobs (docs/compatibility.md):
+    #: functions/findme/workflows/{reprocess,delete_group}.asl.json.
     reprocess_state_machine_arn: str | None = None
     delete_group_state_machine_arn: str | None = None
     #: Local stack: run workflows in-process and poll the digest queue.

@@ -166,7 +166,7 @@ ACCESS: dict[str, Access] = {
 
 #: Files each image's build context needs besides the core package (Docker ignore syntax).
 _CONTEXT_EXTRA: dict[str, tuple[str, ...]] = {
-    # The models and their manifest (findme.models.load_manifest reads
+    # The models and their manifest (findme.model_manifest.load_manifest reads
     # <model_dir>/manifest.json in an image: the checkout's copy is not there).
     "digest": (
         "!layers/models/*.onnx",

@@ -22,7 +22,7 @@ from aws_cdk import (
 from constructs import Construct
 from findme.config import Settings
 from findme.domain.keys import KeyScheme
-from findme.services.jobs import JOB_TTL
+from findme.services.processing import JOB_TTL
 from findme.services.selfie_uploads import UPLOAD_RETENTION_DAYS
 
 from findme_infra.stage import StageConfig

@@ -51,7 +51,7 @@ def test_unused_selfie_uploads_expire_and_reference_selfies_do_not(dev: Template
 def test_job_work_files_expire_with_the_job_items(dev: Template) -> None:
     """Given the media bucket, then what a failed job leaves under jobs/ (a reprocess or
     delete_group id list, batch summaries) expires when its job item does (JOB_TTL)."""
-    from findme.services.jobs import JOB_TTL
+    from findme.services.processing import JOB_TTL
 
     rules = _media_bucket(dev)["Properties"]["LifecycleConfiguration"]["Rules"]
     jobs = [r for r in rules if r.get("Prefix") == "jobs/"]

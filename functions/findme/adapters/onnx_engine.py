@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from findme import models
+from findme import model_manifest
 from findme.adapters.image_decode import decode_image, encode_renditions
 from findme.adapters.ort_sessions import create_session
 from findme.config import Settings
@@ -168,7 +168,7 @@ class OnnxFaceEngine:
 
     def _model_path(self, name: str) -> Path | None:
         try:
-            return models.model_path(self._settings, name)
+            return model_manifest.model_path(self._settings, name)
         except ModelError:
             return None
 

@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from findme import models
+    from findme import model_manifest
 
     settings = get_settings()
     dest: Path = args.dest or settings.model_dir
@@ -44,12 +44,12 @@ def _pull(args: argparse.Namespace) -> int:
     if mirror is not None and not mirror.is_dir():
         print(f"mirror {mirror} is not a directory; skipping it", file=sys.stderr)
         mirror = None
-    manifest = models.load_manifest(args.manifest, settings=settings)
-    report = models.pull(
+    manifest = model_manifest.load_manifest(args.manifest, settings=settings)
+    report = model_manifest.pull(
         dest,
         mirror,
         manifest=manifest,
-        timeout_s=args.timeout or models.URL_TIMEOUT_S,
+        timeout_s=args.timeout or model_manifest.URL_TIMEOUT_S,
         log=lambda line: print(line, file=sys.stderr),
     )
     print(json.dumps(report.as_dict(), indent=2))
@@ -57,9 +57,9 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _list(_args: argparse.Namespace) -> int:
-    from findme import models
+    from findme import model_manifest
 
-    manifest = models.load_manifest(settings=get_settings())
+    manifest = model_manifest.load_manifest(settings=get_settings())
     rows = [
         {
             "name": m.name,

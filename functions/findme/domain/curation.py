@@ -1,6 +1,6 @@
 """Pure curation logic: near-duplicate pairs, person outliers, manual carry-over, drift, stats.
 
-Nothing here does I/O; :mod:`findme.services.curation` and its siblings feed it records and
+Nothing here does I/O; :mod:`findme.services.curation_access` and its siblings feed it records and
 vectors read through the ports. Embeddings are ``(128,) float32`` L2-normalised, so cosine
 similarity is a dot product.
 """
@@ -151,7 +151,7 @@ def person_outliers(
     """Faces whose mean similarity to the rest of their person is below ``threshold``.
 
     Persons with fewer than two faces are skipped (nothing to compare with). Follows the
-    peer face-gallery API's outlier review: mean cosine similarity to the other faces of
+    peer API's outlier review (docs/compatibility.md): mean cosine similarity to the other faces of
     the person, lowest first.
 
     Args:

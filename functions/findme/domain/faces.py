@@ -75,7 +75,7 @@ class BoundingBox:
 
 @dataclass(frozen=True, slots=True)
 class Quality:
-    """Face quality per the peer face-quality API, plus size and pose reasons.
+    """Face quality per the peer API (docs/compatibility.md), plus size and pose reasons.
 
     ``overall_quality = 0.4·blur_score + 0.4·brightness_score + 0.2·confidence``; grades
     A ≥ .85, B ≥ .70, C ≥ .55, D ≥ .40, else F (see :mod:`findme.domain.quality`).

@@ -52,14 +52,14 @@ def assign_incremental(
     (a slight under-estimate of the exact UPGMA mean :mod:`findme.domain.linkage` uses), and
     a person larger than the neighbours asked is averaged over that many.
 
-    Rule (issue 4, item 2): a new face joins the person of its *nearest already-assigned
-    face* in the group when their cosine similarity is ``>= threshold``; it never joins a
-    person already present in the same photo; otherwise it stays unassigned until the next
-    clustering. Faces of the photo itself are never neighbours. When two new faces of the
-    photo want the same person, the more similar one gets it (faces are served in order of
-    their best similarity). A face whose nearest person is taken stays unassigned rather
-    than falling back to a weaker person (a second face of someone is likelier a poster or
-    reflection than a different person).
+    Rule (docs/compatibility.md, incremental placement): a new face joins the person of its
+    *nearest already-assigned face* in the group when their cosine similarity is
+    ``>= threshold``; it never joins a person already present in the same photo; otherwise it stays
+    unassigned until the next clustering. Faces of the photo itself are never neighbours. When
+    two new faces of the photo want the same person, the more similar one gets it (faces are
+    served in order of their best similarity). A face whose nearest person is taken stays
+    unassigned rather than falling back to a weaker person (a second face of someone is likelier
+    a poster or reflection than a different person).
 
     Args:
         neighbours: per new face, stored faces near it (any order; unassigned ones and faces

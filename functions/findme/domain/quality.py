@@ -1,4 +1,5 @@
-"""Face quality: the peer face-quality API's formula, grades and issue strings, plus size and pose.
+"""Face quality: the peer API's formula, grades and issue strings (docs/compatibility.md),
+plus size and pose.
 
 Pure numpy. Component scores are in ``[0, 1]``:
 

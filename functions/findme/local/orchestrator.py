@@ -148,7 +148,7 @@ class InProcessOrchestrator:
             "digest_prefix": self._digest_prefix,
             "cluster": lambda payload: _as_dict(invoke("cluster", payload)),
             "zip": lambda payload: _as_dict(invoke("zip", payload)),
-            # curation worker (issue 6): functions/curation/handler.py
+            # curation worker (docs/compatibility.md): functions/curation/handler.py
             "reprocess": self._reprocess,
             "delete_group": self._delete_group,
         }

@@ -1,10 +1,10 @@
 """Near-duplicate faces and person outliers, for review.
 
-Duplicates: pairs of faces from *different* photos whose embeddings have cosine similarity
-≥ ``threshold`` (0.80-0.99, default 0.95; peer face-gallery API), compared within each group
-(every vector query is tenant-filtered by group), results cached 10 minutes per set of groups
-and parameters. Outliers: faces whose mean cosine similarity to the other faces of their
-person is below ``threshold`` (0.3-0.8, default 0.6), persons with ≥ 2 faces, lowest first.
+Duplicates: pairs of faces from *different* photos whose embeddings have cosine similarity ≥
+``threshold`` (0.80-0.99, default 0.95; the peer API, docs/compatibility.md), compared within each
+group (every vector query is tenant-filtered by group), results cached 10 minutes per set of groups
+and parameters. Outliers: faces whose mean cosine similarity to the other faces of their person is
+below ``threshold`` (0.3-0.8, default 0.6), persons with ≥ 2 faces, lowest first.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from findme.domain.curation import DuplicatePair, duplicate_pairs, person_outlie
 from findme.domain.records import Face, Person, utcnow
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import check_range, person_for
+from findme.services.curation_access import check_range, person_for
 from findme.services.policy import Need, Policy
 
 DUPLICATE_THRESHOLD_RANGE = (0.80, 0.99)

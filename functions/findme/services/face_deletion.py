@@ -34,10 +34,10 @@ from findme.ports import (
     VectorIndex,
 )
 from findme.services.job_files import BatchSummary, JobFiles, combine
-from findme.services.jobs import start_job
 from findme.services.policy import Need, Policy
+from findme.services.processing import start_job
 
-#: Batch delete size limits (peer face-gallery API: 1-500 face ids).
+#: Batch delete size limits (peer API, docs/compatibility.md: 1-500 face ids).
 MAX_BATCH_DELETE = 500
 DELETE_GROUP_WORKFLOW = "delete_group"
 

@@ -1,7 +1,7 @@
 """Advanced face filter: groups, persons, confidence range, quality minima, labels, dates.
 
-Follows the peer face-gallery API's ``POST /faces/filter`` criteria; results are the
-matching faces of the groups the caller curates, newest first, at most ``limit`` (1-1000).
+Follows the peer face-gallery API's ``POST /faces/filter`` criteria (docs/compatibility.md); results
+are the matching faces of the groups the caller curates, newest first, at most ``limit`` (1-1000).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore
-from findme.services.curation import check_range, person_for
+from findme.services.curation_access import check_range, person_for
 from findme.services.policy import Need, Policy
 
 MAX_FILTER_RESULTS = 1000

@@ -4,7 +4,7 @@ Every change a curator makes to who-is-who is written with ``is_manual_assignmen
 the faces it touches (DynamoDB item and Qdrant payload), so the cluster workflow's
 ``preserve_manual`` keeps it: merges and moves survive a re-cluster (Immich drops them on a
 forced re-run; see ARCHITECTURE.md §6). Persons left without faces are removed and counts
-recomputed (:func:`findme.services.curation.refresh_persons`).
+recomputed (:func:`findme.services.curation_access.refresh_persons`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Face, Image, Page, Person, utcnow
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import face_for, person_for, refresh_persons
+from findme.services.curation_access import face_for, person_for, refresh_persons
 from findme.services.policy import Need, Policy, denied
 
 PersonSort = Literal["name", "created", "face_count"]

@@ -17,10 +17,10 @@ from findme.domain import quality as q
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
 from findme.ports import MetadataStore
-from findme.services.curation import check_range, face_for
+from findme.services.curation_access import check_range, face_for
 from findme.services.policy import Need, Policy
 
-#: Batch quality check size limits (peer API: 1-100 face ids).
+#: Batch quality check size limits (peer API, docs/compatibility.md: 1-100 face ids).
 MAX_BATCH_QUALITY = 100
 #: Low-quality listing limits and default (peer API: limit 1-500, min_overall_quality .5).
 MAX_LOW_QUALITY = 500

@@ -33,10 +33,10 @@ from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import MetadataStore, ObjectStore, Orchestrator
 from findme.services import digest as digest_service
-from findme.services.curation import check_range, face_for, refresh_persons
+from findme.services.curation_access import check_range, face_for, refresh_persons
 from findme.services.job_files import MAX_ERRORS, BatchSummary, combine
-from findme.services.jobs import start_job
 from findme.services.policy import Need, Policy
+from findme.services.processing import start_job
 
 #: Workflow names the orchestrator runs (Step Functions in AWS, threads locally).
 REPROCESS_WORKFLOW = "reprocess"

@@ -24,7 +24,7 @@ from findme.domain.curation import (
     compute_stats,
 )
 from findme.ports import MetadataStore, VectorIndex
-from findme.services.curation import refresh_persons
+from findme.services.curation_access import refresh_persons
 from findme.services.groups import iter_group_images
 from findme.services.policy import Need, Policy
 

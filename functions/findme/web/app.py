@@ -9,17 +9,16 @@
    server; none: no CORS headers), so preflights and error answers carry the headers too,
 3. an app-wide dependency that rate limits every API route per route and caller (the user
    on routes that need a token, else the client address and the body's phone number),
-4. the routers named in :data:`ROUTER_MODULES`,
+4. the routers of :data:`ROUTERS`, in that order,
 5. the OpenAPI document's error responses (:mod:`findme.web.openapi`: one ``ErrorOut``
    schema, every status each operation can answer with),
 6. the built web app at ``/`` when ``Settings.web_dir`` holds one (``findme local run``;
    :mod:`findme.web.static`).
 
-Adding routes (e.g. the curation API): write ``findme/web/routes/<name>.py`` exposing
-``router = APIRouter(tags=[...])`` built on the aliases in :mod:`findme.web.deps`, and
-append ``"findme.web.routes.<name>"`` to :data:`ROUTER_MODULES` (a one-line additive edit).
-A module named there that does not exist yet is skipped, so parallel work does not break
-the app.
+Adding routes: write ``findme/web/routes/<name>.py`` exposing ``router = APIRouter(tags=
+["<name>"])`` built on the aliases in :mod:`findme.web.deps`, its schemas in
+``findme/web/schemas/<name>.py``, and add the router to :data:`ROUTERS` (and its tag to
+:data:`OPENAPI_TAGS`).
 
 Face engine in AWS (decision): the api Lambda is deployed as a **container image built
 from the same image as digest** (onnxruntime, OpenCV and the models under /opt/models),
@@ -36,10 +35,9 @@ friends start as fast as a zip-packaged function. Locally the engine runs in pro
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import findme
@@ -50,28 +48,47 @@ from findme.web.errors import install_error_handlers
 from findme.web.limits import BodySizeLimitMiddleware
 from findme.web.openapi import install_contract
 from findme.web.ratelimit import RateLimitHeadersMiddleware
-from findme.web.routes.health import API_NAME
+from findme.web.routes import (
+    admin,
+    assignments,
+    auth,
+    candidates,
+    face_curation,
+    faces,
+    filters,
+    groups,
+    health,
+    jobs,
+    media,
+    persons,
+    quality,
+    sections,
+    stats,
+)
+from findme.web.schemas.health import API_NAME
 from findme.web.static import install_web_app
 
-#: Router modules, each exposing ``router: APIRouter``. Append yours (see module docstring).
-ROUTER_MODULES: list[str] = [
-    "findme.web.routes.health",
-    "findme.web.routes.auth",
-    "findme.web.routes.faces",
-    "findme.web.routes.groups",
-    "findme.web.routes.media",
-    "findme.web.routes.jobs",
-    # curation API (issue 6); filters before face_curation so /faces/duplicates etc. win
-    "findme.web.routes.persons",
-    "findme.web.routes.assignments",
-    "findme.web.routes.candidates",
-    "findme.web.routes.filters",
-    "findme.web.routes.quality",
-    "findme.web.routes.face_curation",
-    "findme.web.routes.sections",
-    "findme.web.routes.admin",
-    "findme.web.routes.stats",
-]
+#: The API's routers, included in this order. Order matters where paths overlap: Starlette
+#: takes the first route that matches, so ``filters`` (``/faces/duplicates``,
+#: ``/faces/outliers``, ``POST /faces/search``) comes before ``face_curation``
+#: (``GET /faces/{face_id}`` would otherwise answer ``/faces/duplicates`` with a 404).
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    auth.router,
+    faces.router,
+    groups.router,
+    media.router,
+    jobs.router,
+    persons.router,
+    assignments.router,
+    candidates.router,
+    filters.router,
+    quality.router,
+    face_curation.router,
+    sections.router,
+    admin.router,
+    stats.router,
+)
 
 #: Response headers a browser client may read (rate limits, retry hints, downloads).
 CORS_EXPOSED_HEADERS = [
@@ -95,15 +112,23 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "media", "description": "Uploads, my photos, image metadata, downloads."},
     {"name": "jobs", "description": "Digest, clustering and download jobs."},
     {"name": "health", "description": "Name and version; liveness and dependency checks."},
-    {"name": "users", "description": '"Is this you?" candidates of the caller.'},
+    {"name": "candidates", "description": '"Is this you?" candidates of the caller.'},
     {
         "name": "persons",
-        "description": "Curation: persons, merge, re-cluster, assignments to users.",
+        "description": "Curation: persons, merge, re-cluster.",
     },
     {
-        "name": "curation",
-        "description": "Curation: faces, filters, duplicates, outliers, "
-        "moves, batch delete, reprocessing, group deletion.",
+        "name": "assignments",
+        "description": "Curation: persons assigned to users (matching members' selfies).",
+    },
+    {
+        "name": "filters",
+        "description": "Curation: face filters, near duplicates, outliers.",
+    },
+    {
+        "name": "face_curation",
+        "description": "Curation: a face's details and crop, moves, batch delete, "
+        "reprocessing, group deletion.",
     },
     {"name": "quality", "description": "Curation: face quality review."},
     {"name": "sections", "description": "Sections of a group; filtered image list."},
@@ -173,14 +198,8 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=CORS_MAX_AGE_S,
         )
-    for name in ROUTER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # router not written yet
-                continue
-            raise
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     if settings.web_dir is not None:
         install_web_app(app, settings.web_dir)
     install_contract(app)

@@ -79,7 +79,7 @@ from findme.ports import (
     RemoteFetcher,
     VectorIndex,
 )
-from findme.services import curation
+from findme.services import curation_access
 from findme.services.auth import (
     OtpService,
     Principal,
@@ -335,7 +335,7 @@ def face_with(need: Need) -> Any:
 
     @raises(403, 404)
     def check(face_id: str, policy: Rights, metadata: Metadata) -> Face:
-        return curation.face_for(metadata, policy, face_id, need)
+        return curation_access.face_for(metadata, policy, face_id, need)
 
     return Depends(check)
 
@@ -345,7 +345,7 @@ def person_with(need: Need) -> Any:
 
     @raises(403, 404)
     def check(person_id: str, policy: Rights, metadata: Metadata) -> Person:
-        return curation.person_for(metadata, policy, person_id, need)
+        return curation_access.person_for(metadata, policy, person_id, need)
 
     return Depends(check)
 
@@ -355,7 +355,7 @@ def image_with(need: Need) -> Any:
 
     @raises(403, 404)
     def check(image_id: str, policy: Rights, metadata: Metadata) -> Image:
-        return curation.image_for(metadata, policy, image_id, need)
+        return curation_access.image_for(metadata, policy, image_id, need)
 
     return Depends(check)
 

@@ -19,7 +19,8 @@ ImageTooLargeError                  413     byte limit (``image_too_large``) or 
 UnsupportedMediaTypeError           415     not JPEG/PNG/WebP/GIF/HEIC (sniffed from bytes)
 FaceRequirementError                422     selfie without exactly one acceptable face
 InvalidImageError                   400     no file, empty, truncated or undecodable
-                                            (the seed's "400 when no image or invalid file")
+                                            (the seed's "400 when no image or invalid
+                                            file", docs/compatibility.md)
 InvalidInputError                   400     unless its ``code`` is in :data:`STATUS_BY_CODE`
 NotFoundError                       404
 ConflictError                       409

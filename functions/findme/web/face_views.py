@@ -1,5 +1,5 @@
-"""Face-engine results -> the seed's response shapes (``/get-faces``, ``/get-features``,
-``/get-embedding``), shared by the CLI and the API.
+"""Face-engine results -> the seed API's response shapes (``/get-faces``, ``/get-features``,
+``/get-embedding``; docs/compatibility.md), shared by the CLI and the API.
 
 Pure conversion: no onnxruntime or OpenCV import, so the API Lambda can import it.
 

@@ -36,7 +36,7 @@ from pydantic.json_schema import models_json_schema
 
 from findme.web import deps
 from findme.web.errors import declared_statuses, error_response
-from findme.web.schemas import ErrorOut
+from findme.web.schemas.common import ErrorOut
 
 #: FastAPI's own validation-error components, replaced by ``ErrorOut``.
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")

@@ -1,23 +1,20 @@
-"""Cursor pagination for list endpoints: ``?limit=&cursor=`` in, ``{items, next_cursor}`` out.
+"""Cursor pagination for list endpoints: ``?limit=&cursor=`` in, ``{items, next_cursor}`` out
+(:class:`findme.web.schemas.common.PageOut`).
 
 Cursors are opaque strings: either the store's own (``MetadataStore`` pages) or, for lists
-built in memory, the offset cursors of :mod:`findme.domain.cursors` (:func:`paginate`).
+built in memory, the offset cursors of :func:`findme.domain.cursors.paginate` (the one
+``paginate``).
 Clients pass ``next_cursor`` back unchanged; ``next_cursor`` is ``null`` on the last page.
 A cursor that cannot be decoded gives 400 ``invalid_cursor``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel, Field
 
-from findme.domain import cursors
 from findme.web.errors import raises
-
-T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -42,20 +39,3 @@ class PageParams:
     ) -> None:
         self.limit = limit
         self.cursor = cursor
-
-
-class PageOut(BaseModel, Generic[T]):
-    """One page: ``items`` and the opaque ``next_cursor`` (``null`` on the last page)."""
-
-    items: list[T]
-    next_cursor: str | None = Field(default=None, examples=[None])
-
-
-def paginate(items: Sequence[T], params: PageParams) -> tuple[list[T], str | None]:
-    """Slice an in-memory list: ``(page items, next_cursor)`` (see :mod:`findme.domain.cursors`).
-
-    Raises:
-        InvalidInputError: ``code="invalid_cursor"``.
-    """
-    page = cursors.paginate(items, limit=params.limit, cursor=params.cursor)
-    return page.items, page.cursor

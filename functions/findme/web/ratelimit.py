@@ -23,6 +23,8 @@ declares its own in ``openapi_extra`` (which also documents them in the OpenAPI 
     @router.get("/groups", openapi_extra={RATE_LIMIT_KEY: 50})          # 50 per minute
     @router.post("/auth/otp", openapi_extra=RouteLimit(600, window_s=300, per_phone=10).extra())
 
+or a :class:`LimitedRouter` gives all its routes one limit (a route's own still wins).
+
 Every response of a limited route carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``
 and ``X-RateLimit-Reset`` (epoch seconds, the GitHub/IETF-draft convention) of the counter
 closest to refusing; a request over any limit gets 429 with ``Retry-After``.
@@ -40,6 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,6 +57,23 @@ STATE_ATTR = "rate_limit"
 WINDOW_S = 60
 #: Counters kept in memory before windows that have ended are dropped.
 _MAX_COUNTERS = 10_000
+
+
+class LimitedRouter(APIRouter):
+    """An ``APIRouter`` whose routes are limited to ``per_minute`` requests per minute per
+    caller unless they declare their own limit in ``openapi_extra``."""
+
+    def __init__(self, *, per_minute: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.per_minute = per_minute
+
+    def add_api_route(self, *args: Any, **kwargs: Any) -> None:
+        """``APIRouter.add_api_route`` with the router's limit in ``openapi_extra``."""
+        kwargs["openapi_extra"] = {
+            RATE_LIMIT_KEY: self.per_minute,
+            **(kwargs.get("openapi_extra") or {}),
+        }
+        super().add_api_route(*args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,18 +63,40 @@ def api_server(local_stack: StackHandle, model_dir: Path) -> Iterator[Server]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the API server did not start")
         time.sleep(0.05)
-    stop_workers = start_workers(settings, wait_s=1, auto_cluster=False)
     try:
         yield Server(f"http://127.0.0.1:{port}", settings, orchestrator, app)
     finally:
-        stop_workers()
         server.should_exit = True
         thread.join(timeout=30)
         orchestrator.shutdown(wait=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def api_workers(api_server: Server) -> Iterator[None]:
+    """The digest queue's poller, for one test module at a time.
+
+    Other tiers run their own pollers on the same queue (pipelines, curation); pollers that
+    live per module never overlap, whatever order the modules run in.
+    """
+    stop_workers = start_workers(api_server.settings, wait_s=1, auto_cluster=False)
+    try:
+        yield
+    finally:
+        stop_workers()
+
+
 @pytest.fixture(scope="session")
 def attendee_flow(api_server: Server, faces_dev: Path) -> Flow:
+    """The whole attendee flow once per session, with its own poller (session fixtures are
+    set up before the module's ``api_workers``)."""
+    stop_workers = start_workers(api_server.settings, wait_s=1, auto_cluster=False)
+    try:
+        return _attendee_flow(api_server, faces_dev)
+    finally:
+        stop_workers()
+
+
+def _attendee_flow(api_server: Server, faces_dev: Path) -> Flow:
     labels = _labels(faces_dev)
     images_dir = faces_dev / "images"
     seconds: dict[str, float] = {}

@@ -2,7 +2,8 @@
 
 moto alone stores any form POST without reading its policy; the local stack's moto server
 (``findme.local.moto_server``) checks the policy as S3 does, so these refusals are real HTTP
-responses, and ``test_moto_alone_ignores_the_policy`` documents why that layer exists.
+responses (why that layer exists, moto alone storing any POST: tests/unit/data/
+test_post_policy.py).
 
 The uploads go to a bucket of their own, provisioned by the same code as the stack's
 (lifecycle rules, ``originals/`` -> queue notification), whose queue no digest worker
@@ -174,29 +175,3 @@ def test_bucket_lifecycle_rules(upload_settings: Settings) -> None:
     assert rules["abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"] == {
         "DaysAfterInitiation": 1
     }
-
-
-def test_moto_alone_ignores_the_policy(upload_settings: Settings, fresh_group_id: str) -> None:
-    """Why the policy layer exists: bare moto accepts an oversize upload (documented gap)."""
-    from findme.local.stack import free_port
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        bare = upload_settings.model_copy(
-            update={"aws_endpoint_url": f"http://127.0.0.1:{port}", "bucket": "bare"}
-        )
-        boto3.client(
-            "s3", region_name="us-east-1", endpoint_url=bare.aws_endpoint_url
-        ).create_bucket(Bucket="bare")
-        store = S3ObjectStore(bare)
-        post = store.presigned_post(f"originals/{fresh_group_id}/a.jpg", max_bytes=10, expires_s=60)
-        response = _upload(post, JPEG)
-        assert response.status_code == 204
-        info = store.head(post.key)
-        assert info is not None
-        assert info.size_bytes > 10
-    finally:
-        server.stop()

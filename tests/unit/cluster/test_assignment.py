@@ -6,7 +6,9 @@ import uuid
 
 import numpy as np
 import pytest
-from cluster_helpers import D, Stores, blob, photo, unit
+from cluster_helpers import Stores
+from fakes import DIM as D
+from fakes import blob, photo, unit
 from findme.domain.records import Assignment, GroupRole, Membership, ReferenceFace
 from findme.domain.user_matching import match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError

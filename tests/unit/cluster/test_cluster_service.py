@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cluster_helpers import D, Stores, blob, photo, unit
+from cluster_helpers import Stores
+from fakes import DIM as D
+from fakes import blob, photo, unit
 from findme import wiring
 from findme.domain.records import Assignment, Face, Job, JobStatus, JobType, Person
 from findme.errors import DependencyError, InvalidInputError

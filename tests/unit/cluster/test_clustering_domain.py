@@ -9,7 +9,8 @@ from itertools import count
 
 import numpy as np
 import pytest
-from cluster_helpers import D, blob, unit
+from fakes import DIM as D
+from fakes import blob, unit
 from findme.domain.clustering import (
     ClusteringOutcome,
     cluster_faces,

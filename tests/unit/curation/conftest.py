@@ -5,7 +5,6 @@ One moto + Qdrant :memory: world per package run (tables created once); tests is
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,8 +19,6 @@ from moto import mock_aws
 
 @pytest.fixture(scope="package")
 def world() -> Iterator[World]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         settings = Settings(
             bucket="curation-test",

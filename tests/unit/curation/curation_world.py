@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from fakes import Embeddings, fake_face
 from fastapi.testclient import TestClient
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.qdrant import QdrantVectorIndex
@@ -37,23 +38,17 @@ from findme.web import deps
 from findme.web.app import create_app
 from numpy.typing import NDArray
 
-DIM = 128
 SECRET = "curation-route-tests-secret-0123456789"
 
 
-def unit(v: NDArray[np.float64]) -> NDArray[np.float32]:
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
-@dataclass
-class World:
+@dataclass(kw_only=True)
+class World(Embeddings):
     """The stores plus helpers that write consistent records to all three."""
 
     settings: Settings
     metadata: DynamoMetadataStore
     vectors: QdrantVectorIndex
     store: S3ObjectStore
-    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
 
     def user(self, role: Role = Role.MEMBER) -> User:
         user = User(
@@ -85,14 +80,6 @@ class World:
         """The user's rights (the one access policy), as a route would build them."""
         return Policy(self.metadata, Principal.from_user(user))
 
-    def identity(self) -> NDArray[np.float32]:
-        """A random direction standing for one person's face."""
-        return unit(self.rng.normal(size=DIM))
-
-    def near(self, center: NDArray[np.float32], noise: float = 0.15) -> NDArray[np.float32]:
-        """Another photo of the same person: cosine similarity to ``center`` about 0.75-0.9."""
-        return unit(center + noise * self.rng.normal(size=DIM) / np.sqrt(DIM) * 4)
-
     def photo(
         self,
         group: Group,
@@ -122,18 +109,16 @@ class World:
                 self.store.put(thumb, b"\xff\xd8jpeg" + face_id.encode(), "image/jpeg")
             overall = round(0.4 * blur + 0.4 * bright + 0.2 * conf, 4)
             faces.append(
-                Face(
-                    face_id=face_id,
-                    image_id=image_id,
-                    group_id=group.group_id,
-                    face_index=index,
+                fake_face(
+                    face_id,
+                    image_id,
+                    group.group_id,
+                    index,
                     bbox={"x": 100 * index, "y": 10, "w": 80, "h": 80},
-                    landmarks={},
                     confidence=conf,
                     blur_score=blur,
                     brightness_score=bright,
                     overall_quality=overall,
-                    quality_grade="B",
                     thumbnail_key=thumb,
                 )
             )

@@ -11,7 +11,8 @@ import uuid
 
 import numpy as np
 import pytest
-from curation_world import DIM, RouteClient, World, unit
+from curation_world import RouteClient, World
+from fakes import DIM, unit
 from findme.domain.records import (
     Assignment,
     Face,

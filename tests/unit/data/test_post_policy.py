@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from botocore.config import Config
+from findme.adapters.s3 import S3ObjectStore
+from findme.config import Settings
 from findme.local.moto_server import PolicyError, check_post_policy
 
 SECRET = "test"
@@ -88,3 +90,28 @@ def test_a_secret_other_than_the_stacks_fails_the_signature() -> None:
     assert info.value.code == "SignatureDoesNotMatch"
     policy = json.loads(base64.b64decode(form["policy"]))
     assert {"key": "originals/g/i.jpg"} in policy["conditions"]
+
+
+def test_findmes_own_upload_form_is_held_to_its_size_limit(
+    objects: S3ObjectStore, aws: Settings
+) -> None:
+    """Why the stack's policy layer exists: moto alone stores any POST whatever its policy;
+    the check refuses a file over the limit of a form FindMe made, and passes one within it."""
+    # Given an upload form of FindMe's own (S3ObjectStore.presigned_post) for at most 10 bytes,
+    # signed with the (mock) credentials the store's client resolved when it was built
+    post = objects.presigned_post("originals/g-1/i-1.jpg", max_bytes=10, expires_s=60)
+    form = {**post.fields, "Content-Type": "image/jpeg"}
+    secret = objects._client._request_signer._credentials.secret_key
+
+    def code(size: int) -> str | None:
+        try:
+            check_post_policy(form, size, aws.bucket, secret)
+        except PolicyError as error:
+            return error.code
+        return None
+
+    # When an 11-byte file is posted with it, then S3's refusal
+    assert code(11) == "EntityTooLarge"
+    # And a 10-byte file passes, an empty one does not
+    assert code(10) is None
+    assert code(0) == "EntityTooSmall"

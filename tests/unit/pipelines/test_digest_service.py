@@ -9,7 +9,6 @@ checks (type, whole file) as real photos do.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -94,8 +93,6 @@ class FakeEngine:
 
 @pytest.fixture(scope="module")
 def deps() -> Iterator[DigestDeps]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         settings = Settings(
             bucket="digest-test", aws_region="us-east-1", table_prefix="dg-", qdrant_path=":memory:"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 
 import boto3
@@ -19,8 +18,6 @@ ROLE = "arn:aws:iam::123456789012:role/findme-sfn"
 
 @pytest.fixture
 def sfn() -> Iterator[object]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         yield boto3.client("stepfunctions", region_name="us-east-1")
 

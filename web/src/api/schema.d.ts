@@ -1336,7 +1336,7 @@ export interface paths {
         /**
          * Reprocess a face's photo (a job)
          * @description UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
-         *     old box (IoU > 0.5). 20 per minute per caller (the seed's limit).
+         *     old box (IoU > 0.5). 20 per minute per caller (the seed's limit, docs/compatibility.md).
          */
         post: operations["reprocess_face_faces__face_id__reprocess_post"];
         delete?: never;
@@ -1593,6 +1593,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AdminUserOut */
+        AdminUserOut: {
+            /** User Id */
+            user_id: string;
+            /** Phone Number */
+            phone_number: string;
+            /** Name */
+            name: string;
+            role: components["schemas"]["Role"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /**
          * AssignmentOut
          * @description A person of a group assigned to a registered user.
@@ -1634,7 +1649,10 @@ export interface components {
              */
             created_at: string;
         };
-        /** AssignmentPage */
+        /**
+         * AssignmentPage
+         * @description A page of assignments.
+         */
         AssignmentPage: {
             /** Items */
             items: components["schemas"]["AssignmentOut"][];
@@ -2843,7 +2861,10 @@ export interface components {
             /** Expires */
             expires?: string | null;
         };
-        /** ImagePage */
+        /**
+         * ImagePage
+         * @description A page of images (a person's, or a group's filtered list).
+         */
         ImagePage: {
             /** Items */
             items: components["schemas"]["ImageOut"][];
@@ -3073,6 +3094,7 @@ export interface components {
         };
         /**
          * MemberPage
+         * @description A page of a group's members.
          * @example {
          *       "items": [
          *         {
@@ -3299,7 +3321,10 @@ export interface components {
              */
             updated_at: string;
         };
-        /** PersonPage */
+        /**
+         * PersonPage
+         * @description A page of a group's persons.
+         */
         PersonPage: {
             /** Items */
             items: components["schemas"]["PersonOut"][];
@@ -3479,7 +3504,7 @@ export interface components {
         };
         /**
          * RegisterOut
-         * @description 201 body of ``/register``: the seed's fields plus the access token.
+         * @description 201 body of ``/register``: the seed's fields (docs/compatibility.md) plus the token.
          * @example {
          *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
          *       "expires_in": 604800,
@@ -4087,10 +4112,35 @@ export interface components {
             /** Groups */
             groups: components["schemas"]["MembershipOut"][];
         };
-        /** UserPage */
+        /**
+         * UserOut
+         * @example {
+         *       "name": "Ada",
+         *       "phone_number": "+14155550123",
+         *       "reference_faces": 1,
+         *       "role": "member",
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *     }
+         */
+        UserOut: {
+            /** User Id */
+            user_id: string;
+            /** Name */
+            name: string;
+            /** Phone Number */
+            phone_number: string;
+            /** Role */
+            role: string;
+            /** Reference Faces */
+            reference_faces: number;
+        };
+        /**
+         * UserPage
+         * @description A page of users.
+         */
         UserPage: {
             /** Items */
-            items: components["schemas"]["findme__web__routes__admin__UserOut"][];
+            items: components["schemas"]["AdminUserOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -4109,43 +4159,6 @@ export interface components {
              * @description The FindMe release serving this API.
              */
             version: string;
-        };
-        /** UserOut */
-        findme__web__routes__admin__UserOut: {
-            /** User Id */
-            user_id: string;
-            /** Phone Number */
-            phone_number: string;
-            /** Name */
-            name: string;
-            role: components["schemas"]["Role"];
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-        };
-        /**
-         * UserOut
-         * @example {
-         *       "name": "Ada",
-         *       "phone_number": "+14155550123",
-         *       "reference_faces": 1,
-         *       "role": "member",
-         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
-         *     }
-         */
-        findme__web__schemas__UserOut: {
-            /** User Id */
-            user_id: string;
-            /** Name */
-            name: string;
-            /** Phone Number */
-            phone_number: string;
-            /** Role */
-            role: string;
-            /** Reference Faces */
-            reference_faces: number;
         };
         /**
          * ErrorOut
@@ -4755,7 +4768,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["findme__web__schemas__UserOut"];
+                    "application/json": components["schemas"]["UserOut"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
@@ -11193,7 +11206,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["findme__web__routes__admin__UserOut"];
+                    "application/json": components["schemas"]["AdminUserOut"];
                 };
             };
             /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
@@ -11452,7 +11465,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["findme__web__routes__admin__UserOut"];
+                    "application/json": components["schemas"]["AdminUserOut"];
                 };
             };
             /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */

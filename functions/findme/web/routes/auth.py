@@ -11,8 +11,7 @@ from findme.services import users as users_service
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RouteLimit
-from findme.web.schemas import (
-    MessageOut,
+from findme.web.schemas.auth import (
     OtpOut,
     OtpRequest,
     RegisterOut,
@@ -27,15 +26,16 @@ from findme.web.schemas import (
     TokenRequest,
     UserOut,
 )
+from findme.web.schemas.common import MessageOut
 from findme.web.uploads import SelfieKey, read_photo, read_upload
 
 router = APIRouter(tags=["auth"])
 
-#: Sign-in limits, per 5-minute window: per client address sized for a crowd behind one
-#: venue Wi-Fi or carrier NAT (issue 11: 300 attendees register from one address within
-#: 5 minutes; 600 leaves each a second try), and per phone number in the body, which
-#: bounds code guessing and resends to one number. SMS pumping is defended per phone,
-#: per country and by an hourly SMS budget (findme.services.sms_budget), not by address.
+#: Sign-in limits, per 5-minute window: per client address sized for a crowd behind one venue Wi-Fi
+#: or carrier NAT (docs/compatibility.md, sign-in bursts: 300 attendees register from one address
+#: within 5 minutes; 600 leaves each a second try), and per phone number in the body, which bounds
+#: code guessing and resends to one number. SMS pumping is defended per phone, per country and by an
+#: hourly SMS budget (findme.services.sms_budget), not by address.
 SIGN_IN_WINDOW_S = 300
 SIGN_IN_PER_ADDRESS = 600
 SIGN_IN_PER_PHONE = 10

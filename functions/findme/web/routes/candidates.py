@@ -13,67 +13,27 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from findme.services import candidates as svc
-from findme.services.curation import thumbnail_url
+from findme.services.curation_access import thumbnail_url
 from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
-from findme.web.routes.assignments import AssignmentOut, assignment_out
-from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_READ, LIMIT_WRITE, example
+from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_READ, LIMIT_WRITE
+from findme.web.schemas.assignments import assignment_out
+from findme.web.schemas.candidates import (
+    CandidateAnswerIn,
+    CandidateAnswerOut,
+    CandidateList,
+    CandidateOut,
+)
 
-router = APIRouter(tags=["users"])
-
-_GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
-_PERSON = "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b"
-
-
-class CandidateOut(BaseModel):
-    """A person of the group that may be the caller."""
-
-    model_config = example(
-        person_id=_PERSON,
-        group_id=_GROUP,
-        score=0.41,
-        face_count=4,
-        thumbnail_url="https://bucket.s3.amazonaws.com/faces/...",
-    )
-
-    person_id: str
-    group_id: str
-    score: float = Field(
-        description="Evidence that it is you: mean cosine similarity of its best faces to "
-        "your selfies (between the group's candidate and match bars)."
-    )
-    face_count: int
-    thumbnail_url: str | None = Field(description="Presigned URL of a face crop to show.")
-
-
-class CandidateList(BaseModel):
-    group_id: str
-    items: list[CandidateOut]
-
-
-class CandidateAnswerIn(BaseModel):
-    model_config = example(is_me=True)
-
-    is_me: bool = Field(description="true: it is me (its photos become mine); false: never ask.")
-
-
-class CandidateAnswerOut(BaseModel):
-    person_id: str
-    group_id: str
-    is_me: bool
-    assignment: AssignmentOut | None = None
-    faces_rejected: int = 0
-    message: str
+router = APIRouter(tags=["candidates"], responses=AUTH_ERRORS)
 
 
 @router.get(
     "/users/me/candidates",
     summary='"Is this you?": persons that may be you in a group',
-    responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def list_candidates(

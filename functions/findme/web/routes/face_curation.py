@@ -6,7 +6,7 @@ Paths::
     GET    /faces/{face_id}/thumbnail          the face crop, image/jpeg (UPLOAD; members: own)
     POST   /faces/{face_id}/move               to an existing person or a new one (CURATE)
     POST   /faces:batch-delete                 delete 1-500 faces (UPLOAD; skips the others)
-    POST   /faces/batch-delete                 the same (the seed's path)
+    POST   /faces/batch-delete                 the same (the seed's path, docs/compatibility.md)
     POST   /faces/{face_id}/reprocess          reprocess the face's photo (a job; UPLOAD)
     POST   /groups/{group_id}/reprocess        reprocess a group's photos (a job; UPLOAD)
     DELETE /groups/{group_id}                  delete a group and everything in it (ADMINISTER)
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field, model_validator
+from fastapi import Response, status
 
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face
@@ -28,7 +27,7 @@ from findme.services.duplicates import invalidate_duplicates
 from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.ratelimit import RATE_LIMIT_KEY
+from findme.web.ratelimit import RATE_LIMIT_KEY, LimitedRouter
 from findme.web.routes.curation_common import (
     AUTH_ERRORS,
     INPUT_ERRORS,
@@ -36,23 +35,26 @@ from findme.web.routes.curation_common import (
     LIMIT_JOB,
     LIMIT_READ,
     LIMIT_WRITE,
-    FaceOut,
-    JobAccepted,
-    PersonOut,
     ThumbnailUrls,
-    example,
-    face_out,
-    job_accepted,
-    person_out,
 )
+from findme.web.schemas.face_curation import (
+    BatchDeleteOut,
+    BatchDeleteRequest,
+    GroupReprocessRequest,
+    MoveOut,
+    MoveRequest,
+    ReprocessAccepted,
+)
+from findme.web.schemas.faces import FaceOut, face_out
+from findme.web.schemas.jobs import JobAccepted, job_accepted
+from findme.web.schemas.persons import person_out
 
-router = APIRouter(tags=["curation"])
+router = LimitedRouter(tags=["face_curation"], responses=AUTH_ERRORS, per_minute=LIMIT_JOB)
 
 
 @router.get(
     "/faces/{face_id}",
     summary="A face's details",
-    responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def get_face(face: Annotated[Face, deps.face_with(Need.UPLOAD)], thumbs: ThumbnailUrls) -> FaceOut:
@@ -64,7 +66,7 @@ def get_face(face: Annotated[Face, deps.face_with(Need.UPLOAD)], thumbs: Thumbna
     "/faces/{face_id}/thumbnail",
     summary="The face crop (JPEG)",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **AUTH_ERRORS},
+    responses={200: {"content": {"image/jpeg": {}}}},
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def face_thumbnail(
@@ -90,29 +92,6 @@ def face_thumbnail(
         media_type="image/jpeg",
         headers={"Cache-Control": "private, max-age=300"},
     )
-
-
-class MoveRequest(BaseModel):
-    """Give ``person_id`` to move into an existing person, or neither to create a new one."""
-
-    person_id: str | None = Field(default=None, description="Target person (same group).")
-    new_person_name: str | None = Field(
-        default=None, max_length=100, description="Name of the new person (when no person_id)."
-    )
-
-    @model_validator(mode="after")
-    def _one_target(self) -> MoveRequest:
-        if self.person_id is not None and self.new_person_name is not None:
-            raise ValueError("give person_id or new_person_name, not both")
-        return self
-
-
-class MoveOut(BaseModel):
-    face: FaceOut
-    person: PersonOut
-    previous_person_id: str | None
-    created_person: bool
-    removed_person_ids: list[str]
 
 
 @router.post(
@@ -147,45 +126,16 @@ def move_face(
     )
 
 
-class BatchDeleteRequest(BaseModel):
-    model_config = example(
-        face_ids=["8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d"], delete_thumbnails=True
-    )
-
-    face_ids: list[str] = Field(min_length=1, max_length=face_deletion.MAX_BATCH_DELETE)
-    delete_thumbnails: bool = True
-
-
-class BatchDeleteOut(BaseModel):
-    model_config = example(
-        message="Faces deleted successfully",
-        deleted_count=2,
-        deleted_thumbnails=2,
-        face_ids=["8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d", "1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f"],
-        skipped_face_ids=["0f9e8d7c-6b5a-5f4e-3d2c-1b0a9f8e7d6c"],
-        removed_person_ids=[],
-    )
-
-    message: str
-    deleted_count: int
-    deleted_thumbnails: int
-    face_ids: list[str]
-    skipped_face_ids: list[str]
-    removed_person_ids: list[str]
-
-
 @router.post(
     "/faces:batch-delete",
     summary="Delete up to 500 faces (items, vectors, thumbnails)",
     responses=INPUT_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 @router.post(
     "/faces/batch-delete",
     operation_id="batch_delete_seed_path",
     summary="Delete up to 500 faces: the seed's path for POST /faces:batch-delete",
     responses=INPUT_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 def batch_delete(
     body: BatchDeleteRequest,
@@ -211,16 +161,10 @@ def batch_delete(
     )
 
 
-class ReprocessAccepted(JobAccepted):
-    image_ids: list[str]
-    face_ids: list[str]
-
-
 @router.post(
     "/faces/{face_id}/reprocess",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Reprocess a face's photo (a job)",
-    responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
 def reprocess_face(
@@ -232,7 +176,7 @@ def reprocess_face(
     jobs: deps.Jobs,
 ) -> ReprocessAccepted:
     """UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
-    old box (IoU > 0.5). 20 per minute per caller (the seed's limit)."""
+    old box (IoU > 0.5). 20 per minute per caller (the seed's limit, docs/compatibility.md)."""
     selection = reprocess.select_for_face(metadata, policy, face.face_id)
     job = reprocess.start_reprocess(
         metadata, jobs, policy, selection, objects=objects, keys=KeyScheme.from_settings(settings)
@@ -244,22 +188,11 @@ def reprocess_face(
     )
 
 
-class GroupReprocessRequest(BaseModel):
-    force_all: bool = Field(default=False, description="Reprocess every photo of the group.")
-    min_quality: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="Otherwise: photos with a face whose overall_quality is below this.",
-    )
-
-
 @router.post(
     "/groups/{group_id}/reprocess",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Reprocess a group's photos (a job)",
     responses=INPUT_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 def reprocess_group(
     body: GroupReprocessRequest,
@@ -294,8 +227,6 @@ def reprocess_group(
     "/groups/{group_id}",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Delete a group and everything in it (a job; owner or admin)",
-    responses=AUTH_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_JOB},
 )
 def delete_group(
     group: deps.GroupAdmin, policy: deps.Rights, metadata: deps.Metadata, jobs: deps.Jobs

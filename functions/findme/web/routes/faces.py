@@ -23,7 +23,7 @@ from findme.services.search import search_by_face
 from findme.web import deps
 from findme.web import face_views as faces_service
 from findme.web.errors import error_responses
-from findme.web.schemas import SearchMatch, SearchOut
+from findme.web.schemas.faces import SearchMatch, SearchOut
 from findme.web.uploads import SelfieKey, read_photo
 
 router = APIRouter(tags=["faces"])

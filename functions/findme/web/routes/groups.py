@@ -31,7 +31,8 @@ from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
 from findme.web.routes.curation_common import LIMIT_WRITE
-from findme.web.schemas import (
+from findme.web.schemas.common import MessageOut
+from findme.web.schemas.groups import (
     GroupCreate,
     GroupCreated,
     GroupList,
@@ -44,7 +45,6 @@ from findme.web.schemas import (
     MemberOut,
     MemberPage,
     MemberRole,
-    MessageOut,
     UpdateGroup,
     group_out,
     member_out,

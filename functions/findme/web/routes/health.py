@@ -9,18 +9,16 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 import findme
 from findme.errors import NotFoundError
 from findme.observability import logger
 from findme.web import deps
 from findme.web.errors import ERROR_SCHEMA_REF
+from findme.web.schemas.health import API_NAME, HealthOut, VersionOut
 
 router = APIRouter(tags=["health"])
 
-#: The name ``GET /`` and the OpenAPI document give.
-API_NAME = "FindMe API"
 
 HEALTH_EXAMPLE = {
     "status": "ok",
@@ -32,32 +30,10 @@ HEALTH_EXAMPLE = {
 }
 
 
-class VersionOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"name": API_NAME, "version": findme.__version__}]}
-    )
-
-    name: str
-    version: str = Field(description="The FindMe release serving this API.")
-
-
 @router.get("/", response_model=VersionOut, summary="The API's name and version")
 def version() -> VersionOut:
     """No token, no store: ``{"name", "version"}``; ``/health`` checks the dependencies."""
     return VersionOut(name=API_NAME, version=findme.__version__)
-
-
-class DependencyCheck(BaseModel):
-    ok: bool
-    latency_ms: float | None = None
-    error: str | None = None
-
-
-class HealthOut(BaseModel):
-    """``status`` ``ok`` (200) or ``degraded`` (503), and each store's check."""
-
-    status: str
-    checks: dict[str, DependencyCheck]
 
 
 def _check(probe: Callable[[], object]) -> dict[str, Any]:

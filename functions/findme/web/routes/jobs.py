@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from findme.services import processing
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.schemas import ClusterRequest, DigestRequest, JobOut, JobStarted, job_out
+from findme.web.schemas.jobs import ClusterRequest, DigestRequest, JobOut, JobStarted, job_out
 
 router = APIRouter(tags=["jobs"])
 

@@ -22,8 +22,9 @@ from findme.services.media import PhotoLinks
 from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.routes.curation_common import facial_area
-from findme.web.schemas import (
+from findme.web.schemas.common import MessageOut, facial_area
+from findme.web.schemas.jobs import JobStarted
+from findme.web.schemas.media import (
     DownloadRequest,
     DownloadStatus,
     DriveUpload,
@@ -32,8 +33,6 @@ from findme.web.schemas import (
     ImageFaceOut,
     ImageOut,
     ImageUpdate,
-    JobStarted,
-    MessageOut,
     PhotoOut,
     PresignedUpload,
     PresignOut,

@@ -13,11 +13,9 @@ Paths::
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from fastapi import Query, status
 
 from findme.domain.records import Person
 from findme.errors import NotFoundError
@@ -26,38 +24,37 @@ from findme.services import processing
 from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.ratelimit import RATE_LIMIT_KEY
+from findme.web.ratelimit import RATE_LIMIT_KEY, LimitedRouter
 from findme.web.routes.curation_common import (
     AUTH_ERRORS,
     INPUT_ERRORS,
     LIMIT_JOB,
     LIMIT_READ,
     LIMIT_WRITE,
-    FaceOut,
-    ImageOut,
-    JobAccepted,
-    PersonOut,
     ThumbnailUrls,
-    face_out,
-    image_out,
-    job_accepted,
+)
+from findme.web.schemas.faces import face_out
+from findme.web.schemas.jobs import JobAccepted, job_accepted, job_out
+from findme.web.schemas.media import ImagePage, image_out
+from findme.web.schemas.persons import (
+    ClusterStatusOut,
+    MergeOut,
+    MergeRequest,
+    PersonDetailOut,
+    PersonOut,
+    PersonPage,
+    PersonUpdate,
+    ReclusterRequest,
     person_out,
 )
-from findme.web.schemas import JobOut, example, job_out
 
-router = APIRouter(tags=["persons"])
-
-
-class PersonPage(BaseModel):
-    items: list[PersonOut]
-    next_cursor: str | None = None
+router = LimitedRouter(tags=["persons"], responses=AUTH_ERRORS, per_minute=LIMIT_READ)
 
 
 @router.get(
     "/groups/{group_id}/persons",
     summary="List a group's persons",
     responses=INPUT_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def list_persons(
     group: deps.GroupReader,
@@ -100,18 +97,9 @@ def list_persons(
     return PersonPage(items=items, next_cursor=result.cursor)
 
 
-class PersonDetailOut(BaseModel):
-    person: PersonOut
-    faces: list[FaceOut]
-    image_ids: list[str]
-    cover_face: FaceOut | None
-
-
 @router.get(
     "/persons/{person_id}",
     summary="A person with faces, images and cover face",
-    responses=AUTH_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def get_person(
     person_id: str, policy: deps.Rights, metadata: deps.Metadata, thumbs: ThumbnailUrls
@@ -127,14 +115,6 @@ def get_person(
         image_ids=details.image_ids,
         cover_face=cover,
     )
-
-
-class PersonUpdate(BaseModel):
-    """Fields to change; those left out are kept. ``name: null`` or ``""`` clears the name."""
-
-    name: str | None = Field(default=None, max_length=100, examples=["Alice"])
-    hidden: bool | None = None
-    cover_face_id: str | None = None
 
 
 @router.patch(
@@ -165,16 +145,6 @@ def update_person(
     return person_out(updated)
 
 
-class MergeRequest(BaseModel):
-    source_person_ids: list[str] = Field(min_length=1, max_length=svc.MAX_MERGE_SOURCES)
-
-
-class MergeOut(BaseModel):
-    person: PersonOut
-    merged_person_ids: list[str]
-    moved_face_count: int
-
-
 @router.post(
     "/persons/{person_id}/merge",
     summary="Merge persons into this one (kept by later clustering)",
@@ -198,16 +168,9 @@ def merge_persons(
     )
 
 
-class ImagePage(BaseModel):
-    items: list[ImageOut]
-    next_cursor: str | None = None
-
-
 @router.get(
     "/persons/{person_id}/images",
     summary="Images a person appears in",
-    responses=AUTH_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def person_images(
     person_id: str,
@@ -222,14 +185,6 @@ def person_images(
     return ImagePage(
         items=[image_out(i, links(i)) for i in result.items], next_cursor=result.cursor
     )
-
-
-class ReclusterRequest(BaseModel):
-    preserve_manual: bool = Field(
-        default=True, description="Keep faces curators placed (moves, merges) where they are."
-    )
-    eps: float | None = Field(default=None, gt=0.0, lt=2.0, description="DBSCAN eps (cosine).")
-    min_samples: int | None = Field(default=None, ge=1, le=100)
 
 
 @router.post(
@@ -261,47 +216,9 @@ def recluster(
     return job_accepted(job, "Clustering started.")
 
 
-class ClusterStatusOut(BaseModel):
-    """A group's latest cluster run and the gallery it left."""
-
-    model_config = example(
-        group_id="9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
-        person_count=42,
-        clustered_face_count=804,
-        clustered_at="2026-05-01T12:03:10Z",
-        job={
-            "job_id": "3f1c9a52-6c0e-4a55-9b1e-0d3c3a5e7f21",
-            "job_type": "cluster",
-            "status": "succeeded",
-            "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
-            "total": 0,
-            "done": 0,
-            "failed": 0,
-            "result": {"faces_processed": 911, "persons_created": 3, "persons_merged": 1},
-            "error": None,
-            "created_at": "2026-05-01T12:03:00Z",
-            "updated_at": "2026-05-01T12:03:10Z",
-        },
-    )
-
-    group_id: str
-    person_count: int = Field(description="Persons after the last finished clustering.")
-    clustered_face_count: int = Field(description="Faces in a person after it.")
-    clustered_at: datetime | None = Field(
-        description="When the last clustering finished; null: never clustered."
-    )
-    job: JobOut | None = Field(
-        description="The latest cluster job started through the API (`POST .../recluster`, "
-        "`POST /cluster-faces`), whatever its status; null when none was (or it expired "
-        "after 30 days)."
-    )
-
-
 @router.get(
     "/groups/{group_id}/cluster-status",
     summary="A group's latest cluster run",
-    responses=AUTH_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def cluster_status(group: deps.GroupUploader, metadata: deps.Metadata) -> ClusterStatusOut:
     """UPLOAD (photographers, owners, admins): poll it after uploads or a re-cluster."""

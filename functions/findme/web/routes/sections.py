@@ -14,92 +14,35 @@ Paths::
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from fastapi import Query, status
 
-from findme.domain.records import Section
 from findme.services import sections as svc
 from findme.services.face_filters import parse_iso_datetime
 from findme.web import deps
 from findme.web.errors import error_responses
-from findme.web.ratelimit import RATE_LIMIT_KEY
-from findme.web.routes.curation_common import (
-    AUTH_ERRORS,
-    INPUT_ERRORS,
-    LIMIT_READ,
-    LIMIT_WRITE,
-    ImageOut,
-    example,
-    image_out,
+from findme.web.ratelimit import RATE_LIMIT_KEY, LimitedRouter
+from findme.web.routes.curation_common import AUTH_ERRORS, INPUT_ERRORS, LIMIT_READ, LIMIT_WRITE
+from findme.web.schemas.media import ImagePage, image_out
+from findme.web.schemas.sections import (
+    SectionDeleted,
+    SectionImagesIn,
+    SectionImagesOut,
+    SectionIn,
+    SectionList,
+    SectionOut,
+    SectionUpdate,
+    SectionWithCount,
+    section_out,
 )
 
-router = APIRouter(tags=["sections"])
-
-
-_SECTION = {
-    "section_id": "4c5d6e7f-8a9b-4c0d-9e1f-2a3b4c5d6e7f",
-    "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
-    "name": "Ceremony",
-    "description": "Vows in the garden, 15:00-16:00",
-    "created_at": "2026-05-01T12:00:00Z",
-}
-
-
-class SectionOut(BaseModel):
-    model_config = example(**_SECTION)
-
-    section_id: str
-    group_id: str
-    name: str
-    description: str
-    created_at: datetime
-
-
-class SectionWithCount(SectionOut):
-    model_config = example(**_SECTION, image_count=48)
-
-    image_count: int = Field(description="Images of the group in this section.")
-
-
-def _out(section: Section) -> SectionOut:
-    return SectionOut(
-        section_id=section.section_id,
-        group_id=section.group_id,
-        name=section.name,
-        description=section.description,
-        created_at=section.created_at,
-    )
-
-
-class SectionIn(BaseModel):
-    model_config = example(name="Ceremony", description="Vows in the garden, 15:00-16:00")
-
-    name: str = Field(min_length=1, max_length=svc.MAX_SECTION_NAME, examples=["Ceremony"])
-    description: str = Field(default="", max_length=svc.MAX_SECTION_DESCRIPTION)
-
-
-class SectionUpdate(BaseModel):
-    """The fields to change; those left out are kept."""
-
-    model_config = example(description="Vows and the first dance")
-
-    name: str | None = Field(default=None, min_length=1, max_length=svc.MAX_SECTION_NAME)
-    description: str | None = Field(default=None, max_length=svc.MAX_SECTION_DESCRIPTION)
-
-
-class SectionList(BaseModel):
-    model_config = example(sections=[{**_SECTION, "image_count": 48}])
-
-    sections: list[SectionWithCount]
+router = LimitedRouter(tags=["sections"], responses=AUTH_ERRORS, per_minute=LIMIT_WRITE)
 
 
 @router.get(
     "/groups/{group_id}/sections",
     summary="A group's sections, with their image counts",
-    responses=AUTH_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_READ},
 )
 def list_sections(
@@ -109,7 +52,7 @@ def list_sections(
     found = svc.list_sections(metadata, policy, group.group.group_id)
     return SectionList(
         sections=[
-            SectionWithCount(**_out(s.section).model_dump(), image_count=s.image_count)
+            SectionWithCount(**section_out(s.section).model_dump(), image_count=s.image_count)
             for s in found
         ]
     )
@@ -120,13 +63,12 @@ def list_sections(
     status_code=status.HTTP_201_CREATED,
     summary="Create a section",
     responses={**INPUT_ERRORS, **error_responses(409)},
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def create_section(
     body: SectionIn, group: deps.GroupCurator, policy: deps.Rights, metadata: deps.Metadata
 ) -> SectionOut:
     """CURATE. Names are unique in a group (409)."""
-    return _out(
+    return section_out(
         svc.create_section(metadata, policy, group.group.group_id, body.name, body.description)
     )
 
@@ -135,7 +77,6 @@ def create_section(
     "/groups/{group_id}/sections/{section_id}",
     summary="Rename a section or change its description",
     responses={**INPUT_ERRORS, **error_responses(409)},
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def update_section(
     section_id: str,
@@ -153,19 +94,12 @@ def update_section(
         name=body.name,
         description=body.description,
     )
-    return _out(section)
-
-
-class SectionDeleted(BaseModel):
-    section_id: str
-    images_unassigned: int
+    return section_out(section)
 
 
 @router.delete(
     "/groups/{group_id}/sections/{section_id}",
     summary="Delete a section (its images stay in the group)",
-    responses=AUTH_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def delete_section(
     section_id: str, group: deps.GroupCurator, policy: deps.Rights, metadata: deps.Metadata
@@ -175,20 +109,10 @@ def delete_section(
     return SectionDeleted(section_id=section_id, images_unassigned=moved)
 
 
-class SectionImagesIn(BaseModel):
-    image_ids: list[str] = Field(min_length=1, max_length=svc.MAX_ASSIGN_IMAGES)
-
-
-class SectionImagesOut(BaseModel):
-    section_id: str | None
-    image_ids: list[str]
-
-
 @router.post(
     "/groups/{group_id}/sections/{section_id}/images",
     summary="Put images into a section",
     responses=INPUT_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def add_images(
     section_id: str,
@@ -206,7 +130,6 @@ def add_images(
     "/groups/{group_id}/sections/{section_id}/images",
     summary="Take images out of a section",
     responses=INPUT_ERRORS,
-    openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def remove_images(
     section_id: str,
@@ -220,11 +143,6 @@ def remove_images(
     svc.get_section(metadata, group_id, section_id)
     ids = svc.assign_images(metadata, policy, group_id, None, body.image_ids)
     return SectionImagesOut(section_id=None, image_ids=ids)
-
-
-class ImagePage(BaseModel):
-    items: list[ImageOut]
-    next_cursor: str | None = None
 
 
 @router.get(

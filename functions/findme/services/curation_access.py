@@ -1,4 +1,4 @@
-"""Shared pieces of the curation use cases: reads that check access, person bookkeeping.
+"""Curation reads that check access (a face, person or image for a Need), person bookkeeping.
 
 The curation services (:mod:`~findme.services.persons`, :mod:`~findme.services.quality_review`,
 :mod:`~findme.services.duplicates`, :mod:`~findme.services.face_filters`,
