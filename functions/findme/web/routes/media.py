@@ -11,14 +11,16 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from findme.config import Settings
 from findme.domain.records import Image, JobStatus, JobType, utcnow
 from findme.errors import (
     InvalidInputError,
     NotFoundError,
     UnsupportedMediaTypeError,
 )
+from findme.ports import RemoteFetcher
 from findme.services import catalog, drive, media, processing, search
-from findme.services.media import PhotoLinks
+from findme.services.media import CheckedImage, PhotoLinks
 from findme.services.policy import Need
 from findme.web import deps
 from findme.web.errors import error_responses
@@ -98,33 +100,9 @@ async def upload(
     use ``POST /groups/{group_id}/uploads`` (presigned POSTs) instead."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        try:
-            body = DriveUpload.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise InvalidInputError(
-                'Body must be {"drive_url", "group_id"}', code="validation_error"
-            ) from exc
-        files = await run_in_threadpool(drive.fetch_drive, body.drive_url, settings, fetcher)
-        group_id = body.group_id
-        section_id = body.section_id
+        group_id, section_id, files = await _drive_upload(request, settings, fetcher)
     elif content_type == "multipart/form-data":
-        form = await request.form(
-            max_files=settings.max_upload_files + 1, max_fields=20, max_part_size=64 * 1024
-        )
-        group_field = form.get("group_id")
-        if not isinstance(group_field, str) or not group_field.strip():
-            raise InvalidInputError(
-                "group_id is required", code="validation_error", field="group_id"
-            )
-        group_id = group_field.strip()
-        section_field = form.get("section_id")
-        section_id = section_field if isinstance(section_field, str) else None
-        uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
-        media.check_file_count(len(uploads), settings)
-        files = [
-            read_image(item, settings, field="files")  # type: ignore[arg-type]
-            for item in uploads
-        ]
+        group_id, section_id, files = await _multipart_upload(request, settings)
     else:
         raise UnsupportedMediaTypeError(
             "Send multipart/form-data (files, group_id) or application/json (drive_url, group_id)"
@@ -141,6 +119,43 @@ async def upload(
         )
     )
     return UploadOut(message=UPLOAD_MESSAGE, image_ids=ids)
+
+
+async def _drive_upload(
+    request: Request, settings: Settings, fetcher: RemoteFetcher
+) -> tuple[str, str | None, list[CheckedImage]]:
+    """A JSON ``{"drive_url", "group_id", "section_id"?}`` body -> ``(group_id, section_id,
+    the link's photos fetched and checked)``."""
+    try:
+        body = DriveUpload.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise InvalidInputError(
+            'Body must be {"drive_url", "group_id"}', code="validation_error"
+        ) from exc
+    files = await run_in_threadpool(drive.fetch_drive, body.drive_url, settings, fetcher)
+    return body.group_id, body.section_id, files
+
+
+async def _multipart_upload(
+    request: Request, settings: Settings
+) -> tuple[str, str | None, list[CheckedImage]]:
+    """A multipart form (``files``, ``group_id``, ``section_id``?) -> ``(group_id,
+    section_id, the files read and checked)``; at most ``max_upload_files`` files."""
+    form = await request.form(
+        max_files=settings.max_upload_files + 1, max_fields=20, max_part_size=64 * 1024
+    )
+    group_field = form.get("group_id")
+    if not isinstance(group_field, str) or not group_field.strip():
+        raise InvalidInputError("group_id is required", code="validation_error", field="group_id")
+    section_field = form.get("section_id")
+    section_id = section_field if isinstance(section_field, str) else None
+    uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
+    media.check_file_count(len(uploads), settings)
+    files = [
+        read_image(item, settings, field="files")  # type: ignore[arg-type]
+        for item in uploads
+    ]
+    return group_field.strip(), section_id, files
 
 
 @router.post(
