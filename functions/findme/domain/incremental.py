@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from findme.domain.clustering import normalize_rows
+from findme.domain.neighbour_graph import normalize_rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from findme.domain.clustering import normalize_rows
 from findme.domain.matching import EVIDENCE_TOP_K
+from findme.domain.neighbour_graph import normalize_rows
 from findme.errors import InvalidInputError
 
 

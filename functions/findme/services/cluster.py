@@ -28,14 +28,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from findme.config import Settings
-from findme.domain.clustering import (
-    LINKAGE_GRAPH_FLOOR,
-    LINKAGE_THRESHOLD,
-    PersonPlan,
-    cluster_faces,
-)
+from findme.domain.clustering import LINKAGE_GRAPH_FLOOR, LINKAGE_THRESHOLD, cluster_faces
 from findme.domain.faces import EMBEDDING_DIM
 from findme.domain.incremental import Neighbour, assign_incremental
+from findme.domain.person_ids import PersonPlan
 from findme.domain.records import Assignment, Face, JobStatus, Person, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
 from findme.observability import logger

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from findme.domain.clustering import cluster_faces, cosine_knn_graph
+from findme.domain.clustering import cluster_faces
 from findme.domain.incremental import Neighbour, assign_incremental
 from findme.domain.linkage import average_linkage_labels
 from findme.domain.matching import ImpostorModel, MatchBars, decide, person_evidence
 from findme.domain.metrics import bcubed
+from findme.domain.neighbour_graph import cosine_knn_graph
 from findme.errors import InvalidInputError
 from findme.local.synthetic import synthetic_faces
 
