@@ -4,18 +4,19 @@ Each run is a new Python process that imports ``functions/api/handler.py`` (the 
 at import, as in a Lambda init) and then answers one API Gateway HTTP API event, ``GET /``,
 through the real handler. It runs as the deployed stage does (``FINDME_STAGE=prod``): the
 rate limiter counts that request in DynamoDB, here the local stack's DynamoDB Local (started
-once, in memory), and the tracer is on, in a segment opened as Lambda's facade segment is
-(its UDP datagrams to the absent X-Ray daemon are dropped). Only what the api's image
-installs can be imported: distributions the development venv has but
+once, in memory), and the tracer is on, with the variables Lambda sets (``LAMBDA_TASK_ROOT``,
+``_X_AMZN_TRACE_ID``, ...; its UDP datagrams to the absent X-Ray daemon are dropped). Only
+what the api's image installs can be imported: distributions the development venv has but
 ``functions/requirements/digest.lock`` (the image the api runs from) does not pin
 (``click``, ``rich``, ``cryptography``, ``moto``, ...) are made unimportable in the child,
 because libraries change what they import when those are present (httpx imports click and
 rich for its command line; PyJWT imports cryptography).
 
 Prints JSON: the median, min and max over ``--runs`` processes of ``import_s``,
-``first_request_s`` and ``total_s``, and the 1-minute load average before and after (the
-machine is shared). ``--importtime`` adds the modules with the largest cumulative import
-time from one more run under ``python -X importtime``.
+``first_request_s`` and ``total_s`` (wall), ``import_cpu_s`` and ``total_cpu_s`` (the
+process's CPU time: less sensitive to other work on the machine), and the 1-minute load
+average before and after (the machine is shared). ``--importtime`` adds the modules with the
+largest cumulative import time from one more run under ``python -X importtime``.
 
 ``--functions DIR`` measures another copy of ``functions/`` (for example an older commit's,
 ``git archive COMMIT functions | tar -x -C /tmp/old``) in the same conditions; ``--ab DIR``
@@ -75,18 +76,17 @@ class Context:
     aws_request_id = "cold-start"
 
 event = v2_event("GET", "/")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 spec = importlib.util.spec_from_file_location("handler", sys.argv[2])
 module = importlib.util.module_from_spec(spec)
 sys.modules["handler"] = module
 spec.loader.exec_module(module)
-t1 = time.perf_counter()
-from aws_xray_sdk.core import xray_recorder  # Lambda opens a facade segment per invocation
-xray_recorder.begin_segment("findme-api")
+t1, c1 = time.perf_counter(), time.process_time()
 response = module.handler(event, Context())
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({
     "import_s": t1 - t0, "first_request_s": t2 - t1, "total_s": t2 - t0,
+    "import_cpu_s": c1 - c0, "total_cpu_s": c2 - c0,
     "status": response["statusCode"], "blocked": len(blocked),
     "boto3_loaded": "boto3" in sys.modules, "numpy_loaded": "numpy" in sys.modules,
 }))
@@ -103,6 +103,13 @@ def child_env(stack_env: dict[str, str]) -> dict[str, str]:
         POWERTOOLS_SERVICE_NAME="findme-api",
         POWERTOOLS_LOG_LEVEL="WARNING",
         POWERTOOLS_METRICS_NAMESPACE="FindMe",
+        # what Lambda sets: the X-Ray SDK and Powertools change course on them (in Lambda the
+        # SDK samples locally; elsewhere it builds botocore X-Ray clients at import, ~0.2 s)
+        AWS_LAMBDA_FUNCTION_NAME="findme-api",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
+        LAMBDA_TASK_ROOT=str(REPO_ROOT / "functions" / "api"),
+        _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         AWS_XRAY_CONTEXT_MISSING="IGNORE_ERROR",
         AWS_DEFAULT_REGION="us-east-1",
     )
@@ -144,7 +151,7 @@ def top_imports(stderr: str, count: int = 15) -> list[dict[str, Any]]:
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median, min and max of each timing over ``runs``, and what the runs loaded."""
     out: dict[str, Any] = {"runs": len(runs)}
-    for key in ("import_s", "first_request_s", "total_s"):
+    for key in ("import_s", "first_request_s", "total_s", "import_cpu_s", "total_cpu_s"):
         values = [r[key] for r in runs]
         out[key] = {
             "median": round(statistics.median(values), 3),
