@@ -23,15 +23,16 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
-
-import httpx
 
 from findme.config import Settings
 from findme.errors import ImageTooLargeError, InvalidInputError
 from findme.services import media
 from findme.services.media import CheckedImage, check_file_count, check_image, resolve_host
+
+if TYPE_CHECKING:
+    import httpx
 
 _DRIVE_FILE = re.compile(r"^/file/d/([A-Za-z0-9_-]{10,})(?:/|$)")
 _DRIVE_FOLDER = re.compile(r"^/drive/(?:u/\d+/)?folders/([A-Za-z0-9_-]{10,})(?:/|$)")

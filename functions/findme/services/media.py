@@ -37,9 +37,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from findme.config import Settings
 from findme.domain.image_format import is_complete
@@ -57,6 +56,9 @@ from findme.ports import MetadataStore, ObjectStore, PresignedPost
 from findme.services.auth import Principal
 from findme.services.groups import set_image_common
 from findme.services.policy import GroupAccess, Need, authorize, denied
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Object metadata names read by digest when it creates the image item itself.
 META_UPLOADED_BY = "uploaded-by"
@@ -424,6 +426,12 @@ def fetch_https(
             ``too_many_redirects``, ``download_failed`` (a non-2xx answer).
         ImageTooLargeError: the file is over ``max_upload_bytes`` (413).
     """
+    # httpx loads on the first fetch, not at the api's cold start (benchmarks/cold_start.py)
+    import httpx
+
+    from findme.observability import trace_httpx
+
+    trace_httpx()
     own_client = client is None
     http = client or httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=False)
     limit = settings.max_upload_bytes
