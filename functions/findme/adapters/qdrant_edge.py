@@ -9,7 +9,9 @@ tens of milliseconds (``benchmarks/search.py``). Qdrant Cloud keeps qdrant-clien
 
 Storage: ``{qdrant_path}/edge/{qdrant_collection}/`` (``:memory:``: a temporary directory,
 deleted on :meth:`EdgeVectorIndex.close`). Every update goes through Edge's WAL before the
-call returns, so points survive ``kill -9`` of the process (replayed at the next load).
+call returns, so points survive ``kill -9`` of the process (replayed at the next load); Edge
+runs no background work, so the index flushes the segments itself every
+``FLUSH_EVERY_POINTS`` points or ``FLUSH_EVERY_S`` seconds of writes, and on close.
 One process per path, as with local mode: the index holds an exclusive ``flock`` on
 ``{qdrant_path}/.lock`` (the file qdrant-client's local mode locks), so
 ``findme.local.stack`` sees either engine in use the same way.
@@ -27,6 +29,8 @@ from __future__ import annotations
 import fcntl
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -68,6 +72,10 @@ UPSERT_BATCH = 1024
 SCROLL_PAGE = 512
 #: Under ``qdrant_path``: the Edge shards, one per collection.
 EDGE_DIR = "edge"
+#: Writes are flushed to the segments after this many points or seconds, so a restart replays
+#: only the WAL's tail (measured: 20k points unflushed load in 2.2 s, flushed in 0.8 s).
+FLUSH_EVERY_POINTS = 5000
+FLUSH_EVERY_S = 60.0
 
 T = TypeVar("T")
 
@@ -184,6 +192,11 @@ class EdgeVectorIndex:
             self._lock_file.close()
             raise
         self._exact = SearchParams(exact=True)
+        self._flush_lock = threading.Lock()
+        self._unflushed = 0
+        self._flushed_at = time.monotonic()
+        #: Flushes done since open (diagnostics, tests).
+        self.flushes = 0
 
     def close(self) -> None:
         """Flush and close the shard, release the path (a ``:memory:`` index is deleted)."""
@@ -202,8 +215,23 @@ class EdgeVectorIndex:
         except Exception as exc:  # the bindings raise bare Exception ("Service runtime error")
             raise DependencyError(f"Qdrant Edge {what} failed", cause=str(exc)) from exc
 
-    def _update(self, what: str, operation: UpdateOperation) -> None:
+    def _update(self, what: str, operation: UpdateOperation, points: int = 1) -> None:
+        """Apply ``operation`` (in the WAL when this returns); flush now and then."""
         self._run(what, self._shard.update, operation)
+        self._unflushed += points
+        due = (
+            self._unflushed >= FLUSH_EVERY_POINTS
+            or time.monotonic() - self._flushed_at >= FLUSH_EVERY_S
+        )
+        # one thread flushes; the others go on (their writes are in the WAL already)
+        if due and self._flush_lock.acquire(blocking=False):
+            try:
+                self._unflushed = 0
+                self._flushed_at = time.monotonic()
+                self._run("flush", self._shard.flush)
+                self.flushes += 1
+            finally:
+                self._flush_lock.release()
 
     def ensure_collection(self) -> None:
         """Create the payload indexes that are missing (idempotent; the shard exists)."""
@@ -221,7 +249,7 @@ class EdgeVectorIndex:
         points = [Point(v.face_id, point_vector(v.vector), point_payload(v)) for v in vectors]
         for start in range(0, len(points), UPSERT_BATCH):
             batch = points[start : start + UPSERT_BATCH]
-            self._update("upsert", UpdateOperation.upsert_points(batch))
+            self._update("upsert", UpdateOperation.upsert_points(batch), len(batch))
 
     @staticmethod
     def _group_filter(group_ids: Sequence[str], kind: str | None) -> Filter:

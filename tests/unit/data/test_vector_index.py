@@ -140,3 +140,20 @@ def test_edge_imports_a_directory_left_by_local_mode(tmp_path: Path) -> None:
         np.testing.assert_allclose(got[faces[3].face_id].vector, faces[3].vector, atol=1e-6)
     finally:
         index.close()  # type: ignore[attr-defined]
+
+
+def test_edge_flushes_every_few_thousand_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an Edge index that flushes every 10 points
+    monkeypatch.setattr("findme.adapters.qdrant_edge.FLUSH_EVERY_POINTS", 10)
+    index = EdgeVectorIndex(Settings(qdrant_path=str(tmp_path / "q")))
+    try:
+        # When 25 points are written one call at a time
+        for i in range(25):
+            index.upsert([FaceVector(str(uuid.uuid4()), "g", "i", unit_vector(i))])
+        # Then the segments were flushed twice (a restart replays only the WAL's tail)
+        assert index.flushes == 2
+        assert index.count("g") == 25
+    finally:
+        index.close()
