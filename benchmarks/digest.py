@@ -7,9 +7,16 @@ Qdrant in memory). Configurations: ``ort_threads`` x concurrent digest workers, 
 ``1x1``, ``2x1`` and ``1x2``. Each configuration digests every photo once into its own group
 after one warm-up photo (model loading is not timed; it is reported as ``load_s``).
 
+With ``--local-stack`` the stack is the one ``make run`` starts: durable (DynamoDB Local on
+disk, moto snapshots each write before answering) with the vector index on disk
+(``--engine edge``, the default, or ``client``: qdrant-client local mode, the engine before).
+Each run reports the per-photo stage medians (``timings_ms_median``: read, analyze, render,
+render_put, save, assign, total) and ``save_share``, the median of save / total per photo.
+
 Prints JSON. The machine is shared: the 1-minute load average is reported with each run.
 
     .venv/bin/python benchmarks/digest.py [--configs 1x1,2x1,1x2] [--limit N]
+        [--local-stack [--engine edge|client]] [--repeat R]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -30,20 +38,29 @@ from typing import Any
 
 from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.onnx_engine import OnnxFaceEngine
-from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.domain.keys import KeyScheme
 from findme.local.stack import start_stack
+from findme.ports import VectorIndex
 from findme.services.digest import DigestDeps, DigestOutcome, digest_object
+from findme.wiring import build_vector_index
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FACES_DEV = Path(os.environ.get("FINDME_FACES_DEV", REPO_ROOT.parent / "shared/data/faces-dev"))
 
 
+STAGES = ("read", "analyze", "render", "render_put", "save", "assign", "total")
+
+
 def run_config(
-    stack: Any, photos: list[Path], threads: int, workers: int, vectors: QdrantVectorIndex
+    stack: Any,
+    photos: list[Path],
+    threads: int,
+    workers: int,
+    vectors: VectorIndex,
+    group: str,
 ) -> dict[str, Any]:
-    settings = stack.settings(ort_threads=threads, qdrant_path=":memory:")
+    settings = stack.settings(ort_threads=threads)
     store = S3ObjectStore(settings)
     engine = OnnxFaceEngine(settings)
     t0 = time.perf_counter()
@@ -58,7 +75,6 @@ def run_config(
         settings=settings,
     )
     keys = KeyScheme.from_settings(settings)
-    group = f"bench-{threads}x{workers}"
     object_keys = []
     for i, path in enumerate(photos):
         key = keys.original(group, f"img{i:03d}", path.suffix)
@@ -87,6 +103,18 @@ def run_config(
         "ms_per_face": round(seconds * 1000 / max(faces, 1), 1),
         "engine_ms_per_image": round(analyze_ms / len(outcomes), 1),
         "load_s": round(load_s, 2),
+        "timings_ms_median": {
+            stage: round(statistics.median(o.timings_ms.get(stage, 0.0) for o in outcomes), 1)
+            for stage in STAGES
+        },
+        "save_share": round(
+            statistics.median(
+                o.timings_ms.get("save", 0.0) / o.timings_ms["total"]
+                for o in outcomes
+                if o.timings_ms.get("total")
+            ),
+            3,
+        ),
         "load_avg_1m": [round(load_avg_before, 2), round(os.getloadavg()[0], 2)],
     }
 
@@ -95,21 +123,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configs", default="1x1,2x1,1x2", help="THREADSxWORKERS,...")
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    parser.add_argument(
+        "--local-stack", action="store_true", help="durable stack, vectors on disk (make run's)"
+    )
+    parser.add_argument("--engine", choices=["edge", "client"], default="edge")
+    parser.add_argument("--repeat", type=int, default=1, help="run the configurations R times")
     args = parser.parse_args()
     photos = sorted((FACES_DEV / "images").glob("*.jpg"))
     if args.limit:
         photos = photos[: args.limit]
     results = []
     with tempfile.TemporaryDirectory(prefix="findme-digestbench-") as tmp:
-        stack = start_stack(Path(tmp), qdrant_path=":memory:", persist=False)
+        durable = args.local_stack
+        qdrant_path = str(Path(tmp) / "qdrant") if durable else ":memory:"
+        stack = start_stack(Path(tmp), qdrant_path=qdrant_path, persist=durable)
         try:
             os.environ.update(stack.env)
-            vectors = QdrantVectorIndex(stack.settings(qdrant_path=":memory:"))
-            vectors.ensure_collection()
-            for config in args.configs.split(","):
-                threads, workers = (int(x) for x in config.lower().split("x"))
-                results.append(run_config(stack, photos, threads, workers, vectors))
-                print(json.dumps(results[-1]), file=sys.stderr)
+            engine = args.engine if durable else "client"
+            vectors = build_vector_index(stack.settings(qdrant_local_engine=engine))
+            for repeat in range(args.repeat):
+                for config in args.configs.split(","):
+                    threads, workers = (int(x) for x in config.lower().split("x"))
+                    group = f"bench-{threads}x{workers}-{repeat}"
+                    result = run_config(stack, photos, threads, workers, vectors, group)
+                    results.append(
+                        {"stack": "local" if durable else "memory", "engine": engine} | result
+                    )
+                    print(json.dumps(results[-1]), file=sys.stderr)
         finally:
             stack.stop()
     print(

@@ -16,15 +16,19 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from findme.adapters.ratelimit import DynamoRateLimiter
 from findme.config import get_settings
 from findme.observability import logger, tracer
+from findme.ports import RateLimiter
 from findme.web.app import create_app
 from mangum import Mangum
 
 settings = get_settings()
-# Deployed stages share rate-limit counters across instances (DynamoDB); else per process.
-limiter = DynamoRateLimiter(settings) if settings.stage in ("dev", "prod") else None
+limiter: RateLimiter | None = None
+if settings.stage in ("dev", "prod"):
+    # Deployed stages share rate-limit counters across instances (DynamoDB); else per process.
+    from findme.adapters.ratelimit import DynamoRateLimiter
+
+    limiter = DynamoRateLimiter(settings)
 app = create_app(settings, rate_limiter=limiter)
 asgi_handler = Mangum(app, lifespan="off")
 

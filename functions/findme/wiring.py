@@ -79,13 +79,29 @@ def metadata_store() -> MetadataStore:
     return DynamoMetadataStore(get_settings())
 
 
-@_locked_cache
-def vector_index() -> VectorIndex:
-    from findme.adapters.qdrant import QdrantVectorIndex
+def build_vector_index(settings: Settings) -> VectorIndex:
+    """Qdrant Cloud (``qdrant_url``) via qdrant-client; else the local engine at ``qdrant_path``
+    (``qdrant_local_engine``: Qdrant Edge, or qdrant-client's local mode), collection ensured.
 
-    index = QdrantVectorIndex(get_settings())
+    Raises:
+        DependencyError: the local path is used by another process, or Qdrant is unreachable.
+    """
+    index: VectorIndex
+    if settings.qdrant_url or settings.qdrant_local_engine == "client":
+        from findme.adapters.qdrant import QdrantVectorIndex
+
+        index = QdrantVectorIndex(settings)
+    else:
+        from findme.adapters.qdrant_edge import EdgeVectorIndex
+
+        index = EdgeVectorIndex(settings)
     index.ensure_collection()
     return index
+
+
+@_locked_cache
+def vector_index() -> VectorIndex:
+    return build_vector_index(get_settings())
 
 
 @_locked_cache

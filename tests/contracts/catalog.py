@@ -1,7 +1,7 @@
 """The catalog consistency contract: idempotent writes, safe order, retries that repair.
 
 Fixtures a tier provides: ``store`` (DynamoMetadataStore), ``objects`` (S3ObjectStore) and
-``vectors`` (QdrantVectorIndex). Failures are injected with :class:`FailOnce`, a proxy that
+``vectors`` (a VectorIndex). Failures are injected with :class:`FailOnce`, a proxy that
 raises :class:`DependencyError` from one method, like a store outage mid-use-case.
 """
 
@@ -98,6 +98,50 @@ class CatalogContract:
         for key, data in thumbs.items():
             assert objects.get(key) == data
         assert len(assert_no_orphan_vectors(group_id, store, vectors)) == 3
+
+    def test_a_failed_thumbnail_put_stops_the_save_before_any_item(
+        self, store: DynamoMetadataStore, objects: S3ObjectStore, vectors: QdrantVectorIndex
+    ) -> None:
+        # Given a group photo whose thumbnails go up together, one of them failing
+        group_id = new_id("g")
+        img, faces, vecs, thumbs = build(group_id, 6)
+        with pytest.raises(DependencyError):
+            catalog.save_image_faces(
+                img,
+                faces,
+                vecs,
+                thumbs,
+                metadata=store,
+                vectors=vectors,
+                store=FailOnce(objects, "put"),
+            )
+        # Then no face item and no vector was written after it
+        assert store.list_faces_of_image(img.image_id) == []
+        assert vectors.count(group_id) == 0
+
+    def test_save_without_the_image_item_leaves_it_to_the_caller(
+        self, store: DynamoMetadataStore, objects: S3ObjectStore, vectors: QdrantVectorIndex
+    ) -> None:
+        # Given digest's call: the image item is written by the caller, once, at its end
+        group_id = new_id("g")
+        img, faces, vecs, thumbs = build(group_id, 3)
+        result = catalog.save_image_faces(
+            img,
+            faces,
+            vecs,
+            thumbs,
+            metadata=store,
+            vectors=vectors,
+            store=objects,
+            write_image=False,
+        )
+        # Then faces, vectors and thumbnails are written, the image item is not (yet)
+        assert result == catalog.SaveResult(3, 3, 3, 0)
+        assert len(assert_no_orphan_vectors(group_id, store, vectors)) == 3
+        assert all(objects.get(key) == data for key, data in thumbs.items())
+        with pytest.raises(NotFoundError):
+            store.get_image(img.image_id)
+        assert img.face_count == 3  # set for the caller's write
 
     def test_retry_after_failure_between_dynamodb_and_qdrant_ends_consistent(
         self, store: DynamoMetadataStore, objects: S3ObjectStore, vectors: QdrantVectorIndex

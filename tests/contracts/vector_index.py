@@ -1,4 +1,4 @@
-"""The VectorIndex contract for QdrantVectorIndex (local mode: ``:memory:`` and a directory).
+"""The VectorIndex contract, run the same way on every adapter (qdrant-client, Qdrant Edge).
 
 Fixture a tier provides: ``vectors`` (an ensured, empty-or-shared collection). Tests isolate
 by fresh group ids.
@@ -10,9 +10,8 @@ import uuid
 
 import numpy as np
 import pytest
-from findme.adapters.qdrant import QdrantVectorIndex
 from findme.errors import InvalidInputError
-from findme.ports import FaceVector
+from findme.ports import FaceVector, VectorIndex
 
 from contracts.records import new_id, unit_vector
 
@@ -28,7 +27,7 @@ def _fv(group_id: str, image_id: str, seed: int, **kw: object) -> FaceVector:
 
 
 class VectorIndexContract:
-    def test_upsert_is_idempotent_and_counts(self, vectors: QdrantVectorIndex) -> None:
+    def test_upsert_is_idempotent_and_counts(self, vectors: VectorIndex) -> None:
         group_id = new_id("g")
         points = [_fv(group_id, "img", i) for i in range(5)]
         vectors.upsert(points)
@@ -36,7 +35,7 @@ class VectorIndexContract:
         assert vectors.count(group_id) == 5
         assert vectors.count(new_id("g")) == 0
 
-    def test_query_finds_the_same_face_with_cosine_score(self, vectors: QdrantVectorIndex) -> None:
+    def test_query_finds_the_same_face_with_cosine_score(self, vectors: VectorIndex) -> None:
         group_id = new_id("g")
         points = [_fv(group_id, "img", i) for i in range(10)]
         vectors.upsert(points)
@@ -51,7 +50,7 @@ class VectorIndexContract:
             h.face_id for h in vectors.query(probe, group_ids=[group_id], score_threshold=0.9)
         ] == [points[3].face_id]
 
-    def test_query_never_leaks_across_groups(self, vectors: QdrantVectorIndex) -> None:
+    def test_query_never_leaks_across_groups(self, vectors: VectorIndex) -> None:
         # Given the SAME embedding in two groups
         mine, theirs = new_id("g"), new_id("g")
         v = unit_vector(7)
@@ -69,7 +68,7 @@ class VectorIndexContract:
         with pytest.raises(InvalidInputError):
             vectors.query(v, group_ids=[])
 
-    def test_kind_separates_reference_faces(self, vectors: QdrantVectorIndex) -> None:
+    def test_kind_separates_reference_faces(self, vectors: VectorIndex) -> None:
         group_id, user_id = new_id("g"), new_id("u")
         face = _fv(group_id, "img", 1)
         selfie = _fv(group_id, "selfie", 1, kind="reference", user_id=user_id)
@@ -83,7 +82,7 @@ class VectorIndexContract:
         assert vectors.count(group_id, kind="reference") == 0
         assert vectors.count(group_id) == 1
 
-    def test_set_person_updates_payload(self, vectors: QdrantVectorIndex) -> None:
+    def test_set_person_updates_payload(self, vectors: VectorIndex) -> None:
         group_id, person_id = new_id("g"), new_id("p")
         points = [_fv(group_id, "img", i) for i in range(3)]
         vectors.upsert(points)
@@ -95,7 +94,7 @@ class VectorIndexContract:
         vectors.set_person([points[0].face_id], None)
         assert vectors.get([points[0].face_id])[0].person_id is None
 
-    def test_scroll_group_returns_vectors(self, vectors: QdrantVectorIndex) -> None:
+    def test_scroll_group_returns_vectors(self, vectors: VectorIndex) -> None:
         group_id = new_id("g")
         points = [_fv(group_id, f"img{i % 2}", i) for i in range(7)]
         vectors.upsert(points)
@@ -108,7 +107,7 @@ class VectorIndexContract:
         no_vectors = list(vectors.scroll_group(group_id, with_vectors=False))
         assert all(v.vector.size == 0 for v in no_vectors)
 
-    def test_cascade_deletes(self, vectors: QdrantVectorIndex) -> None:
+    def test_cascade_deletes(self, vectors: VectorIndex) -> None:
         group_id, other = new_id("g"), new_id("g")
         img_a = [_fv(group_id, "a", i) for i in range(3)]
         img_b = [_fv(group_id, "b", i + 3) for i in range(2)]
@@ -122,7 +121,30 @@ class VectorIndexContract:
         assert vectors.count(group_id) == 0
         assert vectors.get([kept.face_id])[0].face_id == kept.face_id
 
-    def test_bad_vectors_are_refused(self, vectors: QdrantVectorIndex) -> None:
-        bad = FaceVector(str(uuid.uuid4()), new_id("g"), "i", np.ones(64, np.float32))
+    def test_bad_vectors_are_refused(self, vectors: VectorIndex) -> None:
+        group_id = new_id("g")
+        bad = FaceVector(str(uuid.uuid4()), group_id, "i", np.ones(64, np.float32))
         with pytest.raises(InvalidInputError):
             vectors.upsert([bad])
+        # one bad vector in a batch: nothing of the batch is written
+        with pytest.raises(InvalidInputError):
+            vectors.upsert([_fv(group_id, "i", 1), bad])
+        assert vectors.count(group_id) == 0
+
+    def test_bulk_upsert_spans_write_batches(self, vectors: VectorIndex) -> None:
+        # Given more faces than one write request carries (both adapters batch: 256, 1,024)
+        group_id = new_id("g")
+        rng = np.random.default_rng(5)
+        matrix = rng.standard_normal((1500, 128)).astype(np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        points = [
+            FaceVector(str(uuid.uuid4()), group_id, f"img{i}", matrix[i]) for i in range(1500)
+        ]
+        # When they are upserted in one call
+        vectors.upsert(points)
+        # Then every one is stored, searchable and scrolled
+        assert vectors.count(group_id) == 1500
+        assert vectors.query(matrix[1234], group_ids=[group_id], limit=1)[0].face_id == (
+            points[1234].face_id
+        )
+        assert len(list(vectors.scroll_group(group_id, with_vectors=False))) == 1500

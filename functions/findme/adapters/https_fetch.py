@@ -1,6 +1,8 @@
 """Fetching a remote file over HTTPS for the API (Drive links), safe against SSRF.
 
-The :class:`~findme.ports.RemoteFetcher` of production: HTTPS only, the host checked by the
+Imported on the first fetch (:func:`findme.wiring.remote_fetcher`), not at the api's cold
+start, so httpx loads then (``benchmarks/cold_start.py``). The
+:class:`~findme.ports.RemoteFetcher` of production: HTTPS only, the host checked by the
 caller's rule on every hop, every hop's addresses checked public (no requests into the VPC
 or the instance metadata service), redirects followed by hand, the body streamed and cut off
 at ``max_upload_bytes``.
@@ -20,6 +22,7 @@ import httpx
 
 from findme.config import Settings
 from findme.errors import ImageTooLargeError, InvalidInputError
+from findme.observability import trace_httpx
 
 #: Redirect hops followed when fetching a ``drive_url`` (Drive answers with 1-2).
 MAX_REDIRECTS = 5
@@ -69,6 +72,7 @@ def fetch_https(
             ``too_many_redirects``, ``download_failed`` (a non-2xx answer).
         ImageTooLargeError: the file is over ``max_upload_bytes`` (413).
     """
+    trace_httpx()
     own_client = client is None
     http = client or httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=False)
     limit = settings.max_upload_bytes

@@ -28,13 +28,17 @@ from numpy.typing import NDArray
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from findme.adapters.vector_points import (
+    INDEXED_FIELDS,
+    face_vector,
+    point_payload,
+    point_vector,
+)
 from findme.config import Settings
 from findme.domain.faces import EMBEDDING_DIM
 from findme.errors import DependencyError, InvalidInputError
 from findme.ports import FaceVector, VectorHit
 
-#: Keyword payload fields with an index; ``group_id`` is the tenant key.
-INDEXED_FIELDS: tuple[str, ...] = ("group_id", "image_id", "person_id", "kind", "user_id")
 #: Points per upsert request (keeps requests well under Qdrant Cloud's 32 MiB limit).
 UPSERT_BATCH = 256
 SCROLL_PAGE = 512
@@ -130,32 +134,11 @@ class QdrantVectorIndex:
                     wait=True,
                 )
 
-    @staticmethod
-    def _payload(v: FaceVector) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "face_id": v.face_id,
-            "group_id": v.group_id,
-            "image_id": v.image_id,
-            "kind": v.kind,
-        }
-        if v.person_id:
-            payload["person_id"] = v.person_id
-        if v.user_id:
-            payload["user_id"] = v.user_id
-        return payload
-
-    @staticmethod
-    def _vector(vector: NDArray[np.float32]) -> list[float]:
-        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if arr.shape != (EMBEDDING_DIM,) or not np.all(np.isfinite(arr)):
-            raise InvalidInputError(f"embedding must be ({EMBEDDING_DIM},) finite float32")
-        return [float(x) for x in arr]
-
     def upsert(self, vectors: Sequence[FaceVector]) -> None:
         """Insert or replace points (id = ``face_id``), ``UPSERT_BATCH`` per request, waited."""
         points = [
             models.PointStruct(
-                id=v.face_id, vector=self._vector(v.vector), payload=self._payload(v)
+                id=v.face_id, vector=point_vector(v.vector), payload=point_payload(v)
             )
             for v in vectors
         ]
@@ -202,7 +185,7 @@ class QdrantVectorIndex:
             "query",
             self._client.query_points,
             self.collection,
-            query=self._vector(vector),
+            query=point_vector(vector),
             query_filter=self._group_filter(group_ids, kind),
             limit=limit,
             score_threshold=score_threshold,
@@ -222,27 +205,6 @@ class QdrantVectorIndex:
                 )
             )
         return hits
-
-    @staticmethod
-    def _to_face_vector(point: Any) -> FaceVector:
-        payload = point.payload or {}
-        vector = point.vector
-        if isinstance(vector, dict):  # named vectors: never used here, but be explicit
-            vector = next(iter(vector.values()), None)
-        arr = (
-            np.asarray(vector, dtype=np.float32)
-            if vector is not None
-            else np.zeros(0, dtype=np.float32)
-        )
-        return FaceVector(
-            face_id=str(point.id),
-            group_id=payload["group_id"],
-            image_id=payload["image_id"],
-            vector=arr,
-            person_id=payload.get("person_id"),
-            kind=payload.get("kind", "face"),
-            user_id=payload.get("user_id"),
-        )
 
     def _scroll(self, scroll_filter: models.Filter, with_vectors: bool) -> Iterator[Any]:
         offset: Any = None
@@ -266,7 +228,7 @@ class QdrantVectorIndex:
     ) -> Iterator[FaceVector]:
         """Every point of one group and kind (vectors empty when ``with_vectors=False``)."""
         for point in self._scroll(self._group_filter([group_id], kind), with_vectors):
-            yield self._to_face_vector(point)
+            yield face_vector(point.id, point.payload, point.vector)
 
     def get(self, face_ids: Sequence[str]) -> list[FaceVector]:
         """Points by face id with vectors; unknown ids are skipped."""
@@ -280,7 +242,7 @@ class QdrantVectorIndex:
             with_payload=True,
             with_vectors=True,
         )
-        return [self._to_face_vector(p) for p in points]
+        return [face_vector(p.id, p.payload, p.vector) for p in points]
 
     def set_person(self, face_ids: Sequence[str], person_id: str | None) -> None:
         """Set (or, with ``None``, remove) ``person_id`` in the payload of these points."""

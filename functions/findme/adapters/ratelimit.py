@@ -10,6 +10,9 @@ Table :data:`findme.tables.RATE_LIMITS` (``Settings.table_name("rate-limits")``)
 ``key`` (S), TTL ``expires_at``.
 If the table is unreachable the limiter **fails open** (the request is allowed and a
 warning logged): a throttling outage must not become an API outage.
+
+The client is botocore's (what ``boto3.client`` wraps): the api's cold start does not pay
+for importing boto3 and s3transfer, which only the S3 adapter needs (``benchmarks/cold_start.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from findme.config import Settings
@@ -40,7 +43,7 @@ class DynamoRateLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._table = settings.table_name(TABLE_ENTITY)
-        self._client = client or boto3.client(
+        self._client = client or botocore.session.get_session().create_client(
             "dynamodb",
             region_name=settings.aws_region,
             endpoint_url=settings.dynamodb_endpoint_url,

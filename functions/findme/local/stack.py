@@ -365,7 +365,8 @@ def reset_state(state_dir: Path) -> list[str]:
 
 
 def _qdrant_in_use(path: Path) -> bool:
-    """Whether a process holds Qdrant local mode's lock on ``path`` (``.lock``, flock)."""
+    """Whether a process holds the vector index's lock on ``path`` (``.lock``, flock: Qdrant
+    Edge's index and qdrant-client's local mode take the same one)."""
     lock = path / ".lock"
     if not lock.exists():
         return False

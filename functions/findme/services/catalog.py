@@ -21,6 +21,7 @@ Callers: the digest service (:func:`save_image_faces`), image and face curation
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from findme.domain.keys import KeyScheme
@@ -30,6 +31,8 @@ from findme.ports import FaceVector, MetadataStore, ObjectStore, VectorIndex
 
 #: Content type of face thumbnails (JPEG crops from the face engine).
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
+#: Face thumbnails of one photo written at once (S3 puts; boto3 clients are thread-safe).
+THUMBNAIL_PUT_WORKERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ def save_image_faces(
     metadata: MetadataStore,
     vectors: VectorIndex,
     store: ObjectStore,
+    write_image: bool = True,
 ) -> SaveResult:
     """Write one image's faces, thumbnails and vectors, idempotently and in a safe order.
 
@@ -70,8 +74,8 @@ def save_image_faces(
     duplicates, because every id is deterministic and every write an upsert.
 
     Order:
-        1. thumbnails -> S3 (``put``, same keys on retry; digest wrote the photo's thumbnail
-           and preview before);
+        1. thumbnails -> S3 (``put``, same keys on retry, several at once; digest wrote the
+           photo's thumbnail and preview before);
         2. face items -> DynamoDB (``put_faces``, batch upsert);
         3. vectors -> Qdrant (``upsert``, point id = face id): only now can a search find
            the faces, and their items already exist;
@@ -79,7 +83,9 @@ def save_image_faces(
            image was reprocessed with another detector setting) are removed, vectors first
            (:func:`delete_faces`);
         5. the image item -> DynamoDB (``put_image``, with ``face_count = len(faces)``),
-           last, so a reader that sees the new ``face_count`` sees the faces too.
+           last, so a reader that sees the new ``face_count`` sees the faces too. With
+           ``write_image=False`` the caller writes it after this returns (digest: once,
+           with the final status, after the incremental assignment), saving a write.
 
     The caller keeps ``person_id`` / ``is_manual_assignment`` of faces already stored
     (``MetadataStore.list_faces_of_image`` before building ``faces``) and passes the same
@@ -95,6 +101,8 @@ def save_image_faces(
             without a vector are stored but never match a search.
         thumbnails: S3 key -> JPEG bytes, normally ``{face.thumbnail_key: crop}``.
         metadata, vectors, store: the ports.
+        write_image: write the image item here (step 5); ``False`` leaves it to the caller,
+            which must write it after this call returns (``face_count`` is set on ``image``).
 
     Returns:
         A :class:`SaveResult` with counts.
@@ -114,8 +122,7 @@ def save_image_faces(
         if v.group_id != image.group_id:
             raise InvalidInputError("vector group differs from the image's", face_id=v.face_id)
 
-    for key, data in thumbnails.items():
-        store.put(key, data, THUMBNAIL_CONTENT_TYPE)
+    _put_thumbnails(thumbnails, store)
     if faces:
         metadata.put_faces(faces)
     if face_vectors:
@@ -126,8 +133,26 @@ def save_image_faces(
         _remove_faces(stale, metadata=metadata, vectors=vectors, store=store)
 
     image.face_count = len(faces)
-    metadata.put_image(image)
+    if write_image:
+        metadata.put_image(image)
     return SaveResult(len(faces), len(face_vectors), len(thumbnails), len(stale))
+
+
+def _put_thumbnails(thumbnails: Mapping[str, bytes], store: ObjectStore) -> None:
+    """Put every thumbnail (JPEG) and return once all are written; a failure is raised."""
+    if len(thumbnails) <= 1:
+        for key, data in thumbnails.items():
+            store.put(key, data, THUMBNAIL_CONTENT_TYPE)
+        return
+    # A group photo's crops go up together: each put waits on the network, not the CPU.
+    workers = min(THUMBNAIL_PUT_WORKERS, len(thumbnails))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="thumbnails") as pool:
+        futures = [
+            pool.submit(store.put, key, data, THUMBNAIL_CONTENT_TYPE)
+            for key, data in thumbnails.items()
+        ]
+        for future in futures:
+            future.result()
 
 
 def delete_faces(

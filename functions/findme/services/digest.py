@@ -5,10 +5,10 @@ orientation applied), detect, align, embed, score quality (and attributes when e
 render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
 ``photo_thumbnail_px``, 320) and preview ``previews/{group_id}/{image_id}.jpg``
 (``photo_preview_px``, 1,280) from the decoded pixels and write them (in a thread, while the
-models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, image and face items
-and vectors
-(:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
-(:func:`findme.services.cluster.assign_new_faces`), then mark the image ``processed``.
+models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, face items and
+vectors (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
+(:func:`findme.services.cluster.assign_new_faces`), then write the image item once, last:
+``processed`` with its ``face_count``.
 
 Status goes ``uploaded -> processing -> processed | failed``. S3 notifications come at least
 once, so every write is idempotent: face ids are ``uuid5(image_id, face_index)`` and a
@@ -344,6 +344,8 @@ def _save(
         metadata=deps.metadata,
         vectors=deps.vectors,
         store=deps.store,
+        # digest writes the image item once, last, with its final status (_digest)
+        write_image=False,
     )
 
 
