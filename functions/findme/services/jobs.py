@@ -25,7 +25,7 @@ from typing import Any
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Job, JobStatus, JobType, utcnow
 from findme.errors import FindMeError
-from findme.ports import MetadataStore, ObjectStore, Orchestrator
+from findme.ports import JobRepository, ObjectStore, Orchestrator
 from findme.services.job_files import JobFiles
 
 #: Job items expire (DynamoDB TTL) this long after creation; download jobs follow the archive.
@@ -33,7 +33,7 @@ JOB_TTL = timedelta(days=30)
 
 
 def start_job(
-    metadata: MetadataStore,
+    metadata: JobRepository,
     orchestrator: Orchestrator,
     *,
     job_type: JobType,

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from findme.config import Settings
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Job, JobType
 from findme.errors import InvalidInputError, NotFoundError
-from findme.ports import MetadataStore, ObjectStore, Orchestrator
+from findme.ports import GroupRepository, JobRepository, ObjectStore, Orchestrator
 from findme.services.auth import Principal
 from findme.services.jobs import start_job
 from findme.services.policy import Need, Policy, authorize
+
+
+class StartDigestStore(GroupRepository, JobRepository, Protocol):
+    """The metadata repositories :func:`start_digest`, :func:`start_cluster` use."""
+
 
 #: Stop counting a digest prefix here: at most 100 ListObjectsV2 calls (1,000 keys each)
 #: before the API answers. A larger prefix shows this as its total while it runs (the job's
@@ -50,7 +55,7 @@ def count_objects(objects: ObjectStore, prefix: str, *, cap: int = DIGEST_COUNT_
 
 def start_digest(
     *,
-    metadata: MetadataStore,
+    metadata: StartDigestStore,
     objects: ObjectStore,
     orchestrator: Orchestrator,
     settings: Settings,
@@ -101,7 +106,7 @@ def start_digest(
 
 def start_cluster(
     *,
-    metadata: MetadataStore,
+    metadata: StartDigestStore,
     orchestrator: Orchestrator,
     principal: Principal,
     group_id: str,
@@ -138,7 +143,7 @@ def start_cluster(
 
 def start_download(
     *,
-    metadata: MetadataStore,
+    metadata: JobRepository,
     orchestrator: Orchestrator,
     settings: Settings,
     principal: Principal,
@@ -159,7 +164,7 @@ def start_download(
     )
 
 
-def job_for(metadata: MetadataStore, policy: Policy, job_id: str) -> Job:
+def job_for(metadata: JobRepository, policy: Policy, job_id: str) -> Job:
     """A job the caller may read: their own, one of a group where they see everything
     (UPLOAD), or any for admins.
 
