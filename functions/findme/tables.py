@@ -2,7 +2,7 @@
 
 Three readers build the same tables from :data:`TABLES`:
 
-- the adapters: ``findme.adapters.dynamodb`` (PynamoDB models; ``tests/unit/data/
+- the adapters: ``findme.adapters.dynamodb.models`` (PynamoDB models; ``tests/unit/data/
   test_table_spec.py`` checks that each model's keys, indexes and TTL attribute match this
   spec) and, for :data:`RATE_LIMITS` (``pynamodb_model=False``), the plain boto3 client of
   ``findme.adapters.ratelimit`` (the same test runs it against a table built from the spec),

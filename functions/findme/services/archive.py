@@ -28,13 +28,22 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 
 from findme.config import Settings
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Image, Job, JobStatus, JobType, utcnow
 from findme.errors import InvalidInputError, NotFoundError
-from findme.ports import MetadataStore, ObjectStore
+from findme.ports import FaceRepository, ImageRepository, JobRepository, ObjectStore
+
+
+class BuildArchiveStore(ImageRepository, FaceRepository, JobRepository, Protocol):
+    """The metadata repositories :func:`build_archive` uses."""
+
+
+class SelectImagesStore(ImageRepository, FaceRepository, Protocol):
+    """The metadata repositories :func:`select_images` uses."""
+
 
 #: Bytes read from S3 per copy step (bounded memory per entry).
 CHUNK_BYTES = 1024 * 1024
@@ -145,7 +154,7 @@ def unique_names(
     return out
 
 
-def select_images(job: Job, metadata: MetadataStore) -> tuple[list[Image], list[str]]:
+def select_images(job: Job, metadata: SelectImagesStore) -> tuple[list[Image], list[str]]:
     """The images a download job asks for, and the requested ids that do not exist.
 
     ``job.params`` holds ``image_ids`` (a list), or ``person_id``; with neither, the whole
@@ -192,7 +201,7 @@ def build_archive(
     job_id: str,
     *,
     store: ObjectStore,
-    metadata: MetadataStore,
+    metadata: BuildArchiveStore,
     settings: Settings,
 ) -> ArchiveResult:
     """Stream a download job's originals into one ZIP and mark the job ``ready``.

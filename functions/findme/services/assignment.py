@@ -19,13 +19,29 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from findme.config import Settings
 from findme.domain.faces import stack_embeddings
 from findme.domain.records import Assignment, utcnow
 from findme.domain.user_matching import Strategy, UserMatch, match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
-from findme.ports import FaceVector, MetadataStore, VectorIndex
+from findme.ports import (
+    AssignmentRepository,
+    FaceVector,
+    GroupRepository,
+    MetadataStore,
+    PersonRepository,
+    UserRepository,
+    VectorIndex,
+)
+
+
+class UserAssignmentStatsStore(PersonRepository, AssignmentRepository, Protocol):
+    """The metadata repositories :func:`_store_run`, :func:`user_assignment_stats`,
+    :func:`delete_assignment` use.
+    """
+
 
 #: Strategies whose assignments a new run replaces.
 AUTOMATIC_STRATEGIES = frozenset(s.value for s in Strategy)
@@ -135,7 +151,7 @@ def assign_persons_to_users(
 
 
 def _candidates(
-    metadata: MetadataStore, group_id: str, user_ids: Sequence[str] | None
+    metadata: GroupRepository, group_id: str, user_ids: Sequence[str] | None
 ) -> list[str]:
     """The users to match: ``user_ids`` (each a member, else ``not_group_member``) or every
     member of the group."""
@@ -156,7 +172,7 @@ def _candidates(
 
 
 def _reference_vectors(
-    metadata: MetadataStore, vectors: VectorIndex, user_ids: Sequence[str]
+    metadata: UserRepository, vectors: VectorIndex, user_ids: Sequence[str]
 ) -> tuple[dict[str, str], list[FaceVector]]:
     """The users' selfie vectors -> ``(owner, refs)``: reference face id -> user id, and the
     stored ``reference`` vectors (ids without a vector are left out)."""
@@ -169,7 +185,7 @@ def _reference_vectors(
 
 
 def _store_run(
-    metadata: MetadataStore,
+    metadata: UserAssignmentStatsStore,
     run: AssignmentRun,
     matches: Sequence[UserMatch],
     previous: Sequence[Assignment],
@@ -212,7 +228,7 @@ def _store_run(
 
 
 def list_assignments(
-    metadata: MetadataStore, *, group_id: str | None = None, user_id: str | None = None
+    metadata: AssignmentRepository, *, group_id: str | None = None, user_id: str | None = None
 ) -> list[Assignment]:
     """Assignments of a group, of a user, or of a user in a group (most similar first).
 
@@ -249,7 +265,7 @@ class UserAssignmentStats:
     last_assigned_at: datetime | None = None
 
 
-def user_assignment_stats(metadata: MetadataStore, user_id: str) -> UserAssignmentStats:
+def user_assignment_stats(metadata: UserAssignmentStatsStore, user_id: str) -> UserAssignmentStats:
     """Sum up a user's assignments (one Query, then one read per assigned person)."""
     found = metadata.list_assignments(user_id=user_id)
     stats = UserAssignmentStats(user_id=user_id, assignments=len(found))
@@ -269,7 +285,7 @@ def user_assignment_stats(metadata: MetadataStore, user_id: str) -> UserAssignme
     return stats
 
 
-def delete_assignment(metadata: MetadataStore, group_id: str, person_id: str) -> None:
+def delete_assignment(metadata: UserAssignmentStatsStore, group_id: str, person_id: str) -> None:
     """Delete a person's assignment and unlink the person from the user.
 
     Raises:

@@ -41,7 +41,7 @@ from findme.config import Settings
 from findme.domain.records import OtpChallenge, Role, User, utcnow
 from findme.errors import AuthenticationError, InvalidInputError, RateLimitedError
 from findme.observability import logger
-from findme.ports import MetadataStore, Notifier, SecretStore
+from findme.ports import Notifier, OtpRepository, SecretStore
 from findme.services.sms_budget import SmsBudget
 
 #: The only accepted JWT algorithm (pinned on decode).
@@ -231,7 +231,7 @@ class OtpService:
 
     def __init__(
         self,
-        metadata: MetadataStore,
+        metadata: OtpRepository,
         notifier: Notifier,
         settings: Settings,
         pepper: str,
@@ -307,7 +307,7 @@ class OtpService:
         """Check ``code`` for ``phone_number`` and consume it; returns the normalised phone.
 
         Every guess is counted *before* it is compared, atomically in the store
-        (:meth:`MetadataStore.take_otp_attempt`), so concurrent guesses cannot get more than
+        (:meth:`OtpRepository.take_otp_attempt`), so concurrent guesses cannot get more than
         ``Settings.otp_max_attempts`` answers between them. With ``consume=False`` the code
         is only checked and stays usable (:meth:`consume` it once the request succeeded).
 

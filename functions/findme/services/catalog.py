@@ -23,11 +23,60 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Image, utcnow
 from findme.errors import InvalidInputError, NotFoundError
-from findme.ports import FaceVector, MetadataStore, ObjectStore, VectorIndex
+from findme.ports import (
+    AssignmentRepository,
+    FaceRepository,
+    FaceVector,
+    GroupRepository,
+    ImageRepository,
+    ObjectStore,
+    PersonRepository,
+    SectionRepository,
+    VectorIndex,
+)
+
+
+class DeleteGroupImagesStore(ImageRepository, FaceRepository, Protocol):
+    """The metadata repositories :func:`delete_group_images` uses."""
+
+
+class DeleteGroupStore(
+    GroupRepository,
+    SectionRepository,
+    ImageRepository,
+    FaceRepository,
+    PersonRepository,
+    AssignmentRepository,
+    Protocol,
+):
+    """The metadata repositories :func:`delete_group` uses."""
+
+
+class DeleteImageStore(
+    GroupRepository,
+    ImageRepository,
+    FaceRepository,
+    PersonRepository,
+    AssignmentRepository,
+    Protocol,
+):
+    """The metadata repositories :func:`delete_image` uses."""
+
+
+class RefreshPersonsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
+    """The metadata repositories :func:`_remove_faces`, :func:`refresh_persons` use."""
+
+
+class SaveImageFacesStore(
+    ImageRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+):
+    """The metadata repositories :func:`save_image_faces`, :func:`delete_faces` use."""
+
 
 #: Content type of face thumbnails (JPEG crops from the face engine).
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
@@ -62,7 +111,7 @@ def save_image_faces(
     face_vectors: Sequence[FaceVector],
     thumbnails: Mapping[str, bytes],
     *,
-    metadata: MetadataStore,
+    metadata: SaveImageFacesStore,
     vectors: VectorIndex,
     store: ObjectStore,
     write_image: bool = True,
@@ -158,7 +207,7 @@ def _put_thumbnails(thumbnails: Mapping[str, bytes], store: ObjectStore) -> None
 def delete_faces(
     face_ids: Sequence[str],
     *,
-    metadata: MetadataStore,
+    metadata: SaveImageFacesStore,
     vectors: VectorIndex,
     store: ObjectStore,
 ) -> DeleteResult:
@@ -188,7 +237,7 @@ def delete_faces(
 def delete_image(
     image_id: str,
     *,
-    metadata: MetadataStore,
+    metadata: DeleteImageStore,
     vectors: VectorIndex,
     store: ObjectStore,
 ) -> DeleteResult:
@@ -234,7 +283,7 @@ def delete_image(
 def delete_group(
     group_id: str,
     *,
-    metadata: MetadataStore,
+    metadata: DeleteGroupStore,
     vectors: VectorIndex,
     store: ObjectStore,
     keys: KeyScheme | None = None,
@@ -312,7 +361,7 @@ def delete_group_images(
     group_id: str,
     image_ids: Sequence[str],
     *,
-    metadata: MetadataStore,
+    metadata: DeleteGroupImagesStore,
     store: ObjectStore,
 ) -> DeleteResult:
     """One batch of a group's deletion (the ``delete_group`` map): photos of ``group_id``.
@@ -342,7 +391,7 @@ def delete_group_images(
 def _remove_faces(
     faces: Sequence[Face],
     *,
-    metadata: MetadataStore,
+    metadata: RefreshPersonsStore,
     vectors: VectorIndex | None,
     store: ObjectStore | None,
 ) -> DeleteResult:
@@ -363,7 +412,7 @@ def _remove_faces(
 
 
 def refresh_persons(
-    person_ids: Iterable[str], *, group_id: str, metadata: MetadataStore
+    person_ids: Iterable[str], *, group_id: str, metadata: RefreshPersonsStore
 ) -> tuple[list[str], list[str]]:
     """Recount persons from their faces (idempotent, unlike decrements, so retries are safe).
 
@@ -411,7 +460,7 @@ def _renditions_of(image: Image) -> list[str]:
     return [key for key in (image.thumbnail_key, image.preview_key) if key]
 
 
-def _drop_common_photo(image: Image, metadata: MetadataStore) -> None:
+def _drop_common_photo(image: Image, metadata: GroupRepository) -> None:
     try:
         group = metadata.get_group(image.group_id)
     except NotFoundError:

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +35,36 @@ from findme.domain.person_ids import PersonPlan
 from findme.domain.records import Assignment, Face, JobStatus, Person, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
 from findme.observability import logger
-from findme.ports import FaceVector, MetadataStore, VectorIndex
+from findme.ports import (
+    AssignmentRepository,
+    FaceRepository,
+    FaceVector,
+    GroupRepository,
+    JobRepository,
+    PersonRepository,
+    VectorIndex,
+)
+
+
+class AssignNewFacesStore(FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`assign_new_faces` uses."""
+
+
+class ClusterGroupStore(
+    GroupRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+):
+    """The metadata repositories :func:`cluster_group` uses."""
+
+
+class RemovePersonsStore(PersonRepository, AssignmentRepository, Protocol):
+    """The metadata repositories :func:`_remove_persons` uses."""
+
+
+class RunClusterJobStore(
+    GroupRepository, FaceRepository, PersonRepository, AssignmentRepository, JobRepository, Protocol
+):
+    """The metadata repositories :func:`run_cluster_job` uses."""
+
 
 #: Face ids per vector payload update request.
 SET_PERSON_BATCH = 1000
@@ -98,7 +127,7 @@ class ClusterResult:
 def cluster_group(
     group_id: str,
     *,
-    metadata: MetadataStore,
+    metadata: ClusterGroupStore,
     vectors: VectorIndex,
     eps: float,
     min_samples: int,
@@ -213,7 +242,7 @@ def _write_persons(
     faces: Sequence[Face],
     plans: Iterable[PersonPlan],
     before: dict[str, Person],
-    metadata: MetadataStore,
+    metadata: PersonRepository,
 ) -> None:
     """Create or update the persons of the outcome (counts, cover face); unchanged ones are
     not rewritten."""
@@ -246,7 +275,7 @@ def _write_persons(
 
 def _write_faces(
     changed: Sequence[tuple[Face, str | None, bool]],
-    metadata: MetadataStore,
+    metadata: FaceRepository,
     vectors: VectorIndex,
     concurrency: int,
 ) -> None:
@@ -278,7 +307,7 @@ def _remove_persons(
     group_id: str,
     removed: Sequence[str],
     merged_into: dict[str, str],
-    metadata: MetadataStore,
+    metadata: RemovePersonsStore,
 ) -> None:
     """Delete persons left empty; move a merged person's user assignments to its absorber."""
     if not removed:
@@ -326,7 +355,7 @@ class ClusterTask(BaseModel):
 def run_cluster_job(
     task: ClusterTask,
     *,
-    metadata: MetadataStore,
+    metadata: RunClusterJobStore,
     vectors: VectorIndex,
     settings: Settings,
 ) -> dict[str, Any]:
@@ -385,7 +414,7 @@ def assign_new_faces(
     group_id: str,
     faces: Sequence[FaceVector],
     *,
-    metadata: MetadataStore,
+    metadata: AssignNewFacesStore,
     vectors: VectorIndex,
     settings: Settings | None = None,
     threshold: float | None = None,
@@ -509,7 +538,7 @@ def assign_new_faces(
     return result
 
 
-def _person_in_group(metadata: MetadataStore, person_id: str, group_id: str) -> Person | None:
+def _person_in_group(metadata: PersonRepository, person_id: str, group_id: str) -> Person | None:
     """The person if it is still stored in this group, else ``None``."""
     try:
         person = metadata.get_person(person_id)

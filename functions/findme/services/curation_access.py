@@ -15,7 +15,13 @@ from collections.abc import Iterable
 
 from findme.domain.records import Face, Image, Person
 from findme.errors import InvalidInputError
-from findme.ports import MetadataStore, ObjectStore
+from findme.ports import (
+    FaceRepository,
+    ImageRepository,
+    MetadataStore,
+    ObjectStore,
+    PersonRepository,
+)
 from findme.services.policy import Need, Policy
 
 
@@ -26,7 +32,7 @@ def check_range(name: str, value: float, low: float, high: float) -> None:
 
 
 # --- reads that check access ----------------------------------------------------------------
-def face_for(metadata: MetadataStore, policy: Policy, face_id: str, need: Need) -> Face:
+def face_for(metadata: FaceRepository, policy: Policy, face_id: str, need: Need) -> Face:
     """The face, if the caller has ``need`` in its group.
 
     Raises:
@@ -37,7 +43,7 @@ def face_for(metadata: MetadataStore, policy: Policy, face_id: str, need: Need) 
     return face
 
 
-def person_for(metadata: MetadataStore, policy: Policy, person_id: str, need: Need) -> Person:
+def person_for(metadata: PersonRepository, policy: Policy, person_id: str, need: Need) -> Person:
     """The person, if the caller has ``need`` in its group.
 
     Raises:
@@ -48,7 +54,7 @@ def person_for(metadata: MetadataStore, policy: Policy, person_id: str, need: Ne
     return person
 
 
-def image_for(metadata: MetadataStore, policy: Policy, image_id: str, need: Need) -> Image:
+def image_for(metadata: ImageRepository, policy: Policy, image_id: str, need: Need) -> Image:
     """The image, if the caller has ``need`` in its group.
 
     Raises:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,9 +22,23 @@ from numpy.typing import NDArray
 from findme.domain.curation import DuplicatePair, duplicate_pairs, person_outliers
 from findme.domain.records import Face, Person, utcnow
 from findme.errors import InvalidInputError
-from findme.ports import MetadataStore, VectorIndex
+from findme.ports import (
+    FaceRepository,
+    GroupRepository,
+    PersonRepository,
+    VectorIndex,
+)
 from findme.services.curation_access import check_range, person_for
 from findme.services.policy import Need, Policy
+
+
+class FindDuplicatesStore(GroupRepository, FaceRepository, Protocol):
+    """The metadata repositories :func:`find_duplicates` uses."""
+
+
+class FindOutliersStore(GroupRepository, FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`find_outliers` uses."""
+
 
 DUPLICATE_THRESHOLD_RANGE = (0.80, 0.99)
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
@@ -106,7 +121,7 @@ class _CachedPairs:
 
 
 def find_duplicates(
-    metadata: MetadataStore,
+    metadata: FindDuplicatesStore,
     vectors: VectorIndex,
     policy: Policy,
     *,
@@ -183,7 +198,7 @@ class OutlierView:
 
 
 def find_outliers(
-    metadata: MetadataStore,
+    metadata: FindOutliersStore,
     vectors: VectorIndex,
     policy: Policy,
     *,

@@ -19,23 +19,31 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
 from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import (
+    ImageRepository,
+    JobRepository,
     MetadataStore,
     ObjectInfo,
     ObjectStore,
     Orchestrator,
+    PersonRepository,
     PresignedPost,
     VectorIndex,
 )
 from findme.services.job_files import BatchSummary, JobFiles, combine
 from findme.services.policy import Need, Policy
 from findme.services.processing import start_job
+
+
+class PlanDeleteGroupStore(ImageRepository, JobRepository, Protocol):
+    """The metadata repositories :func:`plan_delete_group` uses."""
+
 
 #: Batch delete size limits (peer API, docs/compatibility.md: 1-500 face ids).
 MAX_BATCH_DELETE = 500
@@ -155,7 +163,7 @@ def purge_faces(
     return PurgeResult(ids, len(best_effort.deleted), best_effort.failed, removed)
 
 
-def _exists(metadata: MetadataStore, person_id: str) -> bool:
+def _exists(metadata: PersonRepository, person_id: str) -> bool:
     try:
         metadata.get_person(person_id)
     except NotFoundError:
@@ -215,7 +223,7 @@ def batch_delete_faces(
     )
 
 
-def _remember_deleted(metadata: MetadataStore, faces: Sequence[Face]) -> None:
+def _remember_deleted(metadata: ImageRepository, faces: Sequence[Face]) -> None:
     """Record the deleted faces on their images, so a redelivered S3 notification (or an
     automatic re-digest) does not bring them back; a curator's reprocess clears them."""
     by_image: dict[str, list[str]] = {}
@@ -229,7 +237,7 @@ def _remember_deleted(metadata: MetadataStore, faces: Sequence[Face]) -> None:
 
 # --- delete a whole group (as a job) -----------------------------------------------------------
 def start_delete_group(
-    metadata: MetadataStore, orchestrator: Orchestrator, policy: Policy, group_id: str
+    metadata: JobRepository, orchestrator: Orchestrator, policy: Policy, group_id: str
 ) -> Job:
     """Create a ``delete_group`` job and start its workflow (ADMINISTER).
 
@@ -253,7 +261,7 @@ def plan_delete_group(
     job_id: str,
     group_id: str,
     *,
-    metadata: MetadataStore,
+    metadata: PlanDeleteGroupStore,
     vectors: VectorIndex,
     files: JobFiles,
 ) -> dict[str, Any]:

@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
-from findme.ports import MetadataStore
+from findme.ports import FaceRepository, PersonRepository
 from findme.services.curation_access import check_range, person_for
 from findme.services.policy import Need, Policy
+
+
+class FilterFacesStore(FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`filter_faces` uses."""
+
 
 MAX_FILTER_RESULTS = 1000
 
@@ -100,7 +106,7 @@ class FaceFilter:
         return not (self.created_before is not None and face.created_at > self.created_before)
 
 
-def filter_faces(metadata: MetadataStore, policy: Policy, criteria: FaceFilter) -> list[Face]:
+def filter_faces(metadata: FilterFacesStore, policy: Policy, criteria: FaceFilter) -> list[Face]:
     """Faces matching ``criteria`` in the groups where the caller reviews faces (UPLOAD),
     newest first.
 

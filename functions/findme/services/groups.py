@@ -19,13 +19,37 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from findme.domain.cursors import paginate
 from findme.domain.records import Group, GroupRole, Image, ImageStatus, Membership, Page, User
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from findme.ports import MetadataStore
+from findme.ports import (
+    AssignmentRepository,
+    GroupRepository,
+    ImageRepository,
+    PersonRepository,
+    UserRepository,
+)
 from findme.services.auth import Principal
 from findme.services.policy import GroupAccess, Need, Policy, denied, higher_role, role_allows
+
+
+class ListMembersStore(UserRepository, GroupRepository, Protocol):
+    """The metadata repositories :func:`list_members`, :func:`get_member`, :func:`add_member`,
+    :func:`set_member_role` use.
+    """
+
+
+class ListMyGroupsStore(GroupRepository, ImageRepository, Protocol):
+    """The metadata repositories :func:`list_my_groups`, :func:`update_group`,
+    :func:`new_group_invite_code`, :func:`set_common_photos` use.
+    """
+
+
+class RemoveMemberStore(GroupRepository, PersonRepository, AssignmentRepository, Protocol):
+    """The metadata repositories :func:`remove_member` uses."""
+
 
 #: Invite codes: 10 characters from an alphabet without look-alikes (0/O, 1/I/L); ~50 bits.
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -52,7 +76,7 @@ def new_invite_code() -> str:
 
 
 def create_group(
-    metadata: MetadataStore, principal: Principal, name: str, description: str = ""
+    metadata: GroupRepository, principal: Principal, name: str, description: str = ""
 ) -> Group:
     """Create a group owned by the caller (who becomes its ``owner`` member)."""
     name = name.strip()
@@ -70,7 +94,7 @@ def create_group(
     return group
 
 
-def list_my_groups(metadata: MetadataStore, principal: Principal) -> list[GroupSummary]:
+def list_my_groups(metadata: ListMyGroupsStore, principal: Principal) -> list[GroupSummary]:
     """Groups the caller belongs to, with the caller's role and each group's image counts,
     oldest membership first."""
     out: list[GroupSummary] = []
@@ -91,7 +115,7 @@ def list_my_groups(metadata: MetadataStore, principal: Principal) -> list[GroupS
     return out
 
 
-def iter_group_images(metadata: MetadataStore, group_id: str) -> Iterator[Image]:
+def iter_group_images(metadata: ImageRepository, group_id: str) -> Iterator[Image]:
     """Every image of a group, newest first, following the store's cursor pages."""
     cursor: str | None = None
     while True:
@@ -102,7 +126,7 @@ def iter_group_images(metadata: MetadataStore, group_id: str) -> Iterator[Image]
         cursor = page.cursor
 
 
-def image_counts(metadata: MetadataStore, group_id: str) -> dict[str, int]:
+def image_counts(metadata: ImageRepository, group_id: str) -> dict[str, int]:
     """``{"uploaded", "processing", "processed", "failed", "total"}`` counts of a group.
 
     O(images) reads; fine for events of thousands of photos. A counter item updated by the
@@ -115,7 +139,7 @@ def image_counts(metadata: MetadataStore, group_id: str) -> dict[str, int]:
     return counts
 
 
-def group_summary(metadata: MetadataStore, access: GroupAccess) -> GroupSummary:
+def group_summary(metadata: ImageRepository, access: GroupAccess) -> GroupSummary:
     """The group, the caller's role and its image counts (for a caller with READ)."""
     return GroupSummary(
         access.group,
@@ -126,7 +150,7 @@ def group_summary(metadata: MetadataStore, access: GroupAccess) -> GroupSummary:
 
 
 def update_group(
-    metadata: MetadataStore,
+    metadata: ListMyGroupsStore,
     access: GroupAccess,
     *,
     name: str | None = None,
@@ -173,7 +197,7 @@ def _invite_role(group: Group, invite_code: str) -> GroupRole | None:
 
 
 def join_group(
-    metadata: MetadataStore, principal: Principal, group_id: str, invite_code: str
+    metadata: GroupRepository, principal: Principal, group_id: str, invite_code: str
 ) -> Membership:
     """Join ``group_id`` with one of its invite codes, in the role the code carries.
 
@@ -202,7 +226,7 @@ def join_group(
 
 
 def join_by_invite(
-    metadata: MetadataStore, principal: Principal, invite_code: str
+    metadata: GroupRepository, principal: Principal, invite_code: str
 ) -> tuple[Group, Membership]:
     """Join the group whose invite code this is (an invite link carries the code alone).
 
@@ -217,7 +241,7 @@ def join_by_invite(
 
 
 def new_group_invite_code(
-    metadata: MetadataStore, access: GroupAccess, role: GroupRole
+    metadata: ListMyGroupsStore, access: GroupAccess, role: GroupRole
 ) -> GroupSummary:
     """Make (or replace) the group's invite code for ``role``; the old code stops working at
     once.
@@ -251,7 +275,7 @@ class Member:
     name: str | None
 
 
-def _member(metadata: MetadataStore, membership: Membership) -> Member:
+def _member(metadata: UserRepository, membership: Membership) -> Member:
     try:
         user: User | None = metadata.get_user(membership.user_id)
     except NotFoundError:
@@ -260,7 +284,7 @@ def _member(metadata: MetadataStore, membership: Membership) -> Member:
 
 
 def list_members(
-    metadata: MetadataStore,
+    metadata: ListMembersStore,
     access: GroupAccess,
     *,
     role: GroupRole | None = None,
@@ -280,14 +304,14 @@ def list_members(
     return Page([_member(metadata, m) for m in page.items], page.cursor)
 
 
-def _membership(metadata: MetadataStore, group_id: str, user_id: str) -> Membership:
+def _membership(metadata: GroupRepository, group_id: str, user_id: str) -> Membership:
     membership = metadata.get_membership(group_id, user_id)
     if membership is None:
         raise NotFoundError("This user is not a member of the group", code="member_not_found")
     return membership
 
 
-def get_member(metadata: MetadataStore, policy: Policy, group_id: str, user_id: str) -> Member:
+def get_member(metadata: ListMembersStore, policy: Policy, group_id: str, user_id: str) -> Member:
     """One member: any member may read their own membership, administrators anyone's.
 
     Raises:
@@ -301,7 +325,7 @@ def get_member(metadata: MetadataStore, policy: Policy, group_id: str, user_id: 
 
 
 def add_member(
-    metadata: MetadataStore,
+    metadata: ListMembersStore,
     access: GroupAccess,
     *,
     role: GroupRole,
@@ -333,7 +357,7 @@ def add_member(
     return Member(membership, user.name)
 
 
-def _find_user(metadata: MetadataStore, *, user_id: str | None, phone_number: str | None) -> User:
+def _find_user(metadata: UserRepository, *, user_id: str | None, phone_number: str | None) -> User:
     from findme.services.auth import normalize_phone
 
     if (user_id is None) == (phone_number is None):
@@ -350,7 +374,7 @@ def _find_user(metadata: MetadataStore, *, user_id: str | None, phone_number: st
         raise NotFoundError("No such user", code="user_not_found") from exc
 
 
-def _check_owner_left(metadata: MetadataStore, group_id: str, leaving: Membership) -> None:
+def _check_owner_left(metadata: GroupRepository, group_id: str, leaving: Membership) -> None:
     """Raises ConflictError ``last_owner`` when ``leaving`` is the group's only owner."""
     if leaving.role is not GroupRole.OWNER:
         return
@@ -362,7 +386,7 @@ def _check_owner_left(metadata: MetadataStore, group_id: str, leaving: Membershi
 
 
 def set_member_role(
-    metadata: MetadataStore, access: GroupAccess, user_id: str, role: GroupRole
+    metadata: ListMembersStore, access: GroupAccess, user_id: str, role: GroupRole
 ) -> Member:
     """Promote or demote a member (``access`` with ADMINISTER); the last owner cannot be
     demoted.
@@ -381,7 +405,7 @@ def set_member_role(
     return _member(metadata, membership)
 
 
-def remove_member(metadata: MetadataStore, policy: Policy, group_id: str, user_id: str) -> None:
+def remove_member(metadata: RemoveMemberStore, policy: Policy, group_id: str, user_id: str) -> None:
     """Remove a member (ADMINISTER), or leave the group (any member, for themselves).
 
     The member's person links in the group go with the membership (their assignments are
@@ -405,7 +429,7 @@ def remove_member(metadata: MetadataStore, policy: Policy, group_id: str, user_i
 
 
 def set_common_photos(
-    metadata: MetadataStore, policy: Policy, group_id: str, image_ids: list[str]
+    metadata: ListMyGroupsStore, policy: Policy, group_id: str, image_ids: list[str]
 ) -> Group:
     """Replace the group's common photos, shown to every member (CURATE).
 
@@ -437,7 +461,7 @@ def set_common_photos(
     return group
 
 
-def set_image_common(metadata: MetadataStore, image: Image, common: bool) -> None:
+def set_image_common(metadata: GroupRepository, image: Image, common: bool) -> None:
     """Flip one image's common flag and keep the group's ``common_photo_ids`` in step."""
     group = metadata.get_group(image.group_id)
     ids = [i for i in group.common_photo_ids if i != image.image_id]

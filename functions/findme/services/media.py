@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from findme.config import Settings
 from findme.domain.image_format import is_complete
@@ -48,10 +49,28 @@ from findme.errors import (
     NotFoundError,
     UnsupportedMediaTypeError,
 )
-from findme.ports import MetadataStore, ObjectStore, PresignedPost
+from findme.ports import (
+    FaceRepository,
+    GroupRepository,
+    ImageRepository,
+    MetadataStore,
+    ObjectStore,
+    PersonRepository,
+    PresignedPost,
+    SectionRepository,
+)
 from findme.services.auth import Principal
 from findme.services.groups import set_image_common
 from findme.services.policy import GroupAccess, Need, authorize, denied
+
+
+class FacesWithPersonsStore(FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`faces_with_persons` uses."""
+
+
+class StoreUploadsStore(GroupRepository, SectionRepository, ImageRepository, Protocol):
+    """The metadata repositories :func:`store_uploads` uses."""
+
 
 #: Object metadata names read by digest when it creates the image item itself.
 META_UPLOADED_BY = "uploaded-by"
@@ -205,7 +224,7 @@ def check_file_count(count: int, settings: Settings) -> None:
 
 
 # --- uploads ------------------------------------------------------------------------------------
-def check_section(metadata: MetadataStore, group_id: str, section_id: str | None) -> str | None:
+def check_section(metadata: SectionRepository, group_id: str, section_id: str | None) -> str | None:
     """``section_id`` if it names a section of the group (``None``/blank -> ``None``).
 
     Raises:
@@ -231,7 +250,7 @@ def _object_metadata(user_id: str, file_name: str, section_id: str | None) -> di
 
 def store_uploads(
     *,
-    metadata: MetadataStore,
+    metadata: StoreUploadsStore,
     objects: ObjectStore,
     settings: Settings,
     principal: Principal,
@@ -285,7 +304,7 @@ def store_uploads(
     return [image.image_id for image in written]
 
 
-def _undo_uploads(metadata: MetadataStore, objects: ObjectStore, images: list[Image]) -> None:
+def _undo_uploads(metadata: ImageRepository, objects: ObjectStore, images: list[Image]) -> None:
     try:
         objects.delete([image.s3_key for image in images])
     finally:
@@ -303,7 +322,7 @@ def _ascii(name: str) -> str:
 
 def presign_uploads(
     *,
-    metadata: MetadataStore,
+    metadata: SectionRepository,
     objects: ObjectStore,
     settings: Settings,
     access: GroupAccess,
@@ -403,7 +422,9 @@ def update_image(
     return image
 
 
-def faces_with_persons(metadata: MetadataStore, image_id: str) -> list[tuple[Face, Person | None]]:
+def faces_with_persons(
+    metadata: FacesWithPersonsStore, image_id: str
+) -> list[tuple[Face, Person | None]]:
     """An image's faces in detection order, each with its person (``None``: unassigned, or
     a person since removed)."""
     faces = metadata.list_faces_of_image(image_id)
@@ -416,7 +437,7 @@ def faces_with_persons(metadata: MetadataStore, image_id: str) -> list[tuple[Fac
     return [(f, persons.get(f.person_id or "")) for f in faces]
 
 
-def load_images(metadata: MetadataStore, image_ids: Sequence[str]) -> dict[str, Image]:
+def load_images(metadata: ImageRepository, image_ids: Sequence[str]) -> dict[str, Image]:
     """The images that exist among ``image_ids`` (missing ones are left out)."""
     return {image.image_id: image for image in metadata.get_images(image_ids)}
 

@@ -12,14 +12,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from findme.domain.cursors import paginate
 from findme.domain.records import Face, Image, Page, Person, utcnow
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
-from findme.ports import MetadataStore, VectorIndex
+from findme.ports import (
+    AssignmentRepository,
+    FaceRepository,
+    ImageRepository,
+    MetadataStore,
+    PersonRepository,
+    VectorIndex,
+)
 from findme.services.curation_access import face_for, person_for, refresh_persons
 from findme.services.policy import Need, Policy, denied
+
+
+class ListPersonsStore(PersonRepository, AssignmentRepository, Protocol):
+    """The metadata repositories :func:`list_persons`, :func:`own_person_ids`,
+    :func:`readable_person` use.
+    """
+
+
+class PersonDetailsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
+    """The metadata repositories :func:`person_details` uses."""
+
+
+class PersonImagesStore(
+    ImageRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+):
+    """The metadata repositories :func:`person_images` uses."""
+
+
+class UpdatePersonStore(FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`update_person` uses."""
+
 
 PersonSort = Literal["name", "created", "face_count"]
 
@@ -28,7 +56,7 @@ MAX_MERGE_SOURCES = 50
 
 
 def list_persons(
-    metadata: MetadataStore,
+    metadata: ListPersonsStore,
     policy: Policy,
     group_id: str,
     *,
@@ -96,7 +124,7 @@ class PersonDetails:
     image_ids: list[str]
 
 
-def own_person_ids(metadata: MetadataStore, user_id: str, group_id: str) -> set[str]:
+def own_person_ids(metadata: ListPersonsStore, user_id: str, group_id: str) -> set[str]:
     """Persons of a group that are the user's: assigned to their selfie, or linked."""
     mine = {
         a.person_id for a in metadata.list_assignments(user_id=user_id) if a.group_id == group_id
@@ -106,7 +134,7 @@ def own_person_ids(metadata: MetadataStore, user_id: str, group_id: str) -> set[
     }
 
 
-def readable_person(metadata: MetadataStore, policy: Policy, person: Person) -> None:
+def readable_person(metadata: ListPersonsStore, policy: Policy, person: Person) -> None:
     """Who sees the whole group (UPLOAD) reads any person of it; a member (READ) only their
     own, non-hidden ones.
 
@@ -127,7 +155,7 @@ def readable_person(metadata: MetadataStore, policy: Policy, person: Person) -> 
         )
 
 
-def person_details(metadata: MetadataStore, policy: Policy, person_id: str) -> PersonDetails:
+def person_details(metadata: PersonDetailsStore, policy: Policy, person_id: str) -> PersonDetails:
     """A person, its faces and images (UPLOAD; members for their own persons only).
 
     Raises:
@@ -144,7 +172,7 @@ def person_details(metadata: MetadataStore, policy: Policy, person_id: str) -> P
 
 
 def person_images(
-    metadata: MetadataStore,
+    metadata: PersonImagesStore,
     policy: Policy,
     person_id: str,
     *,
@@ -163,7 +191,7 @@ _UNSET: object = object()
 
 
 def update_person(
-    metadata: MetadataStore,
+    metadata: UpdatePersonStore,
     policy: Policy,
     person_id: str,
     *,
@@ -346,7 +374,7 @@ def move_face(
 
 
 def _assign(
-    metadata: MetadataStore, vectors: VectorIndex, face_ids: Sequence[str], person_id: str
+    metadata: FaceRepository, vectors: VectorIndex, face_ids: Sequence[str], person_id: str
 ) -> None:
     """Manual assignment in both stores: vector payload first, then the item (source of truth).
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from findme.domain.records import Group, GroupRole
 from findme.errors import InvalidInputError, PermissionDeniedError
-from findme.ports import MetadataStore
+from findme.ports import GroupRepository
 from findme.services.auth import Principal
 
 #: The one error code of every refusal by the policy.
@@ -133,7 +133,7 @@ class Policy:
         principal: the authenticated caller.
     """
 
-    def __init__(self, metadata: MetadataStore, principal: Principal) -> None:
+    def __init__(self, metadata: GroupRepository, principal: Principal) -> None:
         self.metadata = metadata
         self.principal = principal
         self._roles: dict[str, GroupRole | None] = {}
@@ -224,7 +224,7 @@ class Policy:
 
 
 def authorize(
-    metadata: MetadataStore, principal: Principal, group_id: str, need: Need
+    metadata: GroupRepository, principal: Principal, group_id: str, need: Need
 ) -> GroupAccess:
     """:meth:`Policy.authorize` for a one-off check (routes use ``findme.web.deps``)."""
     return Policy(metadata, principal).authorize(group_id, need)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from findme.config import Settings
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Job, JobStatus, JobType, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
-from findme.ports import MetadataStore, ObjectStore, Orchestrator
+from findme.ports import GroupRepository, JobRepository, ObjectStore, Orchestrator
 from findme.services.auth import Principal
 from findme.services.job_files import JobFiles
 from findme.services.policy import Need, Policy, authorize
@@ -42,7 +42,7 @@ JOB_TTL = timedelta(days=30)
 
 
 def start_job(
-    metadata: MetadataStore,
+    metadata: JobRepository,
     orchestrator: Orchestrator,
     *,
     job_type: JobType,
@@ -116,6 +116,10 @@ def start_job(
     return job
 
 
+class StartDigestStore(GroupRepository, JobRepository, Protocol):
+    """The metadata repositories :func:`start_digest`, :func:`start_cluster` use."""
+
+
 #: Stop counting a digest prefix here: at most 100 ListObjectsV2 calls (1,000 keys each)
 #: before the API answers. A larger prefix shows this as its total while it runs (the job's
 #: ``params["total_capped"]`` is then true); the workflow sets the exact total at the end.
@@ -141,7 +145,7 @@ def count_objects(objects: ObjectStore, prefix: str, *, cap: int = DIGEST_COUNT_
 
 def start_digest(
     *,
-    metadata: MetadataStore,
+    metadata: StartDigestStore,
     objects: ObjectStore,
     orchestrator: Orchestrator,
     settings: Settings,
@@ -192,7 +196,7 @@ def start_digest(
 
 def start_cluster(
     *,
-    metadata: MetadataStore,
+    metadata: StartDigestStore,
     orchestrator: Orchestrator,
     principal: Principal,
     group_id: str,
@@ -229,7 +233,7 @@ def start_cluster(
 
 def start_download(
     *,
-    metadata: MetadataStore,
+    metadata: JobRepository,
     orchestrator: Orchestrator,
     settings: Settings,
     principal: Principal,
@@ -250,7 +254,7 @@ def start_download(
     )
 
 
-def job_for(metadata: MetadataStore, policy: Policy, job_id: str) -> Job:
+def job_for(metadata: JobRepository, policy: Policy, job_id: str) -> Job:
     """A job the caller may read: their own, one of a group where they see everything
     (UPLOAD), or any for admins.
 

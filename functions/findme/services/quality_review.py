@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from findme.domain import quality as q
 from findme.domain.records import Face
 from findme.errors import InvalidInputError
-from findme.ports import MetadataStore
+from findme.ports import FaceRepository
 from findme.services.curation_access import check_range, face_for
 from findme.services.policy import Need, Policy
 
@@ -78,7 +78,7 @@ def assess(
 
 
 def face_quality(
-    metadata: MetadataStore,
+    metadata: FaceRepository,
     policy: Policy,
     face_id: str,
     *,
@@ -100,7 +100,7 @@ class BatchQuality:
 
 
 def batch_quality(
-    metadata: MetadataStore,
+    metadata: FaceRepository,
     policy: Policy,
     face_ids: Sequence[str],
     *,
@@ -129,7 +129,7 @@ def batch_quality(
 
 
 def low_quality_faces(
-    metadata: MetadataStore,
+    metadata: FaceRepository,
     policy: Policy,
     group_id: str,
     *,

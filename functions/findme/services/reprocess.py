@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from findme.domain.curation import MANUAL_CARRY_IOU, BoxedFace, carry_manual_assignments
 from findme.domain.faces import BoundingBox
@@ -31,12 +31,23 @@ from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
 from findme.errors import InvalidInputError, NotFoundError
 from findme.observability import logger
-from findme.ports import MetadataStore, ObjectStore, Orchestrator
+from findme.ports import (
+    FaceRepository,
+    ImageRepository,
+    JobRepository,
+    ObjectStore,
+    Orchestrator,
+)
 from findme.services import digest as digest_service
 from findme.services.curation_access import check_range, face_for, refresh_persons
 from findme.services.job_files import MAX_ERRORS, BatchSummary, combine
 from findme.services.policy import Need, Policy
 from findme.services.processing import start_job
+
+
+class SelectForGroupStore(ImageRepository, FaceRepository, Protocol):
+    """The metadata repositories :func:`select_for_group` uses."""
+
 
 #: Workflow names the orchestrator runs (Step Functions in AWS, threads locally).
 REPROCESS_WORKFLOW = "reprocess"
@@ -156,14 +167,14 @@ class ReprocessSelection:
     face_ids: list[str] = field(default_factory=list)
 
 
-def select_for_face(metadata: MetadataStore, policy: Policy, face_id: str) -> ReprocessSelection:
+def select_for_face(metadata: FaceRepository, policy: Policy, face_id: str) -> ReprocessSelection:
     """Reprocessing a face means reprocessing its whole photo (UPLOAD)."""
     face = face_for(metadata, policy, face_id, Need.UPLOAD)
     return ReprocessSelection(group_id=face.group_id, image_ids=[face.image_id], face_ids=[face_id])
 
 
 def select_for_group(
-    metadata: MetadataStore,
+    metadata: SelectForGroupStore,
     policy: Policy,
     group_id: str,
     *,
@@ -202,7 +213,7 @@ def select_for_group(
 
 
 def start_reprocess(
-    metadata: MetadataStore,
+    metadata: JobRepository,
     orchestrator: Orchestrator,
     policy: Policy,
     selection: ReprocessSelection,
@@ -285,7 +296,7 @@ def reprocess_batch(
 
 
 def finish_reprocess(
-    job_id: str, summaries: Sequence[BatchSummary], metadata: MetadataStore
+    job_id: str, summaries: Sequence[BatchSummary], metadata: JobRepository
 ) -> dict[str, int]:
     """The ``reprocess`` workflow's last step: sum the batches into the job's result.
 

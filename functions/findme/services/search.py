@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,12 +39,30 @@ from findme.domain.faces import stack_embeddings
 from findme.domain.matching import MatchBars, MatchDecision, decide, face_scores, person_evidence
 from findme.domain.records import Face, Image
 from findme.errors import NotFoundError
-from findme.ports import FaceVector, MetadataStore, VectorIndex
+from findme.ports import (
+    FaceRepository,
+    FaceVector,
+    GroupRepository,
+    ImageRepository,
+    MetadataStore,
+    PersonRepository,
+    UserRepository,
+    VectorIndex,
+)
 from findme.services.assignment import AUTOMATIC_STRATEGIES
 from findme.services.auth import normalize_phone
 from findme.services.groups import iter_group_images
 from findme.services.policy import GroupAccess, Need, Policy, denied
 from findme.services.users import REFERENCE_GROUP, reference_vectors
+
+
+class CommonImagesStore(GroupRepository, ImageRepository, Protocol):
+    """The metadata repositories :func:`_common_images` uses."""
+
+
+class MatchBarsStore(GroupRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`match_bars` uses."""
+
 
 #: Nearest faces fetched per reference embedding and group query.
 QUERY_LIMIT = 1000
@@ -122,7 +141,7 @@ def personal_matches(
 
 
 def match_bars(
-    metadata: MetadataStore,
+    metadata: MatchBarsStore,
     vectors: VectorIndex,
     settings: Settings,
     group_id: str,
@@ -273,7 +292,7 @@ def _gallery_hits(
 
 
 def _score_person(
-    metadata: MetadataStore,
+    metadata: FaceRepository,
     vectors: VectorIndex,
     group_id: str,
     person_id: str,
@@ -301,7 +320,7 @@ def _score_person(
 
 
 def _candidate(
-    metadata: MetadataStore, group_id: str, person_id: str, evidence: float, seen: _Scored
+    metadata: PersonRepository, group_id: str, person_id: str, evidence: float, seen: _Scored
 ) -> Candidate:
     """The "Is this you?" entry: the person's cover face, else its best-scoring face."""
     faces = seen.faces[person_id]
@@ -376,7 +395,7 @@ def best_similarity(probe: NDArray[np.float32], refs: Iterable[FaceVector]) -> f
     return best
 
 
-def _common_images(metadata: MetadataStore, group_ids: Iterable[str]) -> list[Image]:
+def _common_images(metadata: CommonImagesStore, group_ids: Iterable[str]) -> list[Image]:
     out: list[Image] = []
     seen: set[str] = set()
     for group_id in group_ids:
@@ -390,7 +409,7 @@ def _common_images(metadata: MetadataStore, group_ids: Iterable[str]) -> list[Im
     return out
 
 
-def _load(metadata: MetadataStore, matches: dict[str, PhotoMatch]) -> list[tuple[Image, float]]:
+def _load(metadata: ImageRepository, matches: dict[str, PhotoMatch]) -> list[tuple[Image, float]]:
     ranked = sorted(matches.values(), key=lambda m: -m.similarity)
     # Images deleted since they were indexed are skipped by get_images.
     images = {i.image_id: i for i in metadata.get_images(m.image_id for m in ranked)}
@@ -448,7 +467,7 @@ def photos_for(
 
 
 def _other_user(
-    metadata: MetadataStore, policy: Policy, *, user_id: str | None, phone_number: str | None
+    metadata: UserRepository, policy: Policy, *, user_id: str | None, phone_number: str | None
 ) -> str:
     """The user asked about by id or phone; unknown: 404 for admins, the policy's 403 for
     others (who may not learn who is registered)."""

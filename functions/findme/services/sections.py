@@ -11,13 +11,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from findme.domain.cursors import paginate
 from findme.domain.records import Image, Page, Section
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
-from findme.ports import MetadataStore
+from findme.ports import ImageRepository, MetadataStore, SectionRepository
 from findme.services.groups import iter_group_images
 from findme.services.policy import Need, Policy
+
+
+class AssignImagesStore(SectionRepository, ImageRepository, Protocol):
+    """The metadata repositories :func:`assign_images` uses."""
+
 
 MAX_SECTION_NAME = 100
 MAX_SECTION_DESCRIPTION = 2000
@@ -71,7 +77,7 @@ def section_image_counts(metadata: MetadataStore, group_id: str) -> dict[str, in
     return counts
 
 
-def get_section(metadata: MetadataStore, group_id: str, section_id: str) -> Section:
+def get_section(metadata: SectionRepository, group_id: str, section_id: str) -> Section:
     """Raises NotFoundError."""
     for section in metadata.list_sections(group_id):
         if section.section_id == section_id:
@@ -80,7 +86,7 @@ def get_section(metadata: MetadataStore, group_id: str, section_id: str) -> Sect
 
 
 def create_section(
-    metadata: MetadataStore, policy: Policy, group_id: str, name: str, description: str = ""
+    metadata: SectionRepository, policy: Policy, group_id: str, name: str, description: str = ""
 ) -> Section:
     """Create a section (CURATE); names are unique in a group (case-insensitive).
 
@@ -102,7 +108,7 @@ def create_section(
 
 
 def update_section(
-    metadata: MetadataStore,
+    metadata: SectionRepository,
     policy: Policy,
     group_id: str,
     section_id: str,
@@ -146,7 +152,7 @@ def delete_section(metadata: MetadataStore, policy: Policy, group_id: str, secti
 
 
 def assign_images(
-    metadata: MetadataStore,
+    metadata: AssignImagesStore,
     policy: Policy,
     group_id: str,
     section_id: str | None,
@@ -176,7 +182,9 @@ def assign_images(
     return ids
 
 
-def _check_unique(metadata: MetadataStore, group_id: str, name: str, except_id: str | None) -> None:
+def _check_unique(
+    metadata: SectionRepository, group_id: str, name: str, except_id: str | None
+) -> None:
     for other in metadata.list_sections(group_id):
         if other.section_id != except_id and other.name.casefold() == name.casefold():
             raise ConflictError("A section with this name exists", section_id=other.section_id)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from findme.config import Settings
 from findme.domain.faces import DetectedFace, dominant_face
@@ -36,10 +37,27 @@ from findme.errors import (
     NotFoundError,
 )
 from findme.observability import logger
-from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
+from findme.ports import (
+    AssignmentRepository,
+    FaceEngine,
+    FaceVector,
+    GroupRepository,
+    ObjectStore,
+    OtpRepository,
+    PersonRepository,
+    UserRepository,
+    VectorIndex,
+)
 from findme.services import selfie_uploads
 from findme.services.auth import IssuedToken, OtpService, Principal, TokenService, normalize_phone
 from findme.services.media import check_image
+
+
+class DeleteUserStore(
+    UserRepository, OtpRepository, GroupRepository, PersonRepository, AssignmentRepository, Protocol
+):
+    """The metadata repositories :func:`delete_user` uses."""
+
 
 #: ``group_id`` payload of reference (selfie) vectors; never a real group's id.
 REFERENCE_GROUP = "__references__"
@@ -139,7 +157,7 @@ def analyze_selfie(engine: FaceEngine, data: bytes, settings: Settings) -> Detec
 
 def add_reference_face(
     *,
-    metadata: MetadataStore,
+    metadata: UserRepository,
     objects: ObjectStore,
     vectors: VectorIndex,
     settings: Settings,
@@ -194,7 +212,7 @@ def add_reference_face(
 
 def register(
     *,
-    metadata: MetadataStore,
+    metadata: UserRepository,
     objects: ObjectStore,
     vectors: VectorIndex,
     engine: FaceEngine,
@@ -264,7 +282,7 @@ def register(
 
 
 def sign_in(
-    *, metadata: MetadataStore, otps: OtpService, tokens: TokenService, phone_number: str, otp: str
+    *, metadata: UserRepository, otps: OtpService, tokens: TokenService, phone_number: str, otp: str
 ) -> tuple[User, IssuedToken]:
     """Exchange phone + OTP for a token (returning users).
 
@@ -287,7 +305,7 @@ def sign_in(
 
 def delete_user(
     *,
-    metadata: MetadataStore,
+    metadata: DeleteUserStore,
     objects: ObjectStore,
     vectors: VectorIndex,
     principal: Principal,
@@ -319,14 +337,14 @@ def delete_user(
     metadata.delete_user(user_id)
 
 
-def list_selfies(metadata: MetadataStore, user_id: str) -> list[ReferenceFace]:
+def list_selfies(metadata: UserRepository, user_id: str) -> list[ReferenceFace]:
     """A user's reference faces (selfies), oldest first."""
     return sorted(metadata.list_reference_faces(user_id), key=lambda r: (r.created_at, r.face_id))
 
 
 def delete_selfie(
     *,
-    metadata: MetadataStore,
+    metadata: UserRepository,
     objects: ObjectStore,
     vectors: VectorIndex,
     user_id: str,
@@ -360,7 +378,7 @@ def delete_selfie(
 
 
 def reference_vectors(
-    metadata: MetadataStore, vectors: VectorIndex, user_id: str
+    metadata: UserRepository, vectors: VectorIndex, user_id: str
 ) -> list[FaceVector]:
     """The user's reference embeddings (``(128,) float32`` each, L2-normalised)."""
     refs = metadata.list_reference_faces(user_id)

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from findme.config import Settings
 from findme.domain.records import Page, Role, User
 from findme.errors import InvalidInputError, PermissionDeniedError
-from findme.ports import MetadataStore, ObjectStore, VectorIndex
+from findme.ports import (
+    ObjectStore,
+    UserRepository,
+    VectorIndex,
+)
 from findme.services import users
 from findme.services.auth import Principal, normalize_phone
 
@@ -25,7 +29,7 @@ def _check_name(name: str) -> str:
     return cleaned
 
 
-def create_user(metadata: MetadataStore, *, phone_number: str, name: str, role: Role) -> User:
+def create_user(metadata: UserRepository, *, phone_number: str, name: str, role: Role) -> User:
     """Create a user (the user signs in later with an OTP to that phone).
 
     Raises:
@@ -41,12 +45,12 @@ def create_user(metadata: MetadataStore, *, phone_number: str, name: str, role: 
     return user
 
 
-def list_users(metadata: MetadataStore, *, limit: int, cursor: str | None) -> Page[User]:
+def list_users(metadata: UserRepository, *, limit: int, cursor: str | None) -> Page[User]:
     """One page of users (the store's cursor)."""
     return metadata.list_users(limit=limit, cursor=cursor)
 
 
-def set_role(metadata: MetadataStore, admin_id: str, user_id: str, role: Role) -> User:
+def set_role(metadata: UserRepository, admin_id: str, user_id: str, role: Role) -> User:
     """Change a user's platform role.
 
     Raises:
@@ -70,7 +74,11 @@ class UserDeletion:
 
 
 def delete_user(
-    metadata: MetadataStore, vectors: VectorIndex, store: ObjectStore, admin_id: str, user_id: str
+    metadata: users.DeleteUserStore,
+    vectors: VectorIndex,
+    store: ObjectStore,
+    admin_id: str,
+    user_id: str,
 ) -> UserDeletion:
     """Admin deletes a user and their own data, exactly as ``DELETE /users/me`` does
     (:func:`findme.services.users.delete_user`); photos they uploaded to groups stay.

@@ -1,12 +1,13 @@
 """Ports: one small Protocol per external service.
 
 Services take these as arguments; only ``findme.adapters`` import an SDK (boto3, pynamodb,
-qdrant_client, onnxruntime, cv2). Real wiring lives in :mod:`findme.wiring`.
+qdrant_client, onnxruntime, cv2). Real wiring lives in :mod:`findme.wiring`. The metadata
+repositories, one per aggregate, live in :mod:`findme.ports.metadata` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,19 +19,17 @@ from numpy.typing import NDArray
 from findme.config import Settings
 from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
 from findme.domain.ratelimits import RateLimitState
-from findme.domain.records import (
-    Assignment,
-    Face,
-    Group,
-    Image,
-    Job,
-    Membership,
-    OtpChallenge,
-    Page,
-    Person,
-    ReferenceFace,
-    Section,
-    User,
+from findme.ports.metadata import (
+    AssignmentRepository,
+    FaceRepository,
+    GroupRepository,
+    ImageRepository,
+    JobRepository,
+    MetadataStore,
+    OtpRepository,
+    PersonRepository,
+    SectionRepository,
+    UserRepository,
 )
 
 
@@ -199,113 +198,6 @@ class VectorIndex(Protocol):
     def count(self, group_id: str | None = None, *, kind: str = "face") -> int: ...
 
 
-# --- metadata (DynamoDB) ---------------------------------------------------------------------
-class MetadataStore(Protocol):
-    """Repository over the DynamoDB tables. Lists paginate with an opaque ``cursor``."""
-
-    # users and OTP
-    def put_user(self, user: User) -> None:
-        """Create; ConflictError if the phone number is taken."""
-        ...
-
-    def get_user(self, user_id: str) -> User: ...
-    def find_user_by_phone(self, phone_number: str) -> User | None: ...
-    def list_users(self, *, limit: int = 50, cursor: str | None = None) -> Page[User]: ...
-    def delete_user(self, user_id: str) -> None: ...
-    def put_reference_face(self, ref: ReferenceFace) -> None: ...
-    def list_reference_faces(self, user_id: str) -> list[ReferenceFace]: ...
-    def delete_reference_face(self, user_id: str, face_id: str) -> None: ...
-    def delete_reference_faces(self, user_id: str) -> None: ...
-    def put_otp(self, otp: OtpChallenge) -> None: ...
-    def get_otp(self, phone_number: str) -> OtpChallenge | None: ...
-    def take_otp_attempt(self, phone_number: str, code_hash: str, max_attempts: int) -> bool:
-        """Atomically count one guess at ``code_hash`` if under ``max_attempts``."""
-        ...
-
-    def delete_otp(self, phone_number: str) -> None: ...
-
-    # groups, memberships, sections
-    def put_group(self, group: Group) -> None: ...
-    def set_group_gallery(self, group_id: str, *, persons: int, clustered_faces: int) -> None:
-        """Record the group's persons and clustered faces after a clustering."""
-        ...
-
-    def set_group_cluster_job(self, group_id: str, job_id: str) -> None:
-        """Record the group's latest cluster job. Raises NotFoundError."""
-        ...
-
-    def get_group(self, group_id: str) -> Group: ...
-    def find_group_by_invite(self, invite_code: str) -> Group | None: ...
-    def list_all_groups(self) -> Iterator[Group]:
-        """Every group (a table scan: admin statistics only)."""
-        ...
-
-    def delete_group(self, group_id: str) -> None: ...
-    def put_membership(self, membership: Membership) -> None: ...
-    def get_membership(self, group_id: str, user_id: str) -> Membership | None: ...
-    def list_groups_of_user(self, user_id: str) -> list[Membership]: ...
-    def list_members(self, group_id: str) -> list[Membership]: ...
-    def delete_membership(self, group_id: str, user_id: str) -> None: ...
-    def put_section(self, section: Section) -> None: ...
-    def list_sections(self, group_id: str) -> list[Section]: ...
-    def delete_section(self, group_id: str, section_id: str) -> None: ...
-
-    # images
-    def put_image(self, image: Image) -> None: ...
-    def get_image(self, image_id: str) -> Image: ...
-    def get_images(self, image_ids: Iterable[str]) -> list[Image]:
-        """Images by id in the order given; unknown ids are skipped (one batched read)."""
-        ...
-
-    def list_images(
-        self, group_id: str, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[Image]:
-        """Images of a group, newest first."""
-        ...
-
-    def delete_image(self, image_id: str) -> None: ...
-
-    # faces
-    def put_faces(self, faces: Sequence[Face]) -> None:
-        """Batch upsert (idempotent: deterministic ids)."""
-        ...
-
-    def get_face(self, face_id: str) -> Face: ...
-    def get_faces(self, face_ids: Iterable[str]) -> list[Face]: ...
-    def list_faces_of_image(self, image_id: str) -> list[Face]: ...
-    def list_faces_of_person(self, person_id: str) -> list[Face]: ...
-    def list_faces_of_group(self, group_id: str) -> Iterator[Face]: ...
-    def update_face_person(self, face_id: str, person_id: str | None, *, manual: bool) -> None: ...
-    def delete_faces(self, face_ids: Sequence[str]) -> None: ...
-
-    # persons and assignments
-    def put_person(self, person: Person) -> None: ...
-    def get_person(self, person_id: str) -> Person: ...
-    def list_persons(self, group_id: str) -> list[Person]: ...
-    def update_person(self, person_id: str, **changes: Any) -> Person:
-        """Set some fields (``None`` removes one); NotFoundError if missing."""
-        ...
-
-    def delete_person(self, person_id: str) -> None: ...
-    def put_assignment(self, assignment: Assignment) -> None: ...
-    def list_assignments(
-        self, *, group_id: str | None = None, user_id: str | None = None
-    ) -> list[Assignment]: ...
-    def delete_assignment(self, group_id: str, person_id: str) -> None: ...
-
-    # jobs
-    def put_job(self, job: Job) -> None: ...
-    def get_job(self, job_id: str) -> Job: ...
-    def update_job(self, job_id: str, **changes: Any) -> Job: ...
-    def list_unfinished_jobs(self) -> Iterator[Job]:
-        """Jobs still ``pending`` or ``running`` (a Scan: local-stack recovery only)."""
-        ...
-
-    def add_job_progress(self, job_id: str, *, done: int = 0, failed: int = 0) -> None:
-        """Atomic counter increments (safe under concurrent workers)."""
-        ...
-
-
 # --- workflows and notifications -----------------------------------------------------------
 class Orchestrator(Protocol):
     """Starts a workflow (Step Functions in AWS; in-process threads on the local stack)."""
@@ -382,3 +274,31 @@ class RemoteFetcher(Protocol):
                 ``download_failed``. ImageTooLargeError: over the limit (413).
         """
         ...
+
+
+__all__ = [
+    "AssignmentRepository",
+    "FaceEngine",
+    "FaceRepository",
+    "FaceVector",
+    "GroupRepository",
+    "ImageRepository",
+    "JobRepository",
+    "MessageQueue",
+    "MetadataStore",
+    "Notifier",
+    "ObjectInfo",
+    "ObjectStore",
+    "Orchestrator",
+    "OtpRepository",
+    "PersonRepository",
+    "PresignedPost",
+    "QueueMessage",
+    "RateLimiter",
+    "RemoteFetcher",
+    "SecretStore",
+    "SectionRepository",
+    "UserRepository",
+    "VectorHit",
+    "VectorIndex",
+]
