@@ -8,6 +8,9 @@ derived onnxruntime-friendly copies (see :mod:`findme.model_transforms`), whose 
 pinned in the manifest too. Files are written to a temporary name and renamed into place, so a
 failed or refused download leaves nothing behind; a second run with everything in place only
 re-hashes the files.
+
+Why one module of about 420 lines: loading, checking and pulling the manifest share the sha256
+and source rules, so ``pull`` and the checks cannot drift apart.
 """
 
 from __future__ import annotations

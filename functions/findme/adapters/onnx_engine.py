@@ -8,6 +8,10 @@ formula, size, pose) -> optional age/gender (Cydral, dlib-style chips) and emoti
 MobileFaceNet) -> optional JPEG crops.
 
 Sessions are created lazily, once, behind a lock; ``InferenceSession.run`` is thread-safe.
+
+Why one module of about 530 lines: one adapter per external runtime: the models' pre- and
+post-processing (YuNet decoding, alignment, SFace, the attribute heads) lives beside the
+onnxruntime sessions it feeds.
 """
 
 from __future__ import annotations

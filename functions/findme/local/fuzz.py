@@ -20,6 +20,9 @@ Used by ``findme local fuzz`` (``make fuzz``) and by the CI test
 Destructive operations (deleting the caller, the group, the photo, faces, the section, a
 membership) run in the last passes only, so the earlier passes see the world intact; every
 operation of the document runs in some pass (nothing is excluded).
+
+Why one module of about 500 lines: one tool: the world it builds, the schemathesis
+configuration, the run and its JSON summary.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ concurrency is the ASL's ``MaxConcurrency`` capped at :data:`DEFAULT_MAX_CONCURR
 
 Job progress (``total``, ``done``, ``failed``, ``status``) is written to the job item when the
 payload names a ``job_id``. Executions run on a thread pool; :meth:`wait` blocks on one.
+
+Why one module of about 430 lines: it mirrors the five state machines step by step with one
+shared job bookkeeping; a file per workflow would repeat it.
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ not check POST policies without an identities file, and would add a fourth serve
 the queued messages and the JWT secret would still need moto. Snapshots keep the one moto
 process whose S3 -> SQS notifications and POST-policy checks the stack already relies on, and
 make all of its state durable at once.
+
+Why one module of about 480 lines: the snapshot format, the group commit and the restore must
+agree on every detail, so they sit side by side.
 """
 
 from __future__ import annotations

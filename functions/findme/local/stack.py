@@ -20,6 +20,10 @@ falls back to the plain jar, which listens on every interface, and says so.
 
 Qdrant is not a server here: the env sets ``FINDME_QDRANT_PATH``, and local mode allows one
 process per path.
+
+Why one module of about 560 lines: the lifecycle of the two server processes (ports, start,
+probes, state files, reuse, stop) is one piece of process bookkeeping; split, it would be spread
+over several files that must agree.
 """
 
 from __future__ import annotations

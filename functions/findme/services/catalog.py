@@ -16,6 +16,9 @@ written yet is simply not found, and a vector whose item is gone (mid-delete) is
 Callers: the digest service (:func:`save_image_faces`), image and face curation
 (:func:`delete_image`, :func:`delete_faces`), the ``delete_group`` workflow
 (:func:`delete_group_images` per batch, :func:`delete_group` last).
+
+Why one module of about 470 lines: the cross-store write and delete orders are this module's
+whole point; split, the invariant above would no longer be visible in one place.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ matched by overlap and kept.
 
 :func:`run_cluster_job` wraps :func:`cluster_group` with the job bookkeeping of a Step
 Functions task (``running -> succeeded | failed``).
+
+Why one module of about 550 lines: the cluster job and the placement of new faces between jobs
+write the same person, face and vector payloads in the same order (persons first); one module
+keeps that order in one place.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ kept. An undecodable or oversized photo ends ``failed`` with a reason and nothin
 it is *not* an error for the caller (no retry storm). Any other failure (S3, DynamoDB, Qdrant)
 marks the image ``failed`` with the reason and re-raises, so the message is retried and a
 successful retry ends ``processed``.
+
+Why one module of about 530 lines: the per-photo pipeline and its batch entry points (SQS
+messages, map batches) share the timing, failure and status rules; it reads top to bottom as one
+pipeline.
 """
 
 from __future__ import annotations

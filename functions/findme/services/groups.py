@@ -10,6 +10,9 @@ removes a member; anyone may leave. A group always keeps at least one owner (409
 ``last_owner``). Invite codes carry a role: the group's ``invite_code`` makes members, its
 ``photographer_invite_code`` (made or replaced by an owner) makes photographers; joining
 never lowers a role someone already has.
+
+Why one module of about 470 lines: groups, memberships and invite codes are one aggregate
+(``GroupRepository``) with one permission story.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ routes that decode; digest marks such an upload ``failed``).
 Writes go image item first, then the S3 object: the S3 ``ObjectCreated`` notification
 starts digest, which finds the item (status ``uploaded``) and never races an item written
 after it. If a put fails midway, everything this request wrote is removed again.
+
+Why one module of about 470 lines: every check a photo passes before anything is stored, shared
+by every upload path, is in one place.
 """
 
 from __future__ import annotations

@@ -44,6 +44,9 @@ Every API route is rate limited by :func:`enforce_rate_limit` (installed app-wid
 :func:`findme.web.app.create_app`); a route sets its own limits with
 ``openapi_extra={RATE_LIMIT_KEY: n}`` or ``RouteLimit(...).extra()`` (see
 :mod:`findme.web.ratelimit` for who a request is counted as).
+
+Why one module of about 450 lines: the one module routes import their dependencies from (the
+full-stack-fastapi-template habit), so a route's signature says everything it uses.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Photos: uploads (multipart, Drive link, presigned POSTs), ``GET /get`` (my photos),
-image metadata, downloads as ZIP."""
+image metadata, downloads as ZIP.
+
+Why one module of about 420 lines: one router for the media tag: uploads, my photos, image
+details and downloads share its schemas and limits.
+"""
 
 from __future__ import annotations
 
