@@ -465,6 +465,8 @@ class OnnxFaceEngine:
         rgb = np.stack(chips)[:, :, :, ::-1].astype(np.float32)
         return ((rgb - DLIB_MEAN_RGB) / 256.0).transpose(0, 3, 1, 2).astype(np.float32)
 
+    # Long on purpose: the three attribute heads (age, gender, emotion) share the enabled and
+    # unavailable bookkeeping and fill one result per face; each head is a few lines.
     def _attributes(self, image: DecodedImage, faces: list[DetectedFace]) -> None:
         n = len(faces)
         unavailable: dict[str, str] = {}

@@ -107,6 +107,8 @@ def _serialized(target: _T, lock: threading.RLock) -> _T:
     return cast(_T, Serialized())
 
 
+# Long on purpose: builds the in-process stores under one mock_aws context and closes them in its
+# finally.
 def evaluate_event(args: argparse.Namespace) -> dict[str, Any]:
     """Run the evaluation on in-process stores; the report as a dict."""
     from moto import mock_aws

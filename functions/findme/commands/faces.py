@@ -114,6 +114,8 @@ def _person_label(counter: list[int]) -> Callable[[], str]:
     return new_id
 
 
+# Long on purpose: one CLI command: argument handling, the per-file loop and its JSON/text output
+# read best in order.
 def _analyze(args: argparse.Namespace) -> int:
     import numpy as np
 

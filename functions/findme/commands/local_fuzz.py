@@ -93,6 +93,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=30)
 
 
+# Long on purpose: one CLI command: start a stack, fuzz, stop it, print the summary, in order,
+# under one try/finally.
 def _fuzz(args: argparse.Namespace) -> int:
     import httpx
 

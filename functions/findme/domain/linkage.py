@@ -29,6 +29,8 @@ from numpy.typing import NDArray
 from findme.errors import InvalidInputError
 
 
+# Long on purpose: one priority-queue loop; split, its heap and cannot-link invariants would cross
+# function boundaries.
 def average_linkage_labels(
     unit: NDArray[np.floating],
     rows: NDArray[np.intp],

@@ -207,6 +207,8 @@ def register_user(
     return str(body["user_id"]), str(body["access_token"])
 
 
+# Long on purpose: the fuzzing world is one sequence of API calls, each using the previous
+# answers.
 def build_world(
     http: httpx.Client,
     otp_for: Callable[[str], str],
@@ -390,6 +392,8 @@ def _pass_result(name: str, report: dict[str, Any], exit_code: int, seconds: flo
     )
 
 
+# Long on purpose: one schemathesis run from start to JSON summary; its parts share the temporary
+# directory and process.
 def run_fuzz(
     base_url: str,
     world: FuzzWorld,

@@ -197,6 +197,8 @@ def _chunks(reader: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
+# Long on purpose: one streaming loop (prefetch, zip entry, multipart part) under one try/finally
+# that aborts the upload on any failure.
 def build_archive(
     job_id: str,
     *,

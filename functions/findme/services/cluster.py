@@ -128,6 +128,8 @@ class ClusterResult:
         return asdict(self)
 
 
+# Long on purpose: read, cluster and write in the order the consistency rules require (persons
+# before faces before vectors), in one place.
 def cluster_group(
     group_id: str,
     *,
@@ -414,6 +416,8 @@ def run_cluster_job(
 
 
 # --- incremental assignment (digest) -----------------------------------------------------------
+# Long on purpose: query, decide and write for one photo's new faces share the same neighbour
+# lists; the decision rule itself is domain.incremental.
 def assign_new_faces(
     group_id: str,
     faces: Sequence[FaceVector],

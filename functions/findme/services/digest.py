@@ -164,6 +164,8 @@ def digest_object(
     return outcome
 
 
+# Long on purpose: the per-photo pipeline in order (read, decode, analyze, renditions, save,
+# place), with one failure rule around all of it; the steps themselves are functions.
 def _digest(
     image: Image,
     deps: DigestDeps,

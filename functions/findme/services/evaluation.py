@@ -202,11 +202,52 @@ def run_event(
         raise InvalidInputError("incremental_share must be in [0, 1)")
     say = progress or (lambda _line: None)
     report = EventReport(attendees=len(plan.selfies))
-    settings, metadata, vectors, store = deps.settings, deps.metadata, deps.vectors, deps.store
-    keys = KeyScheme.from_settings(settings)
+    settings, metadata = deps.settings, deps.metadata
     group_id = str(uuid.uuid4())
     metadata.put_group(Group(group_id=group_id, name="event evaluation", owner_id="eval"))
+    image_file = _upload_cluster_and_place(
+        plan,
+        images_dir,
+        deps,
+        group_id,
+        report,
+        load=load,
+        workers=workers,
+        incremental_share=incremental_share,
+        seed=seed,
+        say=say,
+    )
+    user_of = _register_attendees(plan, images_dir, deps, group_id, report, load=load)
+    _score_my_photos(plan, deps, group_id, report, user_of=user_of, image_file=image_file)
+    _score_persons(plan, deps, group_id, report, image_file=image_file)
+    report.settings = {
+        "cluster_method": settings.cluster_method,
+        "cluster_linkage_threshold": settings.cluster_linkage_threshold,
+        "match_expected_false_persons": settings.match_expected_false_persons,
+        "match_expected_false_faces": settings.match_expected_false_faces,
+        "match_top_k": settings.match_top_k,
+        "incremental_share": incremental_share,
+    }
+    return report
 
+
+def _upload_cluster_and_place(
+    plan: EventPlan,
+    images_dir: Path,
+    deps: DigestDeps,
+    group_id: str,
+    report: EventReport,
+    *,
+    load: Callable[[Path], bytes],
+    workers: int,
+    incremental_share: float,
+    seed: int,
+    say: Callable[[str], None],
+) -> dict[str, str]:
+    """Upload and digest the early photos, cluster, then upload and digest the late ones
+    (placed incrementally) -> image id -> photo file name."""
+    settings, metadata, vectors, store = deps.settings, deps.metadata, deps.vectors, deps.store
+    keys = KeyScheme.from_settings(settings)
     order = list(plan.uploads)
     random.Random(seed).shuffle(order)
     late_count = round(len(order) * incremental_share)
@@ -242,9 +283,22 @@ def run_event(
     say("clustered")
     digest_all(late, "incremental")
     report.photos_uploaded = len(order)
+    return image_file
 
-    # registration: the selfie check of /register; a selfie it refuses is cropped to the face
-    # nearest the centre (the app would ask the attendee to retake it)
+
+def _register_attendees(
+    plan: EventPlan,
+    images_dir: Path,
+    deps: DigestDeps,
+    group_id: str,
+    report: EventReport,
+    *,
+    load: Callable[[Path], bytes],
+) -> dict[str, str]:
+    """Register every attendee with their selfie, as ``/register`` checks it (a selfie it
+    refuses is cropped to the face nearest the centre, as the app would ask the attendee to
+    retake it), as a member of the group -> attendee label -> user id."""
+    settings, metadata = deps.settings, deps.metadata
     t = time.perf_counter()
     user_of: dict[str, str] = {}
     for person, selfie_name in plan.selfies.items():
@@ -269,8 +323,8 @@ def run_event(
         metadata.put_user(user)
         add_reference_face(
             metadata=metadata,
-            objects=store,
-            vectors=vectors,
+            objects=deps.store,
+            vectors=deps.vectors,
             settings=settings,
             user_id=user.user_id,
             data=data,
@@ -279,8 +333,21 @@ def run_event(
         metadata.put_membership(Membership(group_id, user.user_id, GroupRole.MEMBER))
         user_of[person] = user.user_id
     report.timings_s["register"] = round(time.perf_counter() - t, 2)
+    return user_of
 
-    # personal photos, as GET /get computes them
+
+def _score_my_photos(
+    plan: EventPlan,
+    deps: DigestDeps,
+    group_id: str,
+    report: EventReport,
+    *,
+    user_of: dict[str, str],
+    image_file: dict[str, str],
+) -> None:
+    """Each attendee's personal photos as ``GET /get`` computes them, against the labels:
+    precision, recall, and what truthful "Is this you?" answers would add."""
+    settings, metadata, vectors = deps.settings, deps.metadata, deps.vectors
     t = time.perf_counter()
     precisions: list[float] = []
     recalls: list[float] = []
@@ -329,7 +396,6 @@ def run_event(
     report.timings_s["match_per_attendee"] = round(
         (time.perf_counter() - t) / max(1, len(plan.truth)), 4
     )
-
     p = np.asarray(precisions)
     r = np.asarray(recalls)
     if p.size:
@@ -348,7 +414,17 @@ def run_event(
     rows.sort(key=lambda x: (x["precision"], x["recall"]))
     report.worst = rows[:5]
 
-    # persons: BCubed over the labelled (most central) face of each photo
+
+def _score_persons(
+    plan: EventPlan,
+    deps: DigestDeps,
+    group_id: str,
+    report: EventReport,
+    *,
+    image_file: dict[str, str],
+) -> None:
+    """Persons: BCubed over the labelled (most central) face of each photo."""
+    metadata = deps.metadata
     faces = list(metadata.list_faces_of_group(group_id))
     report.faces = len(faces)
     report.persons = len(metadata.list_persons(group_id))
@@ -372,12 +448,3 @@ def run_event(
         "f": round(score.f, 4),
         "faces": len(truth_labels),
     }
-    report.settings = {
-        "cluster_method": settings.cluster_method,
-        "cluster_linkage_threshold": settings.cluster_linkage_threshold,
-        "match_expected_false_persons": settings.match_expected_false_persons,
-        "match_expected_false_faces": settings.match_expected_false_faces,
-        "match_top_k": settings.match_top_k,
-        "incremental_share": incremental_share,
-    }
-    return report
