@@ -8,8 +8,8 @@
 one) is kept and its person is not re-matched. :func:`list_assignments` and
 :func:`delete_assignment` serve the API.
 
-Candidates are the group's members by default (``MetadataStore.list_members``); their
-reference vectors are read by id (``MetadataStore.list_reference_faces`` then
+Candidates are the group's members by default (``GroupRepository.list_members``); their
+reference vectors are read by id (``UserRepository.list_reference_faces`` then
 ``VectorIndex.get``), whatever group the selfie points carry.
 """
 
@@ -30,7 +30,6 @@ from findme.ports import (
     AssignmentRepository,
     FaceVector,
     GroupRepository,
-    MetadataStore,
     PersonRepository,
     UserRepository,
     VectorIndex,
@@ -41,6 +40,12 @@ class UserAssignmentStatsStore(PersonRepository, AssignmentRepository, Protocol)
     """The metadata repositories :func:`_store_run`, :func:`user_assignment_stats`,
     :func:`delete_assignment` use.
     """
+
+
+class AssignPersonsToUsersStore(
+    UserRepository, GroupRepository, PersonRepository, AssignmentRepository, Protocol
+):
+    """The metadata repositories :func:`assign_persons_to_users` uses."""
 
 
 #: Strategies whose assignments a new run replaces.
@@ -73,7 +78,7 @@ class AssignmentRun:
 def assign_persons_to_users(
     group_id: str,
     *,
-    metadata: MetadataStore,
+    metadata: AssignPersonsToUsersStore,
     vectors: VectorIndex,
     threshold: float | None = None,
     strategy: Strategy | str = Strategy.EVIDENCE,

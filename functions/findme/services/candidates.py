@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from findme.config import Settings
 from findme.domain.records import Assignment, Face, utcnow
 from findme.errors import ConflictError, NotFoundError, PermissionDeniedError
-from findme.ports import MetadataStore, VectorIndex
+from findme.ports import VectorIndex
 from findme.services.assignment import AUTOMATIC_STRATEGIES, delete_assignment
 from findme.services.auth import Principal
 from findme.services.policy import Need, authorize, denied
-from findme.services.search import Candidate, match_user
+from findme.services.search import Candidate, MatchUserStore, match_user
 
 #: Most candidates returned per group.
 MAX_CANDIDATES = 10
@@ -59,7 +59,7 @@ class CandidateAnswer:
 
 
 def list_candidates(
-    metadata: MetadataStore,
+    metadata: MatchUserStore,
     vectors: VectorIndex,
     settings: Settings,
     principal: Principal,
@@ -79,7 +79,7 @@ def list_candidates(
 
 
 def answer_candidate(
-    metadata: MetadataStore,
+    metadata: MatchUserStore,
     vectors: VectorIndex,
     settings: Settings,
     principal: Principal,

@@ -10,7 +10,7 @@ There is no transaction across the three stores, so every use case orders its st
    group item) is written last and deleted last.
 
 Readers hold up their side: a search maps vector hits to face items with
-``MetadataStore.get_faces`` (which skips unknown ids), so a face item whose vector is not
+``FaceRepository.get_faces`` (which skips unknown ids), so a face item whose vector is not
 written yet is simply not found, and a vector whose item is gone (mid-delete) is dropped.
 
 Callers: the digest service (:func:`save_image_faces`), image and face curation
@@ -140,7 +140,7 @@ def save_image_faces(
            with the final status, after the incremental assignment), saving a write.
 
     The caller keeps ``person_id`` / ``is_manual_assignment`` of faces already stored
-    (``MetadataStore.list_faces_of_image`` before building ``faces``) and passes the same
+    (``FaceRepository.list_faces_of_image`` before building ``faces``) and passes the same
     ``person_id`` in each :class:`FaceVector`; this function writes what it is given.
 
     Args:

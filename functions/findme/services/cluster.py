@@ -144,7 +144,7 @@ def cluster_group(
 ) -> ClusterResult:
     """Re-cluster every face of a group into persons and write the result.
 
-    Reads the face items (``MetadataStore.list_faces_of_group``) and vectors
+    Reads the face items (``FaceRepository.list_faces_of_group``) and vectors
     (``VectorIndex.scroll_group``), clusters them (rules in :mod:`findme.domain.clustering`),
     then writes: persons created or updated (``face_count``, ``image_count``, cover face —
     the old one while it stays, else the best ``overall_quality`` face; names, hidden flags

@@ -12,17 +12,20 @@ The curation services (:mod:`~findme.services.persons`, :mod:`~findme.services.q
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from findme.domain.records import Face, Image, Person
 from findme.errors import InvalidInputError
 from findme.ports import (
     FaceRepository,
     ImageRepository,
-    MetadataStore,
     ObjectStore,
     PersonRepository,
 )
 from findme.services.policy import Need, Policy
+
+if TYPE_CHECKING:
+    from findme.services.catalog import RefreshPersonsStore
 
 
 def check_range(name: str, value: float, low: float, high: float) -> None:
@@ -75,7 +78,7 @@ def thumbnail_url(objects: ObjectStore, face: Face, *, expires_s: int) -> str | 
 
 # --- person bookkeeping -----------------------------------------------------------------------
 def refresh_persons(
-    metadata: MetadataStore, person_ids: Iterable[str], *, group_id: str
+    metadata: RefreshPersonsStore, person_ids: Iterable[str], *, group_id: str
 ) -> list[str]:
     """Recount persons of a group from their faces; persons left empty are deleted.
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from findme.config import Settings
 from findme.domain.faces import DecodedImage, DetectedFace, face_id_for
@@ -38,7 +38,20 @@ from findme.domain.keys import CONTENT_TYPES, KeyScheme, OriginalKey
 from findme.domain.records import Face, Image, ImageStatus, utcnow
 from findme.errors import DependencyError, ImageTooLargeError, InvalidInputError, NotFoundError
 from findme.observability import logger
-from findme.ports import FaceEngine, FaceVector, MetadataStore, ObjectStore, VectorIndex
+from findme.ports import (
+    AssignmentRepository,
+    FaceEngine,
+    FaceRepository,
+    FaceVector,
+    GroupRepository,
+    ImageRepository,
+    JobRepository,
+    ObjectStore,
+    PersonRepository,
+    SectionRepository,
+    UserRepository,
+    VectorIndex,
+)
 from findme.services.media import check_image
 
 #: Content type of the photo's thumbnail and preview.
@@ -57,12 +70,28 @@ class DigestStatus:
     SKIPPED = "skipped"
 
 
+class DigestStore(
+    UserRepository,
+    GroupRepository,
+    SectionRepository,
+    ImageRepository,
+    FaceRepository,
+    PersonRepository,
+    AssignmentRepository,
+    JobRepository,
+    Protocol,
+):
+    """The metadata repositories the workers reach through :class:`DigestDeps`: every one but
+    OTPs (digest and reprocess need a group's photos, faces and persons; the ``delete_group``
+    job every aggregate of a group; :mod:`findme.services.evaluation` registers users)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DigestDeps:
     """The ports and settings digest works with (built by the handler from ``findme.wiring``)."""
 
     store: ObjectStore
-    metadata: MetadataStore
+    metadata: DigestStore
     vectors: VectorIndex
     engine: FaceEngine
     settings: Settings

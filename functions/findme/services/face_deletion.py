@@ -28,7 +28,6 @@ from findme.observability import logger
 from findme.ports import (
     ImageRepository,
     JobRepository,
-    MetadataStore,
     ObjectInfo,
     ObjectStore,
     Orchestrator,
@@ -36,6 +35,7 @@ from findme.ports import (
     PresignedPost,
     VectorIndex,
 )
+from findme.services.catalog import DeleteGroupImagesStore, DeleteGroupStore, SaveImageFacesStore
 from findme.services.job_files import BatchSummary, JobFiles, combine
 from findme.services.policy import Need, Policy
 from findme.services.processing import start_job
@@ -43,6 +43,19 @@ from findme.services.processing import start_job
 
 class PlanDeleteGroupStore(ImageRepository, JobRepository, Protocol):
     """The metadata repositories :func:`plan_delete_group` uses."""
+
+
+class PurgeFacesStore(SaveImageFacesStore, Protocol):
+    """The metadata repositories :func:`purge_faces`, :func:`batch_delete_faces` use (those of
+    :func:`findme.services.catalog.delete_faces`)."""
+
+
+class DeleteGroupBatchStore(DeleteGroupImagesStore, JobRepository, Protocol):
+    """The metadata repositories :func:`delete_group_batch` uses."""
+
+
+class FinishDeleteGroupStore(DeleteGroupStore, JobRepository, Protocol):
+    """The metadata repositories :func:`finish_delete_group`, :func:`run_delete_group_job` use."""
 
 
 #: Batch delete size limits (peer API, docs/compatibility.md: 1-500 face ids).
@@ -131,7 +144,7 @@ class PurgeResult:
 def purge_faces(
     faces: Sequence[Face],
     *,
-    metadata: MetadataStore,
+    metadata: PurgeFacesStore,
     vectors: VectorIndex,
     store: ObjectStore,
     delete_thumbnails: bool = True,
@@ -183,7 +196,7 @@ class BatchDeleteResult:
 
 
 def batch_delete_faces(
-    metadata: MetadataStore,
+    metadata: PurgeFacesStore,
     vectors: VectorIndex,
     store: ObjectStore,
     policy: Policy,
@@ -292,7 +305,7 @@ def delete_group_batch(
     group_id: str,
     image_ids: Sequence[str],
     *,
-    metadata: MetadataStore,
+    metadata: DeleteGroupBatchStore,
     store: ObjectStore,
 ) -> BatchSummary:
     """One batch of the ``delete_group`` map (:func:`findme.services.catalog.delete_group_images`);
@@ -309,7 +322,7 @@ def finish_delete_group(
     group_id: str,
     summaries: Sequence[BatchSummary],
     *,
-    metadata: MetadataStore,
+    metadata: FinishDeleteGroupStore,
     vectors: VectorIndex,
     store: ObjectStore,
     keys: KeyScheme | None = None,
@@ -341,7 +354,7 @@ def run_delete_group_job(
     job_id: str,
     group_id: str,
     *,
-    metadata: MetadataStore,
+    metadata: FinishDeleteGroupStore,
     vectors: VectorIndex,
     store: ObjectStore,
     keys: KeyScheme | None = None,

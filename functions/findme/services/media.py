@@ -56,7 +56,6 @@ from findme.ports import (
     FaceRepository,
     GroupRepository,
     ImageRepository,
-    MetadataStore,
     ObjectStore,
     PersonRepository,
     PresignedPost,
@@ -72,7 +71,7 @@ class FacesWithPersonsStore(FaceRepository, PersonRepository, Protocol):
 
 
 class StoreUploadsStore(GroupRepository, SectionRepository, ImageRepository, Protocol):
-    """The metadata repositories :func:`store_uploads` uses."""
+    """The metadata repositories :func:`store_uploads`, :func:`update_image` use."""
 
 
 #: Object metadata names read by digest when it creates the image item itself.
@@ -397,7 +396,7 @@ def presign_uploads(
 
 # --- one image ----------------------------------------------------------------------------------
 def update_image(
-    metadata: MetadataStore,
+    metadata: StoreUploadsStore,
     image: Image,
     *,
     tags: list[str] | None = None,

@@ -21,7 +21,6 @@ from findme.ports import (
     AssignmentRepository,
     FaceRepository,
     ImageRepository,
-    MetadataStore,
     PersonRepository,
     VectorIndex,
 )
@@ -36,7 +35,9 @@ class ListPersonsStore(PersonRepository, AssignmentRepository, Protocol):
 
 
 class PersonDetailsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
-    """The metadata repositories :func:`person_details` uses."""
+    """The metadata repositories :func:`person_details`, :func:`merge_persons`,
+    :func:`move_face` use.
+    """
 
 
 class PersonImagesStore(
@@ -241,7 +242,7 @@ class MergeResult:
 
 
 def merge_persons(
-    metadata: MetadataStore,
+    metadata: PersonDetailsStore,
     vectors: VectorIndex,
     policy: Policy,
     target_id: str,
@@ -322,7 +323,7 @@ class MoveResult:
 
 
 def move_face(
-    metadata: MetadataStore,
+    metadata: PersonDetailsStore,
     vectors: VectorIndex,
     policy: Policy,
     face_id: str,

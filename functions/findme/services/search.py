@@ -44,11 +44,11 @@ from findme.domain.matching import MatchBars, MatchDecision, decide, face_scores
 from findme.domain.records import Face, Image
 from findme.errors import NotFoundError
 from findme.ports import (
+    AssignmentRepository,
     FaceRepository,
     FaceVector,
     GroupRepository,
     ImageRepository,
-    MetadataStore,
     PersonRepository,
     UserRepository,
     VectorIndex,
@@ -66,6 +66,29 @@ class CommonImagesStore(GroupRepository, ImageRepository, Protocol):
 
 class MatchBarsStore(GroupRepository, PersonRepository, Protocol):
     """The metadata repositories :func:`match_bars` uses."""
+
+
+class RivalEvidenceStore(UserRepository, GroupRepository, Protocol):
+    """The metadata repositories :func:`_rival_evidence` uses."""
+
+
+class MatchUserStore(
+    UserRepository,
+    GroupRepository,
+    FaceRepository,
+    PersonRepository,
+    AssignmentRepository,
+    Protocol,
+):
+    """The metadata repositories :func:`match_user`, :func:`personal_matches`,
+    :func:`_match_in_group`, :func:`visible_image_ids` use.
+    """
+
+
+class PhotosForStore(MatchUserStore, ImageRepository, Protocol):
+    """The metadata repositories :func:`photos_for`, :func:`_photo_set`,
+    :func:`downloadable_image_ids` use.
+    """
 
 
 #: Nearest faces fetched per reference embedding and group query.
@@ -134,7 +157,7 @@ class PhotoSet:
 
 
 def personal_matches(
-    metadata: MetadataStore,
+    metadata: MatchUserStore,
     vectors: VectorIndex,
     settings: Settings,
     user_id: str,
@@ -180,7 +203,7 @@ def match_bars(
 
 
 def match_user(
-    metadata: MetadataStore,
+    metadata: MatchUserStore,
     vectors: VectorIndex,
     settings: Settings,
     user_id: str,
@@ -215,7 +238,7 @@ class _Scored:
 
 
 def _match_in_group(
-    metadata: MetadataStore,
+    metadata: MatchUserStore,
     vectors: VectorIndex,
     settings: Settings,
     user_id: str,
@@ -339,7 +362,7 @@ def _candidate(
 
 
 def _rival_evidence(
-    metadata: MetadataStore,
+    metadata: RivalEvidenceStore,
     vectors: VectorIndex,
     settings: Settings,
     user_id: str,
@@ -422,7 +445,7 @@ def _load(metadata: ImageRepository, matches: dict[str, PhotoMatch]) -> list[tup
 
 def photos_for(
     *,
-    metadata: MetadataStore,
+    metadata: PhotosForStore,
     vectors: VectorIndex,
     settings: Settings,
     policy: Policy,
@@ -495,7 +518,7 @@ def _other_user(
 
 
 def _photo_set(
-    metadata: MetadataStore,
+    metadata: PhotosForStore,
     vectors: VectorIndex,
     settings: Settings,
     user_id: str,
@@ -507,7 +530,7 @@ def _photo_set(
     return PhotoSet(personal=personal, common=_common_images(metadata, group_ids))
 
 
-def group_photos(metadata: MetadataStore, access: GroupAccess) -> PhotoSet:
+def group_photos(metadata: ImageRepository, access: GroupAccess) -> PhotoSet:
     """Every image of a group (any status; newest first) as ``personal``, except the common
     photos, which are listed apart as ``common`` (UPLOAD).
 
@@ -535,7 +558,7 @@ def group_photos(metadata: MetadataStore, access: GroupAccess) -> PhotoSet:
 
 def visible_image_ids(
     *,
-    metadata: MetadataStore,
+    metadata: MatchUserStore,
     vectors: VectorIndex,
     settings: Settings,
     policy: Policy,
@@ -570,7 +593,7 @@ def visible_image_ids(
 
 def downloadable_image_ids(
     *,
-    metadata: MetadataStore,
+    metadata: PhotosForStore,
     vectors: VectorIndex,
     settings: Settings,
     policy: Policy,
@@ -619,7 +642,7 @@ class FaceMatch:
 
 def search_by_face(
     *,
-    metadata: MetadataStore,
+    metadata: UserRepository,
     vectors: VectorIndex,
     settings: Settings,
     policy: Policy,

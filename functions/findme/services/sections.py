@@ -16,13 +16,26 @@ from typing import Protocol
 from findme.domain.cursors import paginate
 from findme.domain.records import Image, Page, Section
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
-from findme.ports import ImageRepository, MetadataStore, SectionRepository
+from findme.ports import (
+    FaceRepository,
+    ImageRepository,
+    PersonRepository,
+    SectionRepository,
+)
 from findme.services.groups import iter_group_images
 from findme.services.policy import Need, Policy
 
 
-class AssignImagesStore(SectionRepository, ImageRepository, Protocol):
-    """The metadata repositories :func:`assign_images` uses."""
+class ListSectionsStore(SectionRepository, ImageRepository, Protocol):
+    """The metadata repositories :func:`list_sections`, :func:`delete_section`,
+    :func:`assign_images` use.
+    """
+
+
+class ListImagesStore(
+    SectionRepository, ImageRepository, FaceRepository, PersonRepository, Protocol
+):
+    """The metadata repositories :func:`list_images` uses."""
 
 
 MAX_SECTION_NAME = 100
@@ -55,7 +68,9 @@ class SectionSummary:
     image_count: int
 
 
-def list_sections(metadata: MetadataStore, policy: Policy, group_id: str) -> list[SectionSummary]:
+def list_sections(
+    metadata: ListSectionsStore, policy: Policy, group_id: str
+) -> list[SectionSummary]:
     """A group's sections by name, each with its image count (READ).
 
     Counting reads the group's images once (O(images), like the group's ``image_counts``).
@@ -68,7 +83,7 @@ def list_sections(metadata: MetadataStore, policy: Policy, group_id: str) -> lis
     return [SectionSummary(s, counts.get(s.section_id, 0)) for s in sections]
 
 
-def section_image_counts(metadata: MetadataStore, group_id: str) -> dict[str, int]:
+def section_image_counts(metadata: ImageRepository, group_id: str) -> dict[str, int]:
     """Section id -> number of the group's images in it (one pass over the images)."""
     counts: dict[str, int] = {}
     for image in iter_group_images(metadata, group_id):
@@ -133,7 +148,9 @@ def update_section(
     return section
 
 
-def delete_section(metadata: MetadataStore, policy: Policy, group_id: str, section_id: str) -> int:
+def delete_section(
+    metadata: ListSectionsStore, policy: Policy, group_id: str, section_id: str
+) -> int:
     """Delete a section (CURATE); its images stay in the group without a section.
 
     Returns:
@@ -152,7 +169,7 @@ def delete_section(metadata: MetadataStore, policy: Policy, group_id: str, secti
 
 
 def assign_images(
-    metadata: AssignImagesStore,
+    metadata: ListSectionsStore,
     policy: Policy,
     group_id: str,
     section_id: str | None,
@@ -201,7 +218,7 @@ class ImageQuery:
 
 
 def list_images(
-    metadata: MetadataStore,
+    metadata: ListImagesStore,
     policy: Policy,
     group_id: str,
     query: ImageQuery,

@@ -15,6 +15,7 @@ the two writes (see :mod:`findme.services.face_deletion` for the write order). T
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from findme.domain.curation import (
     CurationStats,
@@ -23,13 +24,33 @@ from findme.domain.curation import (
     compare_faces_to_vectors,
     compute_stats,
 )
-from findme.ports import MetadataStore, VectorIndex
+from findme.ports import (
+    FaceRepository,
+    GroupRepository,
+    ImageRepository,
+    PersonRepository,
+    VectorIndex,
+)
+from findme.services.catalog import RefreshPersonsStore
 from findme.services.curation_access import refresh_persons
 from findme.services.groups import iter_group_images
 from findme.services.policy import Need, Policy
 
 
-def group_stats(metadata: MetadataStore, group_id: str) -> CurationStats:
+class GroupStatsStore(ImageRepository, FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`group_stats` uses."""
+
+
+class GlobalStatsStore(GroupRepository, GroupStatsStore, Protocol):
+    """The metadata repositories :func:`global_stats` uses."""
+
+
+class CheckConsistencyStore(GroupRepository, RefreshPersonsStore, Protocol):
+    """The metadata repositories :func:`check_consistency` uses (:func:`_repair`: the
+    :class:`~findme.services.catalog.RefreshPersonsStore` part)."""
+
+
+def group_stats(metadata: GroupStatsStore, group_id: str) -> CurationStats:
     """Counts of one group (O(images + faces + persons) reads).
 
     Persons are counted as stored (hidden ones included); ``assigned_faces`` are faces with
@@ -56,7 +77,7 @@ class GlobalStats:
     per_group: dict[str, CurationStats] = field(default_factory=dict)
 
 
-def global_stats(metadata: MetadataStore, policy: Policy) -> GlobalStats:
+def global_stats(metadata: GlobalStatsStore, policy: Policy) -> GlobalStats:
     """Totals over every group where the caller sees everything (UPLOAD; admins: every
     group). A caller with no such group gets zeros over no group."""
     if policy.is_admin:
@@ -94,7 +115,7 @@ class ConsistencyReport:
 
 
 def check_consistency(
-    metadata: MetadataStore, vectors: VectorIndex, group_id: str, *, repair: bool = False
+    metadata: CheckConsistencyStore, vectors: VectorIndex, group_id: str, *, repair: bool = False
 ) -> ConsistencyReport:
     """Compare a group's face items with its vectors and person counts; optionally repair.
 
@@ -144,7 +165,7 @@ def check_consistency(
     return report
 
 
-def _repair(metadata: MetadataStore, vectors: VectorIndex, report: ConsistencyReport) -> None:
+def _repair(metadata: RefreshPersonsStore, vectors: VectorIndex, report: ConsistencyReport) -> None:
     drift = report.drift
     fixed = {
         "orphan_vectors_deleted": 0,
