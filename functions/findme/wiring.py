@@ -1,6 +1,10 @@
-"""Real wiring: cached factories that build each adapter once per process (never globals).
+"""Real wiring: a composition root per :class:`~findme.config.Settings` whose cached
+factories build each adapter once (never globals).
 
-Tests and the local stack call ``reset()`` after changing settings.
+The process's root (:func:`root`) serves handlers, commands and workers through the
+module-level factories; ``create_app(settings)`` takes the root of its own settings
+(:func:`for_settings`), so one Settings object drives an app and its stores. Tests and the
+local stack call ``reset()`` after changing settings.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ _LOCK = threading.RLock()
 
 
 class _LockedCache(Generic[T]):
-    """A once-per-process factory: the first build is serialised, later calls are lock-free."""
+    """A build-once factory: the first build is serialised, later calls are lock-free."""
 
     def __init__(self, factory: Callable[[], T]) -> None:
         self._factory = factory
@@ -53,30 +57,142 @@ class _LockedCache(Generic[T]):
         with _LOCK:
             self._value = None
 
+    def set(self, value: T) -> T:
+        """Replace the cached value (the next calls return ``value``)."""
+        with _LOCK:
+            self._value = value
+        return value
+
 
 def _locked_cache(factory: Callable[[], T]) -> _LockedCache[T]:
     return _LockedCache(factory)
 
 
+class Wiring:
+    """The composition root of one :class:`Settings`: each adapter is built from them lazily,
+    once, on first use (nothing is imported before), and shared by every caller of the root.
+
+    The process has one default root (:func:`root`, from :func:`~findme.config.get_settings`);
+    an app created with other settings gets its own (:func:`for_settings`).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.face_engine = _locked_cache(self._face_engine)
+        self.object_store = _locked_cache(self._object_store)
+        self.metadata_store = _locked_cache(self._metadata_store)
+        self.vector_index = _locked_cache(self._vector_index)
+        self.orchestrator = _locked_cache(self._orchestrator)
+        self.notifier = _locked_cache(self._notifier)
+        self.remote_fetcher = _locked_cache(self._remote_fetcher)
+        self.secret_store = _locked_cache(self._secret_store)
+        self.digest_deps = _locked_cache(self._digest_deps)
+
+    def _face_engine(self) -> FaceEngine:
+        from findme.adapters.onnx_engine import OnnxFaceEngine
+
+        return OnnxFaceEngine(self.settings)
+
+    def _object_store(self) -> ObjectStore:
+        from findme.adapters.s3 import S3ObjectStore
+
+        return S3ObjectStore(self.settings)
+
+    def _metadata_store(self) -> MetadataStore:
+        from findme.adapters.dynamodb import DynamoMetadataStore
+
+        return DynamoMetadataStore(self.settings)
+
+    def _vector_index(self) -> VectorIndex:
+        return build_vector_index(self.settings)
+
+    def _orchestrator(self) -> Orchestrator:
+        if self.settings.local_workers:
+            from findme.local.orchestrator import InProcessOrchestrator
+
+            return InProcessOrchestrator(
+                self.settings,
+                store_factory=self.object_store,
+                metadata_factory=self.metadata_store,
+            )
+        from findme.adapters.stepfunctions import StepFunctionsOrchestrator
+
+        return StepFunctionsOrchestrator(self.settings)
+
+    def _notifier(self) -> Notifier:
+        return notifier_for(self.settings)
+
+    def _remote_fetcher(self) -> RemoteFetcher:
+        """HTTPS fetches for ``drive_url`` uploads (SSRF-safe,
+        :mod:`findme.adapters.https_fetch`)."""
+        from findme.adapters.https_fetch import HttpsFetcher
+
+        return HttpsFetcher()
+
+    def _secret_store(self) -> SecretStore:
+        from findme.adapters.secrets import SecretsManagerStore
+
+        return SecretsManagerStore(self.settings)
+
+    def _digest_deps(self) -> DigestDeps:
+        """The ports digest and reprocess work with (digest and curation worker handlers)."""
+        from findme.services.digest import DigestDeps
+
+        return DigestDeps(
+            store=self.object_store(),
+            metadata=self.metadata_store(),
+            vectors=self.vector_index(),
+            engine=self.face_engine(),
+            settings=self.settings,
+        )
+
+    def cache_clear(self) -> None:
+        """Forget every adapter built so far."""
+        for factory in (
+            self.face_engine,
+            self.object_store,
+            self.metadata_store,
+            self.vector_index,
+            self.orchestrator,
+            self.notifier,
+            self.remote_fetcher,
+            self.secret_store,
+            self.digest_deps,
+        ):
+            factory.cache_clear()
+
+
 @_locked_cache
+def root() -> Wiring:
+    """The process's composition root: built from :func:`~findme.config.get_settings` on first
+    use (or the settings given to :func:`use`)."""
+    return Wiring(get_settings())
+
+
+def use(settings: Settings) -> Wiring:
+    """Make ``settings`` the process's: the default root is rebuilt from them (``findme local
+    run``, whose settings add the local browser origins)."""
+    return root.set(Wiring(settings))
+
+
+def for_settings(settings: Settings) -> Wiring:
+    """The root for ``settings``: the process's when they are its settings (one adapter per
+    process, shared with the workers), else a new root of their own."""
+    default = root()
+    return default if default.settings is settings else Wiring(settings)
+
+
+# The process root's adapters, for handlers, commands and workers.
 def face_engine() -> FaceEngine:
-    from findme.adapters.onnx_engine import OnnxFaceEngine
-
-    return OnnxFaceEngine(get_settings())
+    return root().face_engine()
 
 
-@_locked_cache
 def object_store() -> ObjectStore:
-    from findme.adapters.s3 import S3ObjectStore
-
-    return S3ObjectStore(get_settings())
+    return root().object_store()
 
 
-@_locked_cache
 def metadata_store() -> MetadataStore:
-    from findme.adapters.dynamodb import DynamoMetadataStore
-
-    return DynamoMetadataStore(get_settings())
+    return root().metadata_store()
 
 
 def build_vector_index(settings: Settings) -> VectorIndex:
@@ -99,27 +215,17 @@ def build_vector_index(settings: Settings) -> VectorIndex:
     return index
 
 
-@_locked_cache
 def vector_index() -> VectorIndex:
-    return build_vector_index(get_settings())
+    return root().vector_index()
 
 
-@_locked_cache
 def orchestrator() -> Orchestrator:
-    settings: Settings = get_settings()
-    if settings.local_workers:
-        from findme.local.orchestrator import InProcessOrchestrator
-
-        return InProcessOrchestrator(store_factory=object_store, metadata_factory=metadata_store)
-    from findme.adapters.stepfunctions import StepFunctionsOrchestrator
-
-    return StepFunctionsOrchestrator(settings)
+    return root().orchestrator()
 
 
-@_locked_cache
 def notifier() -> Notifier:
     """:func:`notifier_for` the process's settings."""
-    return notifier_for(get_settings())
+    return root().notifier()
 
 
 def notifier_for(settings: Settings) -> Notifier:
@@ -134,48 +240,22 @@ def notifier_for(settings: Settings) -> Notifier:
     return RecordingNotifier(sns, settings.local_state_dir)
 
 
-@_locked_cache
 def remote_fetcher() -> RemoteFetcher:
-    """HTTPS fetches for ``drive_url`` uploads (SSRF-safe, :mod:`findme.adapters.https_fetch`)."""
-    from findme.adapters.https_fetch import HttpsFetcher
-
-    return HttpsFetcher()
+    return root().remote_fetcher()
 
 
-@_locked_cache
 def secret_store() -> SecretStore:
-    from findme.adapters.secrets import SecretsManagerStore
-
-    return SecretsManagerStore(get_settings())
+    return root().secret_store()
 
 
-@_locked_cache
 def digest_deps() -> DigestDeps:
     """The ports digest and reprocess work with (digest and curation worker handlers)."""
-    from findme.services.digest import DigestDeps
-
-    return DigestDeps(
-        store=object_store(),
-        metadata=metadata_store(),
-        vectors=vector_index(),
-        engine=face_engine(),
-        settings=get_settings(),
-    )
+    return root().digest_deps()
 
 
 def reset() -> None:
-    """Forget every cached adapter and the settings (tests, local stack restarts)."""
+    """Forget the process's root (so every adapter it built) and the settings (tests, local
+    stack restarts)."""
     with _LOCK:
-        for factory in (
-            face_engine,
-            object_store,
-            metadata_store,
-            vector_index,
-            orchestrator,
-            notifier,
-            remote_fetcher,
-            secret_store,
-            digest_deps,
-        ):
-            factory.cache_clear()
+        root.cache_clear()
         get_settings.cache_clear()

@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("FINDME_WEB_DIR", str(REPO_ROOT / "web" / "dist"))
     wiring.reset()
     settings = with_local_cors(get_settings(), os.environ)
+    wiring.use(settings)  # one Settings for the app, its stores and the workers
     # Build the shared adapters before threads race for them (Qdrant local mode allows one
     # client per path, and the wiring caches are not locked).
     wiring.vector_index()

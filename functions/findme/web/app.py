@@ -29,7 +29,7 @@ per call, and duplicates the error mapping; ``/register`` and ``/search-face`` n
 embedding inside the request anyway. The cost is a larger image (≈ 400 MB, fine for
 Lambda's 10 GB image limit) and a slower cold start only for the face routes: nothing in
 the web layer imports onnxruntime or cv2 at import time; the engine is built lazily by
-:func:`findme.wiring.face_engine` on the first face route, so ``/get``, ``/groups`` and
+:meth:`findme.wiring.Wiring.face_engine` on the first face route, so ``/get``, ``/groups`` and
 friends start as fast as a zip-packaged function. Locally the engine runs in process.
 """
 
@@ -41,6 +41,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import findme
+from findme import wiring
 from findme.config import Settings, get_settings
 from findme.ports import RateLimiter
 from findme.web.deps import enforce_rate_limit
@@ -163,8 +164,10 @@ def create_app(
 
     Args:
         settings: web-layer settings (limits, auth, stage); defaults to
-            :func:`findme.config.get_settings`. Stores are built by :mod:`findme.wiring`
-            from the process settings; tests override ``findme.web.deps`` providers.
+            :func:`findme.config.get_settings`. The same object configures the stores: the
+            routes get them from its composition root (:func:`findme.wiring.for_settings`,
+            the process's root for the process's settings; adapters built on first use).
+            Tests may still override ``findme.web.deps`` providers.
         rate_limiter: shared counters for the route limits and the SMS budgets (DynamoDB in
             AWS); default in-memory, per process.
 
@@ -180,6 +183,7 @@ def create_app(
         dependencies=[Depends(enforce_rate_limit)],
     )
     app.state.settings = settings
+    app.state.wiring = wiring.for_settings(settings)
     if rate_limiter is not None:
         app.state.rate_limiter = rate_limiter
     install_error_handlers(app)

@@ -5,8 +5,9 @@ Use them as parameter types in routes (full-stack-fastapi-template style)::
     @router.get("/groups/{group_id}/persons")
     def list_persons(group: GroupCurator, metadata: Metadata) -> ...: ...
 
-Stores come from the cached factories in :mod:`findme.wiring` (one adapter per process);
-tests replace them with ``app.dependency_overrides[deps.metadata_store] = lambda: fake``.
+Stores come from the app's composition root (``app.state.wiring``: the
+:class:`findme.wiring.Wiring` of the app's settings, one adapter each); tests replace them
+with ``app.dependency_overrides[deps.metadata_store] = lambda: fake``.
 
 Auth: ``Authorization: Bearer <JWT>`` is verified by :class:`findme.services.auth.TokenService`
 (HS256 pinned; ``exp``/``iat``/``iss``/``aud`` checked), then the user is loaded from the users
@@ -16,6 +17,7 @@ table (so a deleted user's token stops working and the stored role is authoritat
 alias                  gives
 =====================  ===================================================================
 ``SettingsDep``        the app's :class:`~findme.config.Settings`
+``AppWiring``          the app's :class:`~findme.wiring.Wiring` (the stores of its settings)
 ``Metadata``           :class:`~findme.ports.MetadataStore`
 ``Objects``            :class:`~findme.ports.ObjectStore`
 ``Vectors``            :class:`~findme.ports.VectorIndex`
@@ -110,23 +112,32 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-@raises(503)
-def metadata_store() -> MetadataStore:
-    return wiring.metadata_store()
+def app_wiring(request: Request) -> wiring.Wiring:
+    """The composition root of the app's settings (:func:`findme.wiring.for_settings`)."""
+    root: wiring.Wiring = request.app.state.wiring
+    return root
+
+
+AppWiring = Annotated[wiring.Wiring, Depends(app_wiring)]
 
 
 @raises(503)
-def object_store() -> ObjectStore:
-    return wiring.object_store()
+def metadata_store(root: AppWiring) -> MetadataStore:
+    return root.metadata_store()
 
 
 @raises(503)
-def vector_index() -> VectorIndex:
-    return wiring.vector_index()
+def object_store(root: AppWiring) -> ObjectStore:
+    return root.object_store()
 
 
 @raises(503)
-def face_engine() -> FaceEngine:
+def vector_index(root: AppWiring) -> VectorIndex:
+    return root.vector_index()
+
+
+@raises(503)
+def face_engine(root: AppWiring) -> FaceEngine:
     """The ONNX face engine (models load lazily, once per process).
 
     Raises:
@@ -134,7 +145,7 @@ def face_engine() -> FaceEngine:
             without the ``digest`` extra): 503 instead of a 500 on the face routes.
     """
     try:
-        return wiring.face_engine()
+        return root.face_engine()
     except ImportError as exc:
         raise ModelUnavailableError(
             "The face engine is not installed in this deployment", code="face_engine_unavailable"
@@ -142,19 +153,19 @@ def face_engine() -> FaceEngine:
 
 
 @raises(503)
-def orchestrator() -> Orchestrator:
-    return wiring.orchestrator()
+def orchestrator(root: AppWiring) -> Orchestrator:
+    return root.orchestrator()
 
 
 @raises(503)
-def notifier() -> Notifier:
+def notifier(root: AppWiring) -> Notifier:
     """SNS notifier (on the local stack it also records each SMS, see findme.local.outbox)."""
-    return wiring.notifier()
+    return root.notifier()
 
 
-def https_fetcher() -> RemoteFetcher:
+def https_fetcher(root: AppWiring) -> RemoteFetcher:
     """How links (Drive) are fetched: a fresh client per call, the system resolver."""
-    return wiring.remote_fetcher()
+    return root.remote_fetcher()
 
 
 Metadata = Annotated[MetadataStore, Depends(metadata_store)]
@@ -188,7 +199,7 @@ def jwt_secret(request: Request) -> str:
         with _lock:
             secret = getattr(state, "jwt_secret", None)
             if secret is None:
-                secret = resolve_jwt_secret(state.settings, wiring.secret_store)
+                secret = resolve_jwt_secret(state.settings, state.wiring.secret_store)
                 state.jwt_secret = secret
     return secret
 

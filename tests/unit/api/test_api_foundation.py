@@ -8,7 +8,6 @@ import pytest
 from api_fakes import SECRET, Api, Stores, build_api, jpeg, make_settings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from findme import wiring
 from findme.errors import (
     ConflictError,
     DependencyError,
@@ -249,7 +248,7 @@ def test_face_routes_without_the_engine_installed_are_503(
         raise ModuleNotFoundError("No module named 'onnxruntime'", name="onnxruntime")
 
     _, token, _ = api.register()
-    monkeypatch.setattr(wiring, "face_engine", missing)
+    monkeypatch.setattr(api.client.app.state.wiring, "face_engine", missing)  # type: ignore[attr-defined]
     del api.client.app.dependency_overrides[deps.face_engine]  # type: ignore[attr-defined]
     # When a face route is called / Then 503 in the shared shape, not a 500
     response = api.client.post(
