@@ -39,19 +39,14 @@ from findme.domain.records import Face, Image, ImageStatus, utcnow
 from findme.errors import DependencyError, ImageTooLargeError, InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import (
-    AssignmentRepository,
     FaceEngine,
-    FaceRepository,
     FaceVector,
-    GroupRepository,
-    ImageRepository,
     JobRepository,
     ObjectStore,
-    PersonRepository,
-    SectionRepository,
     UserRepository,
     VectorIndex,
 )
+from findme.services.catalog import DeleteGroupStore
 from findme.services.media import check_image
 
 #: Content type of the photo's thumbnail and preview.
@@ -70,20 +65,11 @@ class DigestStatus:
     SKIPPED = "skipped"
 
 
-class DigestStore(
-    UserRepository,
-    GroupRepository,
-    SectionRepository,
-    ImageRepository,
-    FaceRepository,
-    PersonRepository,
-    AssignmentRepository,
-    JobRepository,
-    Protocol,
-):
+class DigestStore(UserRepository, DeleteGroupStore, JobRepository, Protocol):
     """The metadata repositories the workers reach through :class:`DigestDeps`: every one but
     OTPs (digest and reprocess need a group's photos, faces and persons; the ``delete_group``
-    job every aggregate of a group; :mod:`findme.services.evaluation` registers users)."""
+    job every aggregate of a group and its job; :mod:`findme.services.evaluation` registers
+    users)."""
 
 
 @dataclass(frozen=True, slots=True)
