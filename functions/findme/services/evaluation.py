@@ -21,6 +21,10 @@ re-clusters of a live event.
 
 ``after_truthful_candidate_answers`` scores the photos once each attendee has answered "Is
 this you?" truthfully (yes when most of the candidate person's photos show them).
+
+Why one module of about 450 lines: the plan, the run and the scoring of one labelled event
+belong together; the run is split into its steps below (upload and place, register, score my
+photos, score persons).
 """
 
 from __future__ import annotations
