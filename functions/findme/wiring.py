@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from findme.config import Settings, get_settings
@@ -195,13 +196,36 @@ def metadata_store() -> MetadataStore:
     return root().metadata_store()
 
 
+#: Local vector indexes by (engine, directory, collection): a local directory is opened once
+#: per process (its lock allows one holder), so every composition root on the same path shares
+#: the open index. A closed one is replaced.
+_LOCAL_INDEXES: dict[tuple[str, str, str], VectorIndex] = {}
+_LOCAL_INDEXES_LOCK = threading.Lock()
+
+
 def build_vector_index(settings: Settings) -> VectorIndex:
     """Qdrant Cloud (``qdrant_url``) via qdrant-client; else the local engine at ``qdrant_path``
     (``qdrant_local_engine``: Qdrant Edge, or qdrant-client's local mode), collection ensured.
+    A local directory is opened once per process and shared (:data:`_LOCAL_INDEXES`).
 
     Raises:
         DependencyError: the local path is used by another process, or Qdrant is unreachable.
     """
+    if settings.qdrant_url or settings.qdrant_path == ":memory:":
+        return _open_vector_index(settings)
+    key = (
+        settings.qdrant_local_engine,
+        str(Path(settings.qdrant_path).resolve()),
+        settings.qdrant_collection,
+    )
+    with _LOCAL_INDEXES_LOCK:
+        index = _LOCAL_INDEXES.get(key)
+        if index is None or getattr(index, "closed", False):
+            index = _LOCAL_INDEXES[key] = _open_vector_index(settings)
+        return index
+
+
+def _open_vector_index(settings: Settings) -> VectorIndex:
     index: VectorIndex
     if settings.qdrant_url or settings.qdrant_local_engine == "client":
         from findme.adapters.qdrant import QdrantVectorIndex

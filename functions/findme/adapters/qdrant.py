@@ -84,6 +84,9 @@ class QdrantVectorIndex:
     ``(128,) float32``, L2-normalised. Errors become :class:`DependencyError`.
     """
 
+    #: Set by :meth:`close` (wiring replaces a closed shared index).
+    closed: bool = False
+
     def __init__(self, settings: Settings, client: QdrantClient | None = None) -> None:
         self._settings = settings
         self.collection = settings.qdrant_collection
@@ -97,6 +100,7 @@ class QdrantVectorIndex:
 
     def close(self) -> None:
         """Release the client (and the local-mode directory lock)."""
+        self.closed = True
         self._client.close()
 
     def _run(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

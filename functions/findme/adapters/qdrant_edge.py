@@ -165,6 +165,9 @@ class EdgeVectorIndex:
     segments itself).
     """
 
+    #: Set by :meth:`close` (wiring replaces a closed shared index).
+    closed: bool = False
+
     def __init__(self, settings: Settings) -> None:
         """Open (or create) the shard of ``settings.qdrant_collection`` at ``qdrant_path``.
 
@@ -200,6 +203,7 @@ class EdgeVectorIndex:
 
     def close(self) -> None:
         """Flush and close the shard, release the path (a ``:memory:`` index is deleted)."""
+        self.closed = True
         try:
             self._shard.flush()
             self._shard.close()
