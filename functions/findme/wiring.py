@@ -283,3 +283,5 @@ def reset() -> None:
     with _LOCK:
         root.cache_clear()
         get_settings.cache_clear()
+    with _LOCAL_INDEXES_LOCK:  # dropped, not closed: a root still holding one keeps it
+        _LOCAL_INDEXES.clear()

@@ -59,18 +59,28 @@ def test_wiring_picks_the_local_engine(engine: str, adapter: type, tmp_path: Pat
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_second_index_on_one_path_is_a_dependency_error(engine: str, tmp_path: Path) -> None:
+def test_one_path_is_opened_once_per_process(engine: str, tmp_path: Path) -> None:
     # Given an index open on a directory
     settings = _settings(engine, str(tmp_path / "q"))
     first = wiring.build_vector_index(settings)
     try:
-        # Then the local stack sees the path in use, and a second index is refused clearly
+        # Then the local stack sees the path in use, and wiring hands every root on that
+        # path (another Settings object, same directory) the same open index
         assert _qdrant_in_use(tmp_path / "q")
+        other = settings.model_copy(update={"bucket": "another-bucket"})
+        assert wiring.build_vector_index(other) is first
+        # And a second holder of the directory (another process) is refused clearly
         with pytest.raises(DependencyError, match="one process per path"):
-            wiring.build_vector_index(settings)
+            wiring._open_vector_index(settings)
     finally:
         first.close()  # type: ignore[attr-defined]
     assert not _qdrant_in_use(tmp_path / "q")
+    # And once closed, the next build opens it afresh
+    again = wiring.build_vector_index(settings)
+    try:
+        assert again is not first
+    finally:
+        again.close()  # type: ignore[attr-defined]
 
 
 _WRITER = textwrap.dedent(
