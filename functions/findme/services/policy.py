@@ -35,6 +35,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from findme.domain.records import Group, GroupRole
 from findme.errors import InvalidInputError, PermissionDeniedError
@@ -93,9 +94,10 @@ def higher_role(a: GroupRole, b: GroupRole) -> GroupRole:
 
 
 def denied(
-    need: Need | str, role: GroupRole | None, message: str | None = None
+    need: Need | str, role: GroupRole | None, message: str | None = None, **details: Any
 ) -> PermissionDeniedError:
-    """The policy's refusal: 403 :data:`ACCESS_DENIED` with ``need`` and ``role`` details."""
+    """The policy's refusal: 403 :data:`ACCESS_DENIED` with ``need`` and ``role`` details (and
+    any ``details`` given, e.g. the ids refused)."""
     if message is None:
         if isinstance(need, Need):
             allowed = " or ".join(map(str, roles_with(need)))
@@ -104,7 +106,11 @@ def denied(
         else:
             message = "This needs a platform admin"
     return PermissionDeniedError(
-        message, code=ACCESS_DENIED, need=str(need), role=None if role is None else str(role)
+        message,
+        code=ACCESS_DENIED,
+        need=str(need),
+        role=None if role is None else str(role),
+        **details,
     )
 
 

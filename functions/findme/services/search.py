@@ -607,8 +607,9 @@ def downloadable_image_ids(
         PermissionDeniedError: ``access_denied`` (need READ) for images the caller may not
             see (``image_ids``: the first 20).
     """
-    images = {i.image_id: i for i in metadata.get_images(image_ids)}
-    unknown = [i for i in dict.fromkeys(image_ids) if i not in images]
+    ids = list(dict.fromkeys(image_ids))
+    images = {i.image_id: i for i in metadata.get_images(ids)}
+    unknown = [i for i in ids if i not in images]
     if unknown:
         raise NotFoundError(f"Unknown image ids: {', '.join(unknown[:5])}", image_ids=unknown[:20])
     visible = visible_image_ids(
@@ -618,17 +619,16 @@ def downloadable_image_ids(
         policy=policy,
         images=list(images.values()),
     )
-    hidden = [i for i in dict.fromkeys(image_ids) if i not in visible]
+    hidden = [i for i in ids if i not in visible]
     if hidden:
-        error = denied(
+        raise denied(
             Need.READ,
             None,
             "You may download only photos you may see: yours and the common ones (all of a "
             "group where you upload)",
+            image_ids=hidden[:20],
         )
-        error.details["image_ids"] = hidden[:20]
-        raise error
-    return list(dict.fromkeys(image_ids))
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
