@@ -51,10 +51,13 @@ class WheelSource:
 
 @dataclass(frozen=True, slots=True)
 class DerivedSpec:
-    """An onnxruntime-friendly copy written next to the original by a named graph transform."""
+    """An onnxruntime-friendly copy written next to the original by named graph transforms.
+
+    ``transforms`` are names in :data:`findme.model_transforms.TRANSFORMS`, applied in order.
+    """
 
     file: str
-    transform: str
+    transforms: tuple[str, ...]
     sha256: str
 
 
@@ -134,7 +137,9 @@ def _parse_model(raw: dict[str, Any]) -> ModelSpec:
         upstream_url=raw.get("upstream_url"),
         wheel=WheelSource(wheel["requirement"], wheel["path"]) if wheel else None,
         derived=(
-            DerivedSpec(derived["file"], derived["transform"], derived["sha256"].lower())
+            DerivedSpec(
+                derived["file"], tuple(derived["transforms"]), derived["sha256"].lower()
+            )
             if derived
             else None
         ),
@@ -346,11 +351,11 @@ def _derive_one(
     if _is_valid(target, derived.sha256):
         report.entries.append({"file": derived.file, "status": "present"})
         return
-    from findme.model_transforms import apply_transform
+    from findme.model_transforms import apply_transforms
 
     tmp = work / f"{derived.file}.part"
     try:
-        apply_transform(derived.transform, dest / spec.file, tmp)
+        apply_transforms(derived.transforms, dest / spec.file, tmp)
         _verified_into_place(tmp, target, derived.sha256)
     except _MismatchError as exc:
         target.unlink(missing_ok=True)
