@@ -9,7 +9,7 @@ FINDME_MODEL_MIRROR ?= $(wildcard ../shared/models)
 export FINDME_MODEL_MIRROR
 PHOTOS ?=
 
-.PHONY: setup system-deps lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium screenshots
+.PHONY: setup system-deps lock models run test test-unit test-integration test-browser lint format bench fuzz synth validate clean local-down web web-api chromium screenshots peer-venv
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -103,6 +103,16 @@ fuzz: system-deps setup
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The peer `benchmarks/face_engine.py --peer .venv-peer/bin/python` compares against:
+# face_recognition 1.3.0 on dlib 20 (dlib-bin is its prebuilt wheel; face_recognition's own
+# `dlib` requirement would compile it, hence --no-deps). Its own venv: never in FindMe's locks.
+PEER_VENV := .venv-peer
+peer-venv:
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -q dlib-bin==20.0.1.post1 face-recognition-models==0.3.0 \
+		numpy==2.4.6 pillow==13.0.0 click==8.5.1
+	$(PEER_VENV)/bin/pip install -q --no-deps face-recognition==1.3.0
 
 # Offline, no AWS credentials, no Docker: images are only staged here (built by `cdk deploy`).
 # The CLI is pinned: aws-cdk 3.x (npm `latest`) rejects aws-cdk-lib 2.x cloud assemblies.

@@ -220,7 +220,9 @@ def _dequantize_int8(model: Any) -> Any:
             weight = f"{ins[3]}/float"
             new_consts[weight] = dequantized(ins[3], ins[4], ins[5], axis=1)
             out = f"{node.output[0]}/float"
-            nodes.append(helper.make_node("MatMul", [resolve(ins[0]), weight], [out], name=node.name))
+            nodes.append(
+                helper.make_node("MatMul", [resolve(ins[0]), weight], [out], name=node.name)
+            )
             float_of[node.output[0]] = out
         elif op == "QLinearAdd":
             operands = []

