@@ -137,9 +137,7 @@ def _parse_model(raw: dict[str, Any]) -> ModelSpec:
         upstream_url=raw.get("upstream_url"),
         wheel=WheelSource(wheel["requirement"], wheel["path"]) if wheel else None,
         derived=(
-            DerivedSpec(
-                derived["file"], tuple(derived["transforms"]), derived["sha256"].lower()
-            )
+            DerivedSpec(derived["file"], tuple(derived["transforms"]), derived["sha256"].lower())
             if derived
             else None
         ),

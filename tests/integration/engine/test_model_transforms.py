@@ -60,13 +60,16 @@ def test_derived_copies_give_the_originals_embeddings_and_attributes(
         # Then the same faces are found
         assert [f.bbox for f in derived.faces] == [f.bbox for f in original.faces], name
         for a, b in zip(original.faces, derived.faces, strict=True):
-            assert a.embedding is not None and b.embedding is not None
-            assert a.attributes is not None and b.attributes is not None
+            assert a.embedding is not None
+            assert b.embedding is not None
+            assert a.attributes is not None
+            assert b.attributes is not None
             cosines.append(float(np.dot(a.embedding, b.embedding)))
             ages.append(abs((a.attributes.age or 0) - (b.attributes.age or 0)))
             genders.append(a.attributes.gender == b.attributes.gender)
             emotions.append(a.attributes.dominant_emotion == b.attributes.dominant_emotion)
-            assert a.attributes.emotion is not None and b.attributes.emotion is not None
+            assert a.attributes.emotion is not None
+            assert b.attributes.emotion is not None
             probability_gaps.append(
                 max(
                     abs(a.attributes.emotion[k] - b.attributes.emotion[k])
