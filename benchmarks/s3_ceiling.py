@@ -42,9 +42,7 @@ MIB = 1024 * 1024
 FACES_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces-dev" / "images"
 
 
-def _timed(
-    server: psutil.Process, work: Callable[[], int]
-) -> tuple[float, float, float, int]:
+def _timed(server: psutil.Process, work: Callable[[], int]) -> tuple[float, float, float, int]:
     """Run ``work`` -> (wall s, server CPU s, client CPU s, bytes it moved)."""
     me = psutil.Process()
     s0, c0 = server.cpu_times(), me.cpu_times()
@@ -57,9 +55,9 @@ def _timed(
     return wall, server_cpu, client_cpu, moved
 
 
-def _figures(kind: str, concurrency: int, wall: float, scpu: float, ccpu: float, n: int) -> dict[
-    str, Any
-]:
+def _figures(
+    kind: str, concurrency: int, wall: float, scpu: float, ccpu: float, n: int
+) -> dict[str, Any]:
     return {
         "op": kind,
         "concurrency": concurrency,
@@ -127,7 +125,9 @@ def main() -> int:
                     wall, scpu, ccpu, n = _timed(
                         server, lambda: sum(pool.map(part, range(1, args.parts + 1)))
                     )
-                client.abort_multipart_upload(Bucket=settings.bucket, Key=f"mp-{c}", UploadId=upload_id)
+                client.abort_multipart_upload(
+                    Bucket=settings.bucket, Key=f"mp-{c}", UploadId=upload_id
+                )
                 results.append(_figures("UploadPart", c, wall, scpu, ccpu, n))
         finally:
             stack.stop()

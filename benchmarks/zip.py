@@ -177,7 +177,12 @@ def null_s3_run(photos: list[Path], entries: int, ceiling_mib: int) -> dict[str,
         image_ids.append(image_id)
     job_id = str(uuid.uuid4())
     metadata.put_job(
-        Job(job_id=job_id, job_type=JobType.DOWNLOAD, group_id="bench", params={"image_ids": image_ids})
+        Job(
+            job_id=job_id,
+            job_type=JobType.DOWNLOAD,
+            group_id="bench",
+            params={"image_ids": image_ids},
+        )
     )
     store = S3ObjectStore(settings)
     client = NullS3Client(objects)

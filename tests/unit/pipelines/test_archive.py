@@ -249,7 +249,8 @@ def test_prefetch_buffer_bounds_the_bytes_held_ahead() -> None:
             max_objects=8,
             buffer_bytes=32 * mib,
         ):
-            assert future is not None and future.result() == entry.key.encode()
+            assert future is not None
+            assert future.result() == entry.key.encode()
             with lock:
                 written.append(entry.key)
     # Then every entry came in order, and never more than 3 originals (30 MiB <= 32 MiB,
