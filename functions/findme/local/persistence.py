@@ -28,9 +28,11 @@ whole object is on disk before it is answered), and nothing resumes an upload af
 link to the parts (moto keeps it only to serve ``GetObject?partNumber=N``, which FindMe never
 asks for; after a restore such a request gets the whole object). Waiting for a snapshot per
 part wrote every byte of a ZIP archive to disk twice (each part, then the object), with an
-fsync and a re-pickle of the whole state per 8 MiB part. SQS ``ReceiveMessage`` long-polls for up to 20 s,
-so it runs outside the mutation lock and does not wait for a snapshot: what it changes (a
-message's visibility) is deliberately reset on restore.
+fsync and a re-pickle of the whole state per 8 MiB part.
+
+SQS ``ReceiveMessage`` long-polls for up to 20 s, so it runs outside the mutation lock and
+does not wait for a snapshot: what it changes (a message's visibility) is deliberately reset
+on restore.
 
 **Restore.** :meth:`MotoState.restore` loads the snapshot into moto's live backends before the
 server accepts requests, and makes every in-flight SQS message visible again: the worker that
