@@ -27,6 +27,10 @@ With ``--state-dir DIR`` moto's state is durable under ``DIR``
 (:mod:`findme.local.persistence`): restored at start, and every state-changing request is on
 disk before it is answered.
 
+Throughput: moto's service lookup is memoised per host (:func:`cached_dispatcher`) and
+objects up to :data:`KEY_BUFFER_BYTES` stay in memory; both were most of the server's time
+under the ZIP builder's GetObject and UploadPart load (docs/local-stack.md).
+
 Run: ``python -m findme.local.moto_server --port PORT [--state-dir DIR]`` (binds 127.0.0.1).
 """
 
