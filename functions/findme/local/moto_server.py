@@ -28,8 +28,9 @@ With ``--state-dir DIR`` moto's state is durable under ``DIR``
 disk before it is answered.
 
 Throughput: moto's service lookup is memoised per host (:func:`cached_dispatcher`) and
-objects up to :data:`KEY_BUFFER_BYTES` stay in memory; both were most of the server's time
-under the ZIP builder's GetObject and UploadPart load (docs/local-stack.md).
+objects up to :data:`KEY_BUFFER_BYTES` stay in memory; both were among the largest items
+in a profile of the server under the ZIP builder's GetObject and UploadPart load
+(docs/local-stack.md).
 
 Run: ``python -m findme.local.moto_server --port PORT [--state-dir DIR]`` (binds 127.0.0.1).
 """
