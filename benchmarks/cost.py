@@ -2,11 +2,13 @@
 
 Runs the real digest path (``benchmarks/digest.py``'s ``run_config``: S3 read, decode,
 detect, align, embed, quality, attributes, renditions, DynamoDB + Qdrant writes, incremental
-assignment) on the faces-dev photos with one ONNX Runtime thread, against an in-memory local
-stack, and counts every AWS request the digest makes (botocore calls, BatchWriteItem items
-counted one by one). Then prices 1,000 photos:
+assignment) on the faces-dev photos in the digest Lambda's layout (``--layout``, default
+``1x2``: 2 photos at once with one ONNX Runtime thread each, as the CDK stack sets it),
+against an in-memory local stack, and counts every AWS request the digest makes (botocore
+calls, BatchWriteItem items counted one by one). Then prices 1,000 photos:
 
-- Lambda: measured ms per photo x the digest function's memory (the synthesised CDK template
+- Lambda: measured ms per photo (wall time of the run / photos: what a function running the
+  layout is billed per photo) x the digest function's memory (the synthesised CDK template
   if ``infra/cdk.out`` exists, else ``--memory-mb``) x the arm64 GB-second price, plus one
   request per SQS batch of 10;
 - DynamoDB on-demand: one write unit per item written, one read unit per item read (an upper
@@ -21,7 +23,7 @@ November 2024 reduction, S3 Standard, SQS standard queues, Rekognition Image tie
 pricing page for the free cluster). The machine is not a Graviton core: the Lambda figure
 assumes one arm64 vCPU-second per measured second (the load average is printed with it).
 
-    .venv/bin/python benchmarks/cost.py [--limit 64] [--memory-mb 3008]
+    .venv/bin/python benchmarks/cost.py [--limit 64] [--memory-mb 3538] [--layout 1x2]
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def _template_memory_mb() -> int | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
-    parser.add_argument("--memory-mb", type=int, default=3008, help="if no synthesised template")
+    parser.add_argument("--memory-mb", type=int, default=3538, help="if no synthesised template")
+    parser.add_argument("--layout", default="1x2", help="ORT_THREADSxDIGEST_WORKERS")
     parser.add_argument("--event-photos", type=int, default=5000)
     args = parser.parse_args()
 
@@ -149,7 +152,8 @@ def main() -> int:
             vectors = QdrantVectorIndex(stack.settings(qdrant_path=":memory:"))
             vectors.ensure_collection()
             with CallCounter() as counter:
-                run = bench.run_config(stack, photos, 1, 1, vectors)
+                threads, workers = (int(x) for x in args.layout.lower().split("x"))
+                run = bench.run_config(stack, photos, threads, workers, vectors, "cost")
         finally:
             stack.stop()
     n = len(photos) + 1  # run_config digests one warm-up photo first
@@ -174,7 +178,9 @@ def main() -> int:
     report = {
         "benchmark": "cost",
         "photos_measured": run["images"],
+        "layout": args.layout,
         "ms_per_photo": run["ms_per_image"],
+        "cpu_ms_per_photo": run["cpu_ms_per_image"],
         "faces_per_photo": round(faces_per_photo, 2),
         "digest_memory_mb": memory_mb,
         "load_avg_1m": run["load_avg_1m"],

@@ -13,10 +13,16 @@ disk, moto snapshots each write before answering) with the vector index on disk
 Each run reports the per-photo stage medians (``timings_ms_median``: read, analyze, render,
 render_put, save, assign, total) and ``save_share``, the median of save / total per photo.
 
+Each run also reports ``cpu_ms_per_image`` (this process's CPU time per photo: engine, decode,
+renditions, clients; the local servers run elsewhere) and ``cores_used`` (CPU time / wall
+time): on a shared machine these say what a layout costs, where wall time says mostly what
+the neighbours did. ``--summary`` adds the median per configuration over the repeats (run
+them interleaved with ``--repeat``).
+
 Prints JSON. The machine is shared: the 1-minute load average is reported with each run.
 
     .venv/bin/python benchmarks/digest.py [--configs 1x1,2x1,1x2] [--limit N]
-        [--local-stack [--engine edge|client]] [--repeat R]
+        [--local-stack [--engine edge|client]] [--repeat R] [--summary]
 """
 
 from __future__ import annotations
@@ -83,12 +89,14 @@ def run_config(
     digest_object(object_keys[0], deps)  # warm-up: sessions, first-run allocations
     load_s = time.perf_counter() - t0
     load_avg_before = os.getloadavg()[0]
+    cpu_before = time.process_time()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes: list[DigestOutcome] = list(
             pool.map(lambda k: digest_object(k, deps, force=True), object_keys)
         )
     seconds = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_before
     faces = sum(o.face_count for o in outcomes)
     analyze_ms = sum(o.timings_ms.get("analyze", 0.0) for o in outcomes)
     return {
@@ -101,6 +109,10 @@ def run_config(
         "images_per_s": round(len(outcomes) / seconds, 2),
         "ms_per_image": round(seconds * 1000 / len(outcomes), 1),
         "ms_per_face": round(seconds * 1000 / max(faces, 1), 1),
+        # CPU of this process (engine, decode, renditions, clients; not the servers'): what a
+        # layout costs per photo whatever the machine's load, and how many cores it kept busy.
+        "cpu_ms_per_image": round(cpu_s * 1000 / len(outcomes), 1),
+        "cores_used": round(cpu_s / seconds, 2),
         "engine_ms_per_image": round(analyze_ms / len(outcomes), 1),
         "load_s": round(load_s, 2),
         "timings_ms_median": {
@@ -128,6 +140,7 @@ def main() -> int:
     )
     parser.add_argument("--engine", choices=["edge", "client"], default="edge")
     parser.add_argument("--repeat", type=int, default=1, help="run the configurations R times")
+    parser.add_argument("--summary", action="store_true", help="medians per configuration")
     args = parser.parse_args()
     photos = sorted((FACES_DEV / "images").glob("*.jpg"))
     if args.limit:
@@ -152,6 +165,15 @@ def main() -> int:
                     print(json.dumps(results[-1]), file=sys.stderr)
         finally:
             stack.stop()
+    summary = {}
+    if args.summary:
+        for config in args.configs.split(","):
+            threads, workers = (int(x) for x in config.lower().split("x"))
+            runs = [r for r in results if (r["ort_threads"], r["workers"]) == (threads, workers)]
+            summary[config] = {
+                name: statistics.median(r[name] for r in runs)
+                for name in ("images_per_s", "ms_per_image", "cpu_ms_per_image", "cores_used")
+            }
     print(
         json.dumps(
             {
@@ -159,6 +181,7 @@ def main() -> int:
                 "photos": len(photos),
                 "cpu_count": os.cpu_count(),
                 "runs": results,
+                **({"median_by_config": summary} if summary else {}),
             },
             indent=2,
         )

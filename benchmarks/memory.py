@@ -14,7 +14,8 @@ left out of ``lambda_estimate_mib``, and the cluster group gets a collection of 
 Workloads (real models, real photos from ``../shared/data``):
 
 - ``digest``: one Distributed Map batch of all 64 faces-dev photos (the map sends 8; one
-  invocation through many photos also shows any creep), ``FINDME_ORT_THREADS=2``;
+  invocation through many photos also shows any creep), with the deployed layout: 2 photos
+  at once (``FINDME_DIGEST_WORKERS=2``), ``FINDME_ORT_THREADS=1``;
 - ``digest_50mp``: one batch holding a 50 MP JPEG and a 50 MP PNG (a faces-dev photo scaled
   to just under ``max_image_pixels``): the decoder's worst case (a PNG decodes whole);
 - ``curation``: one ``reprocess`` map batch of 50 of those photos (the ItemBatcher's size);
@@ -51,6 +52,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FINDME_DATA", REPO_ROOT.parent / "shared" / "data"))
 WORKLOADS = ("digest", "digest_50mp", "curation", "cluster", "zip", "api")
 MIB = 1024 * 1024
+#: The digest Lambda's layout (FINDME_ORT_THREADS, FINDME_DIGEST_WORKERS) in the CDK stack.
+DIGEST_ORT_THREADS, DIGEST_WORKERS = "1", "2"
 
 
 # --- children: one workload each, in a fresh interpreter -------------------------------------
@@ -299,8 +302,16 @@ class Runner:
         if name in self.done:
             return self.done[name]
         self.state_file.write_text(json.dumps(self.state))
-        threads = "1" if name == "api" else "2"
-        env = {**self.env, "FINDME_ORT_THREADS": threads, **self.env_of.get(name, {})}
+        # The deployed layouts (infra/findme_infra/stack.py): api 1 thread; digest and
+        # curation DIGEST_WORKERS photos at once, 1 onnxruntime thread each.
+        threads = "1" if name == "api" else DIGEST_ORT_THREADS
+        workers = "1" if name == "api" else DIGEST_WORKERS
+        env = {
+            **self.env,
+            "FINDME_ORT_THREADS": threads,
+            "FINDME_DIGEST_WORKERS": workers,
+            **self.env_of.get(name, {}),
+        }
         proc = subprocess.run(
             [sys.executable, __file__, "--child", name, "--state", str(self.state_file)],
             env=env,
@@ -312,6 +323,7 @@ class Runner:
             raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
         self.done[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         self.done[name]["ort_threads"] = int(threads)
+        self.done[name]["digest_workers"] = int(workers)
         return self.done[name]
 
 

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     model_mirror: Path | None = None
     #: onnxruntime intra-op threads per session (Lambda: vCPUs of the function).
     ort_threads: int = Field(default=2, ge=1, le=16)
+    #: Photos the digest worker handles at once (an SQS batch's records, a map batch's items),
+    #: each on its own thread sharing the engine's sessions. The digest Lambda runs 2 workers
+    #: with 1 onnxruntime thread each (``benchmarks/digest.py``, infra/README.md).
+    digest_workers: int = Field(default=1, ge=1, le=16)
     detector_input_size: int = Field(default=640, ge=160, le=2048)
     detector_score_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     detector_nms_threshold: float = Field(default=0.3, ge=0.0, le=1.0)

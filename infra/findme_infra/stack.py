@@ -71,11 +71,17 @@ class FindMeStack(Stack):
             qdrant_api_key_secret_id=config.qdrant_api_key_secret_name,
         )
         per_function = {
-            "digest": {**qdrant, **findme_env(model_dir=MODEL_DIR, ort_threads="2")},
+            # Two photos at once, one onnxruntime thread each, on 2 vCPUs: the measured best
+            # layout (benchmarks/digest.py; infra/README.md "Function sizing").
+            "digest": {
+                **qdrant,
+                **findme_env(model_dir=MODEL_DIR, ort_threads="1", digest_workers="2"),
+            },
             "cluster": qdrant,
             "zip": {},
+            # Reprocess digests its photos one after another: both vCPUs go to onnxruntime.
+            "curation": {**qdrant, **findme_env(model_dir=MODEL_DIR, ort_threads="2")},
         }
-        per_function["curation"] = per_function["digest"]
         self.functions: dict[str, FindMeFunction] = {}
         for name in ("digest", "cluster", "zip", "curation"):
             self.functions[name] = self._function(name, {**shared, **per_function[name]})

@@ -30,7 +30,9 @@ UNRESERVED_CONCURRENCY = 100
 #: has every figure.
 MEASURED_PEAK_MIB: dict[str, int] = {
     "api": 832,  # /get-embedding on a 50 MP PNG by selfie_key (346 on faces-dev's largest)
-    "digest": 812,  # a batch with a 50 MP JPEG and a 50 MP PNG (453 on 64 faces-dev photos)
+    # a batch with a 50 MP JPEG and a 50 MP PNG, 2 photos at once (590 on 64 faces-dev photos;
+    # 812 and 453 one photo at a time), 2026-12-02
+    "digest": 906,
     "curation": 812,  # re-digests photos: digest's worst case (431 on a batch of 50)
     "cluster": 1384,  # 100,000 faces, 4.8 M neighbour pairs (494 at 30,000 by the handler)
     "zip": 144,  # a 1,000-photo archive
@@ -219,7 +221,8 @@ def stage_config(node: Node, stage: str | None = None) -> StageConfig:
         alarm_email=_optional(node, "alarm_email"),
         # Memory from MEASURED_PEAK_MIB with MIN_HEADROOM, CPU for the work (1,769 MB = 1 vCPU):
         # api 1 vCPU for a face request's latency (FINDME_ORT_THREADS=1; 2.1x its peak);
-        # digest and curation 2 vCPU for their 2 onnxruntime threads (4.4x); cluster runs on
+        # digest 2 vCPU for 2 photos at once on 1 onnxruntime thread each (3.9x), curation for
+        # its 2 onnxruntime threads (4.4x digest's old peak of one photo at a time); cluster runs on
         # one core, so memory only (2.2x the 100k-face peak); zip is I/O (7x).
         api=size(1769, 29, 512, 100 if prod else 10),
         digest=size(3538, 300, 1024, 50 if prod else 15),

@@ -125,12 +125,13 @@ def test_api_knows_the_state_machines_it_starts(synth: Synth, dev: Template) -> 
 def test_face_engine_functions_know_where_the_models_are(dev: Template) -> None:
     """Given the functions that run the face engine (digest, curation, api), then they read
     the models from /opt/models (where the digest image copies them) and size onnxruntime's
-    threads to their vCPUs (1,769 MB per vCPU); cluster and zip have no engine settings."""
+    threads (times the photos digested at once) to their vCPUs (1,769 MB per vCPU); cluster and
+    zip have no engine settings."""
     functions = _functions(dev)
     for name in ("digest", "curation", "api"):
         env = functions[name]["Environment"]["Variables"]
         assert env["FINDME_MODEL_DIR"] == "/opt/models"
-        threads = int(env["FINDME_ORT_THREADS"])
+        threads = int(env["FINDME_ORT_THREADS"]) * int(env.get("FINDME_DIGEST_WORKERS", "1"))
         assert 1 <= threads <= max(1, functions[name]["MemorySize"] // 1769)
         assert env["FINDME_QDRANT_API_KEY_SECRET_ID"] == "findme/dev/qdrant/api-key"
     for name in ("cluster", "zip"):
@@ -141,8 +142,9 @@ def test_face_engine_functions_know_where_the_models_are(dev: Template) -> None:
 
 def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
     """Given both stages, then every function stays within Lambda limits, the api timeout fits
-    the HTTP API's 30 s, digest has >= 2 vCPU (1,769 MB per vCPU) for 2 onnxruntime threads,
-    and digest's reserved concurrency covers the SQS mapping plus the Distributed Map."""
+    the HTTP API's 30 s, digest has >= 2 vCPU (1,769 MB per vCPU) for its 2 photos at once on
+    1 onnxruntime thread each (the measured layout), and digest's reserved concurrency covers
+    the SQS mapping plus the Distributed Map."""
     from findme_infra.workflows import load_definition
 
     map_concurrency = load_definition("digest_prefix")["States"]["DigestPrefix"]["MaxConcurrency"]
@@ -157,7 +159,8 @@ def test_sizing_limits_and_concurrency_budget(synth: Synth) -> None:
         assert functions["curation"]["MemorySize"] >= functions["digest"]["MemorySize"]
         assert functions["curation"]["Timeout"] == 900  # a whole selection per invocation
         assert functions["digest"]["MemorySize"] >= 2 * 1769
-        assert functions["digest"]["Environment"]["Variables"]["FINDME_ORT_THREADS"] == "2"
+        digest_env = functions["digest"]["Environment"]["Variables"]
+        assert (digest_env["FINDME_ORT_THREADS"], digest_env["FINDME_DIGEST_WORKERS"]) == ("1", "2")
         (mapping,) = (
             synth.templates[stage].find_resources("AWS::Lambda::EventSourceMapping").values()
         )

@@ -27,6 +27,11 @@ With ``--state-dir DIR`` moto's state is durable under ``DIR``
 (:mod:`findme.local.persistence`): restored at start, and every state-changing request is on
 disk before it is answered.
 
+Throughput: moto's service lookup is memoised per host (:func:`cached_dispatcher`) and
+objects up to :data:`KEY_BUFFER_BYTES` stay in memory; both were among the largest items
+in a profile of the server under the ZIP builder's GetObject and UploadPart load
+(docs/local-stack.md).
+
 Run: ``python -m findme.local.moto_server --port PORT [--state-dir DIR]`` (binds 127.0.0.1).
 """
 
@@ -53,6 +58,12 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _EXEMPT_FIELDS = {"policy", "x-amz-signature", "file", "signature", "awsaccesskeyid"}
+#: moto keeps an object (or multipart part) in memory up to this size and spills a bigger one
+#: to a temporary file (``MOTO_S3_DEFAULT_KEY_BUFFER_SIZE``; moto's default is just under
+#: 5 MiB). 16 MiB keeps photos and the 8 MiB parts of ``S3ObjectStore``'s multipart writer
+#: in memory: spilling each part cost ~270 ms of writes, the largest item in a profile of
+#: the server under the ZIP benchmark's uploads. Whole archives still spill to disk.
+KEY_BUFFER_BYTES = 16 * 1024 * 1024
 
 
 class PolicyError(Exception):
@@ -268,6 +279,35 @@ def _moto_bucket_cors(bucket: str) -> list[Any]:
         return []
 
 
+def cached_dispatcher(create_app: Callable[[Any], Any]) -> WsgiApp:
+    """moto's ``DomainDispatcherApplication`` with its host -> service lookup memoised.
+
+    moto (5.2.5) resolves the service of every request under one process-wide lock, and each
+    resolution lists moto's package directory (``os.listdir`` plus an ``isdir`` per service,
+    about 180) and tries its ~1,000 URL patterns: about 4 ms of CPU per request, serialised,
+    which capped the server near 250 requests/s (cProfile of the server under
+    ``benchmarks/s3_ceiling.py``). The answer depends only on the host string (the request's
+    ``Host``, or the ``{service}.{region}.amazonaws.com`` inferred from its signature), so it is
+    computed once per host.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    class _CachedDispatcher(DomainDispatcherApplication):
+        def __init__(self, factory: Callable[[Any], Any]) -> None:
+            super().__init__(factory)
+            self._backend_by_host: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            try:
+                return self._backend_by_host[host]
+            except KeyError:
+                backend = super().get_backend_for_host(host)
+                self._backend_by_host[host] = backend
+                return backend
+
+    return _CachedDispatcher(create_app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve moto (all services) with POST policy checks on ``--host``:``--port``."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -278,16 +318,14 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     # CORS as S3 answers it: from each bucket's rules, not flask-cors for every origin.
     os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+    # Objects and parts up to this size stay in memory (see KEY_BUFFER_BYTES).
+    os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(KEY_BUFFER_BYTES))
     # moto is imported late: MOTO_PORT must be set before it builds queue URLs.
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
     secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "test")
-    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    app: WsgiApp = cached_dispatcher(create_backend_app)
     with contextlib.ExitStack() as stack:
         if args.state_dir is not None:
             from findme.local.persistence import DurabilityMiddleware, durable

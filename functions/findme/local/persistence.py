@@ -20,9 +20,19 @@ so concurrent requests share a snapshot. A request that got its response is on d
 ``kill -9`` loses nothing that was acknowledged.
 
 Requests that change nothing (``GET``/``HEAD``, and ``Get*``/``List*``/``Describe*`` targets of
-the JSON protocols) pass straight through. SQS ``ReceiveMessage`` long-polls for up to 20 s,
-so it runs outside the mutation lock and does not wait for a snapshot: what it changes (a
-message's visibility) is deliberately reset on restore.
+the JSON protocols) pass straight through. So does S3 ``UploadPart``: a part reaches disk only
+if a snapshot runs while its upload is open, and is never waited for. A multipart upload's
+parts matter only until ``CompleteMultipartUpload``, which is durable like any write (the
+whole object is on disk before it is answered), and nothing resumes an upload after a crash
+(``findme local run`` fails the interrupted job). A completed object is saved without its
+link to the parts (moto keeps it only to serve ``GetObject?partNumber=N``, which FindMe never
+asks for; after a restore such a request gets the whole object). Waiting for a snapshot per
+part wrote every byte of a ZIP archive to disk twice (each part, then the object), with an
+fsync and a re-pickle of the whole state per 8 MiB part.
+
+SQS ``ReceiveMessage`` long-polls for up to 20 s, so it runs outside the mutation lock and
+does not wait for a snapshot: what it changes (a message's visibility) is deliberately reset
+on restore.
 
 **Restore.** :meth:`MotoState.restore` loads the snapshot into moto's live backends before the
 server accepts requests, and makes every in-flight SQS message visible again: the worker that
@@ -177,6 +187,8 @@ class _Pickler(pickle.Pickler):
             state = dict(obj.__dict__)
             for transient in ("_value_buffer", "lock", "value"):
                 state.pop(transient, None)
+            if state.get("multipart") is not None:
+                state["multipart"] = None  # completed: the parts are not kept (module docstring)
             name = self._blobs.name_for(obj)
             self.referenced.add(name)
             return _restore_fake_key, (type(obj), state, _BlobRef(name))
@@ -365,7 +377,9 @@ class MotoState:
             pickler = _Pickler(buffer, self._blobs, self._fake_key)
             try:
                 pickler.dump({"format": FORMAT, "backends": _backends()})
-            except RuntimeError as exc:  # "dictionary changed size during iteration"
+            # "dictionary changed size during iteration" (a long poll, an UploadPart), or a part
+            # replaced (its buffer closed) while it was being read
+            except (RuntimeError, ValueError) as exc:
                 last = exc
                 time.sleep(0.005)
                 continue
@@ -420,6 +434,14 @@ def is_long_poll(environ: dict[str, Any]) -> bool:
     return _target(environ) == "ReceiveMessage"
 
 
+def is_upload_part(environ: dict[str, Any]) -> bool:
+    """Whether a request is S3 ``UploadPart`` (``PUT /bucket/key?partNumber=N&uploadId=U``)."""
+    if environ.get("REQUEST_METHOD") != "PUT":
+        return False
+    names = {pair.split("=", 1)[0] for pair in str(environ.get("QUERY_STRING", "")).split("&")}
+    return {"partNumber", "uploadId"} <= names
+
+
 class DurabilityMiddleware:
     """WSGI middleware: a state-changing request is answered only once it is on disk."""
 
@@ -430,7 +452,7 @@ class DurabilityMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == RELEASE_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self._release(start_response)
-        if not changes_state(environ):
+        if not changes_state(environ) or is_upload_part(environ):
             return self._app(environ, start_response)
         if is_long_poll(environ):
             body = list(self._app(environ, start_response))

@@ -9,12 +9,14 @@ once the archive passes 4 GiB or 65,535 entries (APPNOTE 4.5.3). Entries are STO
 are already compressed, deflating them would only spend CPU.
 
 Throughput: one ``GetObject`` at a time left the copy waiting on S3 for half of its time, so
-the next :data:`PREFETCH_OBJECTS` originals are fetched on threads while the current one is
-written (photos up to :data:`PREFETCH_MAX_OBJECT_BYTES` are fetched whole; a larger original
-is streamed in chunks in its turn), and the writer uploads parts concurrently
+the originals after the one being written are fetched on threads meanwhile: up to
+:data:`PREFETCH_OBJECTS` of them, and no more than :data:`PREFETCH_BUFFER_BYTES` of originals
+held or in flight, the one being written included (photos up to
+:data:`PREFETCH_MAX_OBJECT_BYTES` are fetched whole; a larger original, or one of unknown size,
+is streamed in chunks in its turn). The writer uploads parts concurrently
 (:meth:`ObjectStore.open_multipart_writer`). Peak memory is bounded whatever the archive
-size: the prefetch window (at most ``PREFETCH_OBJECTS x PREFETCH_MAX_OBJECT_BYTES``) plus the
-writer's parts in flight.
+size: the prefetch buffer plus the writer's parts in flight. Entries keep the selection's
+order; a fetch that fails fails the job (the upload is aborted, nothing half-written stays).
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ CHUNK_BYTES = 1024 * 1024
 MAX_PRESIGN_S = 7 * 24 * 3600
 #: Progress is written to the job item every this many files (and at the end).
 PROGRESS_EVERY = 10
-#: Originals fetched ahead of the one being written (threads, one GetObject each).
-PREFETCH_OBJECTS = 6
+#: Originals fetched ahead at most (threads, one GetObject each).
+PREFETCH_OBJECTS = 8
+#: Bytes of originals fetched ahead (held or in flight, the one being written included) at
+#: most: the bounded buffer between the fetches and the writer.
+PREFETCH_BUFFER_BYTES = 48 * 1024 * 1024
 #: Largest original fetched whole ahead of its turn (bytes); larger ones stream in chunks.
 PREFETCH_MAX_OBJECT_BYTES = 16 * 1024 * 1024
 
@@ -294,20 +299,46 @@ def build_archive(
 
 
 def _prefetched(
-    entries: Sequence[ArchiveEntry], store: ObjectStore, pool: ThreadPoolExecutor
+    entries: Sequence[ArchiveEntry],
+    store: ObjectStore,
+    pool: ThreadPoolExecutor,
+    *,
+    max_objects: int = PREFETCH_OBJECTS,
+    buffer_bytes: int = PREFETCH_BUFFER_BYTES,
 ) -> Iterator[tuple[ArchiveEntry, Future[bytes | None] | None]]:
     """Each entry in order with its original being fetched ahead (``None``: stream it).
 
-    At most :data:`PREFETCH_OBJECTS` fetches are in flight; an entry larger than
-    :data:`PREFETCH_MAX_OBJECT_BYTES`, or of unknown size, is not fetched ahead.
+    The window holds at most ``max_objects`` entries and ``buffer_bytes`` of their sizes; the
+    entry handed out counts until the caller asks for the next one (it is being written).
+    An entry larger than :data:`PREFETCH_MAX_OBJECT_BYTES`, or of unknown size, is not
+    fetched ahead (it takes a window slot but no buffer bytes). The first entry always
+    enters, so the window never stalls.
     """
-    window: deque[tuple[ArchiveEntry, Future[bytes | None] | None]] = deque()
-    for entry in entries:
-        window.append((entry, _fetch_ahead(entry, store, pool)))
-        if len(window) > PREFETCH_OBJECTS:
-            yield window.popleft()
-    while window:
-        yield window.popleft()
+    window: deque[tuple[ArchiveEntry, Future[bytes | None] | None, int]] = deque()
+    held = 0
+    upcoming = iter(entries)
+    following = next(upcoming, None)
+    while True:
+        while following is not None and len(window) < max_objects:
+            size = _ahead_bytes(following)
+            if window and held + size > buffer_bytes:
+                break
+            window.append((following, _fetch_ahead(following, store, pool), size))
+            held += size
+            following = next(upcoming, None)
+        if not window:
+            return
+        entry, fetched, size = window.popleft()
+        yield entry, fetched
+        held -= size  # the caller has written it: its bytes are released
+
+
+def _ahead_bytes(entry: ArchiveEntry) -> int:
+    """Buffer bytes an entry takes while fetched ahead (0: it is streamed in its turn)."""
+    size = entry.size_bytes
+    if size is None or size > PREFETCH_MAX_OBJECT_BYTES:
+        return 0
+    return size
 
 
 def _fetch_ahead(

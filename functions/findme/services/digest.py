@@ -26,11 +26,11 @@ pipeline.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from findme.config import Settings
 from findme.domain.faces import DecodedImage, DetectedFace, face_id_for
@@ -48,6 +48,9 @@ from findme.ports import (
 )
 from findme.services.catalog import DeleteGroupStore
 from findme.services.media import check_image
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Content type of the photo's thumbnail and preview.
 RENDITION_CONTENT_TYPE = "image/jpeg"
@@ -507,6 +510,22 @@ class BatchSummary:
         }
 
 
+def map_concurrently(
+    work: Callable[[T], R], items: Sequence[T], workers: int, *, name: str = "digest"
+) -> list[R]:
+    """``[work(item) for item in items]``, with up to ``workers`` items on threads at once.
+
+    Results keep the items' order. ``work`` should catch what it wants reported per item:
+    an exception it raises propagates once every item has run. One worker (or one item)
+    runs in the calling thread. The engine's onnxruntime sessions run concurrently from
+    threads (``InferenceSession.run`` is thread-safe); the stores' boto3 clients are too.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix=name) as pool:
+        return list(pool.map(work, items))
+
+
 def digest_keys(
     items: Iterable[tuple[str, int | None]],
     deps: DigestDeps,
@@ -514,7 +533,8 @@ def digest_keys(
     job_id: str | None = None,
     force: bool = False,
 ) -> BatchSummary:
-    """Digest a batch of originals one after another, then count them on the job once.
+    """Digest a batch of originals, ``Settings.digest_workers`` at a time, then count them on
+    the job once.
 
     Args:
         items: ``(key, size_bytes or None)`` pairs.
@@ -530,12 +550,20 @@ def digest_keys(
         DigestBatchError: some items hit transient errors (after every other item was done).
     """
     summary = BatchSummary()
-    for key, size in items:
+
+    def one(item: tuple[str, int | None]) -> DigestOutcome | dict[str, str]:
+        key, size = item
         try:
-            summary.add(digest_object(key, deps, size_bytes=size, force=force))
+            return digest_object(key, deps, size_bytes=size, force=force)
         except Exception as exc:
             logger.exception("digest failed", extra={"key": key})
-            summary.errors.append({"key": key, "error": _reason(exc)})
+            return {"key": key, "error": _reason(exc)}
+
+    for result in map_concurrently(one, list(items), deps.settings.digest_workers):
+        if isinstance(result, DigestOutcome):
+            summary.add(result)
+        else:
+            summary.errors.append(result)
     if summary.errors:
         raise DigestBatchError(
             f"{len(summary.errors)} of the batch's items failed; retry the batch",

@@ -16,7 +16,7 @@ import pytest
 from findme.adapters.s3 import S3ObjectStore
 from findme.config import Settings
 from findme.domain.records import Face, Image, Job, JobStatus, JobType, Page
-from findme.errors import InvalidInputError, NotFoundError
+from findme.errors import DependencyError, InvalidInputError, NotFoundError
 from findme.services import archive
 from findme.services.archive import build_archive, unique_names
 from moto import mock_aws
@@ -221,3 +221,104 @@ def test_prefetch_is_bounded_and_large_originals_stream() -> None:
         assert zf.read("big.jpg") == b"kbig"
     assert 1 < store.most <= archive.PREFETCH_OBJECTS
     assert store.streamed == ["kbig"]
+
+
+def test_prefetch_buffer_bounds_the_bytes_held_ahead() -> None:
+    # Given 12 originals of 10 MiB each (sizes from their image items), a buffer of 32 MiB
+    # and room for 8 fetches
+    mib = 1024 * 1024
+    lock = threading.Lock()
+    fetched: list[str] = []
+    written: list[str] = []
+    held_most = [0]
+
+    class CountingStore:
+        def get(self, key: str) -> bytes:
+            with lock:
+                fetched.append(key)
+                held_most[0] = max(held_most[0], len(fetched) - len(written))
+            return key.encode()
+
+    entries = [archive.ArchiveEntry(f"i{n}", f"k{n}", f"{n}.jpg", 10 * mib) for n in range(12)]
+    # When they are consumed one by one (each "written" before the next is asked for)
+    with ThreadPoolExecutor(8) as pool:
+        for entry, future in archive._prefetched(
+            entries,
+            CountingStore(),  # type: ignore[arg-type]
+            pool,
+            max_objects=8,
+            buffer_bytes=32 * mib,
+        ):
+            assert future is not None
+            assert future.result() == entry.key.encode()
+            with lock:
+                written.append(entry.key)
+    # Then every entry came in order, and never more than 3 originals (30 MiB <= 32 MiB,
+    # the one being written included) were fetched and not yet written
+    assert written == [e.key for e in entries]
+    assert held_most[0] <= 3
+
+
+def test_an_original_bigger_than_the_buffer_still_goes_through() -> None:
+    # Given a buffer smaller than one original (it is fetched alone, never stalls)
+    entries = [archive.ArchiveEntry(f"i{n}", f"k{n}", f"{n}.jpg", 5_000) for n in range(3)]
+
+    class Store:
+        def get(self, key: str) -> bytes:
+            return key.encode()
+
+    with ThreadPoolExecutor(2) as pool:
+        got = [
+            (entry.key, future.result() if future else None)
+            for entry, future in archive._prefetched(
+                entries,
+                Store(),  # type: ignore[arg-type]
+                pool,
+                buffer_bytes=1_000,
+            )
+        ]
+    # Then each came, in order
+    assert got == [(f"k{n}", f"k{n}".encode()) for n in range(3)]
+
+
+def test_a_failed_fetch_fails_the_job_and_leaves_no_archive(
+    s3: tuple[S3ObjectStore, Settings],
+) -> None:
+    # Given 30 photos (more than one part, with prefetching) where fetching the 20th fails
+    store, settings = s3
+    meta = JobsAndImages()
+    payload = os.urandom(300_000)
+    for n in range(30):
+        add_image(meta, store, f"img{n:02d}", f"{n:02d}.jpg", payload)
+        meta.images[f"img{n:02d}"].size_bytes = len(payload)
+
+    small_parts = S3ObjectStore(settings, part_bytes=5 * 1024 * 1024)  # parts upload early
+
+    class FailingStore:
+        """The real store (5 MiB parts), except that one GetObject fails as S3 would."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(small_parts, name)
+
+        def get(self, key: str) -> bytes:
+            if key.endswith("img19.jpg"):
+                raise DependencyError("S3 get failed: SlowDown", code="SlowDown")
+            return small_parts.get(key)
+
+    meta.jobs["j1"] = Job(
+        job_id="j1",
+        job_type=JobType.DOWNLOAD,
+        group_id="g1",
+        params={"image_ids": [f"img{n:02d}" for n in range(30)]},
+    )
+    # When the archive is built, Then the fetch's error comes out
+    with pytest.raises(DependencyError):
+        build_archive("j1", store=FailingStore(), metadata=meta, settings=settings)  # type: ignore[arg-type]
+    # And the job is failed with the reason, no archive object exists, and no multipart
+    # upload is left open
+    job = meta.jobs["j1"]
+    assert job.status is JobStatus.FAILED
+    assert "SlowDown" in (job.error or "")
+    client = boto3.client("s3", region_name="us-east-1")
+    assert store.head("archives/j1.zip") is None
+    assert client.list_multipart_uploads(Bucket="zip-test").get("Uploads", []) == []

@@ -1,4 +1,5 @@
-"""The digest handler's event handling: SQS partial batch responses and Distributed Map batches.
+"""The digest handler's event handling: SQS partial batch responses and Distributed Map batches,
+one photo after another and ``digest_workers`` at a time.
 
 The digest service is replaced by a stub that succeeds, fails permanently (returns ``failed``,
 as for an undecodable photo) or raises (a transient error) depending on the key.
@@ -7,13 +8,20 @@ as for an undecodable photo) or raises (a transient error) depending on the key.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from findme.config import Settings
 from findme.local.orchestrator import LocalContext, handler_module, invoke
-from findme.services.digest import DigestBatchError, DigestOutcome, DigestStatus
+from findme.services.digest import (
+    DigestBatchError,
+    DigestOutcome,
+    DigestStatus,
+    map_concurrently,
+)
 
 
 def sqs_record(message_id: str, body: str | dict[str, Any]) -> dict[str, Any]:
@@ -165,3 +173,99 @@ def test_distributed_map_batch_with_transient_error_raises_for_retry(digest_modu
     assert info.value.details["errors"][0]["key"] == "originals/g/boom.jpg"
     # And no progress was counted (the retried batch counts once)
     assert module.deps().metadata.progress == []
+
+
+@pytest.fixture
+def concurrent_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[ModuleType, list[str], threading.Barrier]:
+    """The digest handler with ``digest_workers=3`` and a stub service whose calls meet at a
+    barrier: it only passes if three photos are digested at the same time."""
+    module = handler_module("digest")
+    barrier = threading.Barrier(3, timeout=10)
+    threads: list[str] = []
+
+    def fake_digest(key: str, deps: Any, *, size_bytes: int | None, force: bool) -> DigestOutcome:
+        threads.append(threading.current_thread().name)
+        barrier.wait()  # BrokenBarrierError (a failure) unless three calls run at once
+        if "boom" in key:
+            raise RuntimeError("DynamoDB throttled")
+        return DigestOutcome(key=key, status=DigestStatus.PROCESSED, face_count=1)
+
+    settings = Settings(bucket="findme-media", digest_workers=3)
+    stub_deps = SimpleNamespace(settings=settings, metadata=_Progress())
+    monkeypatch.setattr(module, "deps", lambda: stub_deps)
+    monkeypatch.setattr(module, "digest_object", fake_digest)
+    monkeypatch.setattr("findme.services.digest.digest_object", fake_digest)
+    return module, threads, barrier
+
+
+def test_records_run_concurrently_and_a_failure_stays_its_own(concurrent_digest: Any) -> None:
+    # Given three messages, the middle one hitting a transient error, and 3 digest workers
+    module, threads, _ = concurrent_digest
+    event = {
+        "Records": [
+            sqs_record("m1", created("originals/g/a.jpg")),
+            sqs_record("m2", created("originals/g/boom.jpg")),
+            sqs_record("m3", created("originals/g/c.jpg")),
+        ]
+    }
+    # When the handler runs
+    response = module.handler(event, ctx())
+    # Then the three were digested at once, on worker threads, and only m2 is retried
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert len(set(threads)) == 3
+    assert all(name.startswith("digest-record") for name in threads)
+
+
+def test_map_batch_runs_concurrently_keeping_the_items_order(concurrent_digest: Any) -> None:
+    # Given a map batch of three items for a job, and 3 digest workers
+    module, threads, _ = concurrent_digest
+    event = {
+        "Items": [{"Key": f"originals/g/{n}.jpg", "Size": 1} for n in ("a", "b", "c")],
+        "BatchInput": {"job_id": "job-1"},
+    }
+    # When the handler runs
+    summary = invoke("digest", event)
+    # Then the items ran at once, all three are counted, and the job gets one update
+    assert len(set(threads)) == 3
+    assert (summary["processed"], summary["faces"]) == (3, 3)
+    assert module.deps().metadata.progress == [("job-1", 3, 0)]
+
+
+def test_map_batch_failure_under_concurrency_raises_after_every_item(
+    concurrent_digest: Any,
+) -> None:
+    # Given a map batch where the first of three concurrent items hits a transient error
+    module, threads, _ = concurrent_digest
+    event = {
+        "Items": [{"Key": f"originals/g/{n}.jpg"} for n in ("boom", "b", "c")],
+        "BatchInput": {"job_id": "j"},
+    }
+    # When the handler runs, Then it raises for a retry once all three ran, naming the item
+    with pytest.raises(DigestBatchError) as info:
+        module.handler(event, ctx())
+    assert len(threads) == 3
+    assert info.value.details["errors"] == [
+        {"key": "originals/g/boom.jpg", "error": "RuntimeError: DynamoDB throttled"}
+    ]
+    assert module.deps().metadata.progress == []
+
+
+def test_map_concurrently_keeps_order_and_bounds_the_threads() -> None:
+    # Given 12 items and 3 workers, each item noting how many run at once
+    lock = threading.Lock()
+    running = [0, 0]  # now, most
+
+    def work(n: int) -> int:
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return n * n
+
+    # When mapped, Then the results keep the items' order and at most 3 ran at once
+    assert map_concurrently(work, list(range(12)), 3) == [n * n for n in range(12)]
+    assert 1 < running[1] <= 3
