@@ -214,7 +214,7 @@ PERSONS = TableSpec(
     ),
 )
 
-ASSIGNMENTS = TableSpec(
+PERSON_LINKS = TableSpec(
     name="assignments",
     hash_key=KeySpec("group_id"),
     range_key=KeySpec("person_id"),
@@ -260,7 +260,7 @@ TABLES: tuple[TableSpec, ...] = (
     IMAGES,
     FACES,
     PERSONS,
-    ASSIGNMENTS,
+    PERSON_LINKS,
     JOBS,
     RATE_LIMITS,
 )

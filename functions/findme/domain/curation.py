@@ -182,10 +182,10 @@ class BoxedFace:
     face_id: str
     bbox: BoundingBox
     person_id: str | None = None
-    is_manual_assignment: bool = False
+    is_manual_placement: bool = False
 
 
-def carry_manual_assignments(
+def carry_manual_placements(
     old: Iterable[BoxedFace],
     new: Iterable[BoxedFace],
     *,
@@ -193,7 +193,7 @@ def carry_manual_assignments(
 ) -> dict[str, str]:
     """Which new faces inherit an old face's manual person assignment.
 
-    Each old face with ``is_manual_assignment`` and a person is matched to at most one new
+    Each old face with ``is_manual_placement`` and a person is matched to at most one new
     face, and each new face to at most one old face, greedily by decreasing IoU, only
     when IoU ``> min_iou``.
 
@@ -205,7 +205,7 @@ def carry_manual_assignments(
     Returns:
         new face id -> person id to assign manually.
     """
-    manual = [f for f in old if f.is_manual_assignment and f.person_id]
+    manual = [f for f in old if f.is_manual_placement and f.person_id]
     fresh = list(new)
     candidates = sorted(
         ((o.bbox.iou(n.bbox), oi, ni) for oi, o in enumerate(manual) for ni, n in enumerate(fresh)),

@@ -1,6 +1,6 @@
 """Incremental assignment between two clusterings: new faces of one photo join persons.
 
-Digest places each new face with :func:`assign_incremental` (the clustering's own notion of
+Digest places each new face with :func:`place_incremental` (the clustering's own notion of
 "same person", :mod:`findme.domain.clustering`) until the next clustering re-decides; the
 cluster service asks the vector index for the neighbours. numpy only: the digest image ships
 no scipy, scikit-learn or faiss.
@@ -34,7 +34,7 @@ class Neighbour:
     similarity: float
 
 
-def assign_incremental(
+def place_incremental(
     neighbours: Sequence[Sequence[Neighbour]],
     *,
     image_id: str,

@@ -189,7 +189,7 @@ class Face:
     quality_grade: str
     issues: list[str] = field(default_factory=list)
     person_id: str | None = None
-    is_manual_assignment: bool = False
+    is_manual_placement: bool = False
     thumbnail_key: str | None = None  # faces/{group_id}/{face_id}.jpg
     attributes: dict[str, Any] = field(default_factory=dict)  # age, gender, emotion
     created_at: datetime = field(default_factory=utcnow)
@@ -210,7 +210,7 @@ class Person:
 
 
 @dataclass(slots=True)
-class Assignment:
+class PersonLink:
     """A person (cluster) assigned to a registered user by selfie matching."""
 
     group_id: str

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from findme.config import Settings
-from findme.domain.records import Assignment, Face, utcnow
+from findme.domain.records import Face, PersonLink, utcnow
 from findme.errors import ConflictError, NotFoundError, PermissionDeniedError
 from findme.ports import VectorIndex
-from findme.services.assignment import AUTOMATIC_STRATEGIES, delete_assignment
 from findme.services.auth import Principal
+from findme.services.person_links import AUTOMATIC_STRATEGIES, delete_person_link
 from findme.services.policy import Need, authorize, denied
 from findme.services.search import Candidate, MatchUserStore, match_user
 
@@ -54,7 +54,7 @@ class CandidateAnswer:
     person_id: str
     group_id: str
     is_me: bool
-    assignment: Assignment | None
+    assignment: PersonLink | None
     faces_rejected: int
 
 
@@ -107,7 +107,9 @@ def answer_candidate(
         raise denied(Need.READ, None, "Only the group's members answer for themselves")
     found = match_user(metadata, vectors, settings, principal.user_id, [group_id])
     offered = {c.person_id for c in found.candidates} | set(found.persons)
-    existing = [a for a in metadata.list_assignments(group_id=group_id) if a.person_id == person_id]
+    existing = [
+        a for a in metadata.list_person_links(group_id=group_id) if a.person_id == person_id
+    ]
     mine = [a for a in existing if a.user_id == principal.user_id]
     if person_id not in offered and not mine:
         raise PermissionDeniedError(
@@ -121,14 +123,14 @@ def answer_candidate(
                 "This person is already assigned to someone else", code="person_assigned"
             )
         evidence = {c.person_id: c.score for c in found.candidates} | found.persons
-        assignment = Assignment(
+        assignment = PersonLink(
             group_id=group_id,
             person_id=person_id,
             user_id=principal.user_id,
             similarity=round(evidence.get(person_id, 0.0), 4),
             strategy=CONFIRMED,
         )
-        metadata.put_assignment(assignment)
+        metadata.put_person_link(assignment)
         if person.linked_user_id != principal.user_id:
             metadata.update_person(person_id, linked_user_id=principal.user_id, updated_at=utcnow())
         face_ids = {f.face_id for f in faces}
@@ -141,7 +143,7 @@ def answer_candidate(
     added = _reject(membership.rejected_face_ids, faces)
     metadata.put_membership(membership)
     if mine:  # the assignment goes, and the person is unlinked from the user
-        delete_assignment(metadata, group_id, person_id)
+        delete_person_link(metadata, group_id, person_id)
     return CandidateAnswer(person_id, group_id, False, None, added)
 
 

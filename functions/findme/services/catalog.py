@@ -32,12 +32,12 @@ from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Image, utcnow
 from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     FaceVector,
     GroupRepository,
     ImageRepository,
     ObjectStore,
+    PersonLinkRepository,
     PersonRepository,
     SectionRepository,
     VectorIndex,
@@ -54,7 +54,7 @@ class DeleteGroupStore(
     ImageRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     Protocol,
 ):
     """The metadata repositories :func:`delete_group` uses."""
@@ -65,18 +65,18 @@ class DeleteImageStore(
     ImageRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     Protocol,
 ):
     """The metadata repositories :func:`delete_image` uses."""
 
 
-class RefreshPersonsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
+class RefreshPersonsStore(FaceRepository, PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`_remove_faces`, :func:`refresh_persons` use."""
 
 
 class SaveImageFacesStore(
-    ImageRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+    ImageRepository, FaceRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
     """The metadata repositories :func:`save_image_faces`, :func:`delete_faces` use."""
 
@@ -139,7 +139,7 @@ def save_image_faces(
            ``write_image=False`` the caller writes it after this returns (digest: once,
            with the final status, after the incremental assignment), saving a write.
 
-    The caller keeps ``person_id`` / ``is_manual_assignment`` of faces already stored
+    The caller keeps ``person_id`` / ``is_manual_placement`` of faces already stored
     (``FaceRepository.list_faces_of_image`` before building ``faces``) and passes the same
     ``person_id`` in each :class:`FaceVector`; this function writes what it is given.
 
@@ -343,8 +343,8 @@ def delete_group(
     for image in images:
         metadata.delete_image(image.image_id)
     persons = metadata.list_persons(group_id)
-    for assignment in metadata.list_assignments(group_id=group_id):
-        metadata.delete_assignment(group_id, assignment.person_id)
+    for assignment in metadata.list_person_links(group_id=group_id):
+        metadata.delete_person_link(group_id, assignment.person_id)
     for person in persons:
         metadata.delete_person(person.person_id)
     for section in metadata.list_sections(group_id):
@@ -436,7 +436,7 @@ def refresh_persons(
         except NotFoundError:
             continue
         if not faces:
-            metadata.delete_assignment(group_id, person_id)
+            metadata.delete_person_link(group_id, person_id)
             metadata.delete_person(person_id)
             deleted.append(person_id)
             continue

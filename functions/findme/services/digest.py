@@ -7,7 +7,7 @@ render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
 (``photo_preview_px``, 1,280) from the decoded pixels and write them (in a thread, while the
 models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, face items and
 vectors (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
-(:func:`findme.services.cluster.assign_new_faces`), then write the image item once, last:
+(:func:`findme.services.cluster.place_new_faces`), then write the image item once, last:
 ``processed`` with its ``face_count``.
 
 Status goes ``uploaded -> processing -> processed | failed``. S3 notifications come at least
@@ -256,7 +256,7 @@ def _digest(
 
     t0 = time.perf_counter()
     new_faces = [f for f in faces if f.person_id is None]
-    assigned = _assign(image.group_id, new_faces, vectors, deps) if new_faces else 0
+    assigned = _place_new_faces(image.group_id, new_faces, vectors, deps) if new_faces else 0
     timings["assign"] = _ms(t0)
 
     image.status = ImageStatus.PROCESSED
@@ -324,7 +324,7 @@ def face_record(
         quality_grade=quality.quality_grade if quality else "F",
         issues=list(quality.issues) if quality else [],
         person_id=previous.person_id if previous else None,
-        is_manual_assignment=previous.is_manual_assignment if previous else False,
+        is_manual_placement=previous.is_manual_placement if previous else False,
         thumbnail_key=(
             keys.face_thumbnail(image.group_id, face_id) if detected.crop_jpeg is not None else None
         ),
@@ -370,13 +370,13 @@ def _save(
     )
 
 
-def _assign(
+def _place_new_faces(
     group_id: str, faces: list[Face], vectors: Iterable[FaceVector], deps: DigestDeps
 ) -> int:
-    from findme.services.cluster import assign_new_faces
+    from findme.services.cluster import place_new_faces
 
     wanted = {f.face_id for f in faces}
-    result = assign_new_faces(
+    result = place_new_faces(
         group_id,
         [v for v in vectors if v.face_id in wanted],
         metadata=deps.metadata,

@@ -28,9 +28,9 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Group, GroupRole, Image, ImageStatus, Membership, Page, User
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.ports import (
-    AssignmentRepository,
     GroupRepository,
     ImageRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
 )
@@ -50,7 +50,7 @@ class ListMyGroupsStore(GroupRepository, ImageRepository, Protocol):
     """
 
 
-class RemoveMemberStore(GroupRepository, PersonRepository, AssignmentRepository, Protocol):
+class RemoveMemberStore(GroupRepository, PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`remove_member` uses."""
 
 
@@ -423,8 +423,8 @@ def remove_member(metadata: RemoveMemberStore, policy: Policy, group_id: str, us
         policy.authorize(group_id, Need.ADMINISTER)
     membership = _membership(metadata, group_id, user_id)
     _check_owner_left(metadata, group_id, membership)
-    for assignment in metadata.list_assignments(group_id=group_id, user_id=user_id):
-        metadata.delete_assignment(group_id, assignment.person_id)
+    for assignment in metadata.list_person_links(group_id=group_id, user_id=user_id):
+        metadata.delete_person_link(group_id, assignment.person_id)
     for person in metadata.list_persons(group_id):
         if person.linked_user_id == user_id:
             metadata.update_person(person.person_id, linked_user_id=None)

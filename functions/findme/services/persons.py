@@ -1,6 +1,6 @@
 """Persons and faces curation: list, details, rename, hide, cover face, merge, move a face.
 
-Every change a curator makes to who-is-who is written with ``is_manual_assignment=True`` on
+Every change a curator makes to who-is-who is written with ``is_manual_placement=True`` on
 the faces it touches (DynamoDB item and Qdrant payload), so the cluster workflow's
 ``preserve_manual`` keeps it: merges and moves survive a re-cluster (Immich drops them on a
 forced re-run; see ARCHITECTURE.md §6). Persons left without faces are removed and counts
@@ -18,9 +18,9 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Face, Image, Page, Person, utcnow
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     ImageRepository,
+    PersonLinkRepository,
     PersonRepository,
     VectorIndex,
 )
@@ -28,20 +28,20 @@ from findme.services.curation_access import face_for, person_for, refresh_person
 from findme.services.policy import Need, Policy, denied
 
 
-class ListPersonsStore(PersonRepository, AssignmentRepository, Protocol):
+class ListPersonsStore(PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`list_persons`, :func:`own_person_ids`,
     :func:`readable_person` use.
     """
 
 
-class PersonDetailsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
+class PersonDetailsStore(FaceRepository, PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`person_details`, :func:`merge_persons`,
     :func:`move_face` use.
     """
 
 
 class PersonImagesStore(
-    ImageRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+    ImageRepository, FaceRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
     """The metadata repositories :func:`person_images` uses."""
 
@@ -128,7 +128,7 @@ class PersonDetails:
 def own_person_ids(metadata: ListPersonsStore, user_id: str, group_id: str) -> set[str]:
     """Persons of a group that are the user's: assigned to their selfie, or linked."""
     mine = {
-        a.person_id for a in metadata.list_assignments(user_id=user_id) if a.group_id == group_id
+        a.person_id for a in metadata.list_person_links(user_id=user_id) if a.group_id == group_id
     }
     return mine | {
         p.person_id for p in metadata.list_persons(group_id) if p.linked_user_id == user_id
@@ -288,7 +288,7 @@ def merge_persons(
     moved: list[str] = []
     for source in source_persons:
         face_ids = [f.face_id for f in faces_of[source.person_id]]
-        _assign(metadata, vectors, face_ids, target_id)
+        _place_manually(metadata, vectors, face_ids, target_id)
         moved.extend(face_ids)
         if not target.name and source.name:
             target.name = source.name
@@ -297,13 +297,13 @@ def merge_persons(
         target.hidden = target.hidden and source.hidden
     users_of_target = {
         a.user_id
-        for a in metadata.list_assignments(group_id=target.group_id)
+        for a in metadata.list_person_links(group_id=target.group_id)
         if a.person_id == target_id
     }
-    for assignment in metadata.list_assignments(group_id=target.group_id):
+    for assignment in metadata.list_person_links(group_id=target.group_id):
         if assignment.person_id in sources and assignment.user_id not in users_of_target:
             assignment.person_id = target_id
-            metadata.put_assignment(assignment)
+            metadata.put_person_link(assignment)
             users_of_target.add(assignment.user_id)
     target.updated_at = utcnow()
     metadata.put_person(target)
@@ -361,7 +361,7 @@ def move_face(
         )
         metadata.put_person(target)
         created = True
-    _assign(metadata, vectors, [face_id], target.person_id)
+    _place_manually(metadata, vectors, [face_id], target.person_id)
     removed = refresh_persons(
         metadata, [target.person_id, *([previous] if previous else [])], group_id=face.group_id
     )
@@ -374,7 +374,7 @@ def move_face(
     )
 
 
-def _assign(
+def _place_manually(
     metadata: FaceRepository, vectors: VectorIndex, face_ids: Sequence[str], person_id: str
 ) -> None:
     """Manual assignment in both stores: vector payload first, then the item (source of truth).

@@ -44,18 +44,18 @@ from findme.domain.matching import MatchBars, MatchDecision, decide, face_scores
 from findme.domain.records import Face, Image
 from findme.errors import NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     FaceVector,
     GroupRepository,
     ImageRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
     VectorIndex,
 )
-from findme.services.assignment import AUTOMATIC_STRATEGIES
 from findme.services.auth import normalize_phone
 from findme.services.groups import iter_group_images
+from findme.services.person_links import AUTOMATIC_STRATEGIES
 from findme.services.policy import GroupAccess, Need, Policy, denied
 from findme.services.users import REFERENCE_GROUP, reference_vectors
 
@@ -77,7 +77,7 @@ class MatchUserStore(
     GroupRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     Protocol,
 ):
     """The metadata repositories :func:`match_user`, :func:`personal_matches`,
@@ -250,7 +250,7 @@ def _match_in_group(
     """One group of :func:`match_user`: hits, scores, rivals, decision, photos, candidates."""
     membership = metadata.get_membership(group_id, user_id)
     rejected = set(membership.rejected_face_ids) if membership is not None else set()
-    assignments = metadata.list_assignments(group_id=group_id)
+    assignments = metadata.list_person_links(group_id=group_id)
     assigned = {a.person_id: a.similarity for a in assignments if a.user_id == user_id}
     # persons a curator (or another user's "that's me") gave to someone else: not the user's
     held = {

@@ -65,7 +65,7 @@ def group_stats(metadata: GroupStatsStore, group_id: str) -> CurationStats:
         images=len(images),
         faces=len(faces),
         images_with_faces=images_with_faces,
-        manual_assignments=sum(1 for f in faces if f.is_manual_assignment and f.person_id),
+        manual_assignments=sum(1 for f in faces if f.is_manual_placement and f.person_id),
         assigned_faces=sum(1 for f in faces if f.person_id),
     )
 

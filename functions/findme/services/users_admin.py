@@ -92,7 +92,7 @@ def delete_user(
     counts = UserDeletion(
         user_id=user_id,
         reference_faces=len(metadata.list_reference_faces(user_id)),
-        assignments=len(metadata.list_assignments(user_id=user_id)),
+        assignments=len(metadata.list_person_links(user_id=user_id)),
         memberships=len(metadata.list_groups_of_user(user_id)),
     )
     users.delete_user(

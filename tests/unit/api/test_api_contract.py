@@ -368,7 +368,7 @@ ISSUE_12_OPERATIONS = [
     ("GET", "/users/{user_id}/selfies"),
     ("DELETE", "/users/{user_id}/selfies/{face_id}"),
     ("GET", "/groups/{group_id}/cluster-status"),
-    ("GET", "/users/{user_id}/assignments/stats"),
+    ("GET", "/users/{user_id}/person-links/stats"),
     ("GET", "/images/{image_id}"),
     ("GET", "/groups/{group_id}/sections"),
     ("POST", "/faces/filter"),

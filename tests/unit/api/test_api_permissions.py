@@ -25,7 +25,6 @@ import pytest
 from api_fakes import Api, Stores, build_api, detected, jpeg, new_phone
 from contracts.openapi import OpenApiDocument
 from findme.domain.records import (
-    Assignment,
     Face,
     Group,
     GroupRole,
@@ -35,6 +34,7 @@ from findme.domain.records import (
     JobType,
     Membership,
     Person,
+    PersonLink,
     ReferenceFace,
     Role,
     Section,
@@ -196,8 +196,8 @@ def make_world(api: Api) -> World:
     person_m.linked_user_id = users["member"].user_id
     s.metadata.put_person(person_m)
     s.metadata.put_person(person_o)
-    s.metadata.put_assignment(
-        Assignment(gid, person_m.person_id, users["member"].user_id, 0.8, "evidence")
+    s.metadata.put_person_link(
+        PersonLink(gid, person_m.person_id, users["member"].user_id, 0.8, "evidence")
     )
     section = Section(group_id=gid, section_id=str(uuid.uuid4()), name="Ceremony")
     s.metadata.put_section(section)
@@ -542,26 +542,26 @@ TABLE: list[Row] = [
     ),
     row("POST", "/groups/{group_id}/recluster", CURATE(202), path=_g("/recluster")),
     row("GET", "/groups/{group_id}/cluster-status", UPLOAD(), path=_g("/cluster-status")),
-    row("POST", "/groups/{group_id}/assignments", CURATE(), path=_g("/assignments")),
-    row("GET", "/groups/{group_id}/assignments", CURATE(), path=_g("/assignments")),
+    row("POST", "/groups/{group_id}/person-links", CURATE(), path=_g("/person-links")),
+    row("GET", "/groups/{group_id}/person-links", CURATE(), path=_g("/person-links")),
     row(
         "DELETE",
-        "/groups/{group_id}/assignments/{person_id}",
+        "/groups/{group_id}/person-links/{person_id}",
         CURATE(),
-        path=lambda w: f"/groups/{w.gid}/assignments/{w.person_m.person_id}",
+        path=lambda w: f"/groups/{w.gid}/person-links/{w.person_m.person_id}",
         fresh=True,
     ),
     row(
         "GET",
-        "/users/{user_id}/assignments",
+        "/users/{user_id}/person-links",
         SELF_OR_ADMIN(),
-        path=lambda w: f"/users/{w.member_id}/assignments",
+        path=lambda w: f"/users/{w.member_id}/person-links",
     ),
     row(
         "GET",
-        "/users/{user_id}/assignments/stats",
+        "/users/{user_id}/person-links/stats",
         SELF_OR_ADMIN(),
-        path=lambda w: f"/users/{w.member_id}/assignments/stats",
+        path=lambda w: f"/users/{w.member_id}/person-links/stats",
     ),
     row(
         "GET",

@@ -14,11 +14,11 @@ import pytest
 from curation_world import RouteClient, World
 from fakes import DIM, unit
 from findme.domain.records import (
-    Assignment,
     Face,
     Group,
     GroupRole,
     Membership,
+    PersonLink,
     ReferenceFace,
     User,
 )
@@ -216,8 +216,8 @@ def test_a_person_a_curator_gave_to_someone_else_is_not_mine(
     ref = world.identity()
     selfie(world, me, ref)
     faces = person_at(world, group, ref, [0.7, 0.7, 0.36])
-    world.metadata.put_assignment(
-        Assignment(
+    world.metadata.put_person_link(
+        PersonLink(
             group_id=group.group_id,
             person_id=faces[0].person_id or "",
             user_id=other.user_id,

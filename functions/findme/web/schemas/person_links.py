@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from findme.domain.records import Assignment
+from findme.domain.records import PersonLink
 from findme.web.schemas.common import PageOut, example
 
 #: Most candidate users one run may name (a group's members are the default).
@@ -20,7 +20,7 @@ _PERSON = "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b"
 _USER = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
 
 
-class AssignmentOut(BaseModel):
+class PersonLinkOut(BaseModel):
     """A person of a group assigned to a registered user."""
 
     model_config = example(
@@ -50,7 +50,7 @@ class AssignmentOut(BaseModel):
     created_at: datetime
 
 
-class AssignmentRunIn(BaseModel):
+class PersonLinkRunIn(BaseModel):
     """How to match; every field is optional."""
 
     model_config = example(strategy="vote", threshold=0.4, min_vote_fraction=0.5)
@@ -76,21 +76,21 @@ class AssignmentRunIn(BaseModel):
     )
 
 
-class AssignmentRunOut(BaseModel):
+class PersonLinkRunOut(BaseModel):
     group_id: str
     strategy: str
     threshold: float
-    assignments: list[AssignmentOut]
+    assignments: list[PersonLinkOut]
     removed: int = Field(description="Earlier automatic assignments that no longer hold.")
     persons_considered: int
     users_considered: int
 
 
-class AssignmentPage(PageOut[AssignmentOut]):
+class PersonLinkPage(PageOut[PersonLinkOut]):
     """A page of assignments."""
 
 
-class UserAssignmentStatsOut(BaseModel):
+class UserPersonLinkStatsOut(BaseModel):
     model_config = example(
         user_id=_USER,
         assignments=3,
@@ -112,5 +112,5 @@ class UserAssignmentStatsOut(BaseModel):
     last_assigned_at: datetime | None
 
 
-def assignment_out(assignment: Assignment) -> AssignmentOut:
-    return AssignmentOut.model_validate(assignment, from_attributes=True)
+def person_link_out(assignment: PersonLink) -> PersonLinkOut:
+    return PersonLinkOut.model_validate(assignment, from_attributes=True)

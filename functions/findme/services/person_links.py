@@ -1,12 +1,12 @@
 """Cluster-to-user assignment: link a group's persons to registered users by their selfies.
 
-:func:`assign_persons_to_users` matches each person of a group to at most one user
+:func:`link_persons_to_users` matches each person of a group to at most one user
 (:func:`findme.domain.user_matching.match_persons_to_users`, strategy ``centroid`` or
-``vote``), stores one :class:`~findme.domain.records.Assignment` per matched person and sets
+``vote``), stores one :class:`~findme.domain.records.PersonLink` per matched person and sets
 ``Person.linked_user_id``. A run replaces the group's earlier automatic assignments
 (strategies ``centroid`` and ``vote``); any other assignment (e.g. a curator's ``manual``
-one) is kept and its person is not re-matched. :func:`list_assignments` and
-:func:`delete_assignment` serve the API.
+one) is kept and its person is not re-matched. :func:`list_person_links` and
+:func:`delete_person_link` serve the API.
 
 Candidates are the group's members by default (``GroupRepository.list_members``); their
 reference vectors are read by id (``UserRepository.list_reference_faces`` then
@@ -23,29 +23,29 @@ from typing import Protocol
 
 from findme.config import Settings
 from findme.domain.faces import stack_embeddings
-from findme.domain.records import Assignment, utcnow
+from findme.domain.records import PersonLink, utcnow
 from findme.domain.user_matching import Strategy, UserMatch, match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceVector,
     GroupRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
     VectorIndex,
 )
 
 
-class UserAssignmentStatsStore(PersonRepository, AssignmentRepository, Protocol):
-    """The metadata repositories :func:`_store_run`, :func:`user_assignment_stats`,
-    :func:`delete_assignment` use.
+class PersonLinkStatsStore(PersonRepository, PersonLinkRepository, Protocol):
+    """The metadata repositories :func:`_store_run`, :func:`user_person_link_stats`,
+    :func:`delete_person_link` use.
     """
 
 
-class AssignPersonsToUsersStore(
-    UserRepository, GroupRepository, PersonRepository, AssignmentRepository, Protocol
+class LinkPersonsToUsersStore(
+    UserRepository, GroupRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
-    """The metadata repositories :func:`assign_persons_to_users` uses."""
+    """The metadata repositories :func:`link_persons_to_users` uses."""
 
 
 #: Strategies whose assignments a new run replaces.
@@ -53,7 +53,7 @@ AUTOMATIC_STRATEGIES = frozenset(s.value for s in Strategy)
 
 
 @dataclass(slots=True)
-class AssignmentRun:
+class PersonLinkRun:
     """What one run did.
 
     Attributes:
@@ -69,23 +69,23 @@ class AssignmentRun:
     group_id: str
     strategy: str
     threshold: float
-    assignments: list[Assignment] = field(default_factory=list)
+    assignments: list[PersonLink] = field(default_factory=list)
     removed: int = 0
     persons_considered: int = 0
     users_considered: int = 0
 
 
-def assign_persons_to_users(
+def link_persons_to_users(
     group_id: str,
     *,
-    metadata: AssignPersonsToUsersStore,
+    metadata: LinkPersonsToUsersStore,
     vectors: VectorIndex,
     threshold: float | None = None,
     strategy: Strategy | str = Strategy.EVIDENCE,
     min_vote_fraction: float = 0.5,
     user_ids: Sequence[str] | None = None,
     settings: Settings | None = None,
-) -> AssignmentRun:
+) -> PersonLinkRun:
     """Match the group's persons to users and store the assignments.
 
     Args:
@@ -102,7 +102,7 @@ def assign_persons_to_users(
         settings: matching settings (default: ``Settings()``).
 
     Returns:
-        An :class:`AssignmentRun`.
+        An :class:`PersonLinkRun`.
 
     Raises:
         NotFoundError: unknown group.
@@ -119,7 +119,7 @@ def assign_persons_to_users(
     metadata.get_group(group_id)
     candidates = _candidates(metadata, group_id, user_ids)
     owner, refs = _reference_vectors(metadata, vectors, candidates)
-    previous = metadata.list_assignments(group_id=group_id)
+    previous = metadata.list_person_links(group_id=group_id)
     fixed = {a.person_id for a in previous if a.strategy not in AUTOMATIC_STRATEGIES}
     face_vectors = [
         v
@@ -144,7 +144,7 @@ def assign_persons_to_users(
         min_vote_fraction=min_vote_fraction,
         top_k=settings.match_top_k,
     )
-    run = AssignmentRun(
+    run = PersonLinkRun(
         group_id=group_id,
         strategy=strategy.value,
         threshold=threshold,
@@ -190,10 +190,10 @@ def _reference_vectors(
 
 
 def _store_run(
-    metadata: UserAssignmentStatsStore,
-    run: AssignmentRun,
+    metadata: PersonLinkStatsStore,
+    run: PersonLinkRun,
     matches: Sequence[UserMatch],
-    previous: Sequence[Assignment],
+    previous: Sequence[PersonLink],
     fixed: set[str],
 ) -> None:
     """Replace the group's earlier automatic assignments by ``matches``: delete those that no
@@ -205,7 +205,7 @@ def _store_run(
     for old in previous:
         if old.person_id in fixed or old.person_id in matched:
             continue
-        metadata.delete_assignment(group_id, old.person_id)
+        metadata.delete_person_link(group_id, old.person_id)
         run.removed += 1
         person = persons.get(old.person_id)
         if person is not None and person.linked_user_id == old.user_id:
@@ -216,7 +216,7 @@ def _store_run(
         person = persons.get(m.person_id)
         if person is None:  # vector payload points at a person since removed
             continue
-        assignment = Assignment(
+        assignment = PersonLink(
             group_id=group_id,
             person_id=m.person_id,
             user_id=m.user_id,
@@ -224,7 +224,7 @@ def _store_run(
             strategy=run.strategy,
             vote_share=None if m.vote_share is None else round(m.vote_share, 4),
         )
-        metadata.put_assignment(assignment)
+        metadata.put_person_link(assignment)
         run.assignments.append(assignment)
         if person.linked_user_id != m.user_id:
             person.linked_user_id = m.user_id
@@ -232,9 +232,9 @@ def _store_run(
             metadata.put_person(person)
 
 
-def list_assignments(
-    metadata: AssignmentRepository, *, group_id: str | None = None, user_id: str | None = None
-) -> list[Assignment]:
+def list_person_links(
+    metadata: PersonLinkRepository, *, group_id: str | None = None, user_id: str | None = None
+) -> list[PersonLink]:
     """Assignments of a group, of a user, or of a user in a group (most similar first).
 
     Raises:
@@ -242,12 +242,12 @@ def list_assignments(
     """
     if group_id is None and user_id is None:
         raise InvalidInputError("Give a group_id or a user_id")
-    found = metadata.list_assignments(group_id=group_id, user_id=user_id)
+    found = metadata.list_person_links(group_id=group_id, user_id=user_id)
     return sorted(found, key=lambda a: (-a.similarity, a.person_id))
 
 
 @dataclass(slots=True)
-class UserAssignmentStats:
+class UserPersonLinkStats:
     """A user's assignments summed up (``GET /users/{user_id}/assignments/stats``).
 
     Attributes:
@@ -270,10 +270,10 @@ class UserAssignmentStats:
     last_assigned_at: datetime | None = None
 
 
-def user_assignment_stats(metadata: UserAssignmentStatsStore, user_id: str) -> UserAssignmentStats:
+def user_person_link_stats(metadata: PersonLinkStatsStore, user_id: str) -> UserPersonLinkStats:
     """Sum up a user's assignments (one Query, then one read per assigned person)."""
-    found = metadata.list_assignments(user_id=user_id)
-    stats = UserAssignmentStats(user_id=user_id, assignments=len(found))
+    found = metadata.list_person_links(user_id=user_id)
+    stats = UserPersonLinkStats(user_id=user_id, assignments=len(found))
     if not found:
         return stats
     stats.groups = len({a.group_id for a in found})
@@ -290,16 +290,18 @@ def user_assignment_stats(metadata: UserAssignmentStatsStore, user_id: str) -> U
     return stats
 
 
-def delete_assignment(metadata: UserAssignmentStatsStore, group_id: str, person_id: str) -> None:
+def delete_person_link(metadata: PersonLinkStatsStore, group_id: str, person_id: str) -> None:
     """Delete a person's assignment and unlink the person from the user.
 
     Raises:
         NotFoundError: the person has no assignment in this group.
     """
-    existing = [a for a in metadata.list_assignments(group_id=group_id) if a.person_id == person_id]
+    existing = [
+        a for a in metadata.list_person_links(group_id=group_id) if a.person_id == person_id
+    ]
     if not existing:
         raise NotFoundError("assignment not found", group_id=group_id, person_id=person_id)
-    metadata.delete_assignment(group_id, person_id)
+    metadata.delete_person_link(group_id, person_id)
     try:
         person = metadata.get_person(person_id)
     except NotFoundError:

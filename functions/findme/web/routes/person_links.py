@@ -9,7 +9,7 @@ Paths::
                                                        ``me`` is the caller)
     GET    /users/{user_id}/assignments/stats          a user's assignment statistics
 
-The matching itself is :func:`findme.services.assignment.assign_persons_to_users`
+The matching itself is :func:`findme.services.person_links.link_persons_to_users`
 (strategy ``centroid`` or ``vote``, cosine similarity threshold). It runs in the request:
 it reads the group's face vectors once (one Qdrant scroll) and compares person centroids
 or faces with the members' reference embeddings, ``O(faces × references)``.
@@ -22,8 +22,8 @@ from typing import Annotated
 from fastapi import Query
 
 from findme.domain.cursors import paginate
-from findme.domain.records import Assignment
-from findme.services import assignment as svc
+from findme.domain.records import PersonLink
+from findme.services import person_links as svc
 from findme.web import deps
 from findme.web.pagination import PageParams
 from findme.web.ratelimit import RATE_LIMIT_KEY, LimitedRouter
@@ -34,14 +34,14 @@ from findme.web.routes.curation_common import (
     LIMIT_READ,
     LIMIT_WRITE,
 )
-from findme.web.schemas.assignments import (
-    AssignmentPage,
-    AssignmentRunIn,
-    AssignmentRunOut,
-    UserAssignmentStatsOut,
-    assignment_out,
-)
 from findme.web.schemas.common import MessageOut
+from findme.web.schemas.person_links import (
+    PersonLinkPage,
+    PersonLinkRunIn,
+    PersonLinkRunOut,
+    UserPersonLinkStatsOut,
+    person_link_out,
+)
 
 router = LimitedRouter(tags=["assignments"], responses=AUTH_ERRORS, per_minute=LIMIT_READ)
 
@@ -52,19 +52,19 @@ router = LimitedRouter(tags=["assignments"], responses=AUTH_ERRORS, per_minute=L
     responses=INPUT_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
-def run_assignments(
+def link_persons(
     group: deps.GroupCurator,
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     vectors: deps.Vectors,
-    body: AssignmentRunIn | None = None,
-) -> AssignmentRunOut:
+    body: PersonLinkRunIn | None = None,
+) -> PersonLinkRunOut:
     """Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``)
     assignments; ``manual`` and ``confirmed`` ones and their persons are kept. 400
     ``not_group_member`` when ``user_ids`` names a non-member; 422 for a strategy other than
     evidence|centroid|vote or a threshold outside [-1, 1]."""
-    request = body or AssignmentRunIn()
-    run = svc.assign_persons_to_users(
+    request = body or PersonLinkRunIn()
+    run = svc.link_persons_to_users(
         group.group.group_id,
         metadata=metadata,
         vectors=vectors,
@@ -74,21 +74,21 @@ def run_assignments(
         min_vote_fraction=request.min_vote_fraction,
         user_ids=request.user_ids,
     )
-    return AssignmentRunOut(
+    return PersonLinkRunOut(
         group_id=run.group_id,
         strategy=run.strategy,
         threshold=run.threshold,
-        assignments=[assignment_out(a) for a in run.assignments],
+        assignments=[person_link_out(a) for a in run.assignments],
         removed=run.removed,
         persons_considered=run.persons_considered,
         users_considered=run.users_considered,
     )
 
 
-def _page(found: list[Assignment], page: PageParams) -> AssignmentPage:
+def _page(found: list[PersonLink], page: PageParams) -> PersonLinkPage:
     result = paginate(found, limit=page.limit, cursor=page.cursor)
-    return AssignmentPage(
-        items=[assignment_out(a) for a in result.items], next_cursor=result.cursor
+    return PersonLinkPage(
+        items=[person_link_out(a) for a in result.items], next_cursor=result.cursor
     )
 
 
@@ -97,14 +97,14 @@ def _page(found: list[Assignment], page: PageParams) -> AssignmentPage:
     summary="A group's assignments (most similar first)",
     responses=INPUT_ERRORS,
 )
-def list_group_assignments(
+def list_group_person_links(
     group: deps.GroupCurator,
     metadata: deps.Metadata,
     page: deps.Page,
     user_id: Annotated[str | None, Query(description="Only this user's.")] = None,
-) -> AssignmentPage:
+) -> PersonLinkPage:
     return _page(
-        svc.list_assignments(metadata, group_id=group.group.group_id, user_id=user_id), page
+        svc.list_person_links(metadata, group_id=group.group.group_id, user_id=user_id), page
     )
 
 
@@ -113,12 +113,12 @@ def list_group_assignments(
     summary="Delete a person's assignment and unlink the person",
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
-def delete_assignment(
+def delete_person_link(
     person_id: str, group: deps.GroupCurator, metadata: deps.Metadata
 ) -> MessageOut:
     """404 when the person has no assignment in this group. A later run may assign the
     person again if it still matches."""
-    svc.delete_assignment(metadata, group.group.group_id, person_id)
+    svc.delete_person_link(metadata, group.group.group_id, person_id)
     return MessageOut(message="Assignment deleted.")
 
 
@@ -126,25 +126,25 @@ def delete_assignment(
     "/users/{user_id}/assignments",
     summary="A user's assignments in every group (self or admin)",
 )
-def list_user_assignments(
+def list_user_person_links(
     user: deps.SelfOrAdmin, metadata: deps.Metadata, page: deps.Page
-) -> AssignmentPage:
+) -> PersonLinkPage:
     """403 ``access_denied`` for another user's unless the caller is an admin; 404
     ``user_not_found`` for an unknown user."""
-    return _page(svc.list_assignments(metadata, user_id=user.user_id), page)
+    return _page(svc.list_person_links(metadata, user_id=user.user_id), page)
 
 
 @router.get(
     "/users/{user_id}/assignments/stats",
     summary="A user's assignment statistics (self or admin)",
 )
-def user_assignment_stats(
+def user_person_link_stats(
     user: deps.SelfOrAdmin, metadata: deps.Metadata
-) -> UserAssignmentStatsOut:
+) -> UserPersonLinkStatsOut:
     """``me`` for the caller; 403 ``access_denied`` for another user's unless the caller is
     an admin; 404 ``user_not_found``."""
-    stats = svc.user_assignment_stats(metadata, user.user_id)
-    return UserAssignmentStatsOut(
+    stats = svc.user_person_link_stats(metadata, user.user_id)
+    return UserPersonLinkStatsOut(
         user_id=stats.user_id,
         assignments=stats.assignments,
         groups=stats.groups,

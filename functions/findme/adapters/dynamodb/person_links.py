@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from findme.adapters.dynamodb.base import DynamoBase, _from_model, _to_model
 from findme.adapters.dynamodb.models import _storable
-from findme.domain.records import Assignment
+from findme.domain.records import PersonLink
 from findme.errors import InvalidInputError
 
 
-class DynamoAssignments(DynamoBase):
-    """:class:`findme.ports.AssignmentRepository`."""
+class DynamoPersonLinks(DynamoBase):
+    """:class:`findme.ports.PersonLinkRepository`."""
 
-    def put_assignment(self, assignment: Assignment) -> None:
-        self._call(_to_model(self.assignments, assignment).save, "put assignment")
+    def put_person_link(self, assignment: PersonLink) -> None:
+        self._call(_to_model(self.person_links, assignment).save, "put assignment")
 
-    def list_assignments(
+    def list_person_links(
         self, *, group_id: str | None = None, user_id: str | None = None
-    ) -> list[Assignment]:
+    ) -> list[PersonLink]:
         """Assignments of a group, of a user, or of a user in a group.
 
         Raises:
             InvalidInputError: neither ``group_id`` nor ``user_id`` given.
         """
-        model = self.assignments
+        model = self.person_links
         if group_id is None and user_id is None:
-            raise InvalidInputError("list_assignments needs group_id or user_id")
+            raise InvalidInputError("list_person_links needs group_id or user_id")
         if not _storable(group_id if group_id is not None else user_id):
             return []
         if group_id is not None:
@@ -34,8 +34,8 @@ class DynamoAssignments(DynamoBase):
             )
         else:
             items = self._call(lambda: list(model.user_index.query(user_id)), "list assignments")
-        return [_from_model(Assignment, item) for item in items]
+        return [_from_model(PersonLink, item) for item in items]
 
-    def delete_assignment(self, group_id: str, person_id: str) -> None:
-        item = self.assignments(group_id=group_id, person_id=person_id)
+    def delete_person_link(self, group_id: str, person_id: str) -> None:
+        item = self.person_links(group_id=group_id, person_id=person_id)
         self._call(item.delete, "delete assignment")
