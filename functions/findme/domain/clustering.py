@@ -16,7 +16,7 @@ on top of it, as users of photo apps ask (Immich's complaints, ARCHITECTURE.md Â
    belonged to before by maximum total overlap (Hungarian assignment, Kuhn 1955, via
    :func:`scipy.optimize.linear_sum_assignment`, per connected block of the overlap graph);
    an unmatched cluster gets a new id.
-3. **Manual assignments are kept** (``is_manual_placement``): a manual face never changes
+3. **Manual placements are kept** (``is_manual_placement``): a manual face never changes
    person, manual faces of two persons never share a cluster (rule 1), and a cluster left
    unmatched that holds manual faces of person P joins P (the curator said so).
 4. **Noise stays unassigned; persons left with no face are removed.**

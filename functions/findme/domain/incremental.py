@@ -1,4 +1,4 @@
-"""Incremental assignment between two clusterings: new faces of one photo join persons.
+"""Place new faces between two clusterings: new faces of one photo join known persons.
 
 Digest places each new face with :func:`place_incremental` (the clustering's own notion of
 "same person", :mod:`findme.domain.clustering`) until the next clustering re-decides; the
@@ -53,7 +53,7 @@ def place_incremental(
     a person larger than the neighbours asked is averaged over that many.
 
     Rule (docs/compatibility.md, incremental placement): a new face joins the person of its
-    *nearest already-assigned face* in the group when their cosine similarity is
+    *nearest already-placed face* in the group when their cosine similarity is
     ``>= threshold``; it never joins a person already present in the same photo; otherwise it stays
     unassigned until the next clustering. Faces of the photo itself are never neighbours. When
     two new faces of the photo want the same person, the more similar one gets it (faces are

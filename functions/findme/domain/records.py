@@ -211,7 +211,9 @@ class Person:
 
 @dataclass(slots=True)
 class PersonLink:
-    """A person (cluster) assigned to a registered user by selfie matching."""
+    """A person link: a person (cluster) of a group linked to a registered user, by selfie
+    matching (``evidence``/``centroid``/``vote``), a curator (``manual``) or the user
+    (``confirmed``). Stored in the ``assignments`` table (its deployed name)."""
 
     group_id: str
     person_id: str

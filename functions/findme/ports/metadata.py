@@ -137,9 +137,9 @@ class PersonRepository(Protocol):
 
 
 class PersonLinkRepository(Protocol):
-    """Assignments: a person of a group linked to a user."""
+    """Person links: a person of a group linked to a user (the ``assignments`` table)."""
 
-    def put_person_link(self, assignment: PersonLink) -> None: ...
+    def put_person_link(self, link: PersonLink) -> None: ...
     def list_person_links(
         self, *, group_id: str | None = None, user_id: str | None = None
     ) -> list[PersonLink]: ...

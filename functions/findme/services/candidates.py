@@ -4,13 +4,13 @@ A person whose evidence for the user lies between the candidate bar and the pers
 (:mod:`findme.domain.matching`) is not given to the user, it is *asked about*
 (:func:`list_candidates`). The answer (:func:`answer_candidate`):
 
-- ``is_me = true``: the person becomes an assignment of strategy ``confirmed`` (kept by every
-  re-cluster and assignment run, like a curator's ``manual`` one), so its photos are
+- ``is_me = true``: the person becomes a person link of strategy ``confirmed`` (kept by every
+  re-cluster and person-link run, like a curator's ``manual`` one), so its photos are
   included from then on;
 - ``is_me = false``: the person's face ids are added to the user's membership
   (``Membership.rejected_face_ids``); a person at least half of whose faces were rejected is
   never offered nor matched to that user again, whatever id a re-cluster gives it. An
-  automatic assignment of the person to the user is deleted.
+  automatic person link of the person to the user is deleted.
 
 Only persons currently offered (or matched) to the caller can be answered: a user cannot
 claim somebody else's person (403 ``not_a_candidate``).
@@ -35,7 +35,7 @@ MAX_CANDIDATES = 10
 #: Most face ids one membership keeps as rejected (a DynamoDB item holds 400 KB).
 MAX_REJECTED_FACES = 5000
 
-#: Strategy of an assignment the user confirmed.
+#: Strategy of a person link the user confirmed.
 CONFIRMED = "confirmed"
 
 
@@ -47,14 +47,14 @@ class CandidateAnswer:
         person_id: the person.
         group_id: its group.
         is_me: the answer.
-        assignment: the ``confirmed`` assignment (``is_me``), else ``None``.
+        person_link: the ``confirmed`` person link (``is_me``), else ``None``.
         faces_rejected: face ids added to the user's rejections (``not is_me``).
     """
 
     person_id: str
     group_id: str
     is_me: bool
-    assignment: PersonLink | None
+    person_link: PersonLink | None
     faces_rejected: int
 
 
@@ -123,14 +123,14 @@ def answer_candidate(
                 "This person is already assigned to someone else", code="person_assigned"
             )
         evidence = {c.person_id: c.score for c in found.candidates} | found.persons
-        assignment = PersonLink(
+        link = PersonLink(
             group_id=group_id,
             person_id=person_id,
             user_id=principal.user_id,
             similarity=round(evidence.get(person_id, 0.0), 4),
             strategy=CONFIRMED,
         )
-        metadata.put_person_link(assignment)
+        metadata.put_person_link(link)
         if person.linked_user_id != principal.user_id:
             metadata.update_person(person_id, linked_user_id=principal.user_id, updated_at=utcnow())
         face_ids = {f.face_id for f in faces}
@@ -139,10 +139,10 @@ def answer_candidate(
                 f for f in membership.rejected_face_ids if f not in face_ids
             ]
             metadata.put_membership(membership)
-        return CandidateAnswer(person_id, group_id, True, assignment, 0)
+        return CandidateAnswer(person_id, group_id, True, link, 0)
     added = _reject(membership.rejected_face_ids, faces)
     metadata.put_membership(membership)
-    if mine:  # the assignment goes, and the person is unlinked from the user
+    if mine:  # the person link goes, and the person is unlinked from the user
         delete_person_link(metadata, group_id, person_id)
     return CandidateAnswer(person_id, group_id, False, None, added)
 

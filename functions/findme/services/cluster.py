@@ -1,8 +1,8 @@
-"""Cluster a group's faces into persons, and assign new faces to persons between clusterings.
+"""Cluster a group's faces into persons, and place new faces into persons between clusterings.
 
 :func:`cluster_group` (the cluster Lambda's use case) reads the group's face items and
 vectors, runs :func:`findme.domain.clustering.cluster_faces` (DBSCAN on a sparse cosine
-graph; one photo never twice in a person; stable ids; manual assignments kept) and writes
+graph; one photo never twice in a person; stable ids; manual placements kept) and writes
 the outcome: persons first (so no face points at a missing person), then vector payloads,
 then face items (the source of truth), then removes the persons left empty. A retry after a
 failure anywhere re-reads the half-written state and converges: ids already written are
@@ -125,7 +125,11 @@ class ClusterResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The job result: the fields, ``manual_placements_preserved`` under the key
+        "manual_assignments_preserved" (the name clients and stored job results know)."""
+        out = asdict(self)
+        out["manual_assignments_preserved"] = out.pop("manual_placements_preserved")
+        return out
 
 
 # Long on purpose: read, cluster and write in the order the consistency rules require (persons
@@ -150,7 +154,7 @@ def cluster_group(
     the old one while it stays, else the best ``overall_quality`` face; names, hidden flags
     and linked users of matched persons kept; a person absorbing a removed named person
     takes its name when it has none), vector payloads and face items that changed, and
-    finally deletes persons left empty with their user assignments (an assignment of a
+    finally deletes persons left empty with their person links (a person link of a
     merged person moves to the person that absorbed it).
 
     Args:
@@ -159,7 +163,7 @@ def cluster_group(
         vectors: vector index.
         eps: DBSCAN eps, cosine distance in ``(0, 2)`` (``Settings.cluster_eps``).
         min_samples: DBSCAN min_samples, ``>= 1`` (``Settings.cluster_min_samples``).
-        preserve_manual: keep manual assignments (default); ``False`` re-clusters every face
+        preserve_manual: keep manual placements (default); ``False`` re-clusters every face
             and clears the manual flags.
         write_concurrency: parallel face-item updates.
         method: ``"average"`` (average linkage) or ``"dbscan"`` (``Settings.cluster_method``).
@@ -315,15 +319,15 @@ def _remove_persons(
     merged_into: dict[str, str],
     metadata: RemovePersonsStore,
 ) -> None:
-    """Delete persons left empty; move a merged person's user assignments to its absorber."""
+    """Delete persons left empty; move a merged person's person links to its absorber."""
     if not removed:
         return
     removed_set = set(removed)
-    assignments = metadata.list_person_links(group_id=group_id)
+    links = metadata.list_person_links(group_id=group_id)
     users_of = defaultdict(set)
-    for a in assignments:
+    for a in links:
         users_of[a.person_id].add(a.user_id)
-    for a in assignments:
+    for a in links:
         if a.person_id not in removed_set:
             continue
         metadata.delete_person_link(group_id, a.person_id)
@@ -415,7 +419,7 @@ def run_cluster_job(
     return out
 
 
-# --- incremental assignment (digest) -----------------------------------------------------------
+# --- place new faces (digest) ------------------------------------------------------------------
 # Long on purpose: query, decide and write for one photo's new faces share the same neighbour
 # lists; the decision rule itself is domain.incremental.
 def place_new_faces(
@@ -434,7 +438,7 @@ def place_new_faces(
     ``Settings.cluster_method == "average"``, a face joins the person whose faces it matches
     with the highest mean cosine similarity when that mean is
     ``>= Settings.cluster_linkage_threshold`` (so one look-alike face of a person is not
-    enough); with DBSCAN (or no settings), the person of its nearest already-assigned face
+    enough); with DBSCAN (or no settings), the person of its nearest already-placed face
     at cosine similarity ``>= threshold``. Never a person already present in the same photo;
     otherwise the face stays unassigned until the next clustering. Faces that already have a
     person (a re-delivered notification, a manual move) keep it and are left alone. Writes the
@@ -450,7 +454,7 @@ def place_new_faces(
     Args:
         group_id: the group the faces belong to.
         faces: the new faces' vectors (``vector``: ``(128,) float32``, L2-normalised;
-            ``image_id`` set; ``person_id`` ``None`` for faces to assign).
+            ``image_id`` set; ``person_id`` ``None`` for faces to place).
         metadata: metadata store.
         vectors: vector index.
         settings: source of ``match_threshold`` when ``threshold`` is not given.
@@ -460,7 +464,7 @@ def place_new_faces(
 
     Returns:
         ``{face_id: person_id or None}`` for every face given (``None``: left unassigned);
-        count the assigned ones with ``sum(p is not None for p in result.values())``.
+        count the placed ones with ``sum(p is not None for p in result.values())``.
 
     Raises:
         InvalidInputError: neither ``threshold`` nor ``settings`` given.

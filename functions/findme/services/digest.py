@@ -1,4 +1,4 @@
-"""Digest one uploaded photo: renditions, faces, thumbnails, vectors, person assignment.
+"""Digest one uploaded photo: renditions, faces, thumbnails, vectors, placing new faces.
 
 Per original ``originals/{group_id}/{image_id}[.ext]``: read it from S3, decode (EXIF
 orientation applied), detect, align, embed, score quality (and attributes when enabled),
@@ -6,7 +6,7 @@ render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
 ``photo_thumbnail_px``, 320) and preview ``previews/{group_id}/{image_id}.jpg``
 (``photo_preview_px``, 1,280) from the decoded pixels and write them (in a thread, while the
 models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, face items and
-vectors (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
+vectors (:func:`findme.services.catalog.save_image_faces`), place new faces into known persons
 (:func:`findme.services.cluster.place_new_faces`), then write the image item once, last:
 ``processed`` with its ``face_count``.
 
@@ -93,7 +93,8 @@ class DigestOutcome:
             (not an original's key, object gone, or already processed when not forced).
         image_id / group_id: parsed from the key (``None`` when it is not an original's key).
         face_count: faces written.
-        assigned: new faces joined to an existing person by incremental assignment.
+        placed: new faces placed into an existing person (place new faces); ``assigned``
+            in :meth:`as_dict`, the name job results keep.
         reason: why ``failed`` / ``skipped``, as ``"<error code>: <message>"``.
         timings_ms: ``read``, ``analyze``, ``render`` and ``render_put`` (the renditions, in a
             thread overlapping ``analyze``), ``save``, ``assign``, ``total`` in milliseconds.
@@ -104,7 +105,7 @@ class DigestOutcome:
     image_id: str | None = None
     group_id: str | None = None
     face_count: int = 0
-    assigned: int = 0
+    placed: int = 0
     reason: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -114,7 +115,7 @@ class DigestOutcome:
             "status": self.status,
             "image_id": self.image_id,
             "face_count": self.face_count,
-            "assigned": self.assigned,
+            "assigned": self.placed,
             "reason": self.reason,
         }
 
@@ -256,7 +257,7 @@ def _digest(
 
     t0 = time.perf_counter()
     new_faces = [f for f in faces if f.person_id is None]
-    assigned = _place_new_faces(image.group_id, new_faces, vectors, deps) if new_faces else 0
+    placed = _place_new_faces(image.group_id, new_faces, vectors, deps) if new_faces else 0
     timings["assign"] = _ms(t0)
 
     image.status = ImageStatus.PROCESSED
@@ -269,7 +270,7 @@ def _digest(
         image_id=image.image_id,
         group_id=image.group_id,
         face_count=len(faces),
-        assigned=assigned,
+        placed=placed,
         timings_ms=timings,
     )
 

@@ -423,8 +423,8 @@ def remove_member(metadata: RemoveMemberStore, policy: Policy, group_id: str, us
         policy.authorize(group_id, Need.ADMINISTER)
     membership = _membership(metadata, group_id, user_id)
     _check_owner_left(metadata, group_id, membership)
-    for assignment in metadata.list_person_links(group_id=group_id, user_id=user_id):
-        metadata.delete_person_link(group_id, assignment.person_id)
+    for link in metadata.list_person_links(group_id=group_id, user_id=user_id):
+        metadata.delete_person_link(group_id, link.person_id)
     for person in metadata.list_persons(group_id):
         if person.linked_user_id == user_id:
             metadata.update_person(person.person_id, linked_user_id=None)

@@ -1,12 +1,12 @@
-"""Cluster-to-user assignment: link a group's persons to registered users by their selfies.
+"""Person links: link a group's persons (clusters) to registered users by their selfies.
 
 :func:`link_persons_to_users` matches each person of a group to at most one user
-(:func:`findme.domain.user_matching.match_persons_to_users`, strategy ``centroid`` or
-``vote``), stores one :class:`~findme.domain.records.PersonLink` per matched person and sets
-``Person.linked_user_id``. A run replaces the group's earlier automatic assignments
-(strategies ``centroid`` and ``vote``); any other assignment (e.g. a curator's ``manual``
-one) is kept and its person is not re-matched. :func:`list_person_links` and
-:func:`delete_person_link` serve the API.
+(:func:`findme.domain.user_matching.match_persons_to_users`, strategy ``evidence``,
+``centroid`` or ``vote``), stores one :class:`~findme.domain.records.PersonLink` per matched
+person and sets ``Person.linked_user_id``. A run replaces the group's earlier automatic links
+(strategies ``evidence``, ``centroid`` and ``vote``); any other link (a curator's ``manual``
+one, a user's ``confirmed`` one) is kept and its person is not re-matched.
+:func:`list_person_links` and :func:`delete_person_link` serve the API.
 
 Candidates are the group's members by default (``GroupRepository.list_members``); their
 reference vectors are read by id (``UserRepository.list_reference_faces`` then
@@ -48,7 +48,7 @@ class LinkPersonsToUsersStore(
     """The metadata repositories :func:`link_persons_to_users` uses."""
 
 
-#: Strategies whose assignments a new run replaces.
+#: Strategies whose person links a new run replaces.
 AUTOMATIC_STRATEGIES = frozenset(s.value for s in Strategy)
 
 
@@ -60,8 +60,8 @@ class PersonLinkRun:
         group_id: the group.
         strategy: ``evidence``, ``centroid`` or ``vote``.
         threshold: cosine similarity used.
-        assignments: the assignments stored by this run.
-        removed: earlier automatic assignments that no longer hold (deleted).
+        links: the person links stored by this run.
+        removed: earlier automatic links that no longer hold (deleted).
         persons_considered: persons with at least one face vector.
         users_considered: candidate users with at least one reference vector.
     """
@@ -69,7 +69,7 @@ class PersonLinkRun:
     group_id: str
     strategy: str
     threshold: float
-    assignments: list[PersonLink] = field(default_factory=list)
+    links: list[PersonLink] = field(default_factory=list)
     removed: int = 0
     persons_considered: int = 0
     users_considered: int = 0
@@ -86,7 +86,7 @@ def link_persons_to_users(
     user_ids: Sequence[str] | None = None,
     settings: Settings | None = None,
 ) -> PersonLinkRun:
-    """Match the group's persons to users and store the assignments.
+    """Match the group's persons to users and store the person links.
 
     Args:
         group_id: the group.
@@ -196,9 +196,9 @@ def _store_run(
     previous: Sequence[PersonLink],
     fixed: set[str],
 ) -> None:
-    """Replace the group's earlier automatic assignments by ``matches``: delete those that no
+    """Replace the group's earlier automatic person links by ``matches``: delete those that no
     longer hold (unlinking their persons), store the new ones and link their persons. Fills
-    ``run.assignments`` and ``run.removed``."""
+    ``run.links`` and ``run.removed``."""
     group_id = run.group_id
     matched = {m.person_id: m for m in matches}
     persons = {p.person_id: p for p in metadata.list_persons(group_id)}
@@ -216,7 +216,7 @@ def _store_run(
         person = persons.get(m.person_id)
         if person is None:  # vector payload points at a person since removed
             continue
-        assignment = PersonLink(
+        link = PersonLink(
             group_id=group_id,
             person_id=m.person_id,
             user_id=m.user_id,
@@ -224,8 +224,8 @@ def _store_run(
             strategy=run.strategy,
             vote_share=None if m.vote_share is None else round(m.vote_share, 4),
         )
-        metadata.put_person_link(assignment)
-        run.assignments.append(assignment)
+        metadata.put_person_link(link)
+        run.links.append(link)
         if person.linked_user_id != m.user_id:
             person.linked_user_id = m.user_id
             person.updated_at = utcnow()
@@ -235,7 +235,7 @@ def _store_run(
 def list_person_links(
     metadata: PersonLinkRepository, *, group_id: str | None = None, user_id: str | None = None
 ) -> list[PersonLink]:
-    """Assignments of a group, of a user, or of a user in a group (most similar first).
+    """Person links of a group, of a user, or of a user in a group (most similar first).
 
     Raises:
         InvalidInputError: neither ``group_id`` nor ``user_id``.
@@ -248,41 +248,41 @@ def list_person_links(
 
 @dataclass(slots=True)
 class UserPersonLinkStats:
-    """A user's assignments summed up (``GET /users/{user_id}/assignments/stats``).
+    """A user's person links summed up (``GET /users/{user_id}/person-links/stats``).
 
     Attributes:
-        assignments: persons assigned to the user, in every group.
+        links: persons linked to the user, in every group.
         groups: groups with at least one of them.
         faces: faces in those persons (the photos "of me" come from them).
         images: images of those persons, summed per person.
-        by_strategy: assignments per strategy (``evidence``, ``confirmed``, ...).
-        mean_similarity: mean cosine similarity of the assignments (``None``: none).
-        last_assigned_at: the newest assignment's time (``None``: none).
+        by_strategy: links per strategy (``evidence``, ``confirmed``, ...).
+        mean_similarity: mean cosine similarity of the links (``None``: none).
+        last_linked_at: the newest link's time (``None``: none).
     """
 
     user_id: str
-    assignments: int = 0
+    links: int = 0
     groups: int = 0
     faces: int = 0
     images: int = 0
     by_strategy: dict[str, int] = field(default_factory=dict)
     mean_similarity: float | None = None
-    last_assigned_at: datetime | None = None
+    last_linked_at: datetime | None = None
 
 
 def user_person_link_stats(metadata: PersonLinkStatsStore, user_id: str) -> UserPersonLinkStats:
-    """Sum up a user's assignments (one Query, then one read per assigned person)."""
+    """Sum up a user's person links (one Query, then one read per linked person)."""
     found = metadata.list_person_links(user_id=user_id)
-    stats = UserPersonLinkStats(user_id=user_id, assignments=len(found))
+    stats = UserPersonLinkStats(user_id=user_id, links=len(found))
     if not found:
         return stats
     stats.groups = len({a.group_id for a in found})
     stats.by_strategy = dict(Counter(a.strategy for a in found))
     stats.mean_similarity = round(sum(a.similarity for a in found) / len(found), 4)
-    stats.last_assigned_at = max(a.created_at for a in found)
-    for assignment in found:
+    stats.last_linked_at = max(a.created_at for a in found)
+    for link in found:
         try:
-            person = metadata.get_person(assignment.person_id)
+            person = metadata.get_person(link.person_id)
         except NotFoundError:
             continue  # a person removed since; the consistency check reports it
         stats.faces += person.face_count
@@ -291,10 +291,10 @@ def user_person_link_stats(metadata: PersonLinkStatsStore, user_id: str) -> User
 
 
 def delete_person_link(metadata: PersonLinkStatsStore, group_id: str, person_id: str) -> None:
-    """Delete a person's assignment and unlink the person from the user.
+    """Delete a person's link and unlink the person from the user.
 
     Raises:
-        NotFoundError: the person has no assignment in this group.
+        NotFoundError: the person has no link in this group.
     """
     existing = [
         a for a in metadata.list_person_links(group_id=group_id) if a.person_id == person_id

@@ -126,7 +126,7 @@ class PersonDetails:
 
 
 def own_person_ids(metadata: ListPersonsStore, user_id: str, group_id: str) -> set[str]:
-    """Persons of a group that are the user's: assigned to their selfie, or linked."""
+    """Persons of a group that are the user's: a person link to them, or ``linked_user_id``."""
     mine = {
         a.person_id for a in metadata.list_person_links(user_id=user_id) if a.group_id == group_id
     }
@@ -250,9 +250,9 @@ def merge_persons(
 ) -> MergeResult:
     """Move every face of ``source_ids`` into ``target_id`` and delete the sources.
 
-    Moved faces become manual assignments, so a later clustering keeps the merge. The
+    Moved faces become manual placements, so a later clustering keeps the merge. The
     target keeps its name; when it has none, it takes the first named source's name.
-    User assignments of a source move to the target unless the user already has one.
+    Person links of a source move to the target unless the user already has one.
 
     Raises:
         InvalidInputError: no sources, too many, or the target among them.
@@ -300,11 +300,11 @@ def merge_persons(
         for a in metadata.list_person_links(group_id=target.group_id)
         if a.person_id == target_id
     }
-    for assignment in metadata.list_person_links(group_id=target.group_id):
-        if assignment.person_id in sources and assignment.user_id not in users_of_target:
-            assignment.person_id = target_id
-            metadata.put_person_link(assignment)
-            users_of_target.add(assignment.user_id)
+    for link in metadata.list_person_links(group_id=target.group_id):
+        if link.person_id in sources and link.user_id not in users_of_target:
+            link.person_id = target_id
+            metadata.put_person_link(link)
+            users_of_target.add(link.user_id)
     target.updated_at = utcnow()
     metadata.put_person(target)
     refresh_persons(metadata, [target_id, *sources], group_id=target.group_id)
@@ -333,7 +333,7 @@ def move_face(
 ) -> MoveResult:
     """Move a face to an existing person, or (``person_id=None``) to a new person.
 
-    The face becomes a manual assignment. Two faces of one photo are never one person, so
+    The face becomes a manual placement. Two faces of one photo are never one person, so
     moving a face into a person that already has a face of the same photo is refused.
 
     Raises:
@@ -377,7 +377,7 @@ def move_face(
 def _place_manually(
     metadata: FaceRepository, vectors: VectorIndex, face_ids: Sequence[str], person_id: str
 ) -> None:
-    """Manual assignment in both stores: vector payload first, then the item (source of truth).
+    """Manual placement in both stores: vector payload first, then the item (source of truth).
 
     A failure between the two leaves the item unchanged, so a retry redoes both; the
     consistency check repairs payload-only drift.

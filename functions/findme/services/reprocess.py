@@ -6,7 +6,7 @@ finds faces in another order (or a different number of them) would hand an old f
 to whatever face now has its index. Around the digest call this module therefore:
 
 1. snapshots the photo's faces (boxes, persons, manual flags);
-2. after digest, gives each *manual* assignment to the new face whose box overlaps the old
+2. after digest, gives each *manual placement* to the new face whose box overlaps the old
    one with IoU > 0.5 (:func:`findme.domain.curation.carry_manual_placements`), and takes
    any person a new face only inherited by index from a face it does not overlap;
 3. recounts persons (faces that no longer exist were removed by digest's
@@ -90,7 +90,7 @@ def _boxed(face: Face) -> BoxedFace:
 
 
 def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> ReprocessOutcome:
-    """Re-digest one photo, keeping manual assignments on faces that overlap their old box.
+    """Re-digest one photo, keeping manual placements on faces that overlap their old box.
 
     Args:
         image_id: the photo.

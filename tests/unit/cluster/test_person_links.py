@@ -108,9 +108,7 @@ def test_persons_are_linked_to_their_users(stores: Stores, group_id: str, strate
         group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, strategy=strategy
     )
     # Then identity 0 goes to u0 and identity 1 to u1; identity 2 has no user
-    assert sorted((a.person_id, a.user_id) for a in run.assignments) == sorted(
-        [(p0, "u0"), (p1, "u1")]
-    )
+    assert sorted((a.person_id, a.user_id) for a in run.links) == sorted([(p0, "u0"), (p1, "u1")])
     assert run.persons_considered == 3
     assert run.users_considered == 3
     assert stores.metadata.get_person(p0).linked_user_id == "u0"

@@ -8,7 +8,7 @@ several prefixes and endpoints in one process.
 Access patterns per key and index are written in :mod:`findme.tables`.
 
 One module per aggregate (``users``, ``otps``, ``groups``, ``sections``, ``images``,
-``faces``, ``persons``, ``assignments``, ``jobs``), each a mixin over
+``faces``, ``persons``, ``assignments`` (person links), ``jobs``), each a mixin over
 :class:`~findme.adapters.dynamodb.base.DynamoBase`; :class:`DynamoMetadataStore` composes
 them. The models live in :mod:`findme.adapters.dynamodb.models`.
 """

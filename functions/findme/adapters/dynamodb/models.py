@@ -243,7 +243,8 @@ class FaceModel(Model):
     quality_grade = UnicodeAttribute()
     issues = ListAttribute(of=UnicodeAttribute, default=list)
     person_id = _Str()
-    is_manual_placement = BooleanAttribute(default=False)
+    # stored under "is_manual_assignment": the name is kept for deployed data
+    is_manual_placement = BooleanAttribute(default=False, attr_name="is_manual_assignment")
     thumbnail_key = _Str()
     attributes = _Json(default=dict)
     created_at = UTCDateTimeAttribute()
@@ -275,6 +276,7 @@ class PersonModel(Model):
     group_index = GroupPersonsIndex()
 
 
+# the index and table keep their deployed names (user_id-index of the assignments table)
 class UserPersonLinksIndex(GlobalSecondaryIndex["PersonLinkModel"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "user_id-index"

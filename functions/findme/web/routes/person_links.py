@@ -1,23 +1,28 @@
-"""Cluster-to-user assignments: match a group's persons to its members' selfies, list, delete.
+"""Person links: match a group's persons to its members' selfies, list them, delete one.
 
 Paths::
 
-    POST   /groups/{group_id}/assignments              run the matching (CURATE)
-    GET    /groups/{group_id}/assignments              the group's assignments (CURATE)
-    DELETE /groups/{group_id}/assignments/{person_id}  delete one, unlink the person (CURATE)
-    GET    /users/{user_id}/assignments                a user's assignments (self or admin;
-                                                       ``me`` is the caller)
-    GET    /users/{user_id}/assignments/stats          a user's assignment statistics
+    POST   /groups/{group_id}/person-links              run the matching (CURATE)
+    GET    /groups/{group_id}/person-links              the group's person links (CURATE)
+    DELETE /groups/{group_id}/person-links/{person_id}  delete one, unlink the person (CURATE)
+    GET    /users/{user_id}/person-links                a user's person links (self or admin;
+                                                        ``me`` is the caller)
+    GET    /users/{user_id}/person-links/stats          a user's person-link statistics
+
+Each is also served, deprecated, at its former path with ``assignments`` in place of
+``person-links`` (``/groups/{group_id}/assignments``, ...): the same handler, the same
+answer, for clients written before the rename (:data:`DEPRECATED_PATHS`).
 
 The matching itself is :func:`findme.services.person_links.link_persons_to_users`
-(strategy ``centroid`` or ``vote``, cosine similarity threshold). It runs in the request:
-it reads the group's face vectors once (one Qdrant scroll) and compares person centroids
-or faces with the members' reference embeddings, ``O(faces × references)``.
+(strategy ``evidence``, ``centroid`` or ``vote``, cosine similarity threshold). It runs in
+the request: it reads the group's face vectors once (one Qdrant scroll) and compares person
+centroids or faces with the members' reference embeddings, ``O(faces × references)``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Query
 
@@ -43,12 +48,43 @@ from findme.web.schemas.person_links import (
     person_link_out,
 )
 
-router = LimitedRouter(tags=["assignments"], responses=AUTH_ERRORS, per_minute=LIMIT_READ)
+router = LimitedRouter(tags=["person_links"], responses=AUTH_ERRORS, per_minute=LIMIT_READ)
+
+#: The former path of each route (before "assignment" was split into four words), served
+#: as a deprecated alias of the new one. Each alias keeps its former operation id.
+DEPRECATED_PATHS = {
+    "/groups/{group_id}/person-links": "/groups/{group_id}/assignments",
+    "/groups/{group_id}/person-links/{person_id}": "/groups/{group_id}/assignments/{person_id}",
+    "/users/{user_id}/person-links": "/users/{user_id}/assignments",
+    "/users/{user_id}/person-links/stats": "/users/{user_id}/assignments/stats",
+}
 
 
-@router.post(
-    "/groups/{group_id}/assignments",
-    summary="Assign the group's persons to its members by their selfies",
+def _route(
+    method: str, path: str, former_operation_id: str, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the endpoint at ``path`` and, deprecated, at its former path."""
+
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        router.add_api_route(path, endpoint, methods=[method], **kwargs)
+        router.add_api_route(
+            DEPRECATED_PATHS[path],
+            endpoint,
+            methods=[method],
+            deprecated=True,
+            operation_id=former_operation_id,
+            **{**kwargs, "summary": f"{kwargs['summary']} (deprecated path: use {path})"},
+        )
+        return endpoint
+
+    return register
+
+
+@_route(
+    "POST",
+    "/groups/{group_id}/person-links",
+    "run_assignments_groups__group_id__assignments_post",
+    summary="Link the group's persons to its members by their selfies",
     responses=INPUT_ERRORS,
     openapi_extra={RATE_LIMIT_KEY: LIMIT_HEAVY},
 )
@@ -59,8 +95,8 @@ def link_persons(
     vectors: deps.Vectors,
     body: PersonLinkRunIn | None = None,
 ) -> PersonLinkRunOut:
-    """Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``)
-    assignments; ``manual`` and ``confirmed`` ones and their persons are kept. 400
+    """Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``) person
+    links; ``manual`` and ``confirmed`` ones and their persons are kept. 400
     ``not_group_member`` when ``user_ids`` names a non-member; 422 for a strategy other than
     evidence|centroid|vote or a threshold outside [-1, 1]."""
     request = body or PersonLinkRunIn()
@@ -78,7 +114,7 @@ def link_persons(
         group_id=run.group_id,
         strategy=run.strategy,
         threshold=run.threshold,
-        assignments=[person_link_out(a) for a in run.assignments],
+        assignments=[person_link_out(a) for a in run.links],
         removed=run.removed,
         persons_considered=run.persons_considered,
         users_considered=run.users_considered,
@@ -92,9 +128,11 @@ def _page(found: list[PersonLink], page: PageParams) -> PersonLinkPage:
     )
 
 
-@router.get(
-    "/groups/{group_id}/assignments",
-    summary="A group's assignments (most similar first)",
+@_route(
+    "GET",
+    "/groups/{group_id}/person-links",
+    "list_group_assignments_groups__group_id__assignments_get",
+    summary="A group's person links (most similar first)",
     responses=INPUT_ERRORS,
 )
 def list_group_person_links(
@@ -108,23 +146,27 @@ def list_group_person_links(
     )
 
 
-@router.delete(
-    "/groups/{group_id}/assignments/{person_id}",
-    summary="Delete a person's assignment and unlink the person",
+@_route(
+    "DELETE",
+    "/groups/{group_id}/person-links/{person_id}",
+    "delete_assignment_groups__group_id__assignments__person_id__delete",
+    summary="Delete a person's link to a user and unlink the person",
     openapi_extra={RATE_LIMIT_KEY: LIMIT_WRITE},
 )
 def delete_person_link(
     person_id: str, group: deps.GroupCurator, metadata: deps.Metadata
 ) -> MessageOut:
-    """404 when the person has no assignment in this group. A later run may assign the
-    person again if it still matches."""
+    """404 when the person has no link in this group. A later run may link the person
+    again if it still matches."""
     svc.delete_person_link(metadata, group.group.group_id, person_id)
-    return MessageOut(message="Assignment deleted.")
+    return MessageOut(message="Assignment deleted.")  # the message clients know, kept
 
 
-@router.get(
-    "/users/{user_id}/assignments",
-    summary="A user's assignments in every group (self or admin)",
+@_route(
+    "GET",
+    "/users/{user_id}/person-links",
+    "list_user_assignments_users__user_id__assignments_get",
+    summary="A user's person links in every group (self or admin)",
 )
 def list_user_person_links(
     user: deps.SelfOrAdmin, metadata: deps.Metadata, page: deps.Page
@@ -134,9 +176,11 @@ def list_user_person_links(
     return _page(svc.list_person_links(metadata, user_id=user.user_id), page)
 
 
-@router.get(
-    "/users/{user_id}/assignments/stats",
-    summary="A user's assignment statistics (self or admin)",
+@_route(
+    "GET",
+    "/users/{user_id}/person-links/stats",
+    "user_assignment_stats_users__user_id__assignments_stats_get",
+    summary="A user's person-link statistics (self or admin)",
 )
 def user_person_link_stats(
     user: deps.SelfOrAdmin, metadata: deps.Metadata
@@ -146,11 +190,11 @@ def user_person_link_stats(
     stats = svc.user_person_link_stats(metadata, user.user_id)
     return UserPersonLinkStatsOut(
         user_id=stats.user_id,
-        assignments=stats.assignments,
+        assignments=stats.links,
         groups=stats.groups,
         faces=stats.faces,
         images=stats.images,
         by_strategy=stats.by_strategy,
         mean_similarity=stats.mean_similarity,
-        last_assigned_at=stats.last_assigned_at,
+        last_assigned_at=stats.last_linked_at,
     )

@@ -48,6 +48,7 @@ class CandidateAnswerOut(BaseModel):
     person_id: str
     group_id: str
     is_me: bool
+    # the person link made by is_me (the field keeps its former name)
     assignment: PersonLinkOut | None = None
     faces_rejected: int = 0
     message: str

@@ -1,4 +1,4 @@
-"""Person-to-user assignments and their statistics."""
+"""Person links (a person of a group linked to a user) and their statistics."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _USER = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
 
 
 class PersonLinkOut(BaseModel):
-    """A person of a group assigned to a registered user."""
+    """A person link: a person of a group linked to a registered user."""
 
     model_config = example(
         group_id=_GROUP,
@@ -80,14 +80,16 @@ class PersonLinkRunOut(BaseModel):
     group_id: str
     strategy: str
     threshold: float
-    assignments: list[PersonLinkOut]
-    removed: int = Field(description="Earlier automatic assignments that no longer hold.")
+    assignments: list[PersonLinkOut] = Field(
+        description="The person links this run stored (the field keeps its former name)."
+    )
+    removed: int = Field(description="Earlier automatic person links that no longer hold.")
     persons_considered: int
     users_considered: int
 
 
 class PersonLinkPage(PageOut[PersonLinkOut]):
-    """A page of assignments."""
+    """A page of person links."""
 
 
 class UserPersonLinkStatsOut(BaseModel):
@@ -103,14 +105,16 @@ class UserPersonLinkStatsOut(BaseModel):
     )
 
     user_id: str
-    assignments: int = Field(description="Persons assigned to the user, in every group.")
+    assignments: int = Field(
+        description="Persons linked to the user, in every group (the field keeps its former name)."
+    )
     groups: int = Field(description="Groups with at least one of them.")
     faces: int = Field(description="Faces in those persons.")
     images: int = Field(description="Images of those persons, summed per person.")
-    by_strategy: dict[str, int] = Field(description="Assignments per strategy.")
+    by_strategy: dict[str, int] = Field(description="Person links per strategy.")
     mean_similarity: float | None = Field(description="Mean cosine similarity; null: none.")
-    last_assigned_at: datetime | None
+    last_assigned_at: datetime | None = Field(description="When the newest person link was made.")
 
 
-def person_link_out(assignment: PersonLink) -> PersonLinkOut:
-    return PersonLinkOut.model_validate(assignment, from_attributes=True)
+def person_link_out(link: PersonLink) -> PersonLinkOut:
+    return PersonLinkOut.model_validate(link, from_attributes=True)
