@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -509,7 +509,7 @@ TABLE: list[Row] = [
         _statuses(200, {"admin", "owner", "photographer"}, refused=404),  # not probed
         path=lambda w: f"/jobs/{w.cluster_job.job_id}",
     ),
-    # --- persons, clustering, assignments ------------------------------------------------------
+    # --- persons, clustering, person links (their former /assignments paths: see below) --------
     row("GET", "/groups/{group_id}/persons", READ(), path=_g("/persons")),
     row("GET", "/persons/{person_id}", READ(), path=lambda w: f"/persons/{w.person_m.person_id}"),
     row(
@@ -719,6 +719,23 @@ TABLE: list[Row] = [
     ),
     row("GET", "/admin/settings/quality", PLATFORM_ADMIN()),
 ]
+
+
+
+def _former_path(entry: Row) -> Row:
+    """The row of a person-link route at its former path (``assignments``), the deprecated
+    alias served by the same handler: the same request, the same statuses."""
+
+    def request(w: World) -> tuple[str, Request]:
+        path, sent = entry.request(w)
+        return path.replace("/person-links", "/assignments"), sent
+
+    return replace(
+        entry, template=entry.template.replace("/person-links", "/assignments"), request=request
+    )
+
+
+TABLE += [_former_path(r) for r in TABLE if "/person-links" in r.template]
 
 CASES = [(r, role) for r in TABLE for role in ROLES]
 

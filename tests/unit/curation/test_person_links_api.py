@@ -1,4 +1,5 @@
-"""Cluster-to-user assignment routes through the real app: matching, listing, deleting, access.
+"""Person-link routes through the real app: matching, listing, deleting, access, and the
+former ``/assignments`` paths (deprecated aliases) answering the same.
 
 Real vectors in Qdrant :memory: and items in moto DynamoDB (the curation world); persons are
 synthetic identities, members register a selfie near their identity.
@@ -148,7 +149,7 @@ def test_deleting_a_person_link_unlinks_the_person(
 ) -> None:
     gid, owner, alice = event["gid"], event["owner"], event["alice"]
     client.http.post(f"/groups/{gid}/person-links", headers=client.auth(owner))
-    # When the owner deletes Alice's assignment
+    # When the owner deletes Alice's person link
     r = client.http.delete(f"/groups/{gid}/person-links/{event['pa']}", headers=client.auth(owner))
     # Then it is gone from both listings and the person is unlinked; again is a 404
     assert r.status_code == 200, r.text
@@ -192,7 +193,7 @@ def test_only_curators_run_list_and_delete_and_users_read_only_their_own(
         ),
         404,
     )
-    # And nothing the refused calls tried changed the assignments
+    # And nothing the refused calls tried changed the person links
     assert world.metadata.get_person(event["pa"]).linked_user_id == alice.user_id
 
 
@@ -225,7 +226,7 @@ def test_candidates_must_be_members_and_cursors_must_be_ours(
     outsider = event["outsider"]
     alice_face = world.vectors.get([world.metadata.list_faces_of_person(event["pa"])[0].face_id])
     selfie(world, outsider, alice_face[0].vector)
-    # When a curator names them as a candidate, Then 400 and nothing is assigned
+    # When a curator names them as a candidate, Then 400 and nothing is linked
     r = client.http.post(
         f"/groups/{gid}/person-links",
         json={"user_ids": [event["alice"].user_id, outsider.user_id]},
@@ -242,3 +243,63 @@ def test_candidates_must_be_members_and_cursors_must_be_ours(
         400,
         "invalid_cursor",
     )
+
+
+#: The former word in the paths, served as deprecated aliases (mobile clients in the field).
+FORMER = "assignments"
+
+
+def _without_times(body: Any) -> Any:
+    """The answer with ``created_at`` (each run stores its links anew) left out."""
+    if isinstance(body, dict):
+        return {k: _without_times(v) for k, v in body.items() if k != "created_at"}
+    if isinstance(body, list):
+        return [_without_times(v) for v in body]
+    return body
+
+
+def test_the_former_assignments_paths_answer_as_the_person_link_paths(
+    client: RouteClient, world: World, event: dict[str, Any]
+) -> None:
+    gid, owner, alice = event["gid"], event["owner"], event["alice"]
+
+    def both(method: str, suffix: str, who: User) -> tuple[Any, Any]:
+        """``method`` on ``.../person-links{suffix}`` then on ``.../assignments{suffix}``."""
+        answers = []
+        for word in ("person-links", FORMER):
+            root = f"/groups/{gid}/{word}" if who is owner else f"/users/me/{word}"
+            r = client.http.request(method, root + suffix, headers=client.auth(who))
+            answers.append((r.status_code, _without_times(r.json())))
+        return answers[0], answers[1]
+
+    # Given the group's persons linked by a run on each path, Then both runs store the same
+    new, old = both("POST", "", owner)
+    assert new == old
+    assert (new[0], len(new[1]["assignments"])) == (200, 2)
+    # And the group's links, a user's links and statistics read the same on both paths
+    for method, suffix, who in (("GET", "", owner), ("GET", "", alice), ("GET", "/stats", alice)):
+        new, old = both(method, suffix, who)
+        assert new == old, (suffix, new, old)
+        assert new[0] == 200, (suffix, new)
+    # And deleting through the former path deletes (the same message), then 404 on both
+    r = client.http.delete(f"/groups/{gid}/{FORMER}/{event['pa']}", headers=client.auth(owner))
+    assert (r.status_code, r.json()) == (200, {"message": "Assignment deleted."})
+    assert world.metadata.get_person(event["pa"]).linked_user_id is None
+    new, old = both("DELETE", f"/{event['pa']}", owner)
+    assert new == old
+    assert new[0] == 404
+    # And the OpenAPI document marks each former path deprecated, with the new one's schemas
+    doc = client.http.get("/openapi.json").json()["paths"]
+    for template in (
+        "/groups/{group_id}/person-links",
+        "/groups/{group_id}/person-links/{person_id}",
+        "/users/{user_id}/person-links",
+        "/users/{user_id}/person-links/stats",
+    ):
+        former = doc[template.replace("person-links", FORMER)]
+        assert set(former) == set(doc[template])
+        for method, operation in former.items():
+            assert operation["deprecated"] is True
+            assert "deprecated" not in doc[template][method]
+            assert operation["responses"] == doc[template][method]["responses"]
+            assert operation.get("requestBody") == doc[template][method].get("requestBody")
