@@ -721,7 +721,6 @@ TABLE: list[Row] = [
 ]
 
 
-
 def _former_path(entry: Row) -> Row:
     """The row of a person-link route at its former path (``assignments``), the deprecated
     alias served by the same handler: the same request, the same statuses."""
