@@ -258,7 +258,7 @@ class CatalogContract:
         }
         with pytest.raises(NotFoundError):
             store.get_image(first.image_id)
-        # And A is recounted with a new cover face; B (no face left) is deleted with its assignment
+        # And A is recounted with a new cover face; B (no face left) is deleted with its person link
         recounted = store.get_person(a.person_id)
         assert (recounted.face_count, recounted.image_count) == (1, 1)
         assert recounted.cover_face_id == faces2[0].face_id

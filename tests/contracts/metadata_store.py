@@ -374,7 +374,7 @@ class MetadataStoreContract:
         store.delete_faces([f.face_id for f in faces[:27]])
         assert [f.face_index for f in store.list_faces_of_image(img.image_id)] == [27, 28, 29]
 
-    # --- persons and assignments --------------------------------------------------------------
+    # --- persons and person links -------------------------------------------------------------
     def test_persons_of_a_group_and_update(self, store: DynamoMetadataStore) -> None:
         group_id = new_id("g")
         p1, p2 = person(group_id, name="Ada"), person(group_id)

@@ -97,7 +97,8 @@ class DigestOutcome:
             in :meth:`as_dict`, the name job results keep.
         reason: why ``failed`` / ``skipped``, as ``"<error code>: <message>"``.
         timings_ms: ``read``, ``analyze``, ``render`` and ``render_put`` (the renditions, in a
-            thread overlapping ``analyze``), ``save``, ``assign``, ``total`` in milliseconds.
+            thread overlapping ``analyze``), ``save``, ``assign`` (placing new faces; the stage
+            keeps its name), ``total`` in milliseconds.
     """
 
     key: str

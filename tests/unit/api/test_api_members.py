@@ -145,7 +145,7 @@ def test_a_member_leaves_and_loses_their_person_links(api: Api, crew: dict[str, 
     s.metadata.update_person(person, linked_user_id=mo_id)
     # When Mo leaves the group
     left = api.client.delete(f"/groups/{gid}/members/{mo_id}", headers=api.auth(mo))
-    # Then the membership, the assignment and the person's link are gone
+    # Then the membership, the person link and the person's link are gone
     assert left.status_code == 200
     assert s.metadata.get_membership(gid, mo_id) is None
     assert s.metadata.list_person_links(user_id=mo_id) == []

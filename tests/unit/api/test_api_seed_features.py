@@ -1,6 +1,6 @@
 """The seed features issue 12 found missing or rough, through the real app over the fakes:
 group edits and counts, reference selfies, person search and thumbnails, image faces, the
-cluster status, assignment statistics, the version, CORS, section descriptions and counts,
+cluster status, person-link statistics, the version, CORS, section descriptions and counts,
 one name per concept, errors that say what is wrong, the seed's paths and limits."""
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def test_image_details_list_faces_with_boxes_and_person_names(
     ]
 
 
-# --- clustering and assignments -------------------------------------------------------------------
+# --- clustering and person links ------------------------------------------------------------------
 def test_cluster_status_shows_the_latest_run(api: Api, event: dict[str, Any]) -> None:
     gid, owner = event["gid"], event["owner"]
     url = f"/groups/{gid}/cluster-status"

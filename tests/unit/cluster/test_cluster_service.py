@@ -153,15 +153,15 @@ def test_empty_persons_are_removed_and_a_merged_persons_user_follows(
     )
     # When the group is clustered
     result = run(stores, group_id)
-    # Then identity 0 is P, Q and E are gone, and Q's user assignment moved to P
+    # Then identity 0 is P, Q and E are gone, and Q's person link moved to P
     assert set(persons_of(stores, faces[:5])) == {p}
     remaining = {x.person_id for x in stores.metadata.list_persons(group_id)}
     assert p in remaining
     assert not {q, e} & remaining
     assert result.persons_merged == 1
     assert result.persons_removed == 2
-    assignments = stores.metadata.list_person_links(group_id=group_id)
-    assert [(a.person_id, a.user_id) for a in assignments] == [(p, "u1")]
+    links = stores.metadata.list_person_links(group_id=group_id)
+    assert [(a.person_id, a.user_id) for a in links] == [(p, "u1")]
     assert stores.metadata.get_person(p).linked_user_id is None  # Q had no link to carry
 
 
@@ -232,7 +232,7 @@ def test_the_handler_parses_the_task_and_returns_the_counts(
         invoke("cluster", {"group_id": "", "eps": 5})
 
 
-# --- incremental assignment ---------------------------------------------------------------
+# --- place new faces ----------------------------------------------------------------------
 def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, group_id: str) -> None:
     # Given a clustered group (identities 0, 1, 2)
     faces, _truth = three_identities(stores, group_id, seed=3)
@@ -259,7 +259,7 @@ def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, grou
         FaceVector(f.face_id, group_id, image_id, np.asarray(v, np.float32))
         for f, v in zip(new, [a, mirror, b, stranger], strict=True)
     ]
-    # When digest assigns the new faces
+    # When digest places the new faces
     result = place_new_faces(
         group_id, vecs, metadata=stores.metadata, vectors=stores.vectors, settings=stores.settings
     )
@@ -287,12 +287,12 @@ def test_a_person_already_in_the_photo_is_not_joined_again(stores: Stores, group
     x = blob(rng, c0, 2, 0.2)
     new = stores.add_faces(group_id, x, [image_id] * 2)
     stores.metadata.update_face_person(new[0].face_id, person0, manual=True)
-    # When the photo's other face (also like person 0) is assigned
+    # When the photo's other face (also like person 0) is placed
     vec = FaceVector(new[1].face_id, group_id, image_id, np.asarray(x[1], np.float32))
     result = place_new_faces(
         group_id, [vec], metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
     )
-    # Then it stays unassigned
+    # Then it stays without a person
     assert result == {new[1].face_id: None}
 
 
@@ -322,7 +322,7 @@ def test_a_rename_while_placing_new_faces_is_kept(
         return person
 
     monkeypatch.setattr(stores.metadata, "get_person", get_then_rename)
-    # When digest assigns the new face
+    # When digest places the new face
     result = place_new_faces(
         group_id, [vec], metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
     )
@@ -334,6 +334,6 @@ def test_a_rename_while_placing_new_faces_is_kept(
     assert person.name == renames[-1]
 
 
-def test_assign_new_faces_needs_a_threshold(stores: Stores) -> None:
+def test_place_new_faces_needs_a_threshold(stores: Stores) -> None:
     with pytest.raises(InvalidInputError):
         place_new_faces("g", [], metadata=stores.metadata, vectors=stores.vectors)

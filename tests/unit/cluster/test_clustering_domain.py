@@ -1,5 +1,5 @@
 """Clustering rules on synthetic embeddings: DBSCAN on the sparse graph, one photo never twice
-in a person, stable ids, manual assignments kept and constraining, noise, empty persons."""
+in a person, stable ids, manual placements kept and constraining, noise, empty persons."""
 
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ def test_on_equal_overlap_a_named_person_keeps_its_id() -> None:
     assert out.person_ids == ["Z"] * 6
 
 
-# --- manual assignments ------------------------------------------------------------------------
+# --- manual placements -------------------------------------------------------------------------
 def test_a_face_moved_by_hand_stays_and_does_not_drag_its_cluster() -> None:
     # Given person "alice" (8 faces) and "bob" (5 faces); a curator moved one face that
     # looks like alice into bob by hand
@@ -406,7 +406,7 @@ def n(face: str, image: str, person: str | None, sim: float) -> Neighbour:
 def test_a_new_face_joins_the_person_of_its_nearest_placed_face() -> None:
     # Given a new face whose nearest face is unassigned, then faces of persons A and B
     hits = [[n("f1", "i1", None, 0.9), n("f2", "i2", "A", 0.7), n("f3", "i3", "B", 0.6)]]
-    # When assigned, Then it joins A (the nearest *assigned* face)
+    # When placed, Then it joins A (the nearest *placed* face)
     assert place_incremental(hits, image_id="new", threshold=0.4) == ["A"]
 
 
@@ -416,7 +416,7 @@ def test_a_new_face_below_the_threshold_stays_unassigned() -> None:
 
 
 def test_faces_of_the_same_photo_are_never_neighbours() -> None:
-    # Given the only assigned neighbour is a face of the same photo (re-delivery, reflection)
+    # Given the only placed neighbour is a face of the same photo (re-delivery, reflection)
     hits = [[n("f1", "new", "A", 0.99)]]
     assert place_incremental(hits, image_id="new", threshold=0.4) == [None]
 
@@ -444,7 +444,7 @@ def test_brute_force_neighbours_match_the_incremental_rule_on_synthetic_faces() 
     faces = synthetic_faces(600, noise_fraction=0.0, seed=21)
     old = run(faces.embeddings[:500], faces.image_ids[:500])
     new = faces.embeddings[500:]
-    # When each new face is assigned from its brute-force neighbours
+    # When each new face is placed from its brute-force neighbours
     hits = neighbours_from_vectors(
         new,
         faces.embeddings[:500],

@@ -1,4 +1,4 @@
-"""Cluster-to-user assignment: centroid and vote strategies, store/list/delete, linked users."""
+"""Person links: centroid and vote strategies, store/list/delete, linked users."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def setup_group(stores: Stores, group_id: str) -> tuple[str, str, str]:
 def test_persons_are_linked_to_their_users(stores: Stores, group_id: str, strategy: str) -> None:
     # Given a clustered group with three members who registered selfies
     p0, p1, p2 = setup_group(stores, group_id)
-    # When persons are assigned to users
+    # When persons are linked to users
     run = link_persons_to_users(
         group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, strategy=strategy
     )
@@ -122,7 +122,7 @@ def test_persons_are_linked_to_their_users(stores: Stores, group_id: str, strate
 def test_a_new_run_replaces_stale_automatic_person_links_but_keeps_manual_ones(
     stores: Stores, group_id: str
 ) -> None:
-    # Given automatic assignments, then a curator's manual assignment of identity 2 to u9
+    # Given automatic person links, then a curator's manual link of identity 2 to u9
     p0, p1, p2 = setup_group(stores, group_id)
     link_persons_to_users(group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4)
     stores.metadata.put_person_link(
@@ -132,7 +132,7 @@ def test_a_new_run_replaces_stale_automatic_person_links_but_keeps_manual_ones(
     run = link_persons_to_users(
         group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, user_ids=["u0"]
     )
-    # Then u1's assignment is gone (and unlinked), u0's and the manual one stay
+    # Then u1's person link is gone (and unlinked), u0's and the manual one stay
     assert run.removed == 1
     pairs = sorted(
         (a.person_id, a.user_id) for a in list_person_links(stores.metadata, group_id=group_id)
@@ -142,7 +142,7 @@ def test_a_new_run_replaces_stale_automatic_person_links_but_keeps_manual_ones(
 
 
 def test_deleting_a_person_link_unlinks_the_person(stores: Stores, group_id: str) -> None:
-    # Given an assignment of identity 0 to u0
+    # Given a person link of identity 0 to u0
     p0, _, _ = setup_group(stores, group_id)
     link_persons_to_users(group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4)
     # When it is deleted

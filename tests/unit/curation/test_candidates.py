@@ -208,7 +208,7 @@ def test_candidates_need_membership(world: World, client: RouteClient) -> None:
 def test_a_person_a_curator_gave_to_someone_else_is_not_mine(
     world: World, client: RouteClient
 ) -> None:
-    """Given a person an organiser assigned by hand to another member, then it is neither
+    """Given a person an organiser linked by hand to another member, then it is neither
     given nor offered to a user it resembles."""
     owner, me, other = world.user(), world.user(), world.user()
     group = world.group(owner, member=me)

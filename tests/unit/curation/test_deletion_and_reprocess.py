@@ -214,7 +214,7 @@ def test_reprocess_keeps_manual_placements_where_boxes_overlap(
     assert world.vectors.get([new1.face_id])[0].person_id == ann
     assert (outcome.manual_kept, outcome.manual_lost) == (1, 0)
     assert world.metadata.get_person(ann).face_count == 1
-    # And when a re-detection no longer overlaps (IoU <= 0.5), the manual assignment is dropped
+    # And when a re-detection no longer overlaps (IoU <= 0.5), the manual placement is dropped
     boxes[:] = [{"x": 400, "y": 10, "w": 80, "h": 80}]
     lost = reprocess.reprocess_image(image_id, deps)
     assert (lost.manual_kept, lost.manual_lost, lost.faces_removed) == (0, 1, 1)

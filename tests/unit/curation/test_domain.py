@@ -84,7 +84,7 @@ def test_manual_placements_follow_overlapping_boxes_only() -> None:
         BoxedFace("new0", BoundingBox(305, 5, 100, 100)),
         BoxedFace("new1", BoundingBox(10, 10, 100, 100)),  # IoU with old0 = 0.68
     ]
-    # When assignments are carried, Then only the manual one moves, to the overlapping box
+    # When manual placements are carried, Then only the manual one moves, to the overlapping box
     assert carry_manual_placements(old, new) == {"new1": "alice"}
     # And a shifted box (IoU 0.33 <= 0.5) does not inherit it
     far = [BoxedFace("new2", BoundingBox(50, 0, 100, 100))]

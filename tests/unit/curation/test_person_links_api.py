@@ -130,7 +130,7 @@ def test_a_vote_run_replaces_the_centroid_run(client: RouteClient, event: dict[s
     r = client.http.post(
         f"/groups/{gid}/person-links", json={"strategy": "vote"}, headers=client.auth(owner)
     )
-    # Then the same persons are assigned, now by vote (every face voted: share 1.0), and
+    # Then the same persons are linked, now by vote (every face voted: share 1.0), and
     # "similarity" is still a cosine similarity, the vote share apart (issue 12)
     assert r.status_code == 200, r.text
     run = r.json()
