@@ -40,6 +40,7 @@ class ListImagesStore(
 
 MAX_SECTION_NAME = 100
 MAX_SECTION_DESCRIPTION = 2000
+#: Most images one section-membership change (into a section, or out of it) may name.
 MAX_SECTION_MEMBERSHIP_IMAGES = 500
 
 
