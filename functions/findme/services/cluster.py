@@ -127,9 +127,8 @@ class ClusterResult:
     def as_dict(self) -> dict[str, Any]:
         """The job result: the fields, ``manual_placements_preserved`` under the key
         "manual_assignments_preserved" (the name clients and stored job results know)."""
-        out = asdict(self)
-        out["manual_assignments_preserved"] = out.pop("manual_placements_preserved")
-        return out
+        former = {"manual_placements_preserved": "manual_assignments_preserved"}
+        return {former.get(key, key): value for key, value in asdict(self).items()}
 
 
 # Long on purpose: read, cluster and write in the order the consistency rules require (persons
