@@ -411,8 +411,8 @@ def set_member_role(
 def remove_member(metadata: RemoveMemberStore, policy: Policy, group_id: str, user_id: str) -> None:
     """Remove a member (ADMINISTER), or leave the group (any member, for themselves).
 
-    The member's person links in the group go with the membership (their assignments are
-    deleted and linked persons unlinked); photos stay.
+    The member's person links in the group go with the membership (deleted, and the linked
+    persons unlinked); photos stay.
 
     Raises:
         NotFoundError: ``member_not_found``. ConflictError: ``last_owner``.
