@@ -1,8 +1,8 @@
 """Dollars per 1,000 photos on Lambda arm64, from measured time and counted requests.
 
 Runs the real digest path (``benchmarks/digest.py``'s ``run_config``: S3 read, decode,
-detect, align, embed, quality, attributes, renditions, DynamoDB + Qdrant writes, incremental
-assignment) on the faces-dev photos in the digest Lambda's layout (``--layout``, default
+detect, align, embed, quality, attributes, renditions, DynamoDB + Qdrant writes, placing
+new faces) on the faces-dev photos in the digest Lambda's layout (``--layout``, default
 ``1x2``: 2 photos at once with one ONNX Runtime thread each, as the CDK stack sets it),
 against an in-memory local stack, and counts every AWS request the digest makes (botocore
 calls, BatchWriteItem items counted one by one). Then prices 1,000 photos:

@@ -1,8 +1,8 @@
 """Digest throughput on faces-dev: images/s and ms per face, at 1 and 2 onnxruntime threads.
 
 Runs the real digest service (:func:`findme.services.digest.digest_object`: S3 read, decode,
-detect, align, embed, quality, attributes, thumbnails, DynamoDB + Qdrant writes, incremental
-assignment) on every faces-dev photo, against the local stack (moto server + DynamoDB Local,
+detect, align, embed, quality, attributes, thumbnails, DynamoDB + Qdrant writes, placing
+new faces) on every faces-dev photo, against the local stack (moto server + DynamoDB Local,
 Qdrant in memory). Configurations: ``ort_threads`` x concurrent digest workers, default
 ``1x1``, ``2x1`` and ``1x2``. Each configuration digests every photo once into its own group
 after one warm-up photo (model loading is not timed; it is reported as ``load_s``).
@@ -11,7 +11,8 @@ With ``--local-stack`` the stack is the one ``make run`` starts: durable (Dynamo
 disk, moto snapshots each write before answering) with the vector index on disk
 (``--engine edge``, the default, or ``client``: qdrant-client local mode, the engine before).
 Each run reports the per-photo stage medians (``timings_ms_median``: read, analyze, render,
-render_put, save, assign, total) and ``save_share``, the median of save / total per photo.
+render_put, save, assign (placing new faces: the stage keeps its name), total) and
+``save_share``, the median of save / total per photo.
 
 Each run also reports ``cpu_ms_per_image`` (this process's CPU time per photo: engine, decode,
 renditions, clients; the local servers run elsewhere) and ``cores_used`` (CPU time / wall

@@ -4,7 +4,7 @@ The protocol is ``../shared/data/event-dev/README.md`` (276 attendees register w
 first photo; every other photo, 1,000 one-photo guests included, is uploaded, digested and
 clustered; ``GET /get`` is scored per attendee). Runs the default settings, then, for the
 comparison, DBSCAN persons (``--cluster-method dbscan``) and a live event whose last 20 % of
-photos arrive after clustering (digest's incremental assignment). Each run is its own
+photos arrive after clustering (digest places their new faces). Each run is its own
 process. About 3 minutes per run on 2 vCPUs.
 
     .venv/bin/python benchmarks/event_accuracy.py [--runs default,dbscan,incremental]

@@ -2,7 +2,7 @@
 
 Runs the real digest service (:func:`findme.services.digest.digest_object`: S3 read, decode,
 detect, align, embed, quality, attributes, face thumbnails, DynamoDB + Qdrant writes,
-assignment) on every faces-dev photo against the local stack, once with the photo's
+placing new faces) on every faces-dev photo against the local stack, once with the photo's
 thumbnail (320 px) and preview (1,280 px) rendered and written to S3, once without (digest's
 ``_write_renditions`` step replaced by a no-op: digest as it was before). Paired: every photo
 is digested both ways back to back, the order flipped every round, so that load from others

@@ -214,17 +214,18 @@ PERSONS = TableSpec(
     ),
 )
 
-ASSIGNMENTS = TableSpec(
+PERSON_LINKS = TableSpec(
+    # a person linked to a user; the table keeps its deployed name "assignments"
     name="assignments",
     hash_key=KeySpec("group_id"),
     range_key=KeySpec("person_id"),
-    serves="assignments (person -> user) of a group (Query group_id); one (GetItem)",
+    serves="person links (person -> user) of a group (Query group_id); one (GetItem)",
     indexes=(
         IndexSpec(
             name="user_id-index",
             hash_key=KeySpec("user_id"),
             range_key=KeySpec("group_id"),
-            serves="assignments of a user across groups (Query user_id)",
+            serves="person links of a user across groups (Query user_id)",
         ),
     ),
 )
@@ -260,7 +261,7 @@ TABLES: tuple[TableSpec, ...] = (
     IMAGES,
     FACES,
     PERSONS,
-    ASSIGNMENTS,
+    PERSON_LINKS,
     JOBS,
     RATE_LIMITS,
 )

@@ -109,7 +109,7 @@ ACCESS: dict[str, Access] = {
     ),
     # Digest reads originals (and selfies for re-embedding reference faces), writes face
     # thumbnails and the photos' thumbnails and previews, images/faces/persons/jobs; reads
-    # groups and assignments.
+    # groups and assignments (the person links' table, by its deployed name).
     "digest": Access(
         objects={
             ORIGINALS: (_GET,),

@@ -14,7 +14,7 @@ from findme.adapters.dynamodb import DynamoMetadataStore
 from findme.adapters.qdrant import QdrantVectorIndex
 from findme.adapters.s3 import S3ObjectStore
 from findme.domain.keys import KeyScheme
-from findme.domain.records import Assignment, Face, Group, Image
+from findme.domain.records import Face, Group, Image, PersonLink
 from findme.errors import DependencyError, NotFoundError
 from findme.ports import FaceVector
 from findme.services import catalog
@@ -230,7 +230,7 @@ class CatalogContract:
         b.cover_face_id, b.face_count, b.image_count = faces1[1].face_id, 1, 1
         for p in (a, b):
             store.put_person(p)
-        store.put_assignment(Assignment(group_id, b.person_id, new_id("u"), 0.7, "centroid"))
+        store.put_person_link(PersonLink(group_id, b.person_id, new_id("u"), 0.7, "centroid"))
         store.put_group(Group(group_id, "G", new_id("u"), common_photo_ids=[first.image_id]))
         for img, faces, vecs, thumbs in (
             (first, faces1, vecs1, thumbs1),
@@ -258,13 +258,13 @@ class CatalogContract:
         }
         with pytest.raises(NotFoundError):
             store.get_image(first.image_id)
-        # And A is recounted with a new cover face; B (no face left) is deleted with its assignment
+        # And A is recounted with a new cover face; B (no face left) is deleted with its person link
         recounted = store.get_person(a.person_id)
         assert (recounted.face_count, recounted.image_count) == (1, 1)
         assert recounted.cover_face_id == faces2[0].face_id
         with pytest.raises(NotFoundError):
             store.get_person(b.person_id)
-        assert store.list_assignments(group_id=group_id) == []
+        assert store.list_person_links(group_id=group_id) == []
         assert store.get_group(group_id).common_photo_ids == []
         # And deleting again is a no-op
         assert (

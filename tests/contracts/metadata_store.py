@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from findme.adapters.dynamodb import OTP_SEND_WINDOW, DynamoMetadataStore
 from findme.domain.records import (
-    Assignment,
     Group,
     GroupRole,
     ImageStatus,
@@ -24,6 +23,7 @@ from findme.domain.records import (
     JobType,
     Membership,
     OtpChallenge,
+    PersonLink,
     ReferenceFace,
     Role,
     Section,
@@ -309,7 +309,7 @@ class MetadataStoreContract:
         assert list(store.list_faces_of_group(bad_id)) == []
         assert store.list_faces_of_person(bad_id) == []
         assert store.list_persons(bad_id) == []
-        assert store.list_assignments(group_id=bad_id) == []
+        assert store.list_person_links(group_id=bad_id) == []
 
     # --- faces --------------------------------------------------------------------------------
     def test_faces_by_image_person_and_group(self, store: DynamoMetadataStore) -> None:
@@ -358,7 +358,7 @@ class MetadataStoreContract:
         person_id = new_id("p")
         store.update_face_person(f.face_id, person_id, manual=True)
         moved = store.get_face(f.face_id)
-        assert (moved.person_id, moved.is_manual_assignment) == (person_id, True)
+        assert (moved.person_id, moved.is_manual_placement) == (person_id, True)
         assert [x.face_id for x in store.list_faces_of_person(person_id)] == [f.face_id]
         # Clearing the person removes the face from the (sparse) person index
         store.update_face_person(f.face_id, None, manual=False)
@@ -374,7 +374,7 @@ class MetadataStoreContract:
         store.delete_faces([f.face_id for f in faces[:27]])
         assert [f.face_index for f in store.list_faces_of_image(img.image_id)] == [27, 28, 29]
 
-    # --- persons and assignments --------------------------------------------------------------
+    # --- persons and person links -------------------------------------------------------------
     def test_persons_of_a_group_and_update(self, store: DynamoMetadataStore) -> None:
         group_id = new_id("g")
         p1, p2 = person(group_id, name="Ada"), person(group_id)
@@ -393,25 +393,25 @@ class MetadataStoreContract:
         with pytest.raises(NotFoundError):
             store.get_person(p2.person_id)
 
-    def test_assignments_per_group_and_per_user(self, store: DynamoMetadataStore) -> None:
+    def test_person_links_per_group_and_per_user(self, store: DynamoMetadataStore) -> None:
         g1, g2, user, other = new_id("g"), new_id("g"), new_id("u"), new_id("u")
-        a1 = Assignment(g1, new_id("p"), user, 0.71, "centroid")
-        a2 = Assignment(g2, new_id("p"), user, 0.55, "vote")
-        a3 = Assignment(g1, new_id("p"), other, 0.62, "centroid")
+        a1 = PersonLink(g1, new_id("p"), user, 0.71, "centroid")
+        a2 = PersonLink(g2, new_id("p"), user, 0.55, "vote")
+        a3 = PersonLink(g1, new_id("p"), other, 0.62, "centroid")
         for a in (a1, a2, a3):
-            store.put_assignment(a)
-        assert {a.person_id for a in store.list_assignments(group_id=g1)} == {
+            store.put_person_link(a)
+        assert {a.person_id for a in store.list_person_links(group_id=g1)} == {
             a1.person_id,
             a3.person_id,
         }
-        assert store.list_assignments(user_id=user) == [a1, a2] or store.list_assignments(
+        assert store.list_person_links(user_id=user) == [a1, a2] or store.list_person_links(
             user_id=user
         ) == [a2, a1]
-        assert store.list_assignments(group_id=g1, user_id=user) == [a1]
-        store.delete_assignment(g1, a1.person_id)
-        assert store.list_assignments(group_id=g1, user_id=user) == []
+        assert store.list_person_links(group_id=g1, user_id=user) == [a1]
+        store.delete_person_link(g1, a1.person_id)
+        assert store.list_person_links(group_id=g1, user_id=user) == []
         with pytest.raises(InvalidInputError):
-            store.list_assignments()
+            store.list_person_links()
 
     def test_reference_faces_per_user(self, store: DynamoMetadataStore) -> None:
         user = new_id("u")

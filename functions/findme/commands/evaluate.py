@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
         "--incremental-share",
         type=float,
         default=0.0,
-        help="share of photos uploaded after clustering (digest's incremental assignment)",
+        help="share of photos uploaded after clustering (digest places their new faces)",
     )
     event.add_argument(
         "--cluster-method", choices=["average", "dbscan"], help="override FINDME_CLUSTER_METHOD"

@@ -16,7 +16,7 @@ on top of it, as users of photo apps ask (Immich's complaints, ARCHITECTURE.md ย
    belonged to before by maximum total overlap (Hungarian assignment, Kuhn 1955, via
    :func:`scipy.optimize.linear_sum_assignment`, per connected block of the overlap graph);
    an unmatched cluster gets a new id.
-3. **Manual assignments are kept** (``is_manual_assignment``): a manual face never changes
+3. **Manual placements are kept** (``is_manual_placement``): a manual face never changes
    person, manual faces of two persons never share a cluster (rule 1), and a cluster left
    unmatched that holds manual faces of person P joins P (the curator said so).
 4. **Noise stays unassigned; persons left with no face are removed.**
@@ -88,13 +88,13 @@ class ClusteringOutcome:
 
     Attributes:
         person_ids: final person per input face (``None``: unassigned).
-        manual: final ``is_manual_assignment`` per input face.
+        manual: final ``is_manual_placement`` per input face.
         persons: every person that has at least one face afterwards.
         removed_person_ids: persons known before that are left without faces.
         faces_processed: faces given.
         persons_created: persons with a new id.
         persons_merged: removed persons whose faces (most of them) went to another person.
-        manual_assignments_preserved: manual faces whose person is unchanged.
+        manual_placements_preserved: manual faces whose person is unchanged.
         clusters_found: DBSCAN clusters before constraints.
         clusters_split: DBSCAN clusters split because of same-photo or manual constraints.
         noise_faces: faces left unassigned.
@@ -111,7 +111,7 @@ class ClusteringOutcome:
     faces_processed: int
     persons_created: int
     persons_merged: int
-    manual_assignments_preserved: int
+    manual_placements_preserved: int
     clusters_found: int
     clusters_split: int
     noise_faces: int
@@ -271,7 +271,7 @@ def cluster_faces(
             NaN means "no embedding": such a face never links to another).
         image_ids: ``N`` photo ids; two faces of one photo never share an automatic person.
         person_ids: ``N`` current persons (``None``: unassigned), used for stable ids.
-        manual: ``N`` current ``is_manual_assignment`` flags.
+        manual: ``N`` current ``is_manual_placement`` flags.
         eps: DBSCAN radius in cosine distance ``1 - cos``, in ``(0, 2)``; default setting
             0.475 (BCubed F 0.977 on a 40-identity LFW subset, ARCHITECTURE.md ยง4).
         min_samples: DBSCAN core-point count (self included), ``>= 1``.
@@ -337,7 +337,7 @@ def cluster_faces(
         faces_processed=n,
         persons_created=sum(1 for p in persons if p.is_new),
         persons_merged=sum(len(v) for v in merged_into.values()),
-        manual_assignments_preserved=preserved,
+        manual_placements_preserved=preserved,
         clusters_found=clusters_found,
         clusters_split=n_split,
         noise_faces=sum(1 for p in final if p is None),

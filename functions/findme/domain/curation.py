@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from findme.domain.faces import BoundingBox
 
 #: IoU above which a re-detected face is "the same face" as an old one (reprocessing keeps
-#: the old face's manual person assignment). 0.5 is the PASCAL VOC matching criterion.
+#: the old face's manual placement). 0.5 is the PASCAL VOC matching criterion.
 MANUAL_CARRY_IOU = 0.5
 
 #: Rows per block when comparing embeddings pairwise: ``block x N`` float32 stays ~ a few MB.
@@ -174,26 +174,27 @@ def person_outliers(
     return found[:limit]
 
 
-# --- reprocessing: manual assignments follow the face ------------------------------------------
+# --- reprocessing: manual placements follow the face -------------------------------------------
 @dataclass(frozen=True, slots=True)
 class BoxedFace:
-    """The parts of a face that reprocessing compares: its id, box and assignment."""
+    """The parts of a face that reprocessing compares: its id, box, person and whether a
+    curator placed it (manual placement)."""
 
     face_id: str
     bbox: BoundingBox
     person_id: str | None = None
-    is_manual_assignment: bool = False
+    is_manual_placement: bool = False
 
 
-def carry_manual_assignments(
+def carry_manual_placements(
     old: Iterable[BoxedFace],
     new: Iterable[BoxedFace],
     *,
     min_iou: float = MANUAL_CARRY_IOU,
 ) -> dict[str, str]:
-    """Which new faces inherit an old face's manual person assignment.
+    """Which new faces inherit an old face's manual placement.
 
-    Each old face with ``is_manual_assignment`` and a person is matched to at most one new
+    Each old face with ``is_manual_placement`` and a person is matched to at most one new
     face, and each new face to at most one old face, greedily by decreasing IoU, only
     when IoU ``> min_iou``.
 
@@ -203,9 +204,9 @@ def carry_manual_assignments(
         min_iou: IoU a pair must exceed (default 0.5).
 
     Returns:
-        new face id -> person id to assign manually.
+        new face id -> person id to place it in manually.
     """
-    manual = [f for f in old if f.is_manual_assignment and f.person_id]
+    manual = [f for f in old if f.is_manual_placement and f.person_id]
     fresh = list(new)
     candidates = sorted(
         ((o.bbox.iou(n.bbox), oi, ni) for oi, o in enumerate(manual) for ni, n in enumerate(fresh)),
@@ -291,7 +292,7 @@ class CurationStats:
     faces: int
     images_with_faces: int
     images_without_faces: int
-    manual_assignments: int
+    manual_assignments: int  # manual placements; the API's field name (StatsOut), kept
     assigned_faces: int
     #: Share of faces assigned to a person, in percent (0 when there are no faces).
     face_coverage_pct: float

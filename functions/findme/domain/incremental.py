@@ -1,6 +1,6 @@
-"""Incremental assignment between two clusterings: new faces of one photo join persons.
+"""Place new faces between two clusterings: new faces of one photo join known persons.
 
-Digest places each new face with :func:`assign_incremental` (the clustering's own notion of
+Digest places each new face with :func:`place_incremental` (the clustering's own notion of
 "same person", :mod:`findme.domain.clustering`) until the next clustering re-decides; the
 cluster service asks the vector index for the neighbours. numpy only: the digest image ships
 no scipy, scikit-learn or faiss.
@@ -34,7 +34,7 @@ class Neighbour:
     similarity: float
 
 
-def assign_incremental(
+def place_incremental(
     neighbours: Sequence[Sequence[Neighbour]],
     *,
     image_id: str,
@@ -53,7 +53,7 @@ def assign_incremental(
     a person larger than the neighbours asked is averaged over that many.
 
     Rule (docs/compatibility.md, incremental placement): a new face joins the person of its
-    *nearest already-assigned face* in the group when their cosine similarity is
+    *nearest already-placed face* in the group when their cosine similarity is
     ``>= threshold``; it never joins a person already present in the same photo; otherwise it stays
     unassigned until the next clustering. Faces of the photo itself are never neighbours. When
     two new faces of the photo want the same person, the more similar one gets it (faces are

@@ -189,7 +189,7 @@ class Face:
     quality_grade: str
     issues: list[str] = field(default_factory=list)
     person_id: str | None = None
-    is_manual_assignment: bool = False
+    is_manual_placement: bool = False
     thumbnail_key: str | None = None  # faces/{group_id}/{face_id}.jpg
     attributes: dict[str, Any] = field(default_factory=dict)  # age, gender, emotion
     created_at: datetime = field(default_factory=utcnow)
@@ -210,8 +210,10 @@ class Person:
 
 
 @dataclass(slots=True)
-class Assignment:
-    """A person (cluster) assigned to a registered user by selfie matching."""
+class PersonLink:
+    """A person link: a person (cluster) of a group linked to a registered user, by selfie
+    matching (``evidence``/``centroid``/``vote``), a curator (``manual``) or the user
+    (``confirmed``). Stored in the ``assignments`` table (its deployed name)."""
 
     group_id: str
     person_id: str

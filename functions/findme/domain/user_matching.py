@@ -7,7 +7,7 @@ Three strategies:
   to the user with the highest evidence when it is ``>= threshold`` (the person bar of the
   group, from its size and a target number of expected false matches).
 
-and two from the peer system's cluster-to-user assignment:
+and two from the peer system's cluster-to-user matching:
 
 - ``centroid``: the cosine similarity between the person's centroid (L2-normalised mean of
   its face embeddings, the usual class prototype of embedding-based face recognition, e.g.

@@ -178,7 +178,7 @@ def start_workers(
         wait_s: long-poll wait per receive, seconds (bounds how long ``stop()`` takes).
         auto_cluster: when the queue runs empty, re-cluster the groups that got photos since
             (the cluster handler, in the poller thread), so uploaded photos end up in persons
-            with no further command; incremental assignment alone only joins known persons.
+            with no further command; placing new faces alone only joins known persons.
 
     Raises:
         DependencyError: the queue is not configured or unreachable.

@@ -20,13 +20,13 @@ from findme.config import Settings
 from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
 from findme.domain.ratelimits import RateLimitState
 from findme.ports.metadata import (
-    AssignmentRepository,
     FaceRepository,
     GroupRepository,
     ImageRepository,
     JobRepository,
     MetadataStore,
     OtpRepository,
+    PersonLinkRepository,
     PersonRepository,
     SectionRepository,
     UserRepository,
@@ -277,7 +277,6 @@ class RemoteFetcher(Protocol):
 
 
 __all__ = [
-    "AssignmentRepository",
     "FaceEngine",
     "FaceRepository",
     "FaceVector",
@@ -291,6 +290,7 @@ __all__ = [
     "ObjectStore",
     "Orchestrator",
     "OtpRepository",
+    "PersonLinkRepository",
     "PersonRepository",
     "PresignedPost",
     "QueueMessage",

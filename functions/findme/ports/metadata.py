@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from findme.domain.records import (
-    Assignment,
     Face,
     Group,
     Image,
@@ -20,6 +19,7 @@ from findme.domain.records import (
     OtpChallenge,
     Page,
     Person,
+    PersonLink,
     ReferenceFace,
     Section,
     User,
@@ -136,14 +136,14 @@ class PersonRepository(Protocol):
     def delete_person(self, person_id: str) -> None: ...
 
 
-class AssignmentRepository(Protocol):
-    """Assignments: a person of a group linked to a user."""
+class PersonLinkRepository(Protocol):
+    """Person links: a person of a group linked to a user (the ``assignments`` table)."""
 
-    def put_assignment(self, assignment: Assignment) -> None: ...
-    def list_assignments(
+    def put_person_link(self, link: PersonLink) -> None: ...
+    def list_person_links(
         self, *, group_id: str | None = None, user_id: str | None = None
-    ) -> list[Assignment]: ...
-    def delete_assignment(self, group_id: str, person_id: str) -> None: ...
+    ) -> list[PersonLink]: ...
+    def delete_person_link(self, group_id: str, person_id: str) -> None: ...
 
 
 class JobRepository(Protocol):
@@ -169,7 +169,7 @@ class MetadataStore(
     ImageRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     JobRepository,
     Protocol,
 ):

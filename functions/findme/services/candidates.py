@@ -4,13 +4,13 @@ A person whose evidence for the user lies between the candidate bar and the pers
 (:mod:`findme.domain.matching`) is not given to the user, it is *asked about*
 (:func:`list_candidates`). The answer (:func:`answer_candidate`):
 
-- ``is_me = true``: the person becomes an assignment of strategy ``confirmed`` (kept by every
-  re-cluster and assignment run, like a curator's ``manual`` one), so its photos are
+- ``is_me = true``: the person becomes a person link of strategy ``confirmed`` (kept by every
+  re-cluster and person-link run, like a curator's ``manual`` one), so its photos are
   included from then on;
 - ``is_me = false``: the person's face ids are added to the user's membership
   (``Membership.rejected_face_ids``); a person at least half of whose faces were rejected is
   never offered nor matched to that user again, whatever id a re-cluster gives it. An
-  automatic assignment of the person to the user is deleted.
+  automatic person link of the person to the user is deleted.
 
 Only persons currently offered (or matched) to the caller can be answered: a user cannot
 claim somebody else's person (403 ``not_a_candidate``).
@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from findme.config import Settings
-from findme.domain.records import Assignment, Face, utcnow
+from findme.domain.records import Face, PersonLink, utcnow
 from findme.errors import ConflictError, NotFoundError, PermissionDeniedError
 from findme.ports import VectorIndex
-from findme.services.assignment import AUTOMATIC_STRATEGIES, delete_assignment
 from findme.services.auth import Principal
+from findme.services.person_links import AUTOMATIC_STRATEGIES, delete_person_link
 from findme.services.policy import Need, authorize, denied
 from findme.services.search import Candidate, MatchUserStore, match_user
 
@@ -35,7 +35,7 @@ MAX_CANDIDATES = 10
 #: Most face ids one membership keeps as rejected (a DynamoDB item holds 400 KB).
 MAX_REJECTED_FACES = 5000
 
-#: Strategy of an assignment the user confirmed.
+#: Strategy of a person link the user confirmed.
 CONFIRMED = "confirmed"
 
 
@@ -47,14 +47,14 @@ class CandidateAnswer:
         person_id: the person.
         group_id: its group.
         is_me: the answer.
-        assignment: the ``confirmed`` assignment (``is_me``), else ``None``.
+        person_link: the ``confirmed`` person link (``is_me``), else ``None``.
         faces_rejected: face ids added to the user's rejections (``not is_me``).
     """
 
     person_id: str
     group_id: str
     is_me: bool
-    assignment: Assignment | None
+    person_link: PersonLink | None
     faces_rejected: int
 
 
@@ -107,7 +107,9 @@ def answer_candidate(
         raise denied(Need.READ, None, "Only the group's members answer for themselves")
     found = match_user(metadata, vectors, settings, principal.user_id, [group_id])
     offered = {c.person_id for c in found.candidates} | set(found.persons)
-    existing = [a for a in metadata.list_assignments(group_id=group_id) if a.person_id == person_id]
+    existing = [
+        a for a in metadata.list_person_links(group_id=group_id) if a.person_id == person_id
+    ]
     mine = [a for a in existing if a.user_id == principal.user_id]
     if person_id not in offered and not mine:
         raise PermissionDeniedError(
@@ -121,14 +123,14 @@ def answer_candidate(
                 "This person is already assigned to someone else", code="person_assigned"
             )
         evidence = {c.person_id: c.score for c in found.candidates} | found.persons
-        assignment = Assignment(
+        link = PersonLink(
             group_id=group_id,
             person_id=person_id,
             user_id=principal.user_id,
             similarity=round(evidence.get(person_id, 0.0), 4),
             strategy=CONFIRMED,
         )
-        metadata.put_assignment(assignment)
+        metadata.put_person_link(link)
         if person.linked_user_id != principal.user_id:
             metadata.update_person(person_id, linked_user_id=principal.user_id, updated_at=utcnow())
         face_ids = {f.face_id for f in faces}
@@ -137,11 +139,11 @@ def answer_candidate(
                 f for f in membership.rejected_face_ids if f not in face_ids
             ]
             metadata.put_membership(membership)
-        return CandidateAnswer(person_id, group_id, True, assignment, 0)
+        return CandidateAnswer(person_id, group_id, True, link, 0)
     added = _reject(membership.rejected_face_ids, faces)
     metadata.put_membership(membership)
-    if mine:  # the assignment goes, and the person is unlinked from the user
-        delete_assignment(metadata, group_id, person_id)
+    if mine:  # the person link goes, and the person is unlinked from the user
+        delete_person_link(metadata, group_id, person_id)
     return CandidateAnswer(person_id, group_id, False, None, added)
 
 

@@ -32,12 +32,12 @@ from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Image, utcnow
 from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     FaceVector,
     GroupRepository,
     ImageRepository,
     ObjectStore,
+    PersonLinkRepository,
     PersonRepository,
     SectionRepository,
     VectorIndex,
@@ -54,7 +54,7 @@ class DeleteGroupStore(
     ImageRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     Protocol,
 ):
     """The metadata repositories :func:`delete_group` uses."""
@@ -65,18 +65,18 @@ class DeleteImageStore(
     ImageRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     Protocol,
 ):
     """The metadata repositories :func:`delete_image` uses."""
 
 
-class RefreshPersonsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
+class RefreshPersonsStore(FaceRepository, PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`_remove_faces`, :func:`refresh_persons` use."""
 
 
 class SaveImageFacesStore(
-    ImageRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+    ImageRepository, FaceRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
     """The metadata repositories :func:`save_image_faces`, :func:`delete_faces` use."""
 
@@ -137,9 +137,9 @@ def save_image_faces(
         5. the image item -> DynamoDB (``put_image``, with ``face_count = len(faces)``),
            last, so a reader that sees the new ``face_count`` sees the faces too. With
            ``write_image=False`` the caller writes it after this returns (digest: once,
-           with the final status, after the incremental assignment), saving a write.
+           with the final status, after placing new faces), saving a write.
 
-    The caller keeps ``person_id`` / ``is_manual_assignment`` of faces already stored
+    The caller keeps ``person_id`` / ``is_manual_placement`` of faces already stored
     (``FaceRepository.list_faces_of_image`` before building ``faces``) and passes the same
     ``person_id`` in each :class:`FaceVector`; this function writes what it is given.
 
@@ -217,7 +217,7 @@ def delete_faces(
     """Delete faces: vectors, thumbnails, items; then fix person and image counts.
 
     Unknown ids are ignored (idempotent). Persons left with no face are deleted (with their
-    assignments); a deleted cover face is replaced by the person's best remaining face.
+    person links); a deleted cover face is replaced by the person's best remaining face.
     Each image's ``face_count`` is lowered accordingly.
 
     Raises:
@@ -296,7 +296,7 @@ def delete_group(
     Order: every vector of the group (one Qdrant filter delete) -> every object under
     ``originals/``, ``thumbnails/``, ``previews/`` and ``faces/{group_id}/`` and every
     original/rendition/thumbnail key the items name -> face items -> image items ->
-    persons, assignments, sections, memberships -> the group item, last. Archives expire by
+    persons, person links, sections, memberships -> the group item, last. Archives expire by
     the bucket lifecycle rule. Idempotent; a missing group still sweeps what is left.
 
     Args:
@@ -343,8 +343,8 @@ def delete_group(
     for image in images:
         metadata.delete_image(image.image_id)
     persons = metadata.list_persons(group_id)
-    for assignment in metadata.list_assignments(group_id=group_id):
-        metadata.delete_assignment(group_id, assignment.person_id)
+    for link in metadata.list_person_links(group_id=group_id):
+        metadata.delete_person_link(group_id, link.person_id)
     for person in persons:
         metadata.delete_person(person.person_id)
     for section in metadata.list_sections(group_id):
@@ -421,8 +421,8 @@ def refresh_persons(
 
     ``face_count`` = faces of the person; ``image_count`` = distinct images among them; a
     cover face that is gone is replaced by the best remaining face (highest
-    ``overall_quality``). A person with no face left is deleted with its assignment; an id
-    naming no person is skipped (its assignment went before it, so a retry has nothing left).
+    ``overall_quality``). A person with no face left is deleted with its person link; an id
+    naming no person is skipped (its person link went before it, so a retry has nothing left).
 
     Returns:
         ``(updated, deleted)`` person ids, sorted.
@@ -436,7 +436,7 @@ def refresh_persons(
         except NotFoundError:
             continue
         if not faces:
-            metadata.delete_assignment(group_id, person_id)
+            metadata.delete_person_link(group_id, person_id)
             metadata.delete_person(person_id)
             deleted.append(person_id)
             continue

@@ -1,15 +1,15 @@
-"""Cluster a group's faces into persons, and assign new faces to persons between clusterings.
+"""Cluster a group's faces into persons, and place new faces into persons between clusterings.
 
 :func:`cluster_group` (the cluster Lambda's use case) reads the group's face items and
 vectors, runs :func:`findme.domain.clustering.cluster_faces` (DBSCAN on a sparse cosine
-graph; one photo never twice in a person; stable ids; manual assignments kept) and writes
+graph; one photo never twice in a person; stable ids; manual placements kept) and writes
 the outcome: persons first (so no face points at a missing person), then vector payloads,
 then face items (the source of truth), then removes the persons left empty. A retry after a
 failure anywhere re-reads the half-written state and converges: ids already written are
 matched by overlap and kept.
 
-:func:`assign_new_faces` is the incremental rule digest applies per photo
-(:func:`findme.domain.incremental.assign_incremental`).
+:func:`place_new_faces` is the incremental rule digest applies per photo
+(:func:`findme.domain.incremental.place_incremental`).
 
 :func:`run_cluster_job` wraps :func:`cluster_group` with the job bookkeeping of a Step
 Functions task (``running -> succeeded | failed``).
@@ -34,38 +34,38 @@ from pydantic import BaseModel, ConfigDict, Field
 from findme.config import Settings
 from findme.domain.clustering import LINKAGE_GRAPH_FLOOR, LINKAGE_THRESHOLD, cluster_faces
 from findme.domain.faces import EMBEDDING_DIM
-from findme.domain.incremental import Neighbour, assign_incremental
+from findme.domain.incremental import Neighbour, place_incremental
 from findme.domain.person_ids import PersonPlan
-from findme.domain.records import Assignment, Face, JobStatus, Person, utcnow
+from findme.domain.records import Face, JobStatus, Person, PersonLink, utcnow
 from findme.errors import FindMeError, InvalidInputError, NotFoundError
 from findme.observability import logger
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     FaceVector,
     GroupRepository,
     JobRepository,
+    PersonLinkRepository,
     PersonRepository,
     VectorIndex,
 )
 
 
-class AssignNewFacesStore(FaceRepository, PersonRepository, Protocol):
-    """The metadata repositories :func:`assign_new_faces` uses."""
+class PlaceNewFacesStore(FaceRepository, PersonRepository, Protocol):
+    """The metadata repositories :func:`place_new_faces` uses."""
 
 
 class ClusterGroupStore(
-    GroupRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+    GroupRepository, FaceRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
     """The metadata repositories :func:`cluster_group` uses."""
 
 
-class RemovePersonsStore(PersonRepository, AssignmentRepository, Protocol):
+class RemovePersonsStore(PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`_remove_persons` uses."""
 
 
 class RunClusterJobStore(
-    GroupRepository, FaceRepository, PersonRepository, AssignmentRepository, JobRepository, Protocol
+    GroupRepository, FaceRepository, PersonRepository, PersonLinkRepository, JobRepository, Protocol
 ):
     """The metadata repositories :func:`run_cluster_job` uses."""
 
@@ -89,7 +89,7 @@ class ClusterResult:
         faces_processed: faces read (items of the group).
         persons_created: persons with a new id.
         persons_merged: old persons absorbed into another person.
-        manual_assignments_preserved: manual faces whose person is unchanged.
+        manual_placements_preserved: manual faces whose person is unchanged.
         processing_time: wall time of the whole run, seconds (read + cluster + write).
         persons_total: persons of the group afterwards.
         persons_removed: old persons deleted because they were left empty (merged included).
@@ -110,7 +110,7 @@ class ClusterResult:
     faces_processed: int
     persons_created: int
     persons_merged: int
-    manual_assignments_preserved: int
+    manual_placements_preserved: int
     processing_time: float
     persons_total: int = 0
     persons_removed: int = 0
@@ -125,7 +125,10 @@ class ClusterResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The job result: the fields, ``manual_placements_preserved`` under the key
+        "manual_assignments_preserved" (the name clients and stored job results know)."""
+        former = {"manual_placements_preserved": "manual_assignments_preserved"}
+        return {former.get(key, key): value for key, value in asdict(self).items()}
 
 
 # Long on purpose: read, cluster and write in the order the consistency rules require (persons
@@ -150,7 +153,7 @@ def cluster_group(
     the old one while it stays, else the best ``overall_quality`` face; names, hidden flags
     and linked users of matched persons kept; a person absorbing a removed named person
     takes its name when it has none), vector payloads and face items that changed, and
-    finally deletes persons left empty with their user assignments (an assignment of a
+    finally deletes persons left empty with their person links (a person link of a
     merged person moves to the person that absorbed it).
 
     Args:
@@ -159,7 +162,7 @@ def cluster_group(
         vectors: vector index.
         eps: DBSCAN eps, cosine distance in ``(0, 2)`` (``Settings.cluster_eps``).
         min_samples: DBSCAN min_samples, ``>= 1`` (``Settings.cluster_min_samples``).
-        preserve_manual: keep manual assignments (default); ``False`` re-clusters every face
+        preserve_manual: keep manual placements (default); ``False`` re-clusters every face
             and clears the manual flags.
         write_concurrency: parallel face-item updates.
         method: ``"average"`` (average linkage) or ``"dbscan"`` (``Settings.cluster_method``).
@@ -192,7 +195,7 @@ def cluster_group(
         embeddings,
         [f.image_id for f in faces],
         [f.person_id for f in faces],
-        [f.is_manual_assignment for f in faces],
+        [f.is_manual_placement for f in faces],
         eps=eps,
         min_samples=min_samples,
         preserve_manual=preserve_manual,
@@ -207,7 +210,7 @@ def cluster_group(
     changed = [
         (face, person, manual)
         for face, person, manual in zip(faces, outcome.person_ids, outcome.manual, strict=True)
-        if face.person_id != person or face.is_manual_assignment != manual
+        if face.person_id != person or face.is_manual_placement != manual
     ]
     _write_faces(changed, metadata, vectors, write_concurrency)
     merged_into = {old: plan.person_id for plan in outcome.persons for old in plan.merged_from}
@@ -225,7 +228,7 @@ def cluster_group(
         faces_processed=outcome.faces_processed,
         persons_created=outcome.persons_created,
         persons_merged=outcome.persons_merged,
-        manual_assignments_preserved=outcome.manual_assignments_preserved,
+        manual_placements_preserved=outcome.manual_placements_preserved,
         processing_time=round(time.perf_counter() - t_start, 3),
         persons_total=len(outcome.persons),
         persons_removed=len(outcome.removed_person_ids),
@@ -315,22 +318,22 @@ def _remove_persons(
     merged_into: dict[str, str],
     metadata: RemovePersonsStore,
 ) -> None:
-    """Delete persons left empty; move a merged person's user assignments to its absorber."""
+    """Delete persons left empty; move a merged person's person links to its absorber."""
     if not removed:
         return
     removed_set = set(removed)
-    assignments = metadata.list_assignments(group_id=group_id)
+    links = metadata.list_person_links(group_id=group_id)
     users_of = defaultdict(set)
-    for a in assignments:
+    for a in links:
         users_of[a.person_id].add(a.user_id)
-    for a in assignments:
+    for a in links:
         if a.person_id not in removed_set:
             continue
-        metadata.delete_assignment(group_id, a.person_id)
+        metadata.delete_person_link(group_id, a.person_id)
         target = merged_into.get(a.person_id)
         if target is not None and not users_of[target]:
-            metadata.put_assignment(
-                Assignment(
+            metadata.put_person_link(
+                PersonLink(
                     group_id=group_id,
                     person_id=target,
                     user_id=a.user_id,
@@ -415,14 +418,14 @@ def run_cluster_job(
     return out
 
 
-# --- incremental assignment (digest) -----------------------------------------------------------
+# --- place new faces (digest) ------------------------------------------------------------------
 # Long on purpose: query, decide and write for one photo's new faces share the same neighbour
 # lists; the decision rule itself is domain.incremental.
-def assign_new_faces(
+def place_new_faces(
     group_id: str,
     faces: Sequence[FaceVector],
     *,
-    metadata: AssignNewFacesStore,
+    metadata: PlaceNewFacesStore,
     vectors: VectorIndex,
     settings: Settings | None = None,
     threshold: float | None = None,
@@ -430,15 +433,15 @@ def assign_new_faces(
 ) -> dict[str, str | None]:
     """Join new faces to known persons, photo by photo (digest calls this per image).
 
-    Rule (:func:`findme.domain.incremental.assign_incremental`), the clustering's own: with
+    Rule (:func:`findme.domain.incremental.place_incremental`), the clustering's own: with
     ``Settings.cluster_method == "average"``, a face joins the person whose faces it matches
     with the highest mean cosine similarity when that mean is
     ``>= Settings.cluster_linkage_threshold`` (so one look-alike face of a person is not
-    enough); with DBSCAN (or no settings), the person of its nearest already-assigned face
+    enough); with DBSCAN (or no settings), the person of its nearest already-placed face
     at cosine similarity ``>= threshold``. Never a person already present in the same photo;
     otherwise the face stays unassigned until the next clustering. Faces that already have a
     person (a re-delivered notification, a manual move) keep it and are left alone. Writes the
-    vector payload, then the face item (``is_manual_assignment=False``), then bumps the
+    vector payload, then the face item (``is_manual_placement=False``), then bumps the
     person's ``face_count`` and ``image_count`` by one per face (a photo adds at most one
     face to a person); these counts are approximate under concurrent digests and exact again
     after the next clustering.
@@ -450,7 +453,7 @@ def assign_new_faces(
     Args:
         group_id: the group the faces belong to.
         faces: the new faces' vectors (``vector``: ``(128,) float32``, L2-normalised;
-            ``image_id`` set; ``person_id`` ``None`` for faces to assign).
+            ``image_id`` set; ``person_id`` ``None`` for faces to place).
         metadata: metadata store.
         vectors: vector index.
         settings: source of ``match_threshold`` when ``threshold`` is not given.
@@ -460,7 +463,7 @@ def assign_new_faces(
 
     Returns:
         ``{face_id: person_id or None}`` for every face given (``None``: left unassigned);
-        count the assigned ones with ``sum(p is not None for p in result.values())``.
+        count the placed ones with ``sum(p is not None for p in result.values())``.
 
     Raises:
         InvalidInputError: neither ``threshold`` nor ``settings`` given.
@@ -468,7 +471,7 @@ def assign_new_faces(
     """
     if threshold is None:
         if settings is None:
-            raise InvalidInputError("assign_new_faces needs a threshold or settings")
+            raise InvalidInputError("place_new_faces needs a threshold or settings")
         threshold = settings.match_threshold
     linkage = (
         settings.cluster_linkage_threshold
@@ -510,7 +513,7 @@ def assign_new_faces(
                     known[person_id] = _person_in_group(metadata, person_id, group_id)
                 person = known[person_id]
                 sizes[person_id] = person.face_count if person is not None else 1
-        chosen = assign_incremental(
+        chosen = place_incremental(
             hits,
             image_id=image_id,
             threshold=threshold,

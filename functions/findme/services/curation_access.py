@@ -83,7 +83,7 @@ def refresh_persons(
     """Recount persons of a group from their faces; persons left empty are deleted.
 
     Delegates to :func:`findme.services.catalog.refresh_persons` (idempotent recount, cover
-    face kept valid, empty persons removed with their assignments).
+    face kept valid, empty persons removed with their person links).
 
     Returns:
         Ids of the persons removed because they had no face left.

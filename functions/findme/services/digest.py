@@ -1,4 +1,4 @@
-"""Digest one uploaded photo: renditions, faces, thumbnails, vectors, person assignment.
+"""Digest one uploaded photo: renditions, faces, thumbnails, vectors, placing new faces.
 
 Per original ``originals/{group_id}/{image_id}[.ext]``: read it from S3, decode (EXIF
 orientation applied), detect, align, embed, score quality (and attributes when enabled),
@@ -6,8 +6,8 @@ render the photo's thumbnail ``thumbnails/{group_id}/{image_id}.jpg`` (long side
 ``photo_thumbnail_px``, 320) and preview ``previews/{group_id}/{image_id}.jpg``
 (``photo_preview_px``, 1,280) from the decoded pixels and write them (in a thread, while the
 models run), write face thumbnails ``faces/{group_id}/{face_id}.jpg``, face items and
-vectors (:func:`findme.services.catalog.save_image_faces`), assign new faces to known persons
-(:func:`findme.services.cluster.assign_new_faces`), then write the image item once, last:
+vectors (:func:`findme.services.catalog.save_image_faces`), place new faces into known persons
+(:func:`findme.services.cluster.place_new_faces`), then write the image item once, last:
 ``processed`` with its ``face_count``.
 
 Status goes ``uploaded -> processing -> processed | failed``. S3 notifications come at least
@@ -96,10 +96,12 @@ class DigestOutcome:
             (not an original's key, object gone, or already processed when not forced).
         image_id / group_id: parsed from the key (``None`` when it is not an original's key).
         face_count: faces written.
-        assigned: new faces joined to an existing person by incremental assignment.
+        placed: new faces placed into an existing person (place new faces); ``assigned``
+            in :meth:`as_dict`, the name job results keep.
         reason: why ``failed`` / ``skipped``, as ``"<error code>: <message>"``.
         timings_ms: ``read``, ``analyze``, ``render`` and ``render_put`` (the renditions, in a
-            thread overlapping ``analyze``), ``save``, ``assign``, ``total`` in milliseconds.
+            thread overlapping ``analyze``), ``save``, ``assign`` (placing new faces; the stage
+            keeps its name), ``total`` in milliseconds.
     """
 
     key: str
@@ -107,7 +109,7 @@ class DigestOutcome:
     image_id: str | None = None
     group_id: str | None = None
     face_count: int = 0
-    assigned: int = 0
+    placed: int = 0
     reason: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -117,7 +119,7 @@ class DigestOutcome:
             "status": self.status,
             "image_id": self.image_id,
             "face_count": self.face_count,
-            "assigned": self.assigned,
+            "assigned": self.placed,
             "reason": self.reason,
         }
 
@@ -259,7 +261,7 @@ def _digest(
 
     t0 = time.perf_counter()
     new_faces = [f for f in faces if f.person_id is None]
-    assigned = _assign(image.group_id, new_faces, vectors, deps) if new_faces else 0
+    placed = _place_new_faces(image.group_id, new_faces, vectors, deps) if new_faces else 0
     timings["assign"] = _ms(t0)
 
     image.status = ImageStatus.PROCESSED
@@ -272,7 +274,7 @@ def _digest(
         image_id=image.image_id,
         group_id=image.group_id,
         face_count=len(faces),
-        assigned=assigned,
+        placed=placed,
         timings_ms=timings,
     )
 
@@ -327,7 +329,7 @@ def face_record(
         quality_grade=quality.quality_grade if quality else "F",
         issues=list(quality.issues) if quality else [],
         person_id=previous.person_id if previous else None,
-        is_manual_assignment=previous.is_manual_assignment if previous else False,
+        is_manual_placement=previous.is_manual_placement if previous else False,
         thumbnail_key=(
             keys.face_thumbnail(image.group_id, face_id) if detected.crop_jpeg is not None else None
         ),
@@ -373,13 +375,13 @@ def _save(
     )
 
 
-def _assign(
+def _place_new_faces(
     group_id: str, faces: list[Face], vectors: Iterable[FaceVector], deps: DigestDeps
 ) -> int:
-    from findme.services.cluster import assign_new_faces
+    from findme.services.cluster import place_new_faces
 
     wanted = {f.face_id for f in faces}
-    result = assign_new_faces(
+    result = place_new_faces(
         group_id,
         [v for v in vectors if v.face_id in wanted],
         metadata=deps.metadata,

@@ -5,7 +5,7 @@ identity (``file,identity``). Identities with at least ``min_attendee_photos`` p
 *attendees*: their first photo (by file name) is the selfie they register with, the rest
 are event photos of them. Every other identity is a *guest* who never registers. Every photo
 but the selfies is uploaded to one group and digested (the digest service: decode, detect,
-align, embed, quality, save, incremental assignment); the group is clustered (the cluster
+align, embed, quality, save, place new faces); the group is clustered (the cluster
 service); each attendee registers (the selfie check and reference face of ``/register``) and
 joins; their personal photos are :func:`findme.services.search.personal_matches`, what
 ``GET /get`` returns. Precision = returned photos that show them; recall = their photos
@@ -16,8 +16,8 @@ in each photo the face nearest the centre carries the photo's identity; other fa
 unlabelled and left out.
 
 ``incremental_share`` of the photos (the last ones, in a seeded random order) are uploaded
-after clustering, so digest's incremental assignment places them, as between two nightly
-re-clusters of a live event.
+after clustering, so digest places them into the known persons (place new faces), as
+between two nightly re-clusters of a live event.
 
 ``after_truthful_candidate_answers`` scores the photos once each attendee has answered "Is
 this you?" truthfully (yes when most of the candidate person's photos show them).

@@ -28,9 +28,9 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Group, GroupRole, Image, ImageStatus, Membership, Page, User
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.ports import (
-    AssignmentRepository,
     GroupRepository,
     ImageRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
 )
@@ -50,7 +50,7 @@ class ListMyGroupsStore(GroupRepository, ImageRepository, Protocol):
     """
 
 
-class RemoveMemberStore(GroupRepository, PersonRepository, AssignmentRepository, Protocol):
+class RemoveMemberStore(GroupRepository, PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`remove_member` uses."""
 
 
@@ -411,8 +411,8 @@ def set_member_role(
 def remove_member(metadata: RemoveMemberStore, policy: Policy, group_id: str, user_id: str) -> None:
     """Remove a member (ADMINISTER), or leave the group (any member, for themselves).
 
-    The member's person links in the group go with the membership (their assignments are
-    deleted and linked persons unlinked); photos stay.
+    The member's person links in the group go with the membership (deleted, and the linked
+    persons unlinked); photos stay.
 
     Raises:
         NotFoundError: ``member_not_found``. ConflictError: ``last_owner``.
@@ -423,8 +423,8 @@ def remove_member(metadata: RemoveMemberStore, policy: Policy, group_id: str, us
         policy.authorize(group_id, Need.ADMINISTER)
     membership = _membership(metadata, group_id, user_id)
     _check_owner_left(metadata, group_id, membership)
-    for assignment in metadata.list_assignments(group_id=group_id, user_id=user_id):
-        metadata.delete_assignment(group_id, assignment.person_id)
+    for link in metadata.list_person_links(group_id=group_id, user_id=user_id):
+        metadata.delete_person_link(group_id, link.person_id)
     for person in metadata.list_persons(group_id):
         if person.linked_user_id == user_id:
             metadata.update_person(person.person_id, linked_user_id=None)

@@ -1,6 +1,6 @@
 """Persons and faces curation: list, details, rename, hide, cover face, merge, move a face.
 
-Every change a curator makes to who-is-who is written with ``is_manual_assignment=True`` on
+Every change a curator makes to who-is-who is written with ``is_manual_placement=True`` on
 the faces it touches (DynamoDB item and Qdrant payload), so the cluster workflow's
 ``preserve_manual`` keeps it: merges and moves survive a re-cluster (Immich drops them on a
 forced re-run; see ARCHITECTURE.md §6). Persons left without faces are removed and counts
@@ -18,9 +18,9 @@ from findme.domain.cursors import paginate
 from findme.domain.records import Face, Image, Page, Person, utcnow
 from findme.errors import ConflictError, InvalidInputError, NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     ImageRepository,
+    PersonLinkRepository,
     PersonRepository,
     VectorIndex,
 )
@@ -28,20 +28,20 @@ from findme.services.curation_access import face_for, person_for, refresh_person
 from findme.services.policy import Need, Policy, denied
 
 
-class ListPersonsStore(PersonRepository, AssignmentRepository, Protocol):
+class ListPersonsStore(PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`list_persons`, :func:`own_person_ids`,
     :func:`readable_person` use.
     """
 
 
-class PersonDetailsStore(FaceRepository, PersonRepository, AssignmentRepository, Protocol):
+class PersonDetailsStore(FaceRepository, PersonRepository, PersonLinkRepository, Protocol):
     """The metadata repositories :func:`person_details`, :func:`merge_persons`,
     :func:`move_face` use.
     """
 
 
 class PersonImagesStore(
-    ImageRepository, FaceRepository, PersonRepository, AssignmentRepository, Protocol
+    ImageRepository, FaceRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
     """The metadata repositories :func:`person_images` uses."""
 
@@ -126,9 +126,9 @@ class PersonDetails:
 
 
 def own_person_ids(metadata: ListPersonsStore, user_id: str, group_id: str) -> set[str]:
-    """Persons of a group that are the user's: assigned to their selfie, or linked."""
+    """Persons of a group that are the user's: a person link to them, or ``linked_user_id``."""
     mine = {
-        a.person_id for a in metadata.list_assignments(user_id=user_id) if a.group_id == group_id
+        a.person_id for a in metadata.list_person_links(user_id=user_id) if a.group_id == group_id
     }
     return mine | {
         p.person_id for p in metadata.list_persons(group_id) if p.linked_user_id == user_id
@@ -250,9 +250,9 @@ def merge_persons(
 ) -> MergeResult:
     """Move every face of ``source_ids`` into ``target_id`` and delete the sources.
 
-    Moved faces become manual assignments, so a later clustering keeps the merge. The
+    Moved faces become manual placements, so a later clustering keeps the merge. The
     target keeps its name; when it has none, it takes the first named source's name.
-    User assignments of a source move to the target unless the user already has one.
+    Person links of a source move to the target unless the user already has one.
 
     Raises:
         InvalidInputError: no sources, too many, or the target among them.
@@ -288,7 +288,7 @@ def merge_persons(
     moved: list[str] = []
     for source in source_persons:
         face_ids = [f.face_id for f in faces_of[source.person_id]]
-        _assign(metadata, vectors, face_ids, target_id)
+        _place_manually(metadata, vectors, face_ids, target_id)
         moved.extend(face_ids)
         if not target.name and source.name:
             target.name = source.name
@@ -297,14 +297,14 @@ def merge_persons(
         target.hidden = target.hidden and source.hidden
     users_of_target = {
         a.user_id
-        for a in metadata.list_assignments(group_id=target.group_id)
+        for a in metadata.list_person_links(group_id=target.group_id)
         if a.person_id == target_id
     }
-    for assignment in metadata.list_assignments(group_id=target.group_id):
-        if assignment.person_id in sources and assignment.user_id not in users_of_target:
-            assignment.person_id = target_id
-            metadata.put_assignment(assignment)
-            users_of_target.add(assignment.user_id)
+    for link in metadata.list_person_links(group_id=target.group_id):
+        if link.person_id in sources and link.user_id not in users_of_target:
+            link.person_id = target_id
+            metadata.put_person_link(link)
+            users_of_target.add(link.user_id)
     target.updated_at = utcnow()
     metadata.put_person(target)
     refresh_persons(metadata, [target_id, *sources], group_id=target.group_id)
@@ -333,7 +333,7 @@ def move_face(
 ) -> MoveResult:
     """Move a face to an existing person, or (``person_id=None``) to a new person.
 
-    The face becomes a manual assignment. Two faces of one photo are never one person, so
+    The face becomes a manual placement. Two faces of one photo are never one person, so
     moving a face into a person that already has a face of the same photo is refused.
 
     Raises:
@@ -361,7 +361,7 @@ def move_face(
         )
         metadata.put_person(target)
         created = True
-    _assign(metadata, vectors, [face_id], target.person_id)
+    _place_manually(metadata, vectors, [face_id], target.person_id)
     removed = refresh_persons(
         metadata, [target.person_id, *([previous] if previous else [])], group_id=face.group_id
     )
@@ -374,10 +374,10 @@ def move_face(
     )
 
 
-def _assign(
+def _place_manually(
     metadata: FaceRepository, vectors: VectorIndex, face_ids: Sequence[str], person_id: str
 ) -> None:
-    """Manual assignment in both stores: vector payload first, then the item (source of truth).
+    """Manual placement in both stores: vector payload first, then the item (source of truth).
 
     A failure between the two leaves the item unchanged, so a retry redoes both; the
     consistency check repairs payload-only drift.

@@ -13,7 +13,7 @@ READ           be in the group: the group, its sections, the common photos, your
 UPLOAD         the crew's work: upload (multipart, Drive, presigned, digest), reprocess, delete
                faces and photos; and so see every photo, face, person and statistic of the group
 CURATE         decide who is who and what is shown: rename/hide/merge persons, move faces,
-               clustering, assignments, common photos, sections, image tags, consistency repair
+               clustering, person links, common photos, sections, image tags, consistency repair
 ADMINISTER     the group itself: name and description, members and their roles, invite codes,
                deleting the group
 =============  ==================================================================================

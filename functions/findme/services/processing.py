@@ -208,7 +208,7 @@ def start_cluster(
     cluster run (``GET /groups/{group_id}/cluster-status``).
 
     ``None`` options are left out of the workflow input (the cluster worker's defaults:
-    settings' eps/min_samples, manual assignments preserved).
+    settings' eps/min_samples, manual placements preserved).
     """
     authorize(metadata, principal, group_id, Need.CURATE)
     payload: dict[str, Any] = {"group_id": group_id}

@@ -6,8 +6,8 @@ finds faces in another order (or a different number of them) would hand an old f
 to whatever face now has its index. Around the digest call this module therefore:
 
 1. snapshots the photo's faces (boxes, persons, manual flags);
-2. after digest, gives each *manual* assignment to the new face whose box overlaps the old
-   one with IoU > 0.5 (:func:`findme.domain.curation.carry_manual_assignments`), and takes
+2. after digest, gives each *manual placement* to the new face whose box overlaps the old
+   one with IoU > 0.5 (:func:`findme.domain.curation.carry_manual_placements`), and takes
    any person a new face only inherited by index from a face it does not overlap;
 3. recounts persons (faces that no longer exist were removed by digest's
    :func:`findme.services.catalog.save_image_faces`).
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from findme.domain.curation import MANUAL_CARRY_IOU, BoxedFace, carry_manual_assignments
+from findme.domain.curation import MANUAL_CARRY_IOU, BoxedFace, carry_manual_placements
 from findme.domain.faces import BoundingBox
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, Job, JobStatus, JobType, utcnow
@@ -85,12 +85,12 @@ def _boxed(face: Face) -> BoxedFace:
         face_id=face.face_id,
         bbox=BoundingBox(int(b["x"]), int(b["y"]), int(b["w"]), int(b["h"])),
         person_id=face.person_id,
-        is_manual_assignment=face.is_manual_assignment,
+        is_manual_placement=face.is_manual_placement,
     )
 
 
 def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> ReprocessOutcome:
-    """Re-digest one photo, keeping manual assignments on faces that overlap their old box.
+    """Re-digest one photo, keeping manual placements on faces that overlap their old box.
 
     Args:
         image_id: the photo.
@@ -116,7 +116,7 @@ def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> Reprocess
         return outcome
     new = deps.metadata.list_faces_of_image(image_id)
     new_ids = {f.face_id for f in new}
-    carried = carry_manual_assignments(
+    carried = carry_manual_placements(
         old_boxes.values(), [_boxed(f) for f in new], min_iou=MANUAL_CARRY_IOU
     )
     touched: set[str] = {f.person_id for f in old if f.person_id}
@@ -130,16 +130,16 @@ def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> Reprocess
                 before is not None
                 and face.person_id is not None
                 and (
-                    before.is_manual_assignment
+                    before.is_manual_placement
                     or before.bbox.iou(_boxed(face).bbox) <= MANUAL_CARRY_IOU
                 )
                 and face.person_id == before.person_id
             )
             # A manual person not carried here belongs to a face that moved or vanished.
             target = (
-                (None, False) if inherited_wrongly else (face.person_id, face.is_manual_assignment)
+                (None, False) if inherited_wrongly else (face.person_id, face.is_manual_placement)
             )
-        if target != (face.person_id, face.is_manual_assignment):
+        if target != (face.person_id, face.is_manual_placement):
             changes[face.face_id] = target
     for face_id, (person_id, manual) in changes.items():
         deps.vectors.set_person([face_id], person_id)
@@ -149,7 +149,7 @@ def reprocess_image(image_id: str, deps: digest_service.DigestDeps) -> Reprocess
     # Faces of the old run that no longer exist were removed by digest (catalog.save_image_faces).
     stale = [f for f in old if f.face_id not in new_ids]
     refresh_persons(deps.metadata, touched, group_id=image.group_id)
-    manual_before = sum(1 for f in old if f.is_manual_assignment and f.person_id)
+    manual_before = sum(1 for f in old if f.is_manual_placement and f.person_id)
     outcome.faces_after = len(new)
     outcome.manual_kept = len(carried)
     outcome.manual_lost = manual_before - len(carried)

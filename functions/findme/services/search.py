@@ -14,9 +14,9 @@
    its own face's best similarity (a profile shot the selfie does not match directly is
    still found, as Rekognition "Users" and Immich do); faces in no person need the face bar;
 4. persons between the candidate and person bars are *candidates* ("Is this you?",
-   ``GET /users/me/candidates``); a person the user confirmed is an assignment and always
+   ``GET /users/me/candidates``); a person the user confirmed is a person link and always
    included, one they rejected (by face ids, on their membership) never again;
-5. assignments of persons to the user (curator, confirmed or automatic) add their photos.
+5. person links of persons to the user (curator, confirmed or automatic) add their photos.
 
 Scores are cosine similarities of L2-normalised 128-d SFace embeddings.
 
@@ -44,18 +44,18 @@ from findme.domain.matching import MatchBars, MatchDecision, decide, face_scores
 from findme.domain.records import Face, Image
 from findme.errors import NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceRepository,
     FaceVector,
     GroupRepository,
     ImageRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
     VectorIndex,
 )
-from findme.services.assignment import AUTOMATIC_STRATEGIES
 from findme.services.auth import normalize_phone
 from findme.services.groups import iter_group_images
+from findme.services.person_links import AUTOMATIC_STRATEGIES
 from findme.services.policy import GroupAccess, Need, Policy, denied
 from findme.services.users import REFERENCE_GROUP, reference_vectors
 
@@ -77,7 +77,7 @@ class MatchUserStore(
     GroupRepository,
     FaceRepository,
     PersonRepository,
-    AssignmentRepository,
+    PersonLinkRepository,
     Protocol,
 ):
     """The metadata repositories :func:`match_user`, :func:`personal_matches`,
@@ -108,7 +108,7 @@ class PhotoMatch:
     image_id: str
     group_id: str
     similarity: float
-    matched_by: str  # "face" | "person" | "assignment"
+    matched_by: str  # "face" | "person" | "person_link"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ class UserMatches:
     Attributes:
         matches: image id -> :class:`PhotoMatch`, the user's photos.
         persons: person id -> evidence, for the persons found to be the user's (by the rule;
-            assigned persons are in ``matches`` only).
+            linked persons are in ``matches`` only).
         candidates: persons between the candidate and person bars, best first.
         bars: group id -> the bars used there.
     """
@@ -250,12 +250,12 @@ def _match_in_group(
     """One group of :func:`match_user`: hits, scores, rivals, decision, photos, candidates."""
     membership = metadata.get_membership(group_id, user_id)
     rejected = set(membership.rejected_face_ids) if membership is not None else set()
-    assignments = metadata.list_assignments(group_id=group_id)
-    assigned = {a.person_id: a.similarity for a in assignments if a.user_id == user_id}
+    links = metadata.list_person_links(group_id=group_id)
+    linked = {a.person_id: a.similarity for a in links if a.user_id == user_id}
     # persons a curator (or another user's "that's me") gave to someone else: not the user's
     held = {
         a.person_id
-        for a in assignments
+        for a in links
         if a.user_id != user_id and a.strategy not in AUTOMATIC_STRATEGIES
     }
     seen = _Scored()
@@ -264,7 +264,7 @@ def _match_in_group(
         bars = match_bars(metadata, vectors, settings, group_id, len(refs))
         out.bars[group_id] = bars
         hit_persons = _gallery_hits(vectors, group_id, refs, bars, rejected, seen)
-        for person_id in sorted(hit_persons - held - set(assigned)):
+        for person_id in sorted(hit_persons - held - set(linked)):
             _score_person(metadata, vectors, group_id, person_id, ref_matrix, rejected, seen)
         rivals = _rival_evidence(
             metadata, vectors, settings, user_id, group_id, seen.vectors, seen.scores, bars
@@ -272,7 +272,7 @@ def _match_in_group(
         decision = decide(
             seen.scores, seen.lone, bars, rival_evidence=rivals, top_k=settings.match_top_k
         )
-    for person_id in assigned:  # always the user's: scored for ranking, not decided
+    for person_id in linked:  # always the user's: scored for ranking, not decided
         _score_person(metadata, vectors, group_id, person_id, ref_matrix, set(), seen)
 
     def offer(image_id: str, score: float, how: str) -> None:
@@ -283,8 +283,8 @@ def _match_in_group(
     for face_id, score in decision.faces.items():
         offer(seen.lone_image[face_id], score, "face")
     out.persons.update(decision.persons)
-    for person_id, evidence in {**decision.persons, **assigned}.items():
-        how = "assignment" if person_id in assigned else "person"
+    for person_id, evidence in {**decision.persons, **linked}.items():
+        how = "person_link" if person_id in linked else "person"
         for face in seen.faces.get(person_id, []):
             offer(face.image_id, seen.own.get(face.face_id, evidence), how)
     for person_id, evidence in decision.candidates.items():

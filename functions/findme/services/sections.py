@@ -28,7 +28,7 @@ from findme.services.policy import Need, Policy
 
 class ListSectionsStore(SectionRepository, ImageRepository, Protocol):
     """The metadata repositories :func:`list_sections`, :func:`delete_section`,
-    :func:`assign_images` use.
+    :func:`set_section_membership` use.
     """
 
 
@@ -40,7 +40,8 @@ class ListImagesStore(
 
 MAX_SECTION_NAME = 100
 MAX_SECTION_DESCRIPTION = 2000
-MAX_ASSIGN_IMAGES = 500
+#: Most images one section-membership change (into a section, or out of it) may name.
+MAX_SECTION_MEMBERSHIP_IMAGES = 500
 
 
 def _clean_name(name: str) -> str:
@@ -168,7 +169,7 @@ def delete_section(
     return moved
 
 
-def assign_images(
+def set_section_membership(
     metadata: ListSectionsStore,
     policy: Policy,
     group_id: str,
@@ -183,8 +184,10 @@ def assign_images(
     """
     policy.authorize(group_id, Need.CURATE)
     ids = list(dict.fromkeys(image_ids))
-    if not 1 <= len(ids) <= MAX_ASSIGN_IMAGES:
-        raise InvalidInputError(f"image_ids must hold 1-{MAX_ASSIGN_IMAGES} ids", field="image_ids")
+    if not 1 <= len(ids) <= MAX_SECTION_MEMBERSHIP_IMAGES:
+        raise InvalidInputError(
+            f"image_ids must hold 1-{MAX_SECTION_MEMBERSHIP_IMAGES} ids", field="image_ids"
+        )
     if section_id is not None:
         get_section(metadata, group_id, section_id)
     images = metadata.get_images(ids)

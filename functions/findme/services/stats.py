@@ -54,7 +54,7 @@ def group_stats(metadata: GroupStatsStore, group_id: str) -> CurationStats:
     """Counts of one group (O(images + faces + persons) reads).
 
     Persons are counted as stored (hidden ones included); ``assigned_faces`` are faces with
-    a person; ``manual_assignments`` are faces a curator placed.
+    a person; ``manual_assignments`` are manual placements (faces a curator placed).
     """
     persons = metadata.list_persons(group_id)
     images = list(iter_group_images(metadata, group_id))
@@ -65,7 +65,7 @@ def group_stats(metadata: GroupStatsStore, group_id: str) -> CurationStats:
         images=len(images),
         faces=len(faces),
         images_with_faces=images_with_faces,
-        manual_assignments=sum(1 for f in faces if f.is_manual_assignment and f.person_id),
+        manual_assignments=sum(1 for f in faces if f.is_manual_placement and f.person_id),
         assigned_faces=sum(1 for f in faces if f.person_id),
     )
 

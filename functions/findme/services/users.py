@@ -38,12 +38,12 @@ from findme.errors import (
 )
 from findme.observability import logger
 from findme.ports import (
-    AssignmentRepository,
     FaceEngine,
     FaceVector,
     GroupRepository,
     ObjectStore,
     OtpRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
     VectorIndex,
@@ -54,7 +54,7 @@ from findme.services.media import check_image
 
 
 class DeleteUserStore(
-    UserRepository, OtpRepository, GroupRepository, PersonRepository, AssignmentRepository, Protocol
+    UserRepository, OtpRepository, GroupRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
     """The metadata repositories :func:`delete_user` uses."""
 
@@ -311,7 +311,7 @@ def delete_user(
     principal: Principal,
 ) -> None:
     """Remove the caller everywhere: reference vectors, selfie originals, reference items,
-    memberships, person assignments and links, the OTP record, then the user item.
+    memberships, person links (persons unlinked), the OTP record, then the user item.
 
     Photos the user uploaded to groups stay (they belong to the event). Each step is
     idempotent, so a retry after a failure finishes the job.
@@ -322,10 +322,10 @@ def delete_user(
     if refs:
         objects.delete([k for ref in refs for k in (ref.s3_key, ref.thumbnail_key) if k])
     metadata.delete_reference_faces(user_id)
-    for assignment in metadata.list_assignments(user_id=user_id):
-        metadata.delete_assignment(assignment.group_id, assignment.person_id)
+    for link in metadata.list_person_links(user_id=user_id):
+        metadata.delete_person_link(link.group_id, link.person_id)
         try:
-            person = metadata.get_person(assignment.person_id)
+            person = metadata.get_person(link.person_id)
         except FindMeError:
             continue
         if person.linked_user_id == user_id:

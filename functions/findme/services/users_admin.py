@@ -69,7 +69,7 @@ def set_role(metadata: UserRepository, admin_id: str, user_id: str, role: Role) 
 class UserDeletion:
     user_id: str
     reference_faces: int
-    assignments: int
+    person_links: int
     memberships: int
 
 
@@ -92,7 +92,7 @@ def delete_user(
     counts = UserDeletion(
         user_id=user_id,
         reference_faces=len(metadata.list_reference_faces(user_id)),
-        assignments=len(metadata.list_assignments(user_id=user_id)),
+        person_links=len(metadata.list_person_links(user_id=user_id)),
         memberships=len(metadata.list_groups_of_user(user_id)),
     )
     users.delete_user(

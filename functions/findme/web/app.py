@@ -51,7 +51,6 @@ from findme.web.openapi import install_contract
 from findme.web.ratelimit import RateLimitHeadersMiddleware
 from findme.web.routes import (
     admin,
-    assignments,
     auth,
     candidates,
     face_curation,
@@ -61,6 +60,7 @@ from findme.web.routes import (
     health,
     jobs,
     media,
+    person_links,
     persons,
     quality,
     sections,
@@ -81,7 +81,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     media.router,
     jobs.router,
     persons.router,
-    assignments.router,
+    person_links.router,
     candidates.router,
     filters.router,
     quality.router,
@@ -119,8 +119,9 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "description": "Curation: persons, merge, re-cluster.",
     },
     {
-        "name": "assignments",
-        "description": "Curation: persons assigned to users (matching members' selfies).",
+        "name": "person_links",
+        "description": "Curation: person links, persons linked to users (matching members' "
+        "selfies).",
     },
     {
         "name": "filters",

@@ -4,9 +4,7 @@ by the routes that take images, so a bad file gets the same answer on each)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Form, UploadFile
+from fastapi import UploadFile
 
 from findme.config import Settings
 from findme.errors import ImageTooLargeError, InvalidImageError, InvalidInputError
@@ -14,17 +12,6 @@ from findme.ports import ObjectStore
 from findme.services import selfie_uploads
 from findme.services.media import CheckedImage, check_image
 from findme.web.limits import file_limit
-
-#: The form field that replaces a file: a presigned upload's key (photos over the body limit).
-SelfieKey = Annotated[
-    str | None,
-    Form(
-        max_length=300,
-        description="Instead of the file: the selfie_key of a presigned upload "
-        "(POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); "
-        "use it for photos over the request body limit (about 4 MB on AWS).",
-    ),
-]
 
 
 def read_upload(file: UploadFile | None, settings: Settings, *, field: str = "image") -> bytes:

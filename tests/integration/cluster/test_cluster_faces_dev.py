@@ -143,11 +143,11 @@ def test_re_clustering_on_the_local_stack_keeps_ids_names_and_manual_moves(
     expected = list(before)
     expected[files.index("img11_reflection.jpg")] = mirror.person_id
     assert after == expected
-    assert metadata.get_face(moved.face_id).is_manual_assignment is True
+    assert metadata.get_face(moved.face_id).is_manual_placement is True
     assert metadata.get_person(p01).name == "Person One"
     assert metadata.get_person(p02).hidden is True
     assert metadata.get_person(mirror.person_id).face_count == 1
-    assert second.manual_assignments_preserved == 1  # type: ignore[attr-defined]
+    assert second.manual_placements_preserved == 1  # type: ignore[attr-defined]
     assert second.persons_created == 0  # type: ignore[attr-defined]
     assert second.persons_merged == 0  # type: ignore[attr-defined]
     payload = {v.face_id: v.person_id for v in vectors.get([f.face_id for f in faces])}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from findme import wiring
 from findme.domain.keys import KeyScheme
-from findme.domain.records import Assignment, Group, GroupRole, JobStatus, Membership
+from findme.domain.records import Group, GroupRole, JobStatus, Membership, PersonLink
 from findme.local import orchestrator as orch
 from findme.services import reprocess
 from findme.services.auth import Principal
@@ -61,8 +61,8 @@ def test_clustering_gave_persons_and_the_group_reads(curated: CuratedEvent) -> N
     assert sum(counts) >= 9
     # And a member sees only the person matched to their selfie, not other attendees
     mine = person_of(ev, "p1a")
-    wiring.metadata_store().put_assignment(
-        Assignment(gid, mine, ev.users["member"].user_id, 0.7, "centroid")
+    wiring.metadata_store().put_person_link(
+        PersonLink(gid, mine, ev.users["member"].user_id, 0.7, "centroid")
     )
     seen = ok(ev.http.get(f"/groups/{gid}/persons", headers=ev.auth("member")))["items"]
     assert [p["person_id"] for p in seen] == [mine]
@@ -300,7 +300,7 @@ def test_merges_and_moves_survive_a_recluster(curated: CuratedEvent) -> None:
     error(ev.http.post(f"/groups/{gid}/recluster", json={}, headers=ev.auth("member")), 403)
 
 
-def test_reprocess_keeps_manual_assignments(curated: CuratedEvent) -> None:
+def test_reprocess_keeps_manual_placements(curated: CuratedEvent) -> None:
     ev = curated
     face = ev.face("p1c")
     new_person = ok(
@@ -323,7 +323,7 @@ def test_reprocess_keeps_manual_assignments(curated: CuratedEvent) -> None:
     # Then the re-detected face overlapping the old box keeps the manual person
     after = ev.face("p1c")
     assert after.person_id == new_person
-    assert after.is_manual_assignment
+    assert after.is_manual_placement
     assert wiring.vector_index().get([after.face_id])[0].person_id == new_person
     # And group reprocessing needs force_all or min_quality, and curators
     error(ev.http.post(f"/groups/{ev.group_id}/reprocess", json={}, headers=ev.auth("owner")), 400)

@@ -277,7 +277,7 @@ def test_reclustering_keeps_person_ids_names_and_manual_moves(digested: Digested
     }
     assert metadata.get_person(named.person_id).name == "Renamed Person"
     assert after[moved.face_id].person_id == target.person_id
-    assert after[moved.face_id].is_manual_assignment
+    assert after[moved.face_id].is_manual_placement
     changed = [fid for fid, f in after.items() if f.person_id != before[fid]]
     assert changed == []
     assert result["manual_assignments_preserved"] >= 1

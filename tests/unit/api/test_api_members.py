@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from api_fakes import Api, jpeg
-from findme.domain.records import Assignment
+from findme.domain.records import PersonLink
 
 UPLOAD = [("files", ("a.jpg", jpeg(seed=21), "image/jpeg"))]
 
@@ -141,14 +141,14 @@ def test_a_member_leaves_and_loses_their_person_links(api: Api, crew: dict[str, 
     gid, mo, mo_id = crew["gid"], crew["mo"], crew["mo_id"]
     s = api.stores
     person = s.person(gid)
-    s.metadata.put_assignment(Assignment(gid, person, mo_id, 0.7, "evidence"))
+    s.metadata.put_person_link(PersonLink(gid, person, mo_id, 0.7, "evidence"))
     s.metadata.update_person(person, linked_user_id=mo_id)
     # When Mo leaves the group
     left = api.client.delete(f"/groups/{gid}/members/{mo_id}", headers=api.auth(mo))
-    # Then the membership, the assignment and the person's link are gone
+    # Then the membership, the person link and the person's link are gone
     assert left.status_code == 200
     assert s.metadata.get_membership(gid, mo_id) is None
-    assert s.metadata.list_assignments(user_id=mo_id) == []
+    assert s.metadata.list_person_links(user_id=mo_id) == []
     assert s.metadata.get_person(person).linked_user_id is None
 
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from api_fakes import Api, Stores, build_api, detected, jpeg, new_phone
 from contracts.openapi import OpenApiDocument
 from findme.domain.records import (
-    Assignment,
     Face,
     Group,
     GroupRole,
@@ -35,6 +34,7 @@ from findme.domain.records import (
     JobType,
     Membership,
     Person,
+    PersonLink,
     ReferenceFace,
     Role,
     Section,
@@ -196,8 +196,8 @@ def make_world(api: Api) -> World:
     person_m.linked_user_id = users["member"].user_id
     s.metadata.put_person(person_m)
     s.metadata.put_person(person_o)
-    s.metadata.put_assignment(
-        Assignment(gid, person_m.person_id, users["member"].user_id, 0.8, "evidence")
+    s.metadata.put_person_link(
+        PersonLink(gid, person_m.person_id, users["member"].user_id, 0.8, "evidence")
     )
     section = Section(group_id=gid, section_id=str(uuid.uuid4()), name="Ceremony")
     s.metadata.put_section(section)
@@ -509,7 +509,7 @@ TABLE: list[Row] = [
         _statuses(200, {"admin", "owner", "photographer"}, refused=404),  # not probed
         path=lambda w: f"/jobs/{w.cluster_job.job_id}",
     ),
-    # --- persons, clustering, assignments ------------------------------------------------------
+    # --- persons, clustering, person links (their former /assignments paths: see below) --------
     row("GET", "/groups/{group_id}/persons", READ(), path=_g("/persons")),
     row("GET", "/persons/{person_id}", READ(), path=lambda w: f"/persons/{w.person_m.person_id}"),
     row(
@@ -542,26 +542,26 @@ TABLE: list[Row] = [
     ),
     row("POST", "/groups/{group_id}/recluster", CURATE(202), path=_g("/recluster")),
     row("GET", "/groups/{group_id}/cluster-status", UPLOAD(), path=_g("/cluster-status")),
-    row("POST", "/groups/{group_id}/assignments", CURATE(), path=_g("/assignments")),
-    row("GET", "/groups/{group_id}/assignments", CURATE(), path=_g("/assignments")),
+    row("POST", "/groups/{group_id}/person-links", CURATE(), path=_g("/person-links")),
+    row("GET", "/groups/{group_id}/person-links", CURATE(), path=_g("/person-links")),
     row(
         "DELETE",
-        "/groups/{group_id}/assignments/{person_id}",
+        "/groups/{group_id}/person-links/{person_id}",
         CURATE(),
-        path=lambda w: f"/groups/{w.gid}/assignments/{w.person_m.person_id}",
+        path=lambda w: f"/groups/{w.gid}/person-links/{w.person_m.person_id}",
         fresh=True,
     ),
     row(
         "GET",
-        "/users/{user_id}/assignments",
+        "/users/{user_id}/person-links",
         SELF_OR_ADMIN(),
-        path=lambda w: f"/users/{w.member_id}/assignments",
+        path=lambda w: f"/users/{w.member_id}/person-links",
     ),
     row(
         "GET",
-        "/users/{user_id}/assignments/stats",
+        "/users/{user_id}/person-links/stats",
         SELF_OR_ADMIN(),
-        path=lambda w: f"/users/{w.member_id}/assignments/stats",
+        path=lambda w: f"/users/{w.member_id}/person-links/stats",
     ),
     row(
         "GET",
@@ -719,6 +719,22 @@ TABLE: list[Row] = [
     ),
     row("GET", "/admin/settings/quality", PLATFORM_ADMIN()),
 ]
+
+
+def _former_path(entry: Row) -> Row:
+    """The row of a person-link route at its former path (``assignments``), the deprecated
+    alias served by the same handler: the same request, the same statuses."""
+
+    def request(w: World) -> tuple[str, Request]:
+        path, sent = entry.request(w)
+        return path.replace("/person-links", "/assignments"), sent
+
+    return replace(
+        entry, template=entry.template.replace("/person-links", "/assignments"), request=request
+    )
+
+
+TABLE += [_former_path(r) for r in TABLE if "/person-links" in r.template]
 
 CASES = [(r, role) for r in TABLE for role in ROLES]
 

@@ -1,6 +1,6 @@
 """The seed features issue 12 found missing or rough, through the real app over the fakes:
 group edits and counts, reference selfies, person search and thumbnails, image faces, the
-cluster status, assignment statistics, the version, CORS, section descriptions and counts,
+cluster status, person-link statistics, the version, CORS, section descriptions and counts,
 one name per concept, errors that say what is wrong, the seed's paths and limits."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import findme
 import pytest
 from api_fakes import Api, build_api, detected, jpeg, make_settings, new_phone
 from findme.commands.local_run import local_cors_origins, with_local_cors
-from findme.domain.records import Assignment, Face, Role
+from findme.domain.records import Face, PersonLink, Role
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def event(api: Api) -> dict[str, Any]:
         s.objects.put(key, jpeg(seed=9), "image/jpeg")
         s.metadata.put_faces([dataclasses.replace(face, thumbnail_key=key)])
     s.metadata.update_person(alice, cover_face_id=faces[0].face_id)
-    s.metadata.put_assignment(Assignment(gid, alice, member_id, 0.66, "evidence"))
+    s.metadata.put_person_link(PersonLink(gid, alice, member_id, 0.66, "evidence"))
     return {
         "gid": gid,
         "owner": owner,
@@ -163,7 +163,7 @@ def test_image_details_list_faces_with_boxes_and_person_names(
     ]
 
 
-# --- clustering and assignments -------------------------------------------------------------------
+# --- clustering and person links ------------------------------------------------------------------
 def test_cluster_status_shows_the_latest_run(api: Api, event: dict[str, Any]) -> None:
     gid, owner = event["gid"], event["owner"]
     url = f"/groups/{gid}/cluster-status"
@@ -187,8 +187,8 @@ def test_cluster_status_shows_the_latest_run(api: Api, event: dict[str, Any]) ->
     assert done["clustered_at"] is not None
 
 
-def test_a_users_assignment_statistics(api: Api, event: dict[str, Any]) -> None:
-    stats = api.client.get("/users/me/assignments/stats", headers=api.auth(event["member"]))
+def test_a_users_person_link_statistics(api: Api, event: dict[str, Any]) -> None:
+    stats = api.client.get("/users/me/person-links/stats", headers=api.auth(event["member"]))
     assert stats.json() | {"last_assigned_at": None} == {
         "user_id": event["member_id"],
         "assignments": 1,
@@ -200,7 +200,7 @@ def test_a_users_assignment_statistics(api: Api, event: dict[str, Any]) -> None:
         "last_assigned_at": None,
     }
     assert stats.json()["last_assigned_at"] is not None
-    empty = api.client.get("/users/me/assignments/stats", headers=api.auth(event["owner"])).json()
+    empty = api.client.get("/users/me/person-links/stats", headers=api.auth(event["owner"])).json()
     assert (empty["assignments"], empty["mean_similarity"]) == (0, None)
 
 

@@ -1,4 +1,4 @@
-"""cluster_group, run_cluster_job, the cluster handler and assign_new_faces on the real
+"""cluster_group, run_cluster_job, the cluster handler and place_new_faces on the real
 adapters: DynamoDB on moto and Qdrant in memory."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from cluster_helpers import Stores
 from fakes import DIM as D
 from fakes import blob, photo, unit
 from findme import wiring
-from findme.domain.records import Assignment, Face, Job, JobStatus, JobType, Person
+from findme.domain.records import Face, Job, JobStatus, JobType, Person, PersonLink
 from findme.errors import DependencyError, InvalidInputError
 from findme.ports import FaceVector
 from findme.services.cluster import (
     ClusterTask,
-    assign_new_faces,
     cluster_group,
+    place_new_faces,
     run_cluster_job,
 )
 
@@ -125,11 +125,11 @@ def test_re_clustering_keeps_ids_names_hidden_flags_and_manual_moves(
     expected[4] = hidden
     assert after == expected
     assert payload_persons(stores, faces) == expected
-    assert stores.metadata.get_face(moved.face_id).is_manual_assignment is True
+    assert stores.metadata.get_face(moved.face_id).is_manual_placement is True
     assert stores.metadata.get_person(named).name == "Ada"
     assert stores.metadata.get_person(hidden).hidden is True
     assert stores.metadata.get_person(hidden).face_count == 5
-    assert result.manual_assignments_preserved == 1
+    assert result.manual_placements_preserved == 1
     assert result.persons_created == 0
     assert result.persons_removed == 0
 
@@ -146,22 +146,22 @@ def test_empty_persons_are_removed_and_a_merged_persons_user_follows(
     for face, pid in zip(faces[:5], [p, p, p, q, q], strict=True):
         stores.metadata.update_face_person(face.face_id, pid, manual=False)
         stores.vectors.set_person([face.face_id], pid)
-    stores.metadata.put_assignment(
-        Assignment(
+    stores.metadata.put_person_link(
+        PersonLink(
             group_id=group_id, person_id=q, user_id="u1", similarity=0.7, strategy="centroid"
         )
     )
     # When the group is clustered
     result = run(stores, group_id)
-    # Then identity 0 is P, Q and E are gone, and Q's user assignment moved to P
+    # Then identity 0 is P, Q and E are gone, and Q's person link moved to P
     assert set(persons_of(stores, faces[:5])) == {p}
     remaining = {x.person_id for x in stores.metadata.list_persons(group_id)}
     assert p in remaining
     assert not {q, e} & remaining
     assert result.persons_merged == 1
     assert result.persons_removed == 2
-    assignments = stores.metadata.list_assignments(group_id=group_id)
-    assert [(a.person_id, a.user_id) for a in assignments] == [(p, "u1")]
+    links = stores.metadata.list_person_links(group_id=group_id)
+    assert [(a.person_id, a.user_id) for a in links] == [(p, "u1")]
     assert stores.metadata.get_person(p).linked_user_id is None  # Q had no link to carry
 
 
@@ -232,7 +232,7 @@ def test_the_handler_parses_the_task_and_returns_the_counts(
         invoke("cluster", {"group_id": "", "eps": 5})
 
 
-# --- incremental assignment ---------------------------------------------------------------
+# --- place new faces ----------------------------------------------------------------------
 def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, group_id: str) -> None:
     # Given a clustered group (identities 0, 1, 2)
     faces, _truth = three_identities(stores, group_id, seed=3)
@@ -259,8 +259,8 @@ def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, grou
         FaceVector(f.face_id, group_id, image_id, np.asarray(v, np.float32))
         for f, v in zip(new, [a, mirror, b, stranger], strict=True)
     ]
-    # When digest assigns the new faces
-    result = assign_new_faces(
+    # When digest places the new faces
+    result = place_new_faces(
         group_id, vecs, metadata=stores.metadata, vectors=stores.vectors, settings=stores.settings
     )
     # Then identity 0's face and identity 1's face join their persons, only one of the
@@ -271,7 +271,7 @@ def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, grou
     assert Counter(got[:2]) == Counter([person0, None])
     assert persons_of(stores, new) == got
     assert payload_persons(stores, new) == got
-    assert stores.metadata.get_face(new[0].face_id).is_manual_assignment is False
+    assert stores.metadata.get_face(new[0].face_id).is_manual_placement is False
     assert stores.metadata.get_person(person0).face_count == before + 1
 
 
@@ -287,16 +287,16 @@ def test_a_person_already_in_the_photo_is_not_joined_again(stores: Stores, group
     x = blob(rng, c0, 2, 0.2)
     new = stores.add_faces(group_id, x, [image_id] * 2)
     stores.metadata.update_face_person(new[0].face_id, person0, manual=True)
-    # When the photo's other face (also like person 0) is assigned
+    # When the photo's other face (also like person 0) is placed
     vec = FaceVector(new[1].face_id, group_id, image_id, np.asarray(x[1], np.float32))
-    result = assign_new_faces(
+    result = place_new_faces(
         group_id, [vec], metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
     )
-    # Then it stays unassigned
+    # Then it stays without a person
     assert result == {new[1].face_id: None}
 
 
-def test_a_rename_during_incremental_assignment_is_kept(
+def test_a_rename_while_placing_new_faces_is_kept(
     stores: Stores, group_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a clustered group and a new photo with a face of identity 0
@@ -322,8 +322,8 @@ def test_a_rename_during_incremental_assignment_is_kept(
         return person
 
     monkeypatch.setattr(stores.metadata, "get_person", get_then_rename)
-    # When digest assigns the new face
-    result = assign_new_faces(
+    # When digest places the new face
+    result = place_new_faces(
         group_id, [vec], metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
     )
     monkeypatch.undo()
@@ -334,6 +334,6 @@ def test_a_rename_during_incremental_assignment_is_kept(
     assert person.name == renames[-1]
 
 
-def test_assign_new_faces_needs_a_threshold(stores: Stores) -> None:
+def test_place_new_faces_needs_a_threshold(stores: Stores) -> None:
     with pytest.raises(InvalidInputError):
-        assign_new_faces("g", [], metadata=stores.metadata, vectors=stores.vectors)
+        place_new_faces("g", [], metadata=stores.metadata, vectors=stores.vectors)

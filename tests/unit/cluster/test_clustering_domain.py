@@ -1,5 +1,5 @@
 """Clustering rules on synthetic embeddings: DBSCAN on the sparse graph, one photo never twice
-in a person, stable ids, manual assignments kept and constraining, noise, empty persons."""
+in a person, stable ids, manual placements kept and constraining, noise, empty persons."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from findme.domain.clustering import (
     dbscan_labels,
     normalize_rows,
 )
-from findme.domain.incremental import Neighbour, assign_incremental, neighbours_from_vectors
+from findme.domain.incremental import Neighbour, neighbours_from_vectors, place_incremental
 from findme.domain.metrics import bcubed
 from findme.errors import InvalidInputError
 from findme.local.synthetic import synthetic_faces
@@ -256,7 +256,7 @@ def test_on_equal_overlap_a_named_person_keeps_its_id() -> None:
     assert out.person_ids == ["Z"] * 6
 
 
-# --- manual assignments ------------------------------------------------------------------------
+# --- manual placements -------------------------------------------------------------------------
 def test_a_face_moved_by_hand_stays_and_does_not_drag_its_cluster() -> None:
     # Given person "alice" (8 faces) and "bob" (5 faces); a curator moved one face that
     # looks like alice into bob by hand
@@ -272,7 +272,7 @@ def test_a_face_moved_by_hand_stays_and_does_not_drag_its_cluster() -> None:
     # Then the moved face is still bob's, manual, and nothing else changed
     assert out.person_ids == persons
     assert out.manual == manual
-    assert out.manual_assignments_preserved == 1
+    assert out.manual_placements_preserved == 1
 
 
 def test_manual_faces_of_two_persons_in_one_cluster_split_it() -> None:
@@ -294,7 +294,7 @@ def test_manual_faces_of_two_persons_in_one_cluster_split_it() -> None:
     assert out.clusters_split == 1
     assert set(out.person_ids[: len(a)]) == {"pa"}
     assert set(out.person_ids[len(a) : len(a) + len(b)]) == {"pb"}
-    assert out.manual_assignments_preserved == 2
+    assert out.manual_placements_preserved == 2
 
 
 def test_a_merge_by_hand_survives_and_pulls_new_faces() -> None:
@@ -312,7 +312,7 @@ def test_a_merge_by_hand_survives_and_pulls_new_faces() -> None:
     assert out.person_ids == ["m"] * 11
     assert out.manual == manual
     assert out.persons_created == 0
-    assert out.manual_assignments_preserved == 9
+    assert out.manual_placements_preserved == 9
 
 
 def test_a_face_unassigned_by_hand_stays_unassigned() -> None:
@@ -345,7 +345,7 @@ def test_without_preserve_manual_manual_faces_are_reclustered() -> None:
     # Then the face goes back with alice and no face is manual any more
     assert out.person_ids[7] == "alice"
     assert not any(out.manual)
-    assert out.manual_assignments_preserved == 0
+    assert out.manual_placements_preserved == 0
 
 
 # --- noise, missing embeddings, validation --------------------------------------------------------
@@ -403,22 +403,22 @@ def n(face: str, image: str, person: str | None, sim: float) -> Neighbour:
     return Neighbour(face_id=face, image_id=image, person_id=person, similarity=sim)
 
 
-def test_a_new_face_joins_the_person_of_its_nearest_assigned_face() -> None:
+def test_a_new_face_joins_the_person_of_its_nearest_placed_face() -> None:
     # Given a new face whose nearest face is unassigned, then faces of persons A and B
     hits = [[n("f1", "i1", None, 0.9), n("f2", "i2", "A", 0.7), n("f3", "i3", "B", 0.6)]]
-    # When assigned, Then it joins A (the nearest *assigned* face)
-    assert assign_incremental(hits, image_id="new", threshold=0.4) == ["A"]
+    # When placed, Then it joins A (the nearest *placed* face)
+    assert place_incremental(hits, image_id="new", threshold=0.4) == ["A"]
 
 
 def test_a_new_face_below_the_threshold_stays_unassigned() -> None:
     hits = [[n("f2", "i2", "A", 0.39)]]
-    assert assign_incremental(hits, image_id="new", threshold=0.4) == [None]
+    assert place_incremental(hits, image_id="new", threshold=0.4) == [None]
 
 
 def test_faces_of_the_same_photo_are_never_neighbours() -> None:
-    # Given the only assigned neighbour is a face of the same photo (re-delivery, reflection)
+    # Given the only placed neighbour is a face of the same photo (re-delivery, reflection)
     hits = [[n("f1", "new", "A", 0.99)]]
-    assert assign_incremental(hits, image_id="new", threshold=0.4) == [None]
+    assert place_incremental(hits, image_id="new", threshold=0.4) == [None]
 
 
 def test_two_new_faces_of_one_photo_never_join_one_person() -> None:
@@ -430,12 +430,12 @@ def test_two_new_faces_of_one_photo_never_join_one_person() -> None:
     ]
     # When assigned, Then the more similar face gets A and the other stays unassigned
     # (no fallback to a weaker person)
-    assert assign_incremental(hits, image_id="new", threshold=0.4) == [None, "A"]
+    assert place_incremental(hits, image_id="new", threshold=0.4) == [None, "A"]
 
 
 def test_a_person_present_in_the_photo_is_not_joined() -> None:
     hits = [[n("f1", "i1", "A", 0.9)]]
-    got = assign_incremental(hits, image_id="new", threshold=0.4, present_person_ids={"A"})
+    got = place_incremental(hits, image_id="new", threshold=0.4, present_person_ids={"A"})
     assert got == [None]
 
 
@@ -444,7 +444,7 @@ def test_brute_force_neighbours_match_the_incremental_rule_on_synthetic_faces() 
     faces = synthetic_faces(600, noise_fraction=0.0, seed=21)
     old = run(faces.embeddings[:500], faces.image_ids[:500])
     new = faces.embeddings[500:]
-    # When each new face is assigned from its brute-force neighbours
+    # When each new face is placed from its brute-force neighbours
     hits = neighbours_from_vectors(
         new,
         faces.embeddings[:500],
@@ -453,7 +453,7 @@ def test_brute_force_neighbours_match_the_incremental_rule_on_synthetic_faces() 
         old.person_ids,
     )
     got = [
-        assign_incremental([h], image_id=f"new-{k}", threshold=0.4)[0] for k, h in enumerate(hits)
+        place_incremental([h], image_id=f"new-{k}", threshold=0.4)[0] for k, h in enumerate(hits)
     ]
     # Then nearly all join the person that holds their identity
     person_of = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from findme.domain.clustering import cluster_faces
-from findme.domain.incremental import Neighbour, assign_incremental
+from findme.domain.incremental import Neighbour, place_incremental
 from findme.domain.linkage import average_linkage_labels
 from findme.domain.matching import ImpostorModel, MatchBars, decide, person_evidence
 from findme.domain.metrics import bcubed
@@ -176,13 +176,13 @@ def test_incremental_linkage_rule_needs_the_persons_mean() -> None:
         [Neighbour("f1", "img-1", "big", 0.6)]
         + [Neighbour(f"g{i}", f"img-g{i}", "small", 0.5) for i in range(3)]
     ]
-    linkage = assign_incremental(
+    linkage = place_incremental(
         hits,
         image_id="new",
         threshold=0.4,
         person_sizes={"big": 10, "small": 3},
         linkage_threshold=0.45,
     )
-    nearest = assign_incremental(hits, image_id="new", threshold=0.4)
+    nearest = place_incremental(hits, image_id="new", threshold=0.4)
     assert linkage == ["small"]
     assert nearest == ["big"]

@@ -14,11 +14,11 @@ import pytest
 from curation_world import RouteClient, World
 from fakes import DIM, unit
 from findme.domain.records import (
-    Assignment,
     Face,
     Group,
     GroupRole,
     Membership,
+    PersonLink,
     ReferenceFace,
     User,
 )
@@ -208,7 +208,7 @@ def test_candidates_need_membership(world: World, client: RouteClient) -> None:
 def test_a_person_a_curator_gave_to_someone_else_is_not_mine(
     world: World, client: RouteClient
 ) -> None:
-    """Given a person an organiser assigned by hand to another member, then it is neither
+    """Given a person an organiser linked by hand to another member, then it is neither
     given nor offered to a user it resembles."""
     owner, me, other = world.user(), world.user(), world.user()
     group = world.group(owner, member=me)
@@ -216,8 +216,8 @@ def test_a_person_a_curator_gave_to_someone_else_is_not_mine(
     ref = world.identity()
     selfie(world, me, ref)
     faces = person_at(world, group, ref, [0.7, 0.7, 0.36])
-    world.metadata.put_assignment(
-        Assignment(
+    world.metadata.put_person_link(
+        PersonLink(
             group_id=group.group_id,
             person_id=faces[0].person_id or "",
             user_id=other.user_id,

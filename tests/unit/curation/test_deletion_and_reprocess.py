@@ -164,7 +164,7 @@ def _redetect(world: World, image_id: str, group_id: str, boxes: list[dict[str, 
                 overall_quality=0.78,
                 quality_grade="B",
                 person_id=prev.person_id if prev else None,
-                is_manual_assignment=prev.is_manual_assignment if prev else False,
+                is_manual_placement=prev.is_manual_placement if prev else False,
             )
         )
     stale = [i for i in previous if i not in {f.face_id for f in new}]
@@ -172,7 +172,7 @@ def _redetect(world: World, image_id: str, group_id: str, boxes: list[dict[str, 
     world.metadata.delete_faces(stale)
 
 
-def test_reprocess_keeps_manual_assignments_where_boxes_overlap(
+def test_reprocess_keeps_manual_placements_where_boxes_overlap(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a photo with two faces; face 0 manually moved to a new person "Ann"
@@ -209,12 +209,12 @@ def test_reprocess_keeps_manual_assignments_where_boxes_overlap(
     outcome = reprocess.reprocess_image(image_id, deps)
     # Then Ann follows the overlapping box (now index 1), not the index
     new0, new1 = (world.metadata.get_face(face_id_for(image_id, i)) for i in range(2))
-    assert (new1.person_id, new1.is_manual_assignment) == (ann, True)
+    assert (new1.person_id, new1.is_manual_placement) == (ann, True)
     assert new0.person_id is None
     assert world.vectors.get([new1.face_id])[0].person_id == ann
     assert (outcome.manual_kept, outcome.manual_lost) == (1, 0)
     assert world.metadata.get_person(ann).face_count == 1
-    # And when a re-detection no longer overlaps (IoU <= 0.5), the manual assignment is dropped
+    # And when a re-detection no longer overlaps (IoU <= 0.5), the manual placement is dropped
     boxes[:] = [{"x": 400, "y": 10, "w": 80, "h": 80}]
     lost = reprocess.reprocess_image(image_id, deps)
     assert (lost.manual_kept, lost.manual_lost, lost.faces_removed) == (0, 1, 1)

@@ -8,7 +8,7 @@ from findme.domain import quality as q
 from findme.domain.curation import (
     BoxedFace,
     add_stats,
-    carry_manual_assignments,
+    carry_manual_placements,
     compare_faces_to_vectors,
     compute_stats,
     duplicate_pairs,
@@ -74,7 +74,7 @@ def test_outliers_surface_the_foreign_face_lowest_first_and_skip_single_face_per
     assert found[0].mean_similarity < 0.3
 
 
-def test_manual_assignments_follow_overlapping_boxes_only() -> None:
+def test_manual_placements_follow_overlapping_boxes_only() -> None:
     # Given two old faces (one manual) and new detections in another order
     old = [
         BoxedFace("old0", BoundingBox(0, 0, 100, 100), "alice", True),
@@ -84,11 +84,11 @@ def test_manual_assignments_follow_overlapping_boxes_only() -> None:
         BoxedFace("new0", BoundingBox(305, 5, 100, 100)),
         BoxedFace("new1", BoundingBox(10, 10, 100, 100)),  # IoU with old0 = 0.68
     ]
-    # When assignments are carried, Then only the manual one moves, to the overlapping box
-    assert carry_manual_assignments(old, new) == {"new1": "alice"}
+    # When manual placements are carried, Then only the manual one moves, to the overlapping box
+    assert carry_manual_placements(old, new) == {"new1": "alice"}
     # And a shifted box (IoU 0.33 <= 0.5) does not inherit it
     far = [BoxedFace("new2", BoundingBox(50, 0, 100, 100))]
-    assert carry_manual_assignments(old, far) == {}
+    assert carry_manual_placements(old, far) == {}
 
 
 def test_drift_lists_missing_orphan_and_mismatched_faces() -> None:

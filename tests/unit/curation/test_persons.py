@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from curation_world import World
-from findme.domain.records import Assignment, Role
+from findme.domain.records import PersonLink, Role
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.services import persons as svc
 
@@ -49,8 +49,8 @@ def test_list_sorts_and_hides(world: World, event: dict) -> None:
     member = world.scope(event["member"])
     assert svc.list_persons(world.metadata, member, gid, include_hidden=True).items == []
     for person in (event["b"], event["c"]):
-        world.metadata.put_assignment(
-            Assignment(gid, person.person_id, event["member"].user_id, 0.8, "centroid")
+        world.metadata.put_person_link(
+            PersonLink(gid, person.person_id, event["member"].user_id, 0.8, "centroid")
         )
     mine = svc.list_persons(world.metadata, member, gid, include_hidden=True).items
     assert [p.person_id for p in mine] == [event["b"].person_id]
@@ -119,7 +119,7 @@ def test_merge_moves_faces_as_manual_and_removes_the_source(world: World, event:
     with pytest.raises(NotFoundError):
         world.metadata.get_person(b.person_id)
     moved = world.metadata.get_faces([f.face_id for f in event["fb"]])
-    assert all(f.person_id == a.person_id and f.is_manual_assignment for f in moved)
+    assert all(f.person_id == a.person_id and f.is_manual_placement for f in moved)
     assert {v.person_id for v in world.vectors.get([f.face_id for f in event["fb"]])} == {
         a.person_id
     }
@@ -148,7 +148,7 @@ def test_move_face_to_existing_and_new_person_keeps_counts_right(world: World, e
     moved = svc.move_face(
         world.metadata, world.vectors, scope, only_c.face_id, person_id=event["a"].person_id
     )
-    assert moved.face.is_manual_assignment
+    assert moved.face.is_manual_placement
     assert moved.face.person_id == event["a"].person_id
     assert moved.removed_person_ids == [event["c"].person_id]
     assert world.metadata.get_person(event["a"].person_id).face_count == 4

@@ -32,7 +32,7 @@ def test_sections_lifecycle_and_filtered_image_list(world: World) -> None:
     assert [
         s.section.name for s in sections.list_sections(world.metadata, world.scope(member), gid)
     ] == ["Ceremony", "Party"]
-    sections.assign_images(
+    sections.set_section_membership(
         world.metadata, scope, gid, ceremony.section_id, [f1.image_id, f3.image_id]
     )
     in_ceremony = sections.list_images(
@@ -67,7 +67,9 @@ def test_sections_lifecycle_and_filtered_image_list(world: World) -> None:
     other = world.group(owner)
     stray = world.photo(other, [world.identity()])[0]
     with pytest.raises(InvalidInputError):
-        sections.assign_images(world.metadata, scope, gid, party.section_id, [stray.image_id])
+        sections.set_section_membership(
+            world.metadata, scope, gid, party.section_id, [stray.image_id]
+        )
 
 
 def test_users_admin(world: World) -> None:

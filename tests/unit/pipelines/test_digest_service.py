@@ -212,7 +212,7 @@ def test_redelivery_rewrites_the_same_faces_and_keeps_persons(
     digest_object(key, deps)
     # Then one face, one vector, the same person and manual flag
     faces = deps.metadata.list_faces_of_image(image_id)
-    assert [(f.face_id, f.person_id, f.is_manual_assignment) for f in faces] == [
+    assert [(f.face_id, f.person_id, f.is_manual_placement) for f in faces] == [
         (face_id, person.person_id, True)
     ]
     assert deps.vectors.count(group_id) == 1
@@ -234,7 +234,7 @@ def test_backfill_skips_processed_images_and_foreign_keys(deps: DigestDeps, grou
     assert gone.reason.startswith("not_found")
 
 
-def test_new_face_joins_the_person_of_its_nearest_assigned_face(
+def test_new_face_joins_the_person_of_its_nearest_placed_face(
     deps: DigestDeps, group_id: str
 ) -> None:
     # Given a person holding the face of a first photo of identity 5
@@ -250,7 +250,7 @@ def test_new_face_joins_the_person_of_its_nearest_assigned_face(
     key3, image3 = upload(deps, group_id, b"IMG\x01\x06")
     same, other = digest_object(key2, deps), digest_object(key3, deps)
     # Then the same identity joins the person; the stranger stays unassigned
-    assert (same.assigned, other.assigned) == (1, 0)
+    assert (same.placed, other.placed) == (1, 0)
     assert deps.metadata.get_face(face_id_for(image2, 0)).person_id == person.person_id
     assert deps.metadata.get_face(face_id_for(image3, 0)).person_id is None
 

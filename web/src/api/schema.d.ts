@@ -763,7 +763,7 @@ export interface paths {
          * Cluster a group's faces into persons
          * @description CURATE (owner, admin). Clusters the group's embeddings (the configured method;
          *     ``eps``/``min_samples`` for DBSCAN default to the settings); person ids, names and manual
-         *     assignments are kept across runs. Follow it with ``GET /groups/{group_id}/cluster-status``
+         *     placements are kept across runs. Follow it with ``GET /groups/{group_id}/cluster-status``
          *     or the job.
          */
         post: operations["cluster_faces_cluster_faces_post"];
@@ -854,7 +854,7 @@ export interface paths {
         put?: never;
         /**
          * Merge persons into this one (kept by later clustering)
-         * @description CURATE. Moves every face of the sources into this person as manual assignments;
+         * @description CURATE. Moves every face of the sources into this person as manual placements;
          *     deletes the sources. 409 when persons belong to different groups.
          */
         post: operations["merge_persons_persons__person_id__merge_post"];
@@ -926,6 +926,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/groups/{group_id}/person-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group's person links (most similar first) */
+        get: operations["list_group_person_links_groups__group_id__person_links_get"];
+        put?: never;
+        /**
+         * Link the group's persons to its members by their selfies
+         * @description Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``) person
+         *     links; ``manual`` and ``confirmed`` ones and their persons are kept. 400
+         *     ``not_group_member`` when ``user_ids`` names a non-member; 422 for a strategy other than
+         *     evidence|centroid|vote or a threshold outside [-1, 1].
+         */
+        post: operations["link_persons_groups__group_id__person_links_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/groups/{group_id}/assignments": {
         parameters: {
             query?: never;
@@ -933,18 +957,43 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A group's assignments (most similar first) */
+        /**
+         * A group's person links (most similar first) (deprecated path: use /groups/{group_id}/person-links)
+         * @deprecated
+         */
         get: operations["list_group_assignments_groups__group_id__assignments_get"];
         put?: never;
         /**
-         * Assign the group's persons to its members by their selfies
-         * @description Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``)
-         *     assignments; ``manual`` and ``confirmed`` ones and their persons are kept. 400
+         * Link the group's persons to its members by their selfies (deprecated path: use /groups/{group_id}/person-links)
+         * @deprecated
+         * @description Replaces the group's earlier automatic (``evidence``/``centroid``/``vote``) person
+         *     links; ``manual`` and ``confirmed`` ones and their persons are kept. 400
          *     ``not_group_member`` when ``user_ids`` names a non-member; 422 for a strategy other than
          *     evidence|centroid|vote or a threshold outside [-1, 1].
          */
         post: operations["run_assignments_groups__group_id__assignments_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{group_id}/person-links/{person_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a person's link to a user and unlink the person
+         * @description 404 when the person has no link in this group. A later run may link the person
+         *     again if it still matches.
+         */
+        delete: operations["delete_person_link_groups__group_id__person_links__person_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -961,11 +1010,33 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Delete a person's assignment and unlink the person
-         * @description 404 when the person has no assignment in this group. A later run may assign the
-         *     person again if it still matches.
+         * Delete a person's link to a user and unlink the person (deprecated path: use /groups/{group_id}/person-links/{person_id})
+         * @deprecated
+         * @description 404 when the person has no link in this group. A later run may link the person
+         *     again if it still matches.
          */
         delete: operations["delete_assignment_groups__group_id__assignments__person_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/person-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's person links in every group (self or admin)
+         * @description 403 ``access_denied`` for another user's unless the caller is an admin; 404
+         *     ``user_not_found`` for an unknown user.
+         */
+        get: operations["list_user_person_links_users__user_id__person_links_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -979,11 +1050,33 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A user's assignments in every group (self or admin)
+         * A user's person links in every group (self or admin) (deprecated path: use /users/{user_id}/person-links)
+         * @deprecated
          * @description 403 ``access_denied`` for another user's unless the caller is an admin; 404
          *     ``user_not_found`` for an unknown user.
          */
         get: operations["list_user_assignments_users__user_id__assignments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/person-links/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's person-link statistics (self or admin)
+         * @description ``me`` for the caller; 403 ``access_denied`` for another user's unless the caller is
+         *     an admin; 404 ``user_not_found``.
+         */
+        get: operations["user_person_link_stats_users__user_id__person_links_stats_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1000,7 +1093,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A user's assignment statistics (self or admin)
+         * A user's person-link statistics (self or admin) (deprecated path: use /users/{user_id}/person-links/stats)
+         * @deprecated
          * @description ``me`` for the caller; 403 ``access_denied`` for another user's unless the caller is
          *     an admin; 404 ``user_not_found``.
          */
@@ -1046,7 +1140,7 @@ export interface paths {
         put?: never;
         /**
          * Answer "Is this you?" for a person
-         * @description ``is_me: true`` makes the person yours (a ``confirmed`` assignment: its photos are in
+         * @description ``is_me: true`` makes the person yours (a ``confirmed`` person link: its photos are in
          *     ``GET /get`` from now on); ``false`` stores its faces as "not me": it is never offered
          *     or given to you again, even after a re-cluster. 403 ``not_a_candidate`` for a person that
          *     is neither offered nor matched to you; 404 unknown person; 409 ``person_assigned`` when
@@ -1335,7 +1429,7 @@ export interface paths {
         put?: never;
         /**
          * Reprocess a face's photo (a job)
-         * @description UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
+         * @description UPLOAD. Re-detects the whole photo; manual placements stay on faces overlapping their
          *     old box (IoU > 0.5). 20 per minute per caller (the seed's limit, docs/compatibility.md).
          */
         post: operations["reprocess_face_faces__face_id__reprocess_post"];
@@ -1495,7 +1589,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a user and their own data
-         * @description Selfies, their embeddings, person assignments and memberships; group photos stay.
+         * @description Selfies, their embeddings, person links and memberships; group photos stay.
          */
         delete: operations["delete_user_admin_users__user_id__delete"];
         options?: never;
@@ -1593,6 +1687,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AddSelfieForm
+         * @description ``POST /users/me/selfies``: another reference selfie of the caller.
+         */
+        AddSelfieForm: {
+            /**
+             * Selfie
+             * @description A photo of you alone.
+             */
+            selfie?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
+        };
         /** AdminUserOut */
         AdminUserOut: {
             /** User Id */
@@ -1607,110 +1717,6 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
-        };
-        /**
-         * AssignmentOut
-         * @description A person of a group assigned to a registered user.
-         * @example {
-         *       "created_at": "2026-05-01T12:00:00Z",
-         *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
-         *       "person_id": "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b",
-         *       "similarity": 0.71,
-         *       "strategy": "vote",
-         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
-         *       "vote_share": 0.83
-         *     }
-         */
-        AssignmentOut: {
-            /** Group Id */
-            group_id: string;
-            /** Person Id */
-            person_id: string;
-            /** User Id */
-            user_id: string;
-            /**
-             * Similarity
-             * @description Cosine similarity of the person to the user's selfies, whatever the strategy: evidence: mean of the person's best faces; centroid: of the person's centroid; vote: mean over the person's faces (each to the closest selfie); manual/confirmed: as recorded then.
-             */
-            similarity: number;
-            /**
-             * Strategy
-             * @description evidence, centroid, vote, manual or confirmed.
-             */
-            strategy: string;
-            /**
-             * Vote Share
-             * @description vote only: share of the person's faces that voted for the user (0-1).
-             */
-            vote_share?: number | null;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-        };
-        /**
-         * AssignmentPage
-         * @description A page of assignments.
-         */
-        AssignmentPage: {
-            /** Items */
-            items: components["schemas"]["AssignmentOut"][];
-            /** Next Cursor */
-            next_cursor?: string | null;
-        };
-        /**
-         * AssignmentRunIn
-         * @description How to match; every field is optional.
-         * @example {
-         *       "min_vote_fraction": 0.5,
-         *       "strategy": "vote",
-         *       "threshold": 0.4
-         *     }
-         */
-        AssignmentRunIn: {
-            /**
-             * Strategy
-             * @default evidence
-             * @enum {string}
-             */
-            strategy: "evidence" | "centroid" | "vote";
-            /**
-             * Threshold
-             * @description Cosine similarity; default: for evidence the group's person bar (the rule of GET /get), else the server's match threshold.
-             */
-            threshold?: number | null;
-            /**
-             * Min Vote Fraction
-             * @description vote: share of faces that must match.
-             * @default 0.5
-             */
-            min_vote_fraction: number;
-            /**
-             * User Ids
-             * @description Candidate users (members of the group); default every member.
-             */
-            user_ids?: string[] | null;
-        };
-        /** AssignmentRunOut */
-        AssignmentRunOut: {
-            /** Group Id */
-            group_id: string;
-            /** Strategy */
-            strategy: string;
-            /** Threshold */
-            threshold: number;
-            /** Assignments */
-            assignments: components["schemas"]["AssignmentOut"][];
-            /**
-             * Removed
-             * @description Earlier automatic assignments that no longer hold.
-             */
-            removed: number;
-            /** Persons Considered */
-            persons_considered: number;
-            /** Users Considered */
-            users_considered: number;
         };
         /**
          * BatchDeleteOut
@@ -1760,114 +1766,6 @@ export interface components {
              */
             delete_thumbnails: boolean;
         };
-        /** Body_add_selfie_users_me_selfies_post */
-        Body_add_selfie_users_me_selfies_post: {
-            /**
-             * Selfie
-             * @description A photo of you alone.
-             */
-            selfie?: string | null;
-            /**
-             * Selfie Key
-             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
-             */
-            selfie_key?: string | null;
-        };
-        /** Body_get_embedding_get_embedding_post */
-        Body_get_embedding_get_embedding_post: {
-            /**
-             * Image
-             * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
-             */
-            image?: string | null;
-            /**
-             * Selfie Key
-             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
-             */
-            selfie_key?: string | null;
-        };
-        /** Body_get_faces_get_faces_post */
-        Body_get_faces_get_faces_post: {
-            /**
-             * Image
-             * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
-             */
-            image?: string | null;
-            /**
-             * Selfie Key
-             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
-             */
-            selfie_key?: string | null;
-        };
-        /** Body_get_features_get_features_post */
-        Body_get_features_get_features_post: {
-            /**
-             * Image
-             * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
-             */
-            image?: string | null;
-            /**
-             * Selfie Key
-             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
-             */
-            selfie_key?: string | null;
-        };
-        /** Body_register_register_post */
-        Body_register_register_post: {
-            /**
-             * Name
-             * @example Ada
-             */
-            name: string;
-            /**
-             * Phone Number
-             * @example +14155550123
-             */
-            phone_number: string;
-            /**
-             * Otp
-             * @example 123456
-             */
-            otp: string;
-            /**
-             * Selfie
-             * @description A photo of you alone.
-             */
-            selfie?: string | null;
-            /**
-             * Selfie Key
-             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
-             */
-            selfie_key?: string | null;
-        };
-        /** Body_search_face_search_face_post */
-        Body_search_face_search_face_post: {
-            /**
-             * Image
-             * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
-             */
-            image?: string | null;
-            /**
-             * Selfie Key
-             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
-             */
-            selfie_key?: string | null;
-            /**
-             * Confidence
-             * @description Minimum cosine similarity (default: the match threshold, 0.40; SFace same-person pairs score ~0.4-0.8, near-duplicates > 0.85).
-             */
-            confidence?: number | null;
-            /**
-             * Group Id
-             * @description Search only this group.
-             */
-            group_id?: string | null;
-            /**
-             * Limit
-             * @default 100
-             */
-            limit: number;
-        };
         /**
          * CandidateAnswerIn
          * @example {
@@ -1889,7 +1787,7 @@ export interface components {
             group_id: string;
             /** Is Me */
             is_me: boolean;
-            assignment?: components["schemas"]["AssignmentOut"] | null;
+            assignment?: components["schemas"]["PersonLinkOut"] | null;
             /**
              * Faces Rejected
              * @default 0
@@ -2177,6 +2075,22 @@ export interface components {
              * @description True when served from the 10-minute cache.
              */
             cached: boolean;
+        };
+        /**
+         * FaceImageForm
+         * @description ``POST /get-faces``, ``/get-features``, ``/get-embedding``: the photo to analyse.
+         */
+        FaceImageForm: {
+            /**
+             * Image
+             * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
+             */
+            image?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
         };
         /**
          * FaceOut
@@ -3274,6 +3188,113 @@ export interface components {
             cover_face: components["schemas"]["FaceOut"] | null;
         };
         /**
+         * PersonLinkOut
+         * @description A person link: a person of a group linked to a registered user.
+         * @example {
+         *       "created_at": "2026-05-01T12:00:00Z",
+         *       "group_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+         *       "person_id": "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b",
+         *       "similarity": 0.71,
+         *       "strategy": "vote",
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55",
+         *       "vote_share": 0.83
+         *     }
+         */
+        PersonLinkOut: {
+            /** Group Id */
+            group_id: string;
+            /** Person Id */
+            person_id: string;
+            /** User Id */
+            user_id: string;
+            /**
+             * Similarity
+             * @description Cosine similarity of the person to the user's selfies, whatever the strategy: evidence: mean of the person's best faces; centroid: of the person's centroid; vote: mean over the person's faces (each to the closest selfie); manual/confirmed: as recorded then.
+             */
+            similarity: number;
+            /**
+             * Strategy
+             * @description evidence, centroid, vote, manual or confirmed.
+             */
+            strategy: string;
+            /**
+             * Vote Share
+             * @description vote only: share of the person's faces that voted for the user (0-1).
+             */
+            vote_share?: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * PersonLinkPage
+         * @description A page of person links.
+         */
+        PersonLinkPage: {
+            /** Items */
+            items: components["schemas"]["PersonLinkOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * PersonLinkRunIn
+         * @description How to match; every field is optional.
+         * @example {
+         *       "min_vote_fraction": 0.5,
+         *       "strategy": "vote",
+         *       "threshold": 0.4
+         *     }
+         */
+        PersonLinkRunIn: {
+            /**
+             * Strategy
+             * @default evidence
+             * @enum {string}
+             */
+            strategy: "evidence" | "centroid" | "vote";
+            /**
+             * Threshold
+             * @description Cosine similarity; default: for evidence the group's person bar (the rule of GET /get), else the server's match threshold.
+             */
+            threshold?: number | null;
+            /**
+             * Min Vote Fraction
+             * @description vote: share of faces that must match.
+             * @default 0.5
+             */
+            min_vote_fraction: number;
+            /**
+             * User Ids
+             * @description Candidate users (members of the group); default every member.
+             */
+            user_ids?: string[] | null;
+        };
+        /** PersonLinkRunOut */
+        PersonLinkRunOut: {
+            /** Group Id */
+            group_id: string;
+            /** Strategy */
+            strategy: string;
+            /** Threshold */
+            threshold: number;
+            /**
+             * Assignments
+             * @description The person links this run stored (the field keeps its former name).
+             */
+            assignments: components["schemas"]["PersonLinkOut"][];
+            /**
+             * Removed
+             * @description Earlier automatic person links that no longer hold.
+             */
+            removed: number;
+            /** Persons Considered */
+            persons_considered: number;
+            /** Users Considered */
+            users_considered: number;
+        };
+        /**
          * PersonOut
          * @example {
          *       "cover_face_id": "8d7c2e1a-4b3f-5a69-9c0d-1e2f3a4b5c6d",
@@ -3503,6 +3524,37 @@ export interface components {
             min_samples?: number | null;
         };
         /**
+         * RegisterForm
+         * @description ``POST /register``: the new user's name, phone and code, and their selfie.
+         */
+        RegisterForm: {
+            /**
+             * Name
+             * @example Ada
+             */
+            name: string;
+            /**
+             * Phone Number
+             * @example +14155550123
+             */
+            phone_number: string;
+            /**
+             * Otp
+             * @example 123456
+             */
+            otp: string;
+            /**
+             * Selfie
+             * @description A photo of you alone.
+             */
+            selfie?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
+        };
+        /**
          * RegisterOut
          * @description 201 body of ``/register``: the seed's fields (docs/compatibility.md) plus the token.
          * @example {
@@ -3604,6 +3656,37 @@ export interface components {
         /** RoleIn */
         RoleIn: {
             role: components["schemas"]["Role"];
+        };
+        /**
+         * SearchFaceForm
+         * @description ``POST /search-face``: the photo of the person to find, and how to search.
+         */
+        SearchFaceForm: {
+            /**
+             * Image
+             * @description A photo (JPEG, PNG, WebP, GIF, HEIC).
+             */
+            image?: string | null;
+            /**
+             * Selfie Key
+             * @description Instead of the file: the selfie_key of a presigned upload (POST /register/selfie-uploads before registration, /users/me/selfie-uploads after); use it for photos over the request body limit (about 4 MB on AWS).
+             */
+            selfie_key?: string | null;
+            /**
+             * Confidence
+             * @description Minimum cosine similarity (default: the match threshold, 0.40; SFace same-person pairs score ~0.4-0.8, near-duplicates > 0.85).
+             */
+            confidence?: number | null;
+            /**
+             * Group Id
+             * @description Search only this group.
+             */
+            group_id?: string | null;
+            /**
+             * Limit
+             * @default 100
+             */
+            limit: number;
         };
         /** SearchMatch */
         SearchMatch: {
@@ -4017,60 +4100,6 @@ export interface components {
             /** Image Ids */
             image_ids?: string[];
         };
-        /**
-         * UserAssignmentStatsOut
-         * @example {
-         *       "assignments": 3,
-         *       "by_strategy": {
-         *         "confirmed": 1,
-         *         "evidence": 2
-         *       },
-         *       "faces": 41,
-         *       "groups": 2,
-         *       "images": 37,
-         *       "last_assigned_at": "2026-05-01T12:00:00Z",
-         *       "mean_similarity": 0.62,
-         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
-         *     }
-         */
-        UserAssignmentStatsOut: {
-            /** User Id */
-            user_id: string;
-            /**
-             * Assignments
-             * @description Persons assigned to the user, in every group.
-             */
-            assignments: number;
-            /**
-             * Groups
-             * @description Groups with at least one of them.
-             */
-            groups: number;
-            /**
-             * Faces
-             * @description Faces in those persons.
-             */
-            faces: number;
-            /**
-             * Images
-             * @description Images of those persons, summed per person.
-             */
-            images: number;
-            /**
-             * By Strategy
-             * @description Assignments per strategy.
-             */
-            by_strategy: {
-                [key: string]: number;
-            };
-            /**
-             * Mean Similarity
-             * @description Mean cosine similarity; null: none.
-             */
-            mean_similarity: number | null;
-            /** Last Assigned At */
-            last_assigned_at: string | null;
-        };
         /** UserCreate */
         UserCreate: {
             /**
@@ -4090,7 +4119,10 @@ export interface components {
             user_id: string;
             /** Reference Faces */
             reference_faces: number;
-            /** Assignments */
+            /**
+             * Assignments
+             * @description Person links deleted (the field keeps its former name).
+             */
             assignments: number;
             /** Memberships */
             memberships: number;
@@ -4143,6 +4175,63 @@ export interface components {
             items: components["schemas"]["AdminUserOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
+        };
+        /**
+         * UserPersonLinkStatsOut
+         * @example {
+         *       "assignments": 3,
+         *       "by_strategy": {
+         *         "confirmed": 1,
+         *         "evidence": 2
+         *       },
+         *       "faces": 41,
+         *       "groups": 2,
+         *       "images": 37,
+         *       "last_assigned_at": "2026-05-01T12:00:00Z",
+         *       "mean_similarity": 0.62,
+         *       "user_id": "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
+         *     }
+         */
+        UserPersonLinkStatsOut: {
+            /** User Id */
+            user_id: string;
+            /**
+             * Assignments
+             * @description Persons linked to the user, in every group (the field keeps its former name).
+             */
+            assignments: number;
+            /**
+             * Groups
+             * @description Groups with at least one of them.
+             */
+            groups: number;
+            /**
+             * Faces
+             * @description Faces in those persons.
+             */
+            faces: number;
+            /**
+             * Images
+             * @description Images of those persons, summed per person.
+             */
+            images: number;
+            /**
+             * By Strategy
+             * @description Person links per strategy.
+             */
+            by_strategy: {
+                [key: string]: number;
+            };
+            /**
+             * Mean Similarity
+             * @description Mean cosine similarity; null: none.
+             */
+            mean_similarity: number | null;
+            /**
+             * Last Assigned At
+             * @description When the newest person link was made.
+             */
+            last_assigned_at: string | null;
         };
         /**
          * VersionOut
@@ -4579,7 +4668,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_register_register_post"];
+                "multipart/form-data": components["schemas"]["RegisterForm"];
             };
         };
         responses: {
@@ -4856,7 +4945,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_add_selfie_users_me_selfies_post"];
+                "multipart/form-data": components["schemas"]["AddSelfieForm"];
             };
         };
         responses: {
@@ -5116,7 +5205,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_get_faces_get_faces_post"];
+                "multipart/form-data": components["schemas"]["FaceImageForm"];
             };
         };
         responses: {
@@ -5231,7 +5320,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_get_features_get_features_post"];
+                "multipart/form-data": components["schemas"]["FaceImageForm"];
             };
         };
         responses: {
@@ -5386,7 +5475,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_get_embedding_get_embedding_post"];
+                "multipart/form-data": components["schemas"]["FaceImageForm"];
             };
         };
         responses: {
@@ -5555,7 +5644,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_search_face_search_face_post"];
+                "multipart/form-data": components["schemas"]["SearchFaceForm"];
             };
         };
         responses: {
@@ -8500,6 +8589,196 @@ export interface operations {
             };
         };
     };
+    list_group_person_links_groups__group_id__person_links_get: {
+        parameters: {
+            query?: {
+                /** @description Only this user's. */
+                user_id?: string | null;
+                /** @description Items per page (1-500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonLinkPage"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    link_persons_groups__group_id__person_links_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PersonLinkRunIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonLinkRunOut"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_group_assignments_groups__group_id__assignments_get: {
         parameters: {
             query?: {
@@ -8524,7 +8803,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AssignmentPage"];
+                    "application/json": components["schemas"]["PersonLinkPage"];
                 };
             };
             /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
@@ -8603,7 +8882,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["AssignmentRunIn"] | null;
+                "application/json": components["schemas"]["PersonLinkRunIn"] | null;
             };
         };
         responses: {
@@ -8613,7 +8892,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AssignmentRunOut"];
+                    "application/json": components["schemas"]["PersonLinkRunOut"];
                 };
             };
             /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
@@ -8654,6 +8933,83 @@ export interface operations {
             };
             /** @description Too large: the request body (`payload_too_large`), a file's bytes (`image_too_large`) or an image's pixels (`image_pixels_exceeded`). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_person_link_groups__group_id__person_links__person_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8767,6 +9123,97 @@ export interface operations {
             };
         };
     };
+    list_user_person_links_users__user_id__person_links_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description A user id, or `me` for the caller. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonLinkPage"];
+                };
+            };
+            /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_user_assignments_users__user_id__assignments_get: {
         parameters: {
             query?: {
@@ -8790,7 +9237,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AssignmentPage"];
+                    "application/json": components["schemas"]["PersonLinkPage"];
                 };
             };
             /** @description Bad request: a body that cannot be parsed (`bad_request`), or input the route checks itself (e.g. `invalid_image`, `invalid_phone_number`, `invalid_cursor`). */
@@ -8800,6 +9247,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but not allowed: `access_denied` (with `need` and `role`) from the one access policy, or a refusal of the request itself (`invalid_invite_code`, ...). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource (`not_found`, ...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request validation failed (`validation_error`, with `errors`), or a well-formed request the route cannot process (e.g. `face_requirement`, `too_many_files`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `otp_rate_limited`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A backing service or the face models are unavailable (`dependency_unavailable`, `model_error`, ...); retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    user_person_link_stats_users__user_id__person_links_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user id, or `me` for the caller. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPersonLinkStatsOut"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */
@@ -8876,7 +9400,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserAssignmentStatsOut"];
+                    "application/json": components["schemas"]["UserPersonLinkStatsOut"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (`missing_token`, `invalid_token`, `token_expired`), or a wrong/expired sign-in code. */

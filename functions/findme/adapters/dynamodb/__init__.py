@@ -8,14 +8,13 @@ several prefixes and endpoints in one process.
 Access patterns per key and index are written in :mod:`findme.tables`.
 
 One module per aggregate (``users``, ``otps``, ``groups``, ``sections``, ``images``,
-``faces``, ``persons``, ``assignments``, ``jobs``), each a mixin over
+``faces``, ``persons``, ``assignments`` (person links), ``jobs``), each a mixin over
 :class:`~findme.adapters.dynamodb.base.DynamoBase`; :class:`DynamoMetadataStore` composes
 them. The models live in :mod:`findme.adapters.dynamodb.models`.
 """
 
 from __future__ import annotations
 
-from findme.adapters.dynamodb.assignments import DynamoAssignments
 from findme.adapters.dynamodb.faces import DynamoFaces
 from findme.adapters.dynamodb.groups import DynamoGroups
 from findme.adapters.dynamodb.images import DynamoImages
@@ -24,13 +23,13 @@ from findme.adapters.dynamodb.models import (
     MAX_HASH_KEY_BYTES,
     MAX_RANGE_KEY_BYTES,
     MODELS,
-    AssignmentModel,
     FaceModel,
     GroupModel,
     ImageModel,
     JobModel,
     MembershipModel,
     OtpModel,
+    PersonLinkModel,
     PersonModel,
     PhoneLockModel,
     ReferenceFaceModel,
@@ -39,6 +38,7 @@ from findme.adapters.dynamodb.models import (
     bind_model,
 )
 from findme.adapters.dynamodb.otps import OTP_SEND_WINDOW, DynamoOtps
+from findme.adapters.dynamodb.person_links import DynamoPersonLinks
 from findme.adapters.dynamodb.persons import DynamoPersons
 from findme.adapters.dynamodb.sections import DynamoSections
 from findme.adapters.dynamodb.users import DynamoUsers
@@ -52,7 +52,7 @@ class DynamoMetadataStore(
     DynamoImages,
     DynamoFaces,
     DynamoPersons,
-    DynamoAssignments,
+    DynamoPersonLinks,
     DynamoJobs,
 ):
     """:class:`findme.ports.MetadataStore` over DynamoDB (or DynamoDB Local / moto).
@@ -71,7 +71,6 @@ __all__ = [
     "MAX_RANGE_KEY_BYTES",
     "MODELS",
     "OTP_SEND_WINDOW",
-    "AssignmentModel",
     "DynamoMetadataStore",
     "FaceModel",
     "GroupModel",
@@ -79,6 +78,7 @@ __all__ = [
     "JobModel",
     "MembershipModel",
     "OtpModel",
+    "PersonLinkModel",
     "PersonModel",
     "PhoneLockModel",
     "ReferenceFaceModel",

@@ -20,7 +20,6 @@ from pynamodb.models import Model
 
 from findme import tables
 from findme.adapters.dynamodb.models import (
-    AssignmentModel,
     FaceModel,
     GroupModel,
     ImageModel,
@@ -28,6 +27,7 @@ from findme.adapters.dynamodb.models import (
     M,
     MembershipModel,
     OtpModel,
+    PersonLinkModel,
     PersonModel,
     PhoneLockModel,
     ReferenceFaceModel,
@@ -135,7 +135,7 @@ class DynamoBase:
         self.images = bind_model(ImageModel, b, tables.IMAGES.name)
         self.faces = bind_model(FaceModel, b, tables.FACES.name)
         self.persons = bind_model(PersonModel, b, tables.PERSONS.name)
-        self.assignments = bind_model(AssignmentModel, b, tables.ASSIGNMENTS.name)
+        self.person_links = bind_model(PersonLinkModel, b, tables.PERSON_LINKS.name)
         self.jobs = bind_model(JobModel, b, tables.JOBS.name)
         self._connection = Connection(
             region=settings.aws_region, host=settings.dynamodb_endpoint_url, max_retry_attempts=3

@@ -73,7 +73,7 @@ class DynamoFaces(DynamoBase):
         try:
             self._call(
                 lambda: item.update(
-                    [person_action, model.is_manual_assignment.set(manual)],
+                    [person_action, model.is_manual_placement.set(manual)],
                     condition=model.face_id.exists(),
                 ),
                 "update face person",

@@ -243,7 +243,8 @@ class FaceModel(Model):
     quality_grade = UnicodeAttribute()
     issues = ListAttribute(of=UnicodeAttribute, default=list)
     person_id = _Str()
-    is_manual_assignment = BooleanAttribute(default=False)
+    # stored under "is_manual_assignment": the name is kept for deployed data
+    is_manual_placement = BooleanAttribute(default=False, attr_name="is_manual_assignment")
     thumbnail_key = _Str()
     attributes = _Json(default=dict)
     created_at = UTCDateTimeAttribute()
@@ -275,7 +276,8 @@ class PersonModel(Model):
     group_index = GroupPersonsIndex()
 
 
-class UserAssignmentsIndex(GlobalSecondaryIndex["AssignmentModel"]):  # type: ignore[no-untyped-call]
+# the index and table keep their deployed names (user_id-index of the assignments table)
+class UserPersonLinksIndex(GlobalSecondaryIndex["PersonLinkModel"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "user_id-index"
         projection = AllProjection()
@@ -284,7 +286,7 @@ class UserAssignmentsIndex(GlobalSecondaryIndex["AssignmentModel"]):  # type: ig
     group_id = UnicodeAttribute(range_key=True)
 
 
-class AssignmentModel(Model):
+class PersonLinkModel(Model):
     group_id = UnicodeAttribute(hash_key=True)
     person_id = UnicodeAttribute(range_key=True)
     user_id = UnicodeAttribute()
@@ -292,7 +294,7 @@ class AssignmentModel(Model):
     strategy = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     vote_share = _Number(null=True)
-    user_index = UserAssignmentsIndex()
+    user_index = UserPersonLinksIndex()
 
 
 class JobModel(Model):
@@ -324,7 +326,7 @@ MODELS: dict[str, type[Model]] = {
     tables.IMAGES.name: ImageModel,
     tables.FACES.name: FaceModel,
     tables.PERSONS.name: PersonModel,
-    tables.ASSIGNMENTS.name: AssignmentModel,
+    tables.PERSON_LINKS.name: PersonLinkModel,
     tables.JOBS.name: JobModel,
 }
 

@@ -87,11 +87,11 @@ def delete_user(
     vectors: deps.Vectors,
     objects: deps.Objects,
 ) -> UserDeletedOut:
-    """Selfies, their embeddings, person assignments and memberships; group photos stay."""
+    """Selfies, their embeddings, person links and memberships; group photos stay."""
     result = svc.delete_user(metadata, vectors, objects, admin.user_id, user_id)
     return UserDeletedOut(
         user_id=result.user_id,
         reference_faces=result.reference_faces,
-        assignments=result.assignments,
+        assignments=result.person_links,
         memberships=result.memberships,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, status
 
 from findme.services import selfie_uploads
 from findme.services import users as users_service
@@ -27,7 +27,8 @@ from findme.web.schemas.auth import (
     UserOut,
 )
 from findme.web.schemas.common import MessageOut
-from findme.web.uploads import SelfieKey, read_photo, read_upload
+from findme.web.schemas.forms import MULTIPART, NO_SELFIE, AddSelfieForm, RegisterForm
+from findme.web.uploads import read_photo, read_upload
 
 router = APIRouter(tags=["auth"])
 
@@ -130,9 +131,7 @@ def my_selfie_upload(
     responses=error_responses(400, 401, 404, 409, 413, 415, 422, 429),
 )
 def register(
-    name: Annotated[str, Form(min_length=1, max_length=100, examples=["Ada"])],
-    phone_number: Annotated[str, Form(examples=["+14155550123"])],
-    otp: Annotated[str, Form(min_length=4, max_length=10, examples=["123456"])],
+    form: Annotated[RegisterForm, MULTIPART],
     settings: deps.SettingsDep,
     metadata: deps.Metadata,
     objects: deps.Objects,
@@ -140,8 +139,6 @@ def register(
     engine: deps.Engine,
     otps: deps.Otps,
     tokens: deps.Tokens,
-    selfie: Annotated[UploadFile | None, File(description="A photo of you alone.")] = None,
-    selfie_key: SelfieKey = None,
 ) -> RegisterOut:
     """Creates the user and returns ``access_token`` (JWT).
 
@@ -153,6 +150,7 @@ def register(
     ``low_confidence`` or ``too_blurry``. A wrong/expired code is 401; a phone already
     registered is 409 ``phone_registered`` (sign in with ``POST /auth/token``).
     """
+    selfie, selfie_key = form.selfie, form.selfie_key
     data = None if selfie_key and selfie is None else read_upload(selfie, settings, field="selfie")
     result = users_service.register(
         metadata=metadata,
@@ -162,9 +160,9 @@ def register(
         otps=otps,
         tokens=tokens,
         settings=settings,
-        name=name,
-        phone_number=phone_number,
-        otp=otp,
+        name=form.name,
+        phone_number=form.phone_number,
+        otp=form.otp,
         selfie=data,
         selfie_key=selfie_key if data is None else None,
     )
@@ -227,14 +225,14 @@ def add_selfie(
     objects: deps.Objects,
     vectors: deps.Vectors,
     engine: deps.Engine,
-    selfie: Annotated[UploadFile | None, File(description="A photo of you alone.")] = None,
-    selfie_key: SelfieKey = None,
+    form: Annotated[AddSelfieForm, MULTIPART] = NO_SELFIE,
 ) -> SelfieOut:
     """More reference faces (another angle, glasses off) improve recall; same checks as
     ``/register`` (422 ``face_requirement``); at most 10 per user. A photo over the request
     body limit goes by ``POST /users/me/selfie-uploads`` and ``selfie_key``."""
+    selfie_key = form.selfie_key
     data = read_photo(
-        selfie,
+        form.selfie,
         selfie_key,
         settings=settings,
         objects=objects,

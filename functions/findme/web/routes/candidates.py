@@ -20,13 +20,13 @@ from findme.web import deps
 from findme.web.errors import error_responses
 from findme.web.ratelimit import RATE_LIMIT_KEY
 from findme.web.routes.curation_common import AUTH_ERRORS, LIMIT_READ, LIMIT_WRITE
-from findme.web.schemas.assignments import assignment_out
 from findme.web.schemas.candidates import (
     CandidateAnswerIn,
     CandidateAnswerOut,
     CandidateList,
     CandidateOut,
 )
+from findme.web.schemas.person_links import person_link_out
 
 router = APIRouter(tags=["candidates"], responses=AUTH_ERRORS)
 
@@ -81,7 +81,7 @@ def answer_candidate(
     metadata: deps.Metadata,
     vectors: deps.Vectors,
 ) -> CandidateAnswerOut:
-    """``is_me: true`` makes the person yours (a ``confirmed`` assignment: its photos are in
+    """``is_me: true`` makes the person yours (a ``confirmed`` person link: its photos are in
     ``GET /get`` from now on); ``false`` stores its faces as "not me": it is never offered
     or given to you again, even after a re-cluster. 403 ``not_a_candidate`` for a person that
     is neither offered nor matched to you; 404 unknown person; 409 ``person_assigned`` when
@@ -91,7 +91,7 @@ def answer_candidate(
         person_id=done.person_id,
         group_id=done.group_id,
         is_me=done.is_me,
-        assignment=assignment_out(done.assignment) if done.assignment else None,
+        assignment=person_link_out(done.person_link) if done.person_link else None,
         faces_rejected=done.faces_rejected,
         message="Added to your photos." if done.is_me else "We won't ask about this person again.",
     )

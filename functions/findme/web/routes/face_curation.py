@@ -175,7 +175,7 @@ def reprocess_face(
     objects: deps.Objects,
     jobs: deps.Jobs,
 ) -> ReprocessAccepted:
-    """UPLOAD. Re-detects the whole photo; manual assignments stay on faces overlapping their
+    """UPLOAD. Re-detects the whole photo; manual placements stay on faces overlapping their
     old box (IoU > 0.5). 20 per minute per caller (the seed's limit, docs/compatibility.md)."""
     selection = reprocess.select_for_face(metadata, policy, face.face_id)
     job = reprocess.start_reprocess(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, UploadFile
 
 from findme.services import selfie_uploads
 from findme.services.auth import Principal
@@ -24,11 +24,11 @@ from findme.web import deps
 from findme.web import face_views as faces_service
 from findme.web.errors import error_responses
 from findme.web.schemas.faces import SearchMatch, SearchOut
-from findme.web.uploads import SelfieKey, read_photo
+from findme.web.schemas.forms import MULTIPART, NO_IMAGE, NO_SEARCH, FaceImageForm, SearchFaceForm
+from findme.web.uploads import read_photo
 
 router = APIRouter(tags=["faces"])
 
-ImageFile = Annotated[UploadFile | None, File(description="A photo (JPEG, PNG, WebP, GIF, HEIC).")]
 _ERRORS = error_responses(400, 401, 404, 413, 415, 422, 429)
 
 
@@ -101,14 +101,13 @@ def get_faces(
     settings: deps.SettingsDep,
     engine: deps.Engine,
     objects: deps.Objects,
-    image: ImageFile = None,
-    selfie_key: SelfieKey = None,
+    form: Annotated[FaceImageForm, MULTIPART] = NO_IMAGE,
 ) -> dict[str, Any]:
     """``{"faces": [{"face_id", "face_b64", "facial_area": {"x","y","w","h"}, "confidence"}]}``;
     pixel coordinates of the EXIF-oriented original; ``face_b64`` is a base64 JPEG crop."""
-    data = _image(image, selfie_key, principal, settings, objects)
+    data = _image(form.image, form.selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=False, quality=False, attributes=False, crops=True)
-    selfie_uploads.discard(objects, selfie_key)
+    selfie_uploads.discard(objects, form.selfie_key)
     return faces_service.faces_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -124,15 +123,14 @@ def get_features(
     settings: deps.SettingsDep,
     engine: deps.Engine,
     objects: deps.Objects,
-    image: ImageFile = None,
-    selfie_key: SelfieKey = None,
+    form: Annotated[FaceImageForm, MULTIPART] = NO_IMAGE,
 ) -> dict[str, Any]:
     """Per face ``features``: ``emotion`` (appearance only, not a feeling), ``age`` with
     ``age_range`` (the model's MAE is 5.6-8 years), ``gender``, ``landmarks`` (pixels).
     A switched-off model gives ``null`` values and an ``unavailable`` reason."""
-    data = _image(image, selfie_key, principal, settings, objects)
+    data = _image(form.image, form.selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=False, quality=False, attributes=True, crops=False)
-    selfie_uploads.discard(objects, selfie_key)
+    selfie_uploads.discard(objects, form.selfie_key)
     return faces_service.features_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -164,14 +162,13 @@ def get_embedding(
     settings: deps.SettingsDep,
     engine: deps.Engine,
     objects: deps.Objects,
-    image: ImageFile = None,
-    selfie_key: SelfieKey = None,
+    form: Annotated[FaceImageForm, MULTIPART] = NO_IMAGE,
 ) -> dict[str, Any]:
     """``embedding`` is the SFace vector (128 floats, L2-normalised: cosine similarity is
     the dot product; the same person typically scores ≥ 0.40)."""
-    data = _image(image, selfie_key, principal, settings, objects)
+    data = _image(form.image, form.selfie_key, principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=True, attributes=True, crops=True)
-    selfie_uploads.discard(objects, selfie_key)
+    selfie_uploads.discard(objects, form.selfie_key)
     return faces_service.embedding_response(analysis, faces_service.image_id_for_bytes(data))
 
 
@@ -188,28 +185,16 @@ def search_face(
     metadata: deps.Metadata,
     vectors: deps.Vectors,
     objects: deps.Objects,
-    image: ImageFile = None,
-    selfie_key: SelfieKey = None,
-    confidence: Annotated[
-        float | None,
-        Form(
-            ge=-1.0,
-            le=1.0,
-            description="Minimum cosine similarity (default: the match "
-            "threshold, 0.40; SFace same-person pairs score ~0.4-0.8, near-duplicates > 0.85).",
-        ),
-    ] = None,
-    group_id: Annotated[str | None, Form(description="Search only this group.")] = None,
-    limit: Annotated[int, Form(ge=1, le=500)] = 100,
+    form: Annotated[SearchFaceForm, MULTIPART] = NO_SEARCH,
 ) -> SearchOut:
     """Matches ``{"image_s3_path", "face_id", "similarity_score", "person_id"}``, best
     first, only in groups the caller may search: groups where they see everything (UPLOAD:
     photographers, owners; admins any group they name), and groups where they are a member
     only when the probe face is the caller's own (members can find themselves, not
     others)."""
-    data = _image(image, selfie_key, policy.principal, settings, objects)
+    data = _image(form.image, form.selfie_key, policy.principal, settings, objects)
     analysis = engine.analyze(data, embed=True, quality=False, attributes=False, crops=False)
-    selfie_uploads.discard(objects, selfie_key)
+    selfie_uploads.discard(objects, form.selfie_key)
     probes = [f.embedding for f in analysis.faces if f.embedding is not None]
     matches = search_by_face(
         metadata=metadata,
@@ -217,9 +202,9 @@ def search_face(
         settings=settings,
         policy=policy,
         probes=probes,
-        threshold=settings.match_threshold if confidence is None else confidence,
-        group_id=group_id,
-        limit=limit,
+        threshold=settings.match_threshold if form.confidence is None else form.confidence,
+        group_id=form.group_id,
+        limit=form.limit,
     )
     # Images deleted since they were indexed are skipped by get_images.
     keys = {i.image_id: i.s3_key for i in metadata.get_images(m.image_id for m in matches)}

@@ -58,7 +58,7 @@ def cluster_faces(
 ) -> JobStarted:
     """CURATE (owner, admin). Clusters the group's embeddings (the configured method;
     ``eps``/``min_samples`` for DBSCAN default to the settings); person ids, names and manual
-    assignments are kept across runs. Follow it with ``GET /groups/{group_id}/cluster-status``
+    placements are kept across runs. Follow it with ``GET /groups/{group_id}/cluster-status``
     or the job."""
     job = processing.start_cluster(
         metadata=metadata,

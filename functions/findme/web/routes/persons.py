@@ -158,7 +158,7 @@ def merge_persons(
     metadata: deps.Metadata,
     vectors: deps.Vectors,
 ) -> MergeOut:
-    """CURATE. Moves every face of the sources into this person as manual assignments;
+    """CURATE. Moves every face of the sources into this person as manual placements;
     deletes the sources. 409 when persons belong to different groups."""
     result = svc.merge_persons(metadata, vectors, policy, person.person_id, body.source_person_ids)
     return MergeOut(

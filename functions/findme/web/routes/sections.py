@@ -122,7 +122,9 @@ def add_images(
     metadata: deps.Metadata,
 ) -> SectionImagesOut:
     """CURATE."""
-    ids = svc.assign_images(metadata, policy, group.group.group_id, section_id, body.image_ids)
+    ids = svc.set_section_membership(
+        metadata, policy, group.group.group_id, section_id, body.image_ids
+    )
     return SectionImagesOut(section_id=section_id, image_ids=ids)
 
 
@@ -141,7 +143,7 @@ def remove_images(
     """CURATE."""
     group_id = group.group.group_id
     svc.get_section(metadata, group_id, section_id)
-    ids = svc.assign_images(metadata, policy, group_id, None, body.image_ids)
+    ids = svc.set_section_membership(metadata, policy, group_id, None, body.image_ids)
     return SectionImagesOut(section_id=None, image_ids=ids)
 
 

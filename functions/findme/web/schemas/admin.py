@@ -46,7 +46,7 @@ class RoleIn(BaseModel):
 class UserDeletedOut(BaseModel):
     user_id: str
     reference_faces: int
-    assignments: int
+    assignments: int = Field(description="Person links deleted (the field keeps its former name).")
     memberships: int
 
 

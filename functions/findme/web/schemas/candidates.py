@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from findme.web.schemas.assignments import AssignmentOut
 from findme.web.schemas.common import example
+from findme.web.schemas.person_links import PersonLinkOut
 
 _GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
 
@@ -48,6 +48,7 @@ class CandidateAnswerOut(BaseModel):
     person_id: str
     group_id: str
     is_me: bool
-    assignment: AssignmentOut | None = None
+    # the person link made by is_me (the field keeps its former name)
+    assignment: PersonLinkOut | None = None
     faces_rejected: int = 0
     message: str

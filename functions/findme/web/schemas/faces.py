@@ -95,6 +95,7 @@ class FaceOut(BaseModel):
     image_id: str
     group_id: str
     person_id: str | None
+    # the API's name for Face.is_manual_placement (a curator placed the face), kept for clients
     is_manual_assignment: bool
     facial_area: FacialArea
     confidence: float
@@ -118,7 +119,7 @@ def face_out(face: Face, thumb: Callable[[Face], str | None] | None = None) -> F
         image_id=face.image_id,
         group_id=face.group_id,
         person_id=face.person_id,
-        is_manual_assignment=face.is_manual_assignment,
+        is_manual_assignment=face.is_manual_placement,
         facial_area=facial_area(face.bbox),
         confidence=face.confidence,
         blur_score=face.blur_score,

@@ -63,7 +63,7 @@ class SectionDeleted(BaseModel):
 
 
 class SectionImagesIn(BaseModel):
-    image_ids: list[str] = Field(min_length=1, max_length=svc.MAX_ASSIGN_IMAGES)
+    image_ids: list[str] = Field(min_length=1, max_length=svc.MAX_SECTION_MEMBERSHIP_IMAGES)
 
 
 class SectionImagesOut(BaseModel):

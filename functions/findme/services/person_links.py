@@ -1,12 +1,12 @@
-"""Cluster-to-user assignment: link a group's persons to registered users by their selfies.
+"""Person links: link a group's persons (clusters) to registered users by their selfies.
 
-:func:`assign_persons_to_users` matches each person of a group to at most one user
-(:func:`findme.domain.user_matching.match_persons_to_users`, strategy ``centroid`` or
-``vote``), stores one :class:`~findme.domain.records.Assignment` per matched person and sets
-``Person.linked_user_id``. A run replaces the group's earlier automatic assignments
-(strategies ``centroid`` and ``vote``); any other assignment (e.g. a curator's ``manual``
-one) is kept and its person is not re-matched. :func:`list_assignments` and
-:func:`delete_assignment` serve the API.
+:func:`link_persons_to_users` matches each person of a group to at most one user
+(:func:`findme.domain.user_matching.match_persons_to_users`, strategy ``evidence``,
+``centroid`` or ``vote``), stores one :class:`~findme.domain.records.PersonLink` per matched
+person and sets ``Person.linked_user_id``. A run replaces the group's earlier automatic links
+(strategies ``evidence``, ``centroid`` and ``vote``); any other link (a curator's ``manual``
+one, a user's ``confirmed`` one) is kept and its person is not re-matched.
+:func:`list_person_links` and :func:`delete_person_link` serve the API.
 
 Candidates are the group's members by default (``GroupRepository.list_members``); their
 reference vectors are read by id (``UserRepository.list_reference_faces`` then
@@ -23,45 +23,45 @@ from typing import Protocol
 
 from findme.config import Settings
 from findme.domain.faces import stack_embeddings
-from findme.domain.records import Assignment, utcnow
+from findme.domain.records import PersonLink, utcnow
 from findme.domain.user_matching import Strategy, UserMatch, match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import (
-    AssignmentRepository,
     FaceVector,
     GroupRepository,
+    PersonLinkRepository,
     PersonRepository,
     UserRepository,
     VectorIndex,
 )
 
 
-class UserAssignmentStatsStore(PersonRepository, AssignmentRepository, Protocol):
-    """The metadata repositories :func:`_store_run`, :func:`user_assignment_stats`,
-    :func:`delete_assignment` use.
+class PersonLinkStatsStore(PersonRepository, PersonLinkRepository, Protocol):
+    """The metadata repositories :func:`_store_run`, :func:`user_person_link_stats`,
+    :func:`delete_person_link` use.
     """
 
 
-class AssignPersonsToUsersStore(
-    UserRepository, GroupRepository, PersonRepository, AssignmentRepository, Protocol
+class LinkPersonsToUsersStore(
+    UserRepository, GroupRepository, PersonRepository, PersonLinkRepository, Protocol
 ):
-    """The metadata repositories :func:`assign_persons_to_users` uses."""
+    """The metadata repositories :func:`link_persons_to_users` uses."""
 
 
-#: Strategies whose assignments a new run replaces.
+#: Strategies whose person links a new run replaces.
 AUTOMATIC_STRATEGIES = frozenset(s.value for s in Strategy)
 
 
 @dataclass(slots=True)
-class AssignmentRun:
+class PersonLinkRun:
     """What one run did.
 
     Attributes:
         group_id: the group.
         strategy: ``evidence``, ``centroid`` or ``vote``.
         threshold: cosine similarity used.
-        assignments: the assignments stored by this run.
-        removed: earlier automatic assignments that no longer hold (deleted).
+        links: the person links stored by this run.
+        removed: earlier automatic links that no longer hold (deleted).
         persons_considered: persons with at least one face vector.
         users_considered: candidate users with at least one reference vector.
     """
@@ -69,24 +69,24 @@ class AssignmentRun:
     group_id: str
     strategy: str
     threshold: float
-    assignments: list[Assignment] = field(default_factory=list)
+    links: list[PersonLink] = field(default_factory=list)
     removed: int = 0
     persons_considered: int = 0
     users_considered: int = 0
 
 
-def assign_persons_to_users(
+def link_persons_to_users(
     group_id: str,
     *,
-    metadata: AssignPersonsToUsersStore,
+    metadata: LinkPersonsToUsersStore,
     vectors: VectorIndex,
     threshold: float | None = None,
     strategy: Strategy | str = Strategy.EVIDENCE,
     min_vote_fraction: float = 0.5,
     user_ids: Sequence[str] | None = None,
     settings: Settings | None = None,
-) -> AssignmentRun:
-    """Match the group's persons to users and store the assignments.
+) -> PersonLinkRun:
+    """Match the group's persons to users and store the person links.
 
     Args:
         group_id: the group.
@@ -102,7 +102,7 @@ def assign_persons_to_users(
         settings: matching settings (default: ``Settings()``).
 
     Returns:
-        An :class:`AssignmentRun`.
+        An :class:`PersonLinkRun`.
 
     Raises:
         NotFoundError: unknown group.
@@ -119,7 +119,7 @@ def assign_persons_to_users(
     metadata.get_group(group_id)
     candidates = _candidates(metadata, group_id, user_ids)
     owner, refs = _reference_vectors(metadata, vectors, candidates)
-    previous = metadata.list_assignments(group_id=group_id)
+    previous = metadata.list_person_links(group_id=group_id)
     fixed = {a.person_id for a in previous if a.strategy not in AUTOMATIC_STRATEGIES}
     face_vectors = [
         v
@@ -144,7 +144,7 @@ def assign_persons_to_users(
         min_vote_fraction=min_vote_fraction,
         top_k=settings.match_top_k,
     )
-    run = AssignmentRun(
+    run = PersonLinkRun(
         group_id=group_id,
         strategy=strategy.value,
         threshold=threshold,
@@ -190,22 +190,22 @@ def _reference_vectors(
 
 
 def _store_run(
-    metadata: UserAssignmentStatsStore,
-    run: AssignmentRun,
+    metadata: PersonLinkStatsStore,
+    run: PersonLinkRun,
     matches: Sequence[UserMatch],
-    previous: Sequence[Assignment],
+    previous: Sequence[PersonLink],
     fixed: set[str],
 ) -> None:
-    """Replace the group's earlier automatic assignments by ``matches``: delete those that no
+    """Replace the group's earlier automatic person links by ``matches``: delete those that no
     longer hold (unlinking their persons), store the new ones and link their persons. Fills
-    ``run.assignments`` and ``run.removed``."""
+    ``run.links`` and ``run.removed``."""
     group_id = run.group_id
     matched = {m.person_id: m for m in matches}
     persons = {p.person_id: p for p in metadata.list_persons(group_id)}
     for old in previous:
         if old.person_id in fixed or old.person_id in matched:
             continue
-        metadata.delete_assignment(group_id, old.person_id)
+        metadata.delete_person_link(group_id, old.person_id)
         run.removed += 1
         person = persons.get(old.person_id)
         if person is not None and person.linked_user_id == old.user_id:
@@ -216,7 +216,7 @@ def _store_run(
         person = persons.get(m.person_id)
         if person is None:  # vector payload points at a person since removed
             continue
-        assignment = Assignment(
+        link = PersonLink(
             group_id=group_id,
             person_id=m.person_id,
             user_id=m.user_id,
@@ -224,65 +224,65 @@ def _store_run(
             strategy=run.strategy,
             vote_share=None if m.vote_share is None else round(m.vote_share, 4),
         )
-        metadata.put_assignment(assignment)
-        run.assignments.append(assignment)
+        metadata.put_person_link(link)
+        run.links.append(link)
         if person.linked_user_id != m.user_id:
             person.linked_user_id = m.user_id
             person.updated_at = utcnow()
             metadata.put_person(person)
 
 
-def list_assignments(
-    metadata: AssignmentRepository, *, group_id: str | None = None, user_id: str | None = None
-) -> list[Assignment]:
-    """Assignments of a group, of a user, or of a user in a group (most similar first).
+def list_person_links(
+    metadata: PersonLinkRepository, *, group_id: str | None = None, user_id: str | None = None
+) -> list[PersonLink]:
+    """Person links of a group, of a user, or of a user in a group (most similar first).
 
     Raises:
         InvalidInputError: neither ``group_id`` nor ``user_id``.
     """
     if group_id is None and user_id is None:
         raise InvalidInputError("Give a group_id or a user_id")
-    found = metadata.list_assignments(group_id=group_id, user_id=user_id)
+    found = metadata.list_person_links(group_id=group_id, user_id=user_id)
     return sorted(found, key=lambda a: (-a.similarity, a.person_id))
 
 
 @dataclass(slots=True)
-class UserAssignmentStats:
-    """A user's assignments summed up (``GET /users/{user_id}/assignments/stats``).
+class UserPersonLinkStats:
+    """A user's person links summed up (``GET /users/{user_id}/person-links/stats``).
 
     Attributes:
-        assignments: persons assigned to the user, in every group.
+        links: persons linked to the user, in every group.
         groups: groups with at least one of them.
         faces: faces in those persons (the photos "of me" come from them).
         images: images of those persons, summed per person.
-        by_strategy: assignments per strategy (``evidence``, ``confirmed``, ...).
-        mean_similarity: mean cosine similarity of the assignments (``None``: none).
-        last_assigned_at: the newest assignment's time (``None``: none).
+        by_strategy: links per strategy (``evidence``, ``confirmed``, ...).
+        mean_similarity: mean cosine similarity of the links (``None``: none).
+        last_linked_at: the newest link's time (``None``: none).
     """
 
     user_id: str
-    assignments: int = 0
+    links: int = 0
     groups: int = 0
     faces: int = 0
     images: int = 0
     by_strategy: dict[str, int] = field(default_factory=dict)
     mean_similarity: float | None = None
-    last_assigned_at: datetime | None = None
+    last_linked_at: datetime | None = None
 
 
-def user_assignment_stats(metadata: UserAssignmentStatsStore, user_id: str) -> UserAssignmentStats:
-    """Sum up a user's assignments (one Query, then one read per assigned person)."""
-    found = metadata.list_assignments(user_id=user_id)
-    stats = UserAssignmentStats(user_id=user_id, assignments=len(found))
+def user_person_link_stats(metadata: PersonLinkStatsStore, user_id: str) -> UserPersonLinkStats:
+    """Sum up a user's person links (one Query, then one read per linked person)."""
+    found = metadata.list_person_links(user_id=user_id)
+    stats = UserPersonLinkStats(user_id=user_id, links=len(found))
     if not found:
         return stats
     stats.groups = len({a.group_id for a in found})
     stats.by_strategy = dict(Counter(a.strategy for a in found))
     stats.mean_similarity = round(sum(a.similarity for a in found) / len(found), 4)
-    stats.last_assigned_at = max(a.created_at for a in found)
-    for assignment in found:
+    stats.last_linked_at = max(a.created_at for a in found)
+    for link in found:
         try:
-            person = metadata.get_person(assignment.person_id)
+            person = metadata.get_person(link.person_id)
         except NotFoundError:
             continue  # a person removed since; the consistency check reports it
         stats.faces += person.face_count
@@ -290,16 +290,18 @@ def user_assignment_stats(metadata: UserAssignmentStatsStore, user_id: str) -> U
     return stats
 
 
-def delete_assignment(metadata: UserAssignmentStatsStore, group_id: str, person_id: str) -> None:
-    """Delete a person's assignment and unlink the person from the user.
+def delete_person_link(metadata: PersonLinkStatsStore, group_id: str, person_id: str) -> None:
+    """Delete a person's link and unlink the person from the user.
 
     Raises:
-        NotFoundError: the person has no assignment in this group.
+        NotFoundError: the person has no link in this group.
     """
-    existing = [a for a in metadata.list_assignments(group_id=group_id) if a.person_id == person_id]
+    existing = [
+        a for a in metadata.list_person_links(group_id=group_id) if a.person_id == person_id
+    ]
     if not existing:
         raise NotFoundError("assignment not found", group_id=group_id, person_id=person_id)
-    metadata.delete_assignment(group_id, person_id)
+    metadata.delete_person_link(group_id, person_id)
     try:
         person = metadata.get_person(person_id)
     except NotFoundError:

@@ -1,4 +1,4 @@
-"""Cluster-to-user assignment: centroid and vote strategies, store/list/delete, linked users."""
+"""Person links: centroid and vote strategies, store/list/delete, linked users."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pytest
 from cluster_helpers import Stores
 from fakes import DIM as D
 from fakes import blob, photo, unit
-from findme.domain.records import Assignment, GroupRole, Membership, ReferenceFace
+from findme.domain.records import GroupRole, Membership, PersonLink, ReferenceFace
 from findme.domain.user_matching import match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
 from findme.ports import FaceVector
-from findme.services.assignment import (
-    assign_persons_to_users,
-    delete_assignment,
-    list_assignments,
-)
 from findme.services.cluster import cluster_group
+from findme.services.person_links import (
+    delete_person_link,
+    link_persons_to_users,
+    list_person_links,
+)
 
 
 # --- domain ------------------------------------------------------------------------------------
@@ -100,76 +100,68 @@ def setup_group(stores: Stores, group_id: str) -> tuple[str, str, str]:
 
 
 @pytest.mark.parametrize("strategy", ["centroid", "vote"])
-def test_persons_are_assigned_to_their_users_and_linked(
-    stores: Stores, group_id: str, strategy: str
-) -> None:
+def test_persons_are_linked_to_their_users(stores: Stores, group_id: str, strategy: str) -> None:
     # Given a clustered group with three members who registered selfies
     p0, p1, p2 = setup_group(stores, group_id)
-    # When persons are assigned to users
-    run = assign_persons_to_users(
+    # When persons are linked to users
+    run = link_persons_to_users(
         group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, strategy=strategy
     )
     # Then identity 0 goes to u0 and identity 1 to u1; identity 2 has no user
-    assert sorted((a.person_id, a.user_id) for a in run.assignments) == sorted(
-        [(p0, "u0"), (p1, "u1")]
-    )
+    assert sorted((a.person_id, a.user_id) for a in run.links) == sorted([(p0, "u0"), (p1, "u1")])
     assert run.persons_considered == 3
     assert run.users_considered == 3
     assert stores.metadata.get_person(p0).linked_user_id == "u0"
     assert stores.metadata.get_person(p2).linked_user_id is None
     # And they are listed per group and per user
-    assert len(list_assignments(stores.metadata, group_id=group_id)) == 2
-    mine = list_assignments(stores.metadata, user_id="u1")
+    assert len(list_person_links(stores.metadata, group_id=group_id)) == 2
+    mine = list_person_links(stores.metadata, user_id="u1")
     assert [(a.person_id, a.strategy) for a in mine] == [(p1, strategy)]
 
 
-def test_a_new_run_replaces_stale_automatic_assignments_but_keeps_manual_ones(
+def test_a_new_run_replaces_stale_automatic_person_links_but_keeps_manual_ones(
     stores: Stores, group_id: str
 ) -> None:
-    # Given automatic assignments, then a curator's manual assignment of identity 2 to u9
+    # Given automatic person links, then a curator's manual link of identity 2 to u9
     p0, p1, p2 = setup_group(stores, group_id)
-    assign_persons_to_users(
-        group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
-    )
-    stores.metadata.put_assignment(
-        Assignment(group_id=group_id, person_id=p2, user_id="u9", similarity=1.0, strategy="manual")
+    link_persons_to_users(group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4)
+    stores.metadata.put_person_link(
+        PersonLink(group_id=group_id, person_id=p2, user_id="u9", similarity=1.0, strategy="manual")
     )
     # When the run is repeated with only u0 as candidate
-    run = assign_persons_to_users(
+    run = link_persons_to_users(
         group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, user_ids=["u0"]
     )
-    # Then u1's assignment is gone (and unlinked), u0's and the manual one stay
+    # Then u1's person link is gone (and unlinked), u0's and the manual one stay
     assert run.removed == 1
     pairs = sorted(
-        (a.person_id, a.user_id) for a in list_assignments(stores.metadata, group_id=group_id)
+        (a.person_id, a.user_id) for a in list_person_links(stores.metadata, group_id=group_id)
     )
     assert pairs == sorted([(p0, "u0"), (p2, "u9")])
     assert stores.metadata.get_person(p1).linked_user_id is None
 
 
-def test_deleting_an_assignment_unlinks_the_person(stores: Stores, group_id: str) -> None:
-    # Given an assignment of identity 0 to u0
+def test_deleting_a_person_link_unlinks_the_person(stores: Stores, group_id: str) -> None:
+    # Given a person link of identity 0 to u0
     p0, _, _ = setup_group(stores, group_id)
-    assign_persons_to_users(
-        group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4
-    )
+    link_persons_to_users(group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4)
     # When it is deleted
-    delete_assignment(stores.metadata, group_id, p0)
+    delete_person_link(stores.metadata, group_id, p0)
     # Then it is gone, the person is unlinked, and deleting again is a 404
-    assert all(a.person_id != p0 for a in list_assignments(stores.metadata, group_id=group_id))
+    assert all(a.person_id != p0 for a in list_person_links(stores.metadata, group_id=group_id))
     assert stores.metadata.get_person(p0).linked_user_id is None
     with pytest.raises(NotFoundError):
-        delete_assignment(stores.metadata, group_id, p0)
+        delete_person_link(stores.metadata, group_id, p0)
 
 
 def test_bad_inputs_are_refused(stores: Stores, group_id: str) -> None:
     with pytest.raises(InvalidInputError):
-        assign_persons_to_users(
+        link_persons_to_users(
             group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, strategy="x"
         )
     with pytest.raises(InvalidInputError):
-        assign_persons_to_users(
+        link_persons_to_users(
             group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=1.5
         )
     with pytest.raises(InvalidInputError):
-        list_assignments(stores.metadata)
+        list_person_links(stores.metadata)

@@ -1,4 +1,4 @@
-"""Person-to-user assignments and their statistics."""
+"""Person links (a person of a group linked to a user) and their statistics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from findme.domain.records import Assignment
+from findme.domain.records import PersonLink
 from findme.web.schemas.common import PageOut, example
 
 #: Most candidate users one run may name (a group's members are the default).
@@ -20,8 +20,8 @@ _PERSON = "2b4d6f80-1a3c-4e5f-8a9b-0c1d2e3f4a5b"
 _USER = "0b7f6f1e-9a54-4c1b-8d0e-3f1d2a9c7e55"
 
 
-class AssignmentOut(BaseModel):
-    """A person of a group assigned to a registered user."""
+class PersonLinkOut(BaseModel):
+    """A person link: a person of a group linked to a registered user."""
 
     model_config = example(
         group_id=_GROUP,
@@ -50,7 +50,7 @@ class AssignmentOut(BaseModel):
     created_at: datetime
 
 
-class AssignmentRunIn(BaseModel):
+class PersonLinkRunIn(BaseModel):
     """How to match; every field is optional."""
 
     model_config = example(strategy="vote", threshold=0.4, min_vote_fraction=0.5)
@@ -76,21 +76,23 @@ class AssignmentRunIn(BaseModel):
     )
 
 
-class AssignmentRunOut(BaseModel):
+class PersonLinkRunOut(BaseModel):
     group_id: str
     strategy: str
     threshold: float
-    assignments: list[AssignmentOut]
-    removed: int = Field(description="Earlier automatic assignments that no longer hold.")
+    assignments: list[PersonLinkOut] = Field(
+        description="The person links this run stored (the field keeps its former name)."
+    )
+    removed: int = Field(description="Earlier automatic person links that no longer hold.")
     persons_considered: int
     users_considered: int
 
 
-class AssignmentPage(PageOut[AssignmentOut]):
-    """A page of assignments."""
+class PersonLinkPage(PageOut[PersonLinkOut]):
+    """A page of person links."""
 
 
-class UserAssignmentStatsOut(BaseModel):
+class UserPersonLinkStatsOut(BaseModel):
     model_config = example(
         user_id=_USER,
         assignments=3,
@@ -103,14 +105,16 @@ class UserAssignmentStatsOut(BaseModel):
     )
 
     user_id: str
-    assignments: int = Field(description="Persons assigned to the user, in every group.")
+    assignments: int = Field(
+        description="Persons linked to the user, in every group (the field keeps its former name)."
+    )
     groups: int = Field(description="Groups with at least one of them.")
     faces: int = Field(description="Faces in those persons.")
     images: int = Field(description="Images of those persons, summed per person.")
-    by_strategy: dict[str, int] = Field(description="Assignments per strategy.")
+    by_strategy: dict[str, int] = Field(description="Person links per strategy.")
     mean_similarity: float | None = Field(description="Mean cosine similarity; null: none.")
-    last_assigned_at: datetime | None
+    last_assigned_at: datetime | None = Field(description="When the newest person link was made.")
 
 
-def assignment_out(assignment: Assignment) -> AssignmentOut:
-    return AssignmentOut.model_validate(assignment, from_attributes=True)
+def person_link_out(link: PersonLink) -> PersonLinkOut:
+    return PersonLinkOut.model_validate(link, from_attributes=True)
