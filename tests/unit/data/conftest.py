@@ -4,7 +4,8 @@
 and JWT secret exactly as the local stack does (:func:`findme.local.provision.provision`); it
 yields the matching :class:`Settings`.
 
-Module scope, not package scope: moto's backends are process globals, and a ``mock_aws`` that
+Module scope, not package scope (outside a Python package, pytest keeps a package-scoped
+fixture for the whole session): moto's backends are process globals, and a ``mock_aws`` that
 is already active makes a nested one keep (and share) its state. So the mock is open only
 around the test modules that ask for it (pytest-randomly keeps a module's tests together, and
 a module's fixtures end when it does); a module that opens its own ``mock_aws``
