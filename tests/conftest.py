@@ -90,6 +90,27 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     return (yield)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a ``scope="package"`` fixture that is not a Python package's.
+
+    tests/ has no ``__init__.py`` in its directories, and outside a package pytest falls back
+    to the session for package scope: such a fixture (a ``mock_aws``, say) would stay open
+    around every later test of the run, so tests would pass or fail by their order.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        for defs in info.name2fixturedefs.values() if info is not None else ():
+            for fixturedef in defs:
+                if fixturedef.scope == "package" and not isinstance(
+                    getattr(fixturedef, "node", None), pytest.Package
+                ):
+                    raise pytest.UsageError(
+                        f"fixture {fixturedef.argname!r} ({fixturedef.baseid or '.'}) has "
+                        "scope='package' outside a Python package, where pytest keeps it "
+                        "for the whole session: use scope='module'"
+                    )
+
+
 @pytest.fixture(scope="session")
 def faces_dev() -> Path:
     """Root of ../shared/data/faces-dev (photos stay outside the repo)."""

@@ -12,16 +12,24 @@ service, as the pipelines would:
   duplicate review must never pair).
 
 Tests talk to the real app (``create_app`` with the stack's settings, no overrides) through
-``CuratedEvent.http`` with a bearer token per user. Tests that change persons take their own
-faces (by label) and never assume counts another test may change.
+``CuratedEvent.http`` with a bearer token per user.
+
+``curated`` is shared by the session, so tests that use it only read it. A test that changes
+the event (moves, merges, deletes, reprocesses) takes ``own_event``: the same event built
+afresh for it alone (its own users, group and photos, digested and clustered again), so no
+test sees another's changes, in any order. Face analysis is the slow part and depends on the
+photo only: :class:`AnalysisCache` runs the models once per photo and session.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import io
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,7 @@ import pytest
 from fastapi.testclient import TestClient
 from findme import wiring
 from findme.config import Settings
+from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
 from findme.domain.keys import KeyScheme
 from findme.domain.records import (
     Face,
@@ -44,6 +53,7 @@ from findme.domain.records import (
 )
 from findme.local.orchestrator import InProcessOrchestrator
 from findme.local.stack import StackHandle
+from findme.ports import FaceEngine
 from findme.services.auth import TokenService, resolve_jwt_secret
 from findme.services.cluster import ClusterTask, run_cluster_job
 from findme.services.digest import DigestDeps, digest_object
@@ -124,8 +134,52 @@ class CuratedEvent:
         )
 
 
+class AnalysisCache:
+    """The process's face engine, with each analysis kept for the session: an image's faces
+    depend only on its pixels and the options, so an event built again reuses them (a copy
+    each time, as the engine would return a new one). Decoding, crops and renditions run."""
+
+    def __init__(self, engine: FaceEngine) -> None:
+        self._engine = engine
+        self._analyses: dict[tuple[str, tuple[tuple[str, bool], ...]], ImageAnalysis] = {}
+
+    def decode(self, data: bytes) -> DecodedImage:
+        return self._engine.decode(data)
+
+    def analyze(
+        self,
+        data: bytes | DecodedImage,
+        *,
+        embed: bool = True,
+        quality: bool = True,
+        attributes: bool = False,
+        crops: bool = False,
+    ) -> ImageAnalysis:
+        raw = data if isinstance(data, bytes) else data.pixels.tobytes()
+        options = {"embed": embed, "quality": quality, "attributes": attributes, "crops": crops}
+        key = (hashlib.sha256(raw).hexdigest(), tuple(sorted(options.items())))
+        if key not in self._analyses:
+            self._analyses[key] = self._engine.analyze(data, **options)
+        return copy.deepcopy(self._analyses[key])
+
+    def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
+        return self._engine.crop(image, bbox)
+
+    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
+        return self._engine.render(image, long_sides)
+
+
 @pytest.fixture(scope="session")
-def curated(local_stack: StackHandle, faces_dev: Path) -> Iterator[CuratedEvent]:
+def analysis_cache(local_stack: StackHandle) -> AnalysisCache:
+    # the process's one engine (the curation worker reuses it)
+    return AnalysisCache(wiring.face_engine())
+
+
+@contextmanager
+def build_event(
+    local_stack: StackHandle, faces_dev: Path, engine: AnalysisCache
+) -> Iterator[CuratedEvent]:
+    """A new event (see the module docstring): users, group, photos digested and clustered."""
     settings = local_stack.settings()
     metadata = wiring.metadata_store()
     store = wiring.object_store()
@@ -162,7 +216,7 @@ def curated(local_stack: StackHandle, faces_dev: Path) -> Iterator[CuratedEvent]
         store=store,
         metadata=metadata,
         vectors=wiring.vector_index(),
-        engine=wiring.face_engine(),  # the process's one engine (the curation worker reuses it)
+        engine=engine,
         settings=settings,
     )
     image_id_of: dict[str, str] = {}
@@ -191,17 +245,37 @@ def curated(local_stack: StackHandle, faces_dev: Path) -> Iterator[CuratedEvent]
         f"\ncuration event: {len(uploads)} photos digested in {digest_seconds:.1f} s; "
         f"cluster: {cluster_result}"
     )
-    with TestClient(app) as http:
-        yield CuratedEvent(
-            settings=settings,
-            group_id=group.group_id,
-            users=users,
-            image_id_of=image_id_of,
-            http=http,
-            tokens=tokens,
-            deps=deps,
-            digest_seconds=digest_seconds,
-            cluster_result=cluster_result,
-            orchestrator=orchestrator,
-        )
-    orchestrator.shutdown()
+    try:
+        with TestClient(app) as http:
+            yield CuratedEvent(
+                settings=settings,
+                group_id=group.group_id,
+                users=users,
+                image_id_of=image_id_of,
+                http=http,
+                tokens=tokens,
+                deps=deps,
+                digest_seconds=digest_seconds,
+                cluster_result=cluster_result,
+                orchestrator=orchestrator,
+            )
+    finally:
+        orchestrator.shutdown()
+
+
+@pytest.fixture(scope="session")
+def curated(
+    local_stack: StackHandle, faces_dev: Path, analysis_cache: AnalysisCache
+) -> Iterator[CuratedEvent]:
+    """The session's event: tests that use it only read it."""
+    with build_event(local_stack, faces_dev, analysis_cache) as event:
+        yield event
+
+
+@pytest.fixture
+def own_event(
+    local_stack: StackHandle, faces_dev: Path, analysis_cache: AnalysisCache
+) -> Iterator[CuratedEvent]:
+    """The same event built afresh for one test, which may change it."""
+    with build_event(local_stack, faces_dev, analysis_cache) as event:
+        yield event

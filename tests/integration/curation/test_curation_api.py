@@ -3,7 +3,8 @@
 Every endpoint's success path, its permission failures and bad input, and the invariants of
 issue 6: merges and moves survive a re-cluster; duplicates never pair faces of one photo;
 outliers surface a face deliberately moved into the wrong person; deletes leave no vector or
-thumbnail behind. See conftest.py for the event (``curated``).
+thumbnail behind. See conftest.py for the event: ``curated`` (shared: only read) and
+``own_event`` (a test's own, which it may change).
 """
 
 from __future__ import annotations
@@ -222,8 +223,8 @@ def test_duplicates_never_pair_faces_of_one_photo(curated: CuratedEvent) -> None
     error(ev.http.get("/faces/duplicates", params=params, headers=ev.auth("member")), 403)
 
 
-def test_outliers_surface_a_face_moved_into_the_wrong_person(curated: CuratedEvent) -> None:
-    ev = curated
+def test_outliers_surface_a_face_moved_into_the_wrong_person(own_event: CuratedEvent) -> None:
+    ev = own_event
     target = person_of(ev, "p1a")
     intruder = ev.face("p3a")
     # Given a person02/03 face deliberately moved into person01's person
@@ -257,8 +258,8 @@ def test_outliers_surface_a_face_moved_into_the_wrong_person(curated: CuratedEve
     )
 
 
-def test_merges_and_moves_survive_a_recluster(curated: CuratedEvent) -> None:
-    ev, gid = curated, curated.group_id
+def test_merges_and_moves_survive_a_recluster(own_event: CuratedEvent) -> None:
+    ev, gid = own_event, own_event.group_id
     # Given person02's person merged into person03's (a deliberate curator decision)
     keep, gone = person_of(ev, "p3b"), person_of(ev, "p2a")
     merged = ok(
@@ -300,8 +301,8 @@ def test_merges_and_moves_survive_a_recluster(curated: CuratedEvent) -> None:
     error(ev.http.post(f"/groups/{gid}/recluster", json={}, headers=ev.auth("member")), 403)
 
 
-def test_reprocess_keeps_manual_placements(curated: CuratedEvent) -> None:
-    ev = curated
+def test_reprocess_keeps_manual_placements(own_event: CuratedEvent) -> None:
+    ev = own_event
     face = ev.face("p1c")
     new_person = ok(
         ev.http.post(
@@ -336,8 +337,8 @@ def test_reprocess_keeps_manual_placements(curated: CuratedEvent) -> None:
     error(ev.http.post(f"/faces/{face.face_id}/reprocess", headers=ev.auth("member")), 403)
 
 
-def test_batch_delete_leaves_no_vector_or_thumbnail(curated: CuratedEvent) -> None:
-    ev = curated
+def test_batch_delete_leaves_no_vector_or_thumbnail(own_event: CuratedEvent) -> None:
+    ev = own_event
     faces = ev.faces("couple")
     ids = [f.face_id for f in faces]
     keys = [f.thumbnail_key for f in faces if f.thumbnail_key]
@@ -523,9 +524,9 @@ def _record_map_batches(monkeypatch: pytest.MonkeyPatch, batch_size: int) -> _Re
 
 
 def test_group_reprocess_runs_as_a_map_over_an_id_list(
-    curated: CuratedEvent, monkeypatch: pytest.MonkeyPatch
+    own_event: CuratedEvent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ev = curated
+    ev = own_event
     events = _record_map_batches(monkeypatch, batch_size=2)
     store = wiring.object_store()
     ids = [ev.image_id_of[label] for label in ("p3a", "p3b", "p3c")]

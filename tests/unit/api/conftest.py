@@ -1,7 +1,23 @@
-"""Fixtures for the API unit tests (helpers and fakes live in ``api_fakes``)."""
+"""Fixtures for the API unit tests: one world per test module, a fresh app per test.
+
+Fakes and helpers live in tests/fakes (``fakes``). Each test gets a fresh app (fresh rate
+limiter) over the module's stores; tests isolate by fresh ids (phones, groups).
+"""
 
 from __future__ import annotations
 
-from api_fakes import api, stores
+from collections.abc import Iterator
 
-__all__ = ["api", "stores"]
+import pytest
+from fakes import Api, World, build_api, make_settings, moto_world
+
+
+@pytest.fixture(scope="module")
+def stores() -> Iterator[World]:
+    with moto_world(make_settings(), seed=11) as world:
+        yield world
+
+
+@pytest.fixture
+def api(stores: World) -> Api:
+    return build_api(stores)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from api_fakes import SECRET, FakeNotifier, make_settings
-from findme.domain.records import OtpChallenge, Role, User
+from fakes import SECRET, FakeNotifier, MemorySignUp, make_settings
+from findme.domain.records import Role, User
 from findme.errors import AuthenticationError, InvalidInputError, RateLimitedError
 from findme.services.auth import OtpService, TokenService, normalize_phone, resolve_jwt_secret
 from findme.services.sms_budget import SmsBudget
@@ -24,31 +24,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class MemoryOtps:
-    """The OTP part of MetadataStore."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, OtpChallenge] = {}
-        self.lock = threading.Lock()
-
-    def put_otp(self, otp: OtpChallenge) -> None:
-        self.items[otp.phone_number] = otp
-
-    def get_otp(self, phone_number: str) -> OtpChallenge | None:
-        return self.items.get(phone_number)
-
-    def take_otp_attempt(self, phone_number: str, code_hash: str, max_attempts: int) -> bool:
-        with self.lock:  # the store's conditional update is atomic
-            item = self.items.get(phone_number)
-            if item is None or item.code_hash != code_hash or item.attempts >= max_attempts:
-                return False
-            item.attempts += 1
-            return True
-
-    def delete_otp(self, phone_number: str) -> None:
-        self.items.pop(phone_number, None)
 
 
 USER = User(user_id="u-1", phone_number="+14155550100", name="Ada", role=Role.PHOTOGRAPHER)
@@ -139,8 +114,8 @@ def test_secret_comes_from_secrets_manager_when_unset() -> None:
     assert store.asked == ["findme/jwt-secret"]
 
 
-def _otps(clock: Clock, **settings: object) -> tuple[OtpService, MemoryOtps, FakeNotifier]:
-    store, sms = MemoryOtps(), FakeNotifier()
+def _otps(clock: Clock, **settings: object) -> tuple[OtpService, MemorySignUp, FakeNotifier]:
+    store, sms = MemorySignUp(), FakeNotifier()
     config = make_settings(**settings)
     budget = SmsBudget(MemoryRateLimiter(clock=lambda: clock().timestamp()), config)
     service = OtpService(store, sms, config, SECRET, budget=budget, clock=clock)  # type: ignore[arg-type]
@@ -154,7 +129,7 @@ def test_otp_is_stored_hashed_and_single_use() -> None:
     otps.send("+1 415 555 0100")
     code = sms.last_code("+14155550100")
     # Then only an HMAC of it is stored
-    stored = store.items["+14155550100"]
+    stored = store.otps["+14155550100"]
     assert code not in stored.code_hash
     assert len(stored.code_hash) == 64
     # When it is used once it works, and a second time it does not

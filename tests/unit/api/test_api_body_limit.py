@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import requests
-from api_fakes import Api, Stores, build_api, detected, jpeg
 from api_gateway_events import v2_event
+from fakes import Api, World, build_api, detected, jpeg
 from findme.web.limits import body_limit, file_limit
 from mangum import Mangum
 
@@ -40,7 +40,7 @@ def _multipart(fields: dict[str, str], file_field: str, data: bytes) -> tuple[by
 
 
 def test_a_selfie_the_function_receives_but_over_the_limit_gets_the_apps_413(
-    stores: Stores,
+    stores: World,
 ) -> None:
     """Given the api on Lambda (max_request_body_bytes = 4,000,000) behind API Gateway, when a
     phone sends a 4.2 MB selfie to /register (its base64 event still fits Lambda's 6 MB),
@@ -73,7 +73,7 @@ def test_every_body_within_the_limit_fits_a_lambda_invocation() -> None:
     """Given the setting on Lambda, then no route's body limit (the bulk upload included) lets
     a body through whose base64 event would pass Lambda's 6 MB, and a single file is held to
     the same figure."""
-    from api_fakes import make_settings
+    from fakes import make_settings
 
     settings = make_settings(max_request_body_bytes=ON_LAMBDA)
     for path in ("/register", "/upload", "/get-faces", "/users/me/selfies"):
@@ -103,7 +103,7 @@ def _upload(post: dict[str, Any], data: bytes) -> int:
 
 
 def test_a_signed_in_user_adds_a_selfie_and_reads_faces_by_presigned_upload(
-    stores: Stores,
+    stores: World,
 ) -> None:
     # Given a signed-in user and a selfie over the body limit (kept small here: the limit is
     # lowered to 64 KiB, the smallest the setting allows)
@@ -145,7 +145,7 @@ def test_a_signed_in_user_adds_a_selfie_and_reads_faces_by_presigned_upload(
     assert len(faces.json()["faces"]) == 1
 
 
-def test_keys_of_other_callers_or_of_stored_selfies_are_never_read(stores: Stores) -> None:
+def test_keys_of_other_callers_or_of_stored_selfies_are_never_read(stores: World) -> None:
     """Given two users, when one sends the other's upload key, a stored reference selfie's
     key, or any other key as selfie_key, then 404 selfie_upload_not_found (as if nothing
     were there) and nothing is read or deleted."""
@@ -180,7 +180,7 @@ def test_keys_of_other_callers_or_of_stored_selfies_are_never_read(stores: Store
     ],
 )
 def test_upload_slots_refuse_other_types_and_declared_oversize(
-    stores: Stores, body: dict[str, Any], status: int, code: str
+    stores: World, body: dict[str, Any], status: int, code: str
 ) -> None:
     api = build_api(stores)
     _, token, _ = api.register()

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
-from api_fakes import Stores, build_api
 from api_gateway_events import v2_event
+from fakes import World, build_api
 from findme.commands.local_run import uvicorn_config
 from findme.local.stack import free_port
 from mangum import Mangum
@@ -53,7 +53,7 @@ def _remaining_by_forwarded_for(base_url: str) -> list[int]:
         ]
 
 
-def test_make_run_does_not_let_x_forwarded_for_choose_the_key(stores: Stores) -> None:
+def test_make_run_does_not_let_x_forwarded_for_choose_the_key(stores: World) -> None:
     """Given the API served as ``findme local run`` serves it, when a local client sends
     different X-Forwarded-For values, then all its requests count for its own address."""
     # Given uvicorn's own defaults believe X-Forwarded-For from 127.0.0.1 (so this probe
@@ -73,7 +73,7 @@ def test_make_run_does_not_let_x_forwarded_for_choose_the_key(stores: Stores) ->
     assert counted == [counted[0], counted[0] - 1, counted[0] - 2]
 
 
-def test_make_run_believes_x_forwarded_for_from_a_configured_proxy(stores: Stores) -> None:
+def test_make_run_believes_x_forwarded_for_from_a_configured_proxy(stores: World) -> None:
     """Given FINDME_TRUSTED_PROXIES names 127.0.0.1 (a local reverse proxy), when requests
     from it carry different X-Forwarded-For values, then each origin has its own bucket."""
     app = build_api(stores, trusted_proxies="127.0.0.1").app
@@ -83,7 +83,7 @@ def test_make_run_believes_x_forwarded_for_from_a_configured_proxy(stores: Store
     assert len(set(counted)) == 1
 
 
-def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: Stores) -> None:
+def test_behind_api_gateway_the_key_is_the_request_contexts_source_ip(stores: World) -> None:
     """Given the app behind Mangum as the api Lambda runs it, when HTTP API v2 events carry
     made-up X-Forwarded-For headers, then requests count for ``requestContext.http.sourceIp``
     (what API Gateway saw), and another source IP has its own bucket."""

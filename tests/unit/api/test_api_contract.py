@@ -1,6 +1,6 @@
 """The OpenAPI document tells the truth about errors (issue 11, item 7).
 
-The real app over the API unit fakes (``api_fakes``); every answer is held to
+The real app over the shared fakes (tests/fakes); every answer is held to
 ``/openapi.json`` as a client reads it (:class:`contracts.openapi.OpenApiDocument`): the
 status must be documented for the operation and the body must validate against the
 documented schema. Bad files come from :mod:`contracts.bad_images` (the rule of
@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from api_fakes import Api, build_api, jpeg, make_settings
 from contracts.bad_images import BadFile, corpus
 from contracts.openapi import OpenApiDocument
+from fakes import Api, build_api, jpeg, make_settings
 from findme.adapters import https_fetch
 from findme.domain.records import Role
 from findme.services import media
@@ -52,8 +52,8 @@ def world(api: Api) -> dict[str, Any]:
     group = api.group(owner)
     api.join(member, group)
     gid = group["group_id"]
-    person_id = api.stores.person(gid)
-    image = api.stores.photo(gid, [api.stores.identity()], [person_id])
+    person_id = api.stores.person(gid).person_id
+    image = api.stores.image(gid, [api.stores.identity()], [person_id])
     face_id = api.stores.metadata.list_faces_of_image(image.image_id)[0].face_id
     return {
         "admin": admin,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from api_fakes import Api
+from fakes import Api
 from findme.ports import ObjectInfo
 from findme.services import processing
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from api_fakes import Api, build_api, jpeg, make_settings
+from fakes import Api, build_api, jpeg, make_settings
 from findme.adapters.https_fetch import HttpsFetcher
 from findme.errors import ImageTooLargeError, InvalidInputError
 from findme.services import drive

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import jwt
 import pytest
-from api_fakes import SECRET, Api, Stores, build_api, jpeg, make_settings
+from fakes import SECRET, Api, World, build_api, jpeg, make_settings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from findme.errors import (
@@ -65,7 +65,7 @@ def test_every_error_has_detail_and_code(api: Api) -> None:
     assert responses[3].json()["errors"][0]["loc"] == ["body", "phone_number"]
 
 
-def test_unexpected_errors_are_500_without_internals(stores: Stores) -> None:
+def test_unexpected_errors_are_500_without_internals(stores: World) -> None:
     # Given a route that crashes with a non-domain error
     app = create_app(make_settings())
     router = APIRouter()
@@ -89,7 +89,7 @@ def test_malformed_json_is_422_not_500(api: Api) -> None:
     assert response.json()["code"] == "validation_error"
 
 
-def test_declared_oversize_body_is_refused_before_reading(stores: Stores) -> None:
+def test_declared_oversize_body_is_refused_before_reading(stores: World) -> None:
     # Given a 2,000-byte upload limit (so bodies over ~1 MiB + 2,000 B are refused)
     api = build_api(stores, max_upload_bytes=2_000)
     body = b"x" * (1024 * 1024 + 2_001)
@@ -100,7 +100,7 @@ def test_declared_oversize_body_is_refused_before_reading(stores: Stores) -> Non
     assert response.json()["code"] == "payload_too_large"
 
 
-def test_streamed_oversize_body_is_refused(stores: Stores) -> None:
+def test_streamed_oversize_body_is_refused(stores: World) -> None:
     # Given a chunked body (no Content-Length) over the limit
     api = build_api(stores, max_upload_bytes=2_000)
 
@@ -157,7 +157,7 @@ def test_bad_tokens_are_401(api: Api) -> None:
     assert api.client.get("/groups", headers=api.auth(token)).status_code == 200
 
 
-def test_rate_limit_headers_and_429(stores: Stores) -> None:
+def test_rate_limit_headers_and_429(stores: World) -> None:
     # Given a limit of 3 requests per minute per caller and route
     api = build_api(stores, rate_limit_per_minute=3)
     _, token, _ = api.register()

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 import pytest
-from api_fakes import Api, Stores, build_api, detected, jpeg
+from fakes import Api, World, build_api, detected, jpeg
 from findme.domain.records import GroupRole, Membership
 from findme.errors import DependencyError
 from findme.web import deps
@@ -103,7 +103,7 @@ def test_multipart_upload_stores_item_then_object(api: Api, event: dict[str, Any
     assert counts["image_counts"]["uploaded"] == 2
 
 
-def test_upload_limits_and_roles(stores: Stores) -> None:
+def test_upload_limits_and_roles(stores: World) -> None:
     api = build_api(stores, max_upload_files=2, max_upload_bytes=20_000, max_image_pixels=5_000)
     _, owner, _ = api.register()
     _, member, _ = api.register()
@@ -200,12 +200,12 @@ def test_get_returns_my_photos_and_common_ones(api: Api, event: dict[str, Any]) 
     gid, me = event["gid"], event["member_vec"]
     other = s.identity()
     # Given photos of the member (one only via the member's person), others, and a common photo
-    person = s.person(gid)
-    direct = s.photo(gid, [s.near(me)], [person])
-    via_person = s.photo(gid, [other], [person])  # the selfie does not match this face
-    group_shot = s.photo(gid, [other, s.near(me)])
-    strangers = s.photo(gid, [s.identity()])
-    common = s.photo(gid, [s.identity()])
+    person = s.person(gid).person_id
+    direct = s.image(gid, [s.near(me)], [person])
+    via_person = s.image(gid, [other], [person])  # the selfie does not match this face
+    group_shot = s.image(gid, [other, s.near(me)])
+    strangers = s.image(gid, [s.identity()])
+    common = s.image(gid, [s.identity()])
     response = api.client.post(
         "/update-group",
         json={"group_id": gid, "common_photo_ids": [common.image_id]},
@@ -248,8 +248,8 @@ def test_get_returns_my_photos_and_common_ones(api: Api, event: dict[str, Any]) 
 def test_download_only_visible_images(api: Api, event: dict[str, Any]) -> None:
     s = api.stores
     gid = event["gid"]
-    mine = s.photo(gid, [s.near(event["member_vec"])])
-    theirs = s.photo(gid, [s.identity()])
+    mine = s.image(gid, [s.near(event["member_vec"])])
+    theirs = s.image(gid, [s.identity()])
     # The member may download their photo: 202 pending, and the zip workflow starts
     response = api.client.post(
         "/download", json={"image_ids": [mine.image_id]}, headers=api.auth(event["member"])
@@ -291,7 +291,7 @@ def test_download_only_visible_images(api: Api, event: dict[str, Any]) -> None:
 
 def test_image_metadata_crud(api: Api, event: dict[str, Any]) -> None:
     s = api.stores
-    image = s.photo(event["gid"], [s.identity()])
+    image = s.image(event["gid"], [s.identity()])
     url = f"/images/{image.image_id}"
     assert api.client.get(url, headers=api.auth(event["member"])).status_code == 403
     got = api.client.get(url, headers=api.auth(event["photographer"])).json()
@@ -363,7 +363,7 @@ def test_search_face_scope(api: Api, event: dict[str, Any]) -> None:
     s = api.stores
     gid = event["gid"]
     stranger = s.identity()
-    photo = s.photo(gid, [s.near(stranger)])
+    photo = s.image(gid, [s.near(stranger)])
     probe = api.engine.register(jpeg(seed=4242), [detected(s.near(stranger))])
     files = {"image": ("p.jpg", probe, "image/jpeg")}
     # The photographer finds the stranger; the member may not search for others
@@ -385,7 +385,7 @@ def test_search_face_scope(api: Api, event: dict[str, Any]) -> None:
     )
 
 
-def test_failed_upload_leaves_nothing_behind(stores: Stores) -> None:
+def test_failed_upload_leaves_nothing_behind(stores: World) -> None:
     # Given an object store whose second put fails (S3 outage midway through a request)
     api = build_api(stores)
     _, owner, _ = api.register()
@@ -447,11 +447,11 @@ def test_photos_carry_thumbnail_and_preview_urls(api: Api, event: dict[str, Any]
     s = api.stores
     gid, me = event["gid"], event["member_vec"]
     # Given a photo of the member that digest rendered, and one from before renditions existed
-    rendered = s.photo(gid, [s.near(me)])
+    rendered = s.image(gid, [s.near(me)])
     rendered.thumbnail_key = f"thumbnails/{gid}/{rendered.image_id}.jpg"
     rendered.preview_key = f"previews/{gid}/{rendered.image_id}.jpg"
     s.metadata.put_image(rendered)
-    older = s.photo(gid, [s.near(me)])
+    older = s.image(gid, [s.near(me)])
     # When the member asks for their photos
     body = api.client.get("/get", headers=api.auth(event["member"])).json()
     photos = {p["image_id"]: p for p in body["personal_images"]}

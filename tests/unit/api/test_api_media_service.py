@@ -7,7 +7,7 @@ import io
 
 import httpx
 import pytest
-from api_fakes import jpeg, make_settings
+from fakes import jpeg, make_settings
 from findme.adapters.https_fetch import fetch_https
 from findme.errors import (
     ImageTooLargeError,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_fakes import Api, jpeg
+from fakes import Api, jpeg
 from findme.domain.records import PersonLink
 
 UPLOAD = [("files", ("a.jpg", jpeg(seed=21), "image/jpeg"))]
@@ -140,7 +140,7 @@ def test_a_group_keeps_one_owner(api: Api, crew: dict[str, Any]) -> None:
 def test_a_member_leaves_and_loses_their_person_links(api: Api, crew: dict[str, Any]) -> None:
     gid, mo, mo_id = crew["gid"], crew["mo"], crew["mo_id"]
     s = api.stores
-    person = s.person(gid)
+    person = s.person(gid).person_id
     s.metadata.put_person_link(PersonLink(gid, person, mo_id, 0.7, "evidence"))
     s.metadata.update_person(person, linked_user_id=mo_id)
     # When Mo leaves the group

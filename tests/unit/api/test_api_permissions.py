@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import fakes
 import pytest
-from api_fakes import Api, Stores, build_api, detected, jpeg, new_phone
 from contracts.openapi import OpenApiDocument
+from fakes import Api, build_api, detected, jpeg, new_phone
 from findme.domain.records import (
     Face,
     Group,
@@ -123,13 +124,13 @@ class World:
         return self.users["member"].user_id
 
 
-def _user(stores: Stores, role: Role = Role.MEMBER, name: str = "User") -> User:
+def _user(stores: fakes.World, role: Role = Role.MEMBER, name: str = "User") -> User:
     user = User(user_id=str(uuid.uuid4()), phone_number=new_phone(), name=name, role=role)
     stores.metadata.put_user(user)
     return user
 
 
-def _photo(stores: Stores, gid: str, person: Person) -> tuple[Image, Face]:
+def _photo(stores: fakes.World, gid: str, person: Person) -> tuple[Image, Face]:
     """A processed photo of one face (with a thumbnail) in ``person``."""
     image_id = str(uuid.uuid4())
     key = f"originals/{gid}/{image_id}.jpg"  # no bytes: no row reads the original
@@ -740,7 +741,7 @@ CASES = [(r, role) for r in TABLE for role in ROLES]
 
 
 @pytest.fixture(scope="module")
-def api(stores: Stores) -> Api:
+def api(stores: fakes.World) -> Api:
     """One app for the module; every route (or case, ``fresh``) makes its own world."""
     return build_api(stores)
 

@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from api_fakes import MemorySignUp, Stores, build_api, detected, jpeg, new_phone
+from fakes import MemorySignUp, World, build_api, detected, jpeg, new_phone
 from findme.web import deps
 from findme.web.ratelimit import MemoryRateLimiter
 
@@ -41,7 +41,7 @@ def remaining(response: httpx.Response) -> int:
 
 # --- crowds ---------------------------------------------------------------------------------
 def test_300_attendees_behind_one_address_get_codes_and_register_within_5_minutes(
-    stores: Stores,
+    stores: World,
 ) -> None:
     """Given a venue where every attendee shares one public address (Wi-Fi, carrier NAT),
     when 300 attendees ask for a code and register within 5 minutes (one per second, all in
@@ -82,7 +82,7 @@ def test_300_attendees_behind_one_address_get_codes_and_register_within_5_minute
     print(f"300 attendees in {time.perf_counter() - started:.1f} s")
 
 
-def test_one_address_is_still_limited_on_sign_in_routes(stores: Stores) -> None:
+def test_one_address_is_still_limited_on_sign_in_routes(stores: World) -> None:
     """Given the per-address limit of a sign-in route (from its X-RateLimit-Limit header,
     sized for hundreds per 5 minutes), when one address exceeds it within the window, then
     it gets 429 with Retry-After until the window ends; another address is not affected."""
@@ -106,7 +106,7 @@ def test_one_address_is_still_limited_on_sign_in_routes(stores: Stores) -> None:
 # --- keys of token-less routes --------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/auth/otp", "/auth/token"])
 def test_a_valid_token_does_not_give_a_fresh_bucket_on_token_less_routes(
-    stores: Stores, path: str
+    stores: World, path: str
 ) -> None:
     """Given an address that has used up a token-less route's limit, when it attaches valid
     bearer tokens of several accounts, then it is still refused: those routes count the
@@ -126,7 +126,7 @@ def test_a_valid_token_does_not_give_a_fresh_bucket_on_token_less_routes(
         assert with_token.json()["code"] == "rate_limited"
 
 
-def test_token_less_routes_count_each_phone_number_across_addresses(stores: Stores) -> None:
+def test_token_less_routes_count_each_phone_number_across_addresses(stores: World) -> None:
     """Given one phone number, when code guesses for it come from ever new addresses (a
     botnet), then the phone's own limit refuses them once spent, while the same addresses
     may still sign in other phones."""

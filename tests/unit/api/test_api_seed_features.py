@@ -11,7 +11,7 @@ from typing import Any
 
 import findme
 import pytest
-from api_fakes import Api, build_api, detected, jpeg, make_settings, new_phone
+from fakes import Api, build_api, detected, jpeg, make_settings, new_phone
 from findme.commands.local_run import local_cors_origins, with_local_cors
 from findme.domain.records import Face, PersonLink, Role
 
@@ -29,9 +29,9 @@ def event(api: Api) -> dict[str, Any]:
     api.join(member, group)
     gid = group["group_id"]
     s = api.stores
-    alice, other = s.person(gid), s.person(gid)
+    alice, other = s.person(gid).person_id, s.person(gid).person_id
     s.metadata.update_person(alice, name="Alice Liddell")
-    image = s.photo(gid, [s.near(member_vec), s.identity()], [alice, other])
+    image = s.image(gid, [s.near(member_vec), s.identity()], [alice, other])
     faces = s.metadata.list_faces_of_image(image.image_id)
     for face in faces:
         key = f"faces/{gid}/{face.face_id}.jpg"

@@ -4,7 +4,7 @@ stores built from those settings, not from the process's."""
 from __future__ import annotations
 
 import boto3
-from api_fakes import make_settings
+from fakes import make_settings
 from fastapi.testclient import TestClient
 from findme.domain.records import User
 from findme.local.provision import create_bucket, create_tables

@@ -8,7 +8,7 @@ import json
 
 import boto3
 import pytest
-from api_fakes import Stores, build_api, make_settings
+from fakes import World, build_api, make_settings
 from findme.adapters.ratelimit import DynamoRateLimiter
 from findme.config import Settings
 from findme.web.ratelimit import MemoryRateLimiter
@@ -50,7 +50,7 @@ def emitted_metrics(stdout: str) -> list[tuple[str, str, str]]:
 
 
 def test_a_spent_sms_budget_is_a_clear_429_and_raises_the_alarm(
-    stores: Stores, capsys: pytest.CaptureFixture[str]
+    stores: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Given a service-wide budget of 3 SMS an hour, when a 4th code is asked for (any
     phone, any address), then it is 429 ``sms_budget_exhausted`` in the shared error shape
@@ -80,7 +80,7 @@ def test_a_spent_sms_budget_is_a_clear_429_and_raises_the_alarm(
 
 
 def test_each_destination_country_has_its_own_hourly_limit(
-    stores: Stores, capsys: pytest.CaptureFixture[str]
+    stores: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Given 2 SMS an hour per country calling code, 3 for +33 (an override) and a budget
     of 6, when codes go to +44, +33 and +1 numbers, then the third +44 number is refused
@@ -112,7 +112,7 @@ def test_each_destination_country_has_its_own_hourly_limit(
     assert ask(phone("+1")) == (429, "sms_budget_exhausted")
 
 
-def test_sms_budgets_are_shared_by_every_lambda_instance(stores: Stores) -> None:
+def test_sms_budgets_are_shared_by_every_lambda_instance(stores: World) -> None:
     """Given two api instances (two Lambdas) counting in the DynamoDB rate-limits table,
     when they send codes in turn, then the hourly budget is spent once between them."""
     table = stores.settings.table_name("rate-limits")

@@ -5,33 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pytest
 import requests
-from api_fakes import Api, jpeg
+from fakes import Api, FakeEngine, jpeg
 from findme.adapters import https_fetch
-from findme.domain.faces import BoundingBox, DecodedImage, ImageAnalysis
 from findme.services import media
 from findme.services.digest import DigestDeps, digest_object
-
-
-class NoFaceEngine:
-    """A face engine that decodes any photo as 64x48 and finds no faces."""
-
-    def decode(self, data: bytes) -> DecodedImage:
-        return DecodedImage(np.zeros((48, 64, 3), dtype=np.uint8), 64, 48)
-
-    def analyze(self, data: Any, **_: Any) -> ImageAnalysis:
-        return ImageAnalysis(width=64, height=48, faces=[])
-
-    def crop(self, image: DecodedImage, bbox: BoundingBox) -> bytes:
-        return b""
-
-    def render(self, image: DecodedImage, long_sides: Sequence[int]) -> list[bytes]:
-        return [b"jpeg-%d" % side for side in long_sides]
 
 
 @pytest.fixture
@@ -192,7 +173,7 @@ def test_presigned_post_fixes_the_section_and_digest_files_the_image(
         store=api.stores.objects,
         metadata=api.stores.metadata,
         vectors=api.stores.vectors,
-        engine=NoFaceEngine(),  # type: ignore[arg-type]
+        engine=FakeEngine(width=64, height=48),  # no faces registered: none found
         settings=api.settings,
     )
     outcome = digest_object(upload["key"], deps)

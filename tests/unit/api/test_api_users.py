@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_fakes import Api, detected, jpeg, new_phone
+from fakes import Api, detected, jpeg, new_phone
 
 
 def _otp(api: Api, phone: str) -> str:

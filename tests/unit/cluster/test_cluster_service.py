@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cluster_helpers import Stores
 from fakes import DIM as D
-from fakes import blob, photo, unit
+from fakes import World, blob, photo, unit
 from findme import wiring
 from findme.domain.records import Face, Job, JobStatus, JobType, Person, PersonLink
 from findme.errors import DependencyError, InvalidInputError
@@ -26,7 +25,7 @@ from findme.services.cluster import (
 EPS = 0.475
 
 
-def three_identities(stores: Stores, group_id: str, seed: int = 0) -> tuple[list[Face], list[int]]:
+def three_identities(stores: World, group_id: str, seed: int = 0) -> tuple[list[Face], list[int]]:
     """Identities 0, 1, 2 with 5, 4, 3 faces (one photo each) and one stranger (-1)."""
     rng = np.random.default_rng(seed)
     truth = [0] * 5 + [1] * 4 + [2] * 3 + [-1]
@@ -46,17 +45,17 @@ def three_identities(stores: Stores, group_id: str, seed: int = 0) -> tuple[list
     return faces, truth
 
 
-def persons_of(stores: Stores, faces: list[Face]) -> list[str | None]:
+def persons_of(stores: World, faces: list[Face]) -> list[str | None]:
     stored = {f.face_id: f for f in stores.metadata.get_faces([f.face_id for f in faces])}
     return [stored[f.face_id].person_id for f in faces]
 
 
-def payload_persons(stores: Stores, faces: list[Face]) -> list[str | None]:
+def payload_persons(stores: World, faces: list[Face]) -> list[str | None]:
     stored = {v.face_id: v.person_id for v in stores.vectors.get([f.face_id for f in faces])}
     return [stored[f.face_id] for f in faces]
 
 
-def run(stores: Stores, group_id: str, **kwargs: Any) -> Any:
+def run(stores: World, group_id: str, **kwargs: Any) -> Any:
     return cluster_group(
         group_id,
         metadata=stores.metadata,
@@ -67,7 +66,7 @@ def run(stores: Stores, group_id: str, **kwargs: Any) -> Any:
     )
 
 
-def test_first_clustering_writes_persons_faces_and_payloads(stores: Stores, group_id: str) -> None:
+def test_first_clustering_writes_persons_faces_and_payloads(stores: World, group_id: str) -> None:
     # Given a group with three identities and a stranger, nobody assigned yet
     faces, truth = three_identities(stores, group_id)
     # When the group is clustered (face items written by a small thread pool)
@@ -97,7 +96,7 @@ def test_first_clustering_writes_persons_faces_and_payloads(stores: Stores, grou
 
 
 def test_re_clustering_keeps_ids_names_hidden_flags_and_manual_moves(
-    stores: Stores, group_id: str
+    stores: World, group_id: str
 ) -> None:
     # Given a clustered group where a curator named one person, hid another,
     # and moved one face of identity 0 into identity 1's person by hand
@@ -135,7 +134,7 @@ def test_re_clustering_keeps_ids_names_hidden_flags_and_manual_moves(
 
 
 def test_empty_persons_are_removed_and_a_merged_persons_user_follows(
-    stores: Stores, group_id: str
+    stores: World, group_id: str
 ) -> None:
     # Given identity 0 split by an earlier run into persons P (3 faces) and Q (2 faces),
     # Q linked to a user, and a stale person E with no face
@@ -166,7 +165,7 @@ def test_empty_persons_are_removed_and_a_merged_persons_user_follows(
 
 
 def test_a_cluster_job_goes_running_then_succeeded_with_counts(
-    stores: Stores, group_id: str
+    stores: World, group_id: str
 ) -> None:
     # Given a clustering job for a group with faces
     three_identities(stores, group_id)
@@ -189,7 +188,7 @@ def test_a_cluster_job_goes_running_then_succeeded_with_counts(
     assert out["job_id"] == job_id
 
 
-def test_a_failing_cluster_job_is_marked_failed_and_raises(stores: Stores, group_id: str) -> None:
+def test_a_failing_cluster_job_is_marked_failed_and_raises(stores: World, group_id: str) -> None:
     # Given a job and a vector index that is down
     job_id = str(uuid.uuid4())
     stores.metadata.put_job(Job(job_id=job_id, job_type=JobType.CLUSTER, group_id=group_id))
@@ -213,7 +212,7 @@ def test_a_failing_cluster_job_is_marked_failed_and_raises(stores: Stores, group
 
 
 def test_the_handler_parses_the_task_and_returns_the_counts(
-    stores: Stores, group_id: str, monkeypatch: pytest.MonkeyPatch
+    stores: World, group_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the wiring pointed at the test stores
     from findme.local.orchestrator import invoke
@@ -233,7 +232,7 @@ def test_the_handler_parses_the_task_and_returns_the_counts(
 
 
 # --- place new faces ----------------------------------------------------------------------
-def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, group_id: str) -> None:
+def test_new_faces_join_their_nearest_person_once_per_photo(stores: World, group_id: str) -> None:
     # Given a clustered group (identities 0, 1, 2)
     faces, _truth = three_identities(stores, group_id, seed=3)
     run(stores, group_id)
@@ -275,7 +274,7 @@ def test_new_faces_join_their_nearest_person_once_per_photo(stores: Stores, grou
     assert stores.metadata.get_person(person0).face_count == before + 1
 
 
-def test_a_person_already_in_the_photo_is_not_joined_again(stores: Stores, group_id: str) -> None:
+def test_a_person_already_in_the_photo_is_not_joined_again(stores: World, group_id: str) -> None:
     # Given a clustered group and a photo whose first face a curator already put in person 0
     faces, _ = three_identities(stores, group_id, seed=4)
     run(stores, group_id)
@@ -297,7 +296,7 @@ def test_a_person_already_in_the_photo_is_not_joined_again(stores: Stores, group
 
 
 def test_a_rename_while_placing_new_faces_is_kept(
-    stores: Stores, group_id: str, monkeypatch: pytest.MonkeyPatch
+    stores: World, group_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a clustered group and a new photo with a face of identity 0
     faces, _ = three_identities(stores, group_id, seed=5)
@@ -334,6 +333,6 @@ def test_a_rename_while_placing_new_faces_is_kept(
     assert person.name == renames[-1]
 
 
-def test_place_new_faces_needs_a_threshold(stores: Stores) -> None:
+def test_place_new_faces_needs_a_threshold(stores: World) -> None:
     with pytest.raises(InvalidInputError):
         place_new_faces("g", [], metadata=stores.metadata, vectors=stores.vectors)

@@ -6,9 +6,8 @@ import uuid
 
 import numpy as np
 import pytest
-from cluster_helpers import Stores
 from fakes import DIM as D
-from fakes import blob, photo, unit
+from fakes import World, blob, photo, unit
 from findme.domain.records import GroupRole, Membership, PersonLink, ReferenceFace
 from findme.domain.user_matching import match_persons_to_users
 from findme.errors import InvalidInputError, NotFoundError
@@ -71,7 +70,7 @@ def test_an_unknown_strategy_is_refused() -> None:
 
 
 # --- service -----------------------------------------------------------------------------------
-def setup_group(stores: Stores, group_id: str) -> tuple[str, str, str]:
+def setup_group(stores: World, group_id: str) -> tuple[str, str, str]:
     """Three clustered identities; members u0 (selfie of identity 0), u1 (identity 1), u9
     (stranger). Returns the persons of identities 0, 1, 2."""
     rng = np.random.default_rng(5)
@@ -100,7 +99,7 @@ def setup_group(stores: Stores, group_id: str) -> tuple[str, str, str]:
 
 
 @pytest.mark.parametrize("strategy", ["centroid", "vote"])
-def test_persons_are_linked_to_their_users(stores: Stores, group_id: str, strategy: str) -> None:
+def test_persons_are_linked_to_their_users(stores: World, group_id: str, strategy: str) -> None:
     # Given a clustered group with three members who registered selfies
     p0, p1, p2 = setup_group(stores, group_id)
     # When persons are linked to users
@@ -120,7 +119,7 @@ def test_persons_are_linked_to_their_users(stores: Stores, group_id: str, strate
 
 
 def test_a_new_run_replaces_stale_automatic_person_links_but_keeps_manual_ones(
-    stores: Stores, group_id: str
+    stores: World, group_id: str
 ) -> None:
     # Given automatic person links, then a curator's manual link of identity 2 to u9
     p0, p1, p2 = setup_group(stores, group_id)
@@ -141,7 +140,7 @@ def test_a_new_run_replaces_stale_automatic_person_links_but_keeps_manual_ones(
     assert stores.metadata.get_person(p1).linked_user_id is None
 
 
-def test_deleting_a_person_link_unlinks_the_person(stores: Stores, group_id: str) -> None:
+def test_deleting_a_person_link_unlinks_the_person(stores: World, group_id: str) -> None:
     # Given a person link of identity 0 to u0
     p0, _, _ = setup_group(stores, group_id)
     link_persons_to_users(group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4)
@@ -154,7 +153,7 @@ def test_deleting_a_person_link_unlinks_the_person(stores: Stores, group_id: str
         delete_person_link(stores.metadata, group_id, p0)
 
 
-def test_bad_inputs_are_refused(stores: Stores, group_id: str) -> None:
+def test_bad_inputs_are_refused(stores: World, group_id: str) -> None:
     with pytest.raises(InvalidInputError):
         link_persons_to_users(
             group_id, metadata=stores.metadata, vectors=stores.vectors, threshold=0.4, strategy="x"

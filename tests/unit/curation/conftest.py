@@ -1,6 +1,9 @@
-"""Unit-tier fixtures for the curation services (see ``curation_world``).
+"""Unit-tier fixtures for the curation services (fakes and helpers: tests/fakes).
 
-One moto + Qdrant :memory: world per package run (tables created once); tests isolate by ids.
+One moto + Qdrant :memory: world per test module; tests isolate by ids. Module scope, not
+package scope: this directory is no Python package, and pytest gives a ``scope="package"``
+fixture outside one the whole session, which kept this world's ``mock_aws`` open around every
+later test of the run (tests/conftest.py now refuses such fixtures).
 """
 
 from __future__ import annotations
@@ -8,32 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from curation_world import World
-from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.qdrant import QdrantVectorIndex
-from findme.adapters.s3 import S3ObjectStore
+from fakes import World, moto_world
 from findme.config import Settings
-from findme.local.provision import create_bucket, create_tables
-from moto import mock_aws
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with mock_aws():
-        settings = Settings(
-            bucket="curation-test",
-            aws_region="us-east-1",
-            table_prefix="cur-",
-            qdrant_path=":memory:",
-        )
-        create_tables(settings)
-        create_bucket(settings, digest_queue_arn=None)
-        vectors = QdrantVectorIndex(settings)
-        vectors.ensure_collection()
-        yield World(
-            settings=settings,
-            metadata=DynamoMetadataStore(settings),
-            vectors=vectors,
-            store=S3ObjectStore(settings),
-        )
-        vectors.close()
+    settings = Settings(
+        bucket="curation-test", aws_region="us-east-1", table_prefix="cur-", qdrant_path=":memory:"
+    )
+    with moto_world(settings) as world:
+        yield world

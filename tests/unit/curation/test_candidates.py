@@ -11,8 +11,7 @@ import uuid
 
 import numpy as np
 import pytest
-from curation_world import RouteClient, World
-from fakes import DIM, unit
+from fakes import DIM, RouteClient, World, unit
 from findme.domain.records import (
     Face,
     Group,

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from curation_world import RecordingOrchestrator, World
+from fakes import FakeOrchestrator, World
 from findme.domain.faces import face_id_for
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Face, JobStatus, Role
@@ -20,12 +20,12 @@ from findme.services.job_files import JobFiles
 
 
 def _files(world: World) -> dict[str, Any]:
-    return {"objects": world.store, "keys": KeyScheme.from_settings(world.settings)}
+    return {"objects": world.objects, "keys": KeyScheme.from_settings(world.settings)}
 
 
 def _deps(world: World) -> DigestDeps:
     return DigestDeps(
-        store=world.store,
+        store=world.objects,
         metadata=world.metadata,
         vectors=world.vectors,
         engine=None,  # type: ignore[arg-type]
@@ -36,7 +36,7 @@ def _deps(world: World) -> DigestDeps:
 def _gone(world: World, face_ids: list[str], thumbs: list[str]) -> None:
     assert world.metadata.get_faces(face_ids) == []
     assert world.vectors.get(face_ids) == []
-    assert all(world.store.head(k) is None for k in thumbs)
+    assert all(world.objects.head(k) is None for k in thumbs)
 
 
 def test_batch_delete_skips_faces_the_caller_may_not_touch(world: World) -> None:
@@ -50,7 +50,7 @@ def test_batch_delete_skips_faces_the_caller_may_not_touch(world: World) -> None
     ids = [faces[0].face_id, faces[1].face_id, other.face_id, "unknown"]
     # When I delete four ids
     result = face_deletion.batch_delete_faces(
-        world.metadata, world.vectors, world.store, world.scope(me), ids
+        world.metadata, world.vectors, world.objects, world.scope(me), ids
     )
     # Then only my two faces go: no item, vector or thumbnail left; counts follow
     assert (result.deleted_count, result.deleted_thumbnails) == (2, 2)
@@ -62,19 +62,19 @@ def test_batch_delete_skips_faces_the_caller_may_not_touch(world: World) -> None
     assert world.metadata.get_image(faces[0].image_id).face_count == 0
     # And deleting the last face removes the empty person
     last = face_deletion.batch_delete_faces(
-        world.metadata, world.vectors, world.store, world.scope(me), [faces[2].face_id]
+        world.metadata, world.vectors, world.objects, world.scope(me), [faces[2].face_id]
     )
     assert last.removed_person_ids == [person.person_id]
     # And bad input is refused
     with pytest.raises(InvalidInputError):
         face_deletion.batch_delete_faces(
-            world.metadata, world.vectors, world.store, world.scope(me), []
+            world.metadata, world.vectors, world.objects, world.scope(me), []
         )
     # And a batch of only foreign or unknown faces is an answer like a partly foreign one:
     # nothing deleted, everything skipped (issue 12: it was 403 / 404)
     for ids in ([other.face_id], ["nope"], [other.face_id, "nope"]):
         foreign = face_deletion.batch_delete_faces(
-            world.metadata, world.vectors, world.store, world.scope(me), ids
+            world.metadata, world.vectors, world.objects, world.scope(me), ids
         )
         assert (foreign.deleted_count, foreign.face_ids, foreign.skipped_face_ids) == (0, [], ids)
     assert world.metadata.get_face(other.face_id)
@@ -98,7 +98,7 @@ def test_s3_failures_are_logged_not_fatal_and_thumbnails_can_be_kept(world: Worl
     group = world.group(me)
     f1, f2 = (world.photo(group, [world.identity()])[0] for _ in range(2))
     result = face_deletion.batch_delete_faces(
-        world.metadata, world.vectors, FailingDeletes(world.store), world.scope(me), [f1.face_id]
+        world.metadata, world.vectors, FailingDeletes(world.objects), world.scope(me), [f1.face_id]
     )
     assert (result.deleted_count, result.deleted_thumbnails) == (1, 0)
     assert world.metadata.get_faces([f1.face_id]) == []
@@ -106,14 +106,14 @@ def test_s3_failures_are_logged_not_fatal_and_thumbnails_can_be_kept(world: Worl
     kept = face_deletion.batch_delete_faces(
         world.metadata,
         world.vectors,
-        world.store,
+        world.objects,
         world.scope(me),
         [f2.face_id],
         delete_thumbnails=False,
     )
     assert kept.deleted_thumbnails == 0
     assert f2.thumbnail_key is not None
-    assert world.store.head(f2.thumbnail_key) is not None
+    assert world.objects.head(f2.thumbnail_key) is not None
 
 
 def test_delete_group_is_a_job_for_owners_and_admins(world: World) -> None:
@@ -121,7 +121,7 @@ def test_delete_group_is_a_job_for_owners_and_admins(world: World) -> None:
     group = world.group(owner, photographer=photographer)
     faces = world.photo(group, [world.identity(), world.identity()])
     world.person(group, faces[:1])
-    jobs = RecordingOrchestrator()
+    jobs = FakeOrchestrator()
     with pytest.raises(PermissionDeniedError):
         face_deletion.start_delete_group(
             world.metadata, jobs, world.scope(photographer), group.group_id
@@ -133,7 +133,7 @@ def test_delete_group_is_a_job_for_owners_and_admins(world: World) -> None:
         group.group_id,
         metadata=world.metadata,
         vectors=world.vectors,
-        store=world.store,
+        store=world.objects,
     )
     assert summary["faces"] == 2
     assert world.metadata.get_job(job.job_id).status is JobStatus.SUCCEEDED
@@ -199,7 +199,7 @@ def test_reprocess_keeps_manual_placements_where_boxes_overlap(
 
     monkeypatch.setattr(reprocess.digest_service, "digest_object", fake_digest)
     deps = DigestDeps(
-        store=world.store,
+        store=world.objects,
         metadata=world.metadata,
         vectors=world.vectors,
         engine=None,
@@ -228,7 +228,7 @@ def test_reprocess_jobs_select_photos_and_validate(world: World) -> None:
     group = world.group(owner, member=member)
     good = world.photo(group, [world.identity()])[0]
     bad = world.photo(group, [world.identity()], quality=[(0.1, 0.2, 0.5)])[0]
-    jobs = RecordingOrchestrator()
+    jobs = FakeOrchestrator()
     scope = world.scope(owner)
     low = reprocess.select_for_group(world.metadata, scope, group.group_id, min_quality=0.5)
     assert low.image_ids == [bad.image_id]
@@ -240,7 +240,7 @@ def test_reprocess_jobs_select_photos_and_validate(world: World) -> None:
         "reprocess",
         {"group_id": group.group_id, "items_key": items_key, "job_id": job.job_id},
     )
-    assert json.loads(world.store.get(items_key)) == [bad.image_id]
+    assert json.loads(world.objects.get(items_key)) == [bad.image_id]
     assert job.total == 1
     with pytest.raises(InvalidInputError):
         reprocess.select_for_group(world.metadata, scope, group.group_id)
@@ -263,7 +263,7 @@ def test_reprocess_job_counts_and_finishes(world: World, monkeypatch: pytest.Mon
     face = world.photo(group, [world.identity()])[0]
     job = reprocess.start_reprocess(
         world.metadata,
-        RecordingOrchestrator(),
+        FakeOrchestrator(),
         world.scope(owner),
         reprocess.ReprocessSelection(group.group_id, [face.image_id, str(uuid.uuid4())]),
         **_files(world),
@@ -278,7 +278,7 @@ def test_reprocess_job_counts_and_finishes(world: World, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(reprocess.digest_service, "digest_object", fake_digest)
     deps = DigestDeps(
-        store=world.store,
+        store=world.objects,
         metadata=world.metadata,
         vectors=world.vectors,
         engine=None,
@@ -298,7 +298,7 @@ def test_a_whole_group_reprocess_starts_with_a_small_input(world: World) -> None
     owner = world.user()
     group = world.group(owner)
     ids = [str(uuid.uuid4()) for _ in range(100_000)]
-    jobs = RecordingOrchestrator()
+    jobs = FakeOrchestrator()
     job = reprocess.start_reprocess(
         world.metadata,
         jobs,
@@ -309,7 +309,7 @@ def test_a_whole_group_reprocess_starts_with_a_small_input(world: World) -> None
     ((workflow, payload),) = jobs.started
     assert workflow == "reprocess"
     assert len(json.dumps(payload)) < 1024 < 256 * 1024 < len(json.dumps(ids))
-    assert json.loads(world.store.get(payload["items_key"])) == ids
+    assert json.loads(world.objects.get(payload["items_key"])) == ids
     assert world.metadata.get_job(job.job_id).total == 100_000
 
 
@@ -324,7 +324,7 @@ def test_reprocess_map_batches_sum_into_the_job_result(
     ids = [photos[0], photos[1], "gone", photos[2], "lost"]
     job = reprocess.start_reprocess(
         world.metadata,
-        RecordingOrchestrator(),
+        FakeOrchestrator(),
         world.scope(owner),
         reprocess.ReprocessSelection(group.group_id, ids),
         **_files(world),
@@ -343,7 +343,7 @@ def test_reprocess_map_batches_sum_into_the_job_result(
     for items in (ids[:2], ids[2:4], ids[2:4]):
         event = {"Items": items, "BatchInput": batch_input}
         run_curation_task(parse_curation_task(event), _deps(world))
-    assert len(list(world.store.list(f"jobs/{job.job_id}/batches/"))) == 2
+    assert len(list(world.objects.list(f"jobs/{job.job_id}/batches/"))) == 2
     result = run_curation_task(parse_curation_task({**batch_input, "step": "finish"}), _deps(world))
     # Then the result sums each batch once; the lost photo counts as failed; the job succeeded
     # with the errors listed, and its work files are gone
@@ -361,7 +361,7 @@ def test_reprocess_map_batches_sum_into_the_job_result(
     assert stored.error is not None
     assert "1 photos in batches that failed" in stored.error
     assert f"{photos[2]}: {DependencyError.code}" in stored.error
-    assert list(world.store.list(f"jobs/{job.job_id}/")) == []
+    assert list(world.objects.list(f"jobs/{job.job_id}/")) == []
 
 
 def test_reprocess_job_fails_when_every_photo_failed(
@@ -371,7 +371,7 @@ def test_reprocess_job_fails_when_every_photo_failed(
     group = world.group(owner)
     job = reprocess.start_reprocess(
         world.metadata,
-        RecordingOrchestrator(),
+        FakeOrchestrator(),
         world.scope(owner),
         reprocess.ReprocessSelection(group.group_id, ["a", "b"]),
         **_files(world),
@@ -395,14 +395,14 @@ def test_delete_group_map_plans_deletes_in_batches_and_sweeps(world: World) -> N
     faces = [world.photo(group, [world.identity()])[0] for _ in range(5)]
     world.person(group, faces[:2])
     job = face_deletion.start_delete_group(
-        world.metadata, RecordingOrchestrator(), world.scope(owner), group.group_id
+        world.metadata, FakeOrchestrator(), world.scope(owner), group.group_id
     )
     step = {"workflow": "delete_group", "job_id": job.job_id, "group_id": group.group_id}
     # When the plan step runs
     plan = run_curation_task(parse_curation_task({**step, "step": "plan"}), _deps(world))
     # Then the vectors are gone at once, the job runs over five photos listed in the id file
     assert world.vectors.count(group.group_id) == 0
-    ids = json.loads(world.store.get(plan["items_key"]))
+    ids = json.loads(world.objects.get(plan["items_key"]))
     assert sorted(ids) == sorted(f.image_id for f in faces)
     assert plan == {"items_key": f"jobs/{job.job_id}/items.json", "images": 5}
     running = world.metadata.get_job(job.job_id)
@@ -423,14 +423,14 @@ def test_delete_group_map_plans_deletes_in_batches_and_sweeps(world: World) -> N
     _gone(world, [f.face_id for f in faces], [f.thumbnail_key for f in faces if f.thumbnail_key])
     done = world.metadata.get_job(job.job_id)
     assert (done.status, done.done, done.total) == (JobStatus.SUCCEEDED, 5, 5)
-    assert list(world.store.list(f"jobs/{job.job_id}/")) == []
+    assert list(world.objects.list(f"jobs/{job.job_id}/")) == []
 
 
 def test_a_job_reads_only_its_own_id_list(world: World) -> None:
     """Given two jobs' id lists, then a job's files refuse a key of the other job (an
     ``items_key`` in a workflow input names the job's own list, never any object)."""
     keys = KeyScheme.from_settings(world.settings)
-    mine, theirs = (JobFiles(world.store, keys, str(uuid.uuid4())) for _ in range(2))
+    mine, theirs = (JobFiles(world.objects, keys, str(uuid.uuid4())) for _ in range(2))
     assert mine.read_items(mine.write_items(["a", "b"])) == ["a", "b"]
     with pytest.raises(InvalidInputError):
         mine.read_items(theirs.write_items(["c"]))

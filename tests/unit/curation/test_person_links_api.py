@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from curation_world import RouteClient, World
+from fakes import RouteClient, World
 from findme.domain.records import GroupRole, Membership, ReferenceFace, Role, User
 from findme.ports import FaceVector
 

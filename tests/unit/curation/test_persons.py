@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from curation_world import World
+from fakes import World
 from findme.domain.records import PersonLink, Role
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.services import persons as svc

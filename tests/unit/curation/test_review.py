@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from curation_world import World
+from fakes import World
 from findme.errors import InvalidInputError, PermissionDeniedError
 from findme.services import duplicates as dup
 from findme.services import face_filters, quality_review

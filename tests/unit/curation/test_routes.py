@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from curation_world import RouteClient, World
+from fakes import RouteClient, World
 from findme.domain.records import JobStatus, Role
 
 
@@ -122,7 +122,7 @@ def test_face_routes(client: RouteClient, world: World, event: dict[str, Any]) -
     thumb = client.http.get(f"/faces/{face.face_id}/thumbnail", headers=client.auth(owner))
     assert thumb.status_code == 200
     assert thumb.headers["content-type"] == "image/jpeg"
-    assert thumb.content == world.store.get(face.thumbnail_key or "")
+    assert thumb.content == world.objects.get(face.thumbnail_key or "")
     moved = client.http.post(
         f"/faces/{face.face_id}/move", json={"new_person_name": "Solo"}, headers=client.auth(owner)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from curation_world import World
+from fakes import World
 from findme.domain.records import Role
 from findme.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from findme.services import sections, stats, users_admin
@@ -95,7 +95,7 @@ def test_users_admin(world: World) -> None:
     assert len(first.items) == 1
     group = world.group(user)
     deleted = users_admin.delete_user(
-        world.metadata, world.vectors, world.store, admin.user_id, user.user_id
+        world.metadata, world.vectors, world.objects, admin.user_id, user.user_id
     )
     assert deleted.memberships == 1
     with pytest.raises(NotFoundError):
@@ -103,7 +103,7 @@ def test_users_admin(world: World) -> None:
     assert world.metadata.get_membership(group.group_id, user.user_id) is None
     with pytest.raises(PermissionDeniedError):
         users_admin.delete_user(
-            world.metadata, world.vectors, world.store, admin.user_id, admin.user_id
+            world.metadata, world.vectors, world.objects, admin.user_id, admin.user_id
         )
     assert users_admin.selfie_quality_settings(world.settings) == {
         "min_face_size": world.settings.selfie_min_face_size_px,

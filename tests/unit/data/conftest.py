@@ -1,8 +1,15 @@
 """Unit-tier data fixtures: moto in-process (``mock_aws``) and Qdrant ``:memory:``.
 
-``aws`` (package scope: this directory only) activates ``mock_aws`` with dummy credentials
-and provisions the tables, bucket, queues and JWT secret exactly as the local stack does
-(:func:`findme.local.provision.provision`); it yields the matching :class:`Settings`.
+``aws`` activates ``mock_aws`` with dummy credentials and provisions the tables, bucket, queues
+and JWT secret exactly as the local stack does (:func:`findme.local.provision.provision`); it
+yields the matching :class:`Settings`.
+
+Module scope, not package scope (outside a Python package, pytest keeps a package-scoped
+fixture for the whole session): moto's backends are process globals, and a ``mock_aws`` that
+is already active makes a nested one keep (and share) its state. So the mock is open only
+around the test modules that ask for it (pytest-randomly keeps a module's tests together, and
+a module's fixtures end when it does); a module that opens its own ``mock_aws``
+(``test_moto_persistence``, ``test_table_spec``) starts from moto's empty state in any order.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from findme.local.provision import provision
 from moto import mock_aws
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def aws() -> Iterator[Settings]:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in {
@@ -42,12 +49,12 @@ def aws() -> Iterator[Settings]:
             yield settings
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def store(aws: Settings) -> DynamoMetadataStore:
     return DynamoMetadataStore(aws)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def objects(aws: Settings) -> S3ObjectStore:
     return S3ObjectStore(aws, part_bytes=5 * 1024 * 1024)
 

@@ -1,9 +1,10 @@
 """Durable moto state (findme.local.persistence): snapshot, crash, restore, in one process.
 
-moto's backends are process globals, and another test package may keep a ``mock_aws`` open
-around these tests (so a new ``mock_aws`` does not start empty). A "crash" is therefore
-simulated by deleting this test's own bucket, queue and secret after the snapshot; the
-restore must bring them back.
+moto's backends are process globals and a snapshot takes all of them, so each test opens its
+own ``mock_aws`` from moto's empty state: no other mock may be open around it
+(:func:`_no_mock_open`; the unit tier's ``aws`` fixture is module-scoped for that reason). A
+"crash" is simulated by deleting this test's own bucket, queue and secret after the snapshot;
+the restore must bring them back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from findme.local.persistence import (
     changes_state,
 )
 from moto import mock_aws
+from moto.core.models import MockAWS
 
 REGION = "us-east-1"
 
@@ -69,6 +71,13 @@ def names() -> dict[str, str]:
     """Names of this test's own bucket, queue and secret (other tests may share the moto)."""
     suffix = uuid.uuid4().hex[:10]
     return {"bucket": f"media-{suffix}", "queue": f"digest-{suffix}", "secret": f"jwt-{suffix}"}
+
+
+@pytest.fixture(autouse=True)
+def _no_mock_open() -> None:
+    """A ``mock_aws`` already open (another module's fixture) would make this test's nested
+    one share its state (and snapshot it): fail plainly rather than on someone else's data."""
+    assert MockAWS._nested_count == 0, "a mock_aws is still open around this test"
 
 
 @pytest.fixture(autouse=True)

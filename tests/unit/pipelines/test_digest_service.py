@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from contracts.bad_images import BadFile, corpus
-from findme.adapters.dynamodb import DynamoMetadataStore
-from findme.adapters.qdrant import QdrantVectorIndex
-from findme.adapters.s3 import S3ObjectStore
+from fakes import moto_world
 from findme.config import Settings
 from findme.domain.faces import (
     BoundingBox,
@@ -32,9 +30,7 @@ from findme.domain.faces import (
 from findme.domain.keys import KeyScheme
 from findme.domain.records import Group, ImageStatus, Person
 from findme.errors import DependencyError, InvalidImageError
-from findme.local.provision import create_bucket, create_tables
 from findme.services.digest import DigestDeps, DigestStatus, digest_object
-from moto import mock_aws
 
 CAPTURED = datetime(2019, 7, 20, 17, 45, 22)
 #: Files the API refuses by their bytes (the digest settings' 25 MB limit: no over-size file).
@@ -48,7 +44,7 @@ def photo(payload: bytes) -> bytes:
     return _JPEG_HEAD + payload + _JPEG_TAIL
 
 
-class FakeEngine:
+class TinyFormatEngine:
     """A FaceEngine for the tiny test format (see the module docstring); not thread-safe."""
 
     def __init__(self) -> None:
@@ -93,19 +89,15 @@ class FakeEngine:
 
 @pytest.fixture(scope="module")
 def deps() -> Iterator[DigestDeps]:
-    with mock_aws():
-        settings = Settings(
-            bucket="digest-test", aws_region="us-east-1", table_prefix="dg-", qdrant_path=":memory:"
-        )
-        create_tables(settings)
-        create_bucket(settings, digest_queue_arn=None)
-        vectors = QdrantVectorIndex(settings)
-        vectors.ensure_collection()
+    settings = Settings(
+        bucket="digest-test", aws_region="us-east-1", table_prefix="dg-", qdrant_path=":memory:"
+    )
+    with moto_world(settings) as world:
         yield DigestDeps(
-            store=S3ObjectStore(settings),
-            metadata=DynamoMetadataStore(settings),
-            vectors=vectors,
-            engine=FakeEngine(),
+            store=world.objects,
+            metadata=world.metadata,
+            vectors=world.vectors,
+            engine=TinyFormatEngine(),
             settings=settings,
         )
 

@@ -1,19 +1,20 @@
-"""The fakes the unit tests share: synthetic face embeddings and face records.
+"""Synthetic faces: embeddings, face records, detected faces, tiny JPEGs and phone numbers.
 
-Imported as ``fakes`` (tests/ is on ``sys.path`` through its conftest). The API tests
-(``api_fakes``), the curation tests (``curation_world``) and the cluster tests
-(``cluster_helpers``) build their worlds on these, so a face or an embedding means the same
-everywhere.
+A face or an embedding means the same in every test package (see :mod:`fakes`).
 """
 
 from __future__ import annotations
 
+import io
+import itertools
 import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
+from findme.domain.faces import BoundingBox, DetectedFace, Quality
 from findme.domain.records import Face
 from numpy.typing import NDArray
+from PIL import Image as PILImage
 
 #: Embedding size (SFace: 128-d).
 DIM = 128
@@ -87,3 +88,45 @@ def fake_face(
         person_id=person_id,
         thumbnail_key=thumbnail_key,
     )
+
+
+def detected(
+    embedding: NDArray[np.float32] | None,
+    *,
+    size: int = 120,
+    confidence: float = 0.95,
+    blur: float = 0.9,
+    index: int = 0,
+) -> DetectedFace:
+    """A detected face as the engine would return it (box ``size`` px square)."""
+    return DetectedFace(
+        index=index,
+        bbox=BoundingBox(10 + 150 * index, 10, size, size),
+        landmarks=np.zeros((5, 2), dtype=np.float32),
+        confidence=confidence,
+        embedding=embedding,
+        quality=Quality(
+            blur_score=blur,
+            brightness_score=0.6,
+            confidence=confidence,
+            overall_quality=0.8,
+            quality_grade="B",
+        ),
+    )
+
+
+def jpeg(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
+    """A real, tiny JPEG (distinct per ``seed``)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, size=(height, width, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    PILImage.fromarray(pixels).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+_phones = itertools.count(1_000_000)
+
+
+def new_phone() -> str:
+    """A phone number no other test of this process uses."""
+    return f"+1415{next(_phones):07d}"
